@@ -1,0 +1,270 @@
+"""Image datasets: ImageFolder, folder + labels.csv, or unlabeled folder.
+
+Problems never stop a run: files that are not images, cannot be decoded, or are
+listed but missing are skipped, counted and reported with their reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.errors import DatasetError
+from core.jobs import Progress, silent
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+    from core.model import ModelCard
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"})
+LABELS_FILE = "labels.csv"
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Evaluation preprocessing from a model card: resize short side, centre-crop, normalise."""
+
+    input_size: int = 224
+    resize_size: int = 256
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+    @classmethod
+    def for_card(cls, card: ModelCard) -> Preprocessing:
+        return cls(card.input_size, card.resize_size, card.mean, card.std)
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        from torchvision.transforms import functional as F
+
+        image = F.resize(image, self.resize_size, antialias=True)
+        image = F.center_crop(image, [self.input_size, self.input_size])
+        return F.normalize(F.to_tensor(image), list(self.mean), list(self.std))
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    label: int | None
+
+
+@dataclass
+class ImageDataset:
+    root: Path
+    kind: str  # imagefolder | labels_csv | unlabeled
+    samples: list[Sample]
+    class_names: tuple[str, ...] = ()
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def labeled(self) -> bool:
+        return self.kind != "unlabeled"
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def subset(self, limit: int | None, seed: int = 0) -> ImageDataset:
+        """A deterministic random subset of `limit` samples (kept in file order)."""
+        if limit is None or limit >= len(self.samples):
+            return self
+        if limit < 1:
+            raise DatasetError(f"limit must be at least 1, got {limit}")
+        chosen = sorted(random.Random(seed).sample(range(len(self.samples)), limit))
+        return replace(self, samples=[self.samples[i] for i in chosen], skipped=list(self.skipped))
+
+    def summary(self) -> str:
+        text = f"{len(self)} images ({self.kind}) in {self.root}"
+        if self.skipped:
+            reasons: dict[str, int] = {}
+            for _, reason in self.skipped:
+                reasons[reason] = reasons.get(reason, 0) + 1
+            text += "; skipped " + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
+        return text
+
+    def _skip(self, path: Path, reason: str) -> None:
+        with self._lock:
+            self.skipped.append((str(path), reason))
+
+    def load(self, sample: Sample, preprocess: Preprocessing) -> torch.Tensor | None:
+        """The preprocessed image, or None (recorded as skipped) when it cannot be decoded."""
+        try:
+            return preprocess(read_rgb(sample.path))
+        except (OSError, ValueError, SyntaxError) as exc:
+            self._skip(sample.path, f"unreadable image ({type(exc).__name__})")
+            return None
+
+    def batches(
+        self, preprocess: Preprocessing, batch_size: int = 32, progress: Progress | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(images N×3×H×W, labels N) batches; labels are -1 when unlabeled.
+
+        The next batch is decoded on a helper thread while the caller runs the
+        current one (PIL and torch release the GIL), which hides most decoding time.
+        """
+        import torch
+
+        progress = progress or silent()
+        if batch_size < 1:
+            raise DatasetError(f"batch size must be at least 1, got {batch_size}")
+        chunks = [self.samples[i : i + batch_size] for i in range(0, len(self.samples), batch_size)]
+
+        def decode(chunk: list[Sample]) -> tuple[list[torch.Tensor], list[int]]:
+            loaded = [(self.load(s, preprocess), s.label) for s in chunk]
+            images = [x for x, _ in loaded if x is not None]
+            labels = [-1 if y is None else y for x, y in loaded if x is not None]
+            return images, labels
+
+        done = 0
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
+            pending: Future | None = pool.submit(decode, chunks[0]) if chunks else None
+            for index in range(len(chunks)):
+                assert pending is not None
+                images, labels = pending.result()
+                pending = pool.submit(decode, chunks[index + 1]) if index + 1 < len(chunks) else None
+                done += len(chunks[index])
+                progress(done / len(self.samples), f"images {done}/{len(self.samples)}")
+                if images:
+                    yield torch.stack(images), torch.tensor(labels, dtype=torch.long)
+
+
+def read_rgb(path: Path) -> Image.Image:
+    """Any PIL-readable image as RGB: grayscale and CMYK converted, transparency composed on white."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.load()
+        if image.mode == "P":
+            image = image.convert("RGBA")
+        if image.mode in ("RGBA", "LA"):
+            background = Image.new("RGB", image.size, (255, 255, 255))
+            background.paste(image, mask=image.getchannel("A"))
+            return background
+        return image.convert("RGB")
+
+
+def _looks_like_image(path: Path) -> str | None:
+    """None if `path` has an image header, else the reason to skip it."""
+    from PIL import Image, UnidentifiedImageError
+
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        return "not an image file"
+    try:
+        with Image.open(path) as image:
+            image.size  # noqa: B018 - parses the header only
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return "unreadable image"
+    return None
+
+
+def _scan_images(folder: Path, skipped: list[tuple[str, str]]) -> list[Path]:
+    images = []
+    for path in sorted(folder.iterdir()):
+        if path.is_dir() or path.name.startswith(".") or path.name == LABELS_FILE:
+            continue
+        reason = _looks_like_image(path)
+        if reason:
+            skipped.append((str(path), reason))
+        else:
+            images.append(path)
+    return images
+
+
+def open_dataset(
+    root: str | Path,
+    *,
+    num_classes: int | None = 1000,
+    kind: str = "auto",
+    limit: int | None = None,
+    seed: int = 0,
+) -> ImageDataset:
+    """Open a data folder.
+
+    kind "auto" picks `labels_csv` if the folder has labels.csv, `imagefolder` if it
+    has class sub-folders, else `unlabeled`. With 1000 classes, ImageNet WordNet-id
+    folders map to torchvision's class indices; other folders are numbered in sorted
+    order and must not outnumber the model's classes.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"data folder not found: {root}")
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if kind == "auto":
+        kind = "labels_csv" if (root / LABELS_FILE).is_file() else "imagefolder" if subdirs else "unlabeled"
+    skipped: list[tuple[str, str]] = []
+    if kind == "labels_csv":
+        samples = _labels_csv_samples(root, num_classes, skipped)
+        class_names = _class_names(num_classes)
+    elif kind == "imagefolder":
+        samples, class_names = _imagefolder_samples(root, subdirs, num_classes, skipped)
+    elif kind == "unlabeled":
+        samples = [Sample(p, None) for p in _scan_images(root, skipped)]
+        class_names = ()
+    else:
+        raise DatasetError(f"unknown dataset kind {kind!r}; use auto, imagefolder, labels_csv or unlabeled")
+    if not samples:
+        detail = f" ({len(skipped)} files skipped: {skipped[0][1]}, ...)" if skipped else ""
+        raise DatasetError(f"no usable images in {root}{detail}")
+    return ImageDataset(root, kind, samples, class_names, skipped).subset(limit, seed)
+
+
+def _class_names(num_classes: int | None) -> tuple[str, ...]:
+    if num_classes == 1000:
+        from core.data.classes import imagenet_classes
+
+        return imagenet_classes().names
+    return ()
+
+
+def _labels_csv_samples(root: Path, num_classes: int | None, skipped: list[tuple[str, str]]) -> list[Sample]:
+    samples = []
+    try:
+        with open(root / LABELS_FILE, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot read {root / LABELS_FILE}: {exc}") from exc
+    if rows and not {"file", "label"} <= set(rows[0]):
+        raise DatasetError(f"{root / LABELS_FILE} needs a header with 'file' and 'label' columns")
+    for line, row in enumerate(rows, start=2):
+        path = root / (row.get("file") or "")
+        try:
+            label = int(row.get("label") or "")
+        except ValueError:
+            raise DatasetError(f"{LABELS_FILE} line {line}: label {row.get('label')!r} is not an integer") from None
+        if label < 0 or (num_classes is not None and label >= num_classes):
+            raise DatasetError(f"{LABELS_FILE} line {line}: label {label} is outside 0..{(num_classes or 1) - 1}")
+        reason = "listed in labels.csv but missing" if not path.is_file() else _looks_like_image(path)
+        if reason:
+            skipped.append((str(path), reason))
+        else:
+            samples.append(Sample(path, label))
+    return samples
+
+
+def _imagefolder_samples(
+    root: Path, subdirs: list[Path], num_classes: int | None, skipped: list[tuple[str, str]]
+) -> tuple[list[Sample], tuple[str, ...]]:
+    from core.data.classes import imagenet_classes
+
+    names = [d.name for d in subdirs]
+    imagenet = imagenet_classes()
+    wnid_index = imagenet.index_of_wnid()
+    if num_classes == 1000 and all(n in wnid_index for n in names):
+        index = {n: wnid_index[n] for n in names}
+        class_names = imagenet.names
+    else:
+        if num_classes is not None and len(names) > num_classes:
+            raise DatasetError(
+                f"{root} has {len(names)} class folders but the model predicts {num_classes} classes"
+            )
+        index = {n: i for i, n in enumerate(names)}
+        class_names = tuple(names)
+    samples = [Sample(p, index[d.name]) for d in subdirs for p in _scan_images(d, skipped)]
+    return samples, class_names

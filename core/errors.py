@@ -1,0 +1,29 @@
+"""Errors the studio shows to users: each says what went wrong and what to do."""
+
+
+class StudioError(Exception):
+    """An expected failure with a message fit for a user (one line, actionable)."""
+
+
+class ModelLoadError(StudioError):
+    """A checkpoint or model file cannot be loaded."""
+
+
+class UntrustedPickleError(ModelLoadError):
+    """The file holds pickled Python objects, which can run code when loaded."""
+
+
+class DatasetError(StudioError):
+    """A data folder cannot be used as asked."""
+
+
+class SpecError(StudioError):
+    """A model specification (architecture, width, resolution, weights) is invalid."""
+
+
+class WeightsUnavailableError(StudioError):
+    """Pretrained weights were asked for but none can be found or downloaded."""
+
+
+class ProjectError(StudioError):
+    """A project folder cannot be read or written."""

@@ -1,0 +1,1 @@
+"""Measured numbers: complexity, size, latency, peak memory, accuracy."""

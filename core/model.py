@@ -1,0 +1,69 @@
+"""A loaded model and its card: what every verb (evaluate, benchmark, ...) works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.zoo.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
+from core.zoo.weights import WeightsInfo
+
+if TYPE_CHECKING:
+    from torch import nn
+
+# torchvision's evaluation crop: resize the short side to resolution / 0.875, centre-crop.
+CROP_FRACTION = 0.875
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Metadata shown for a loaded model: where it came from and how to feed it."""
+
+    title: str
+    weights: WeightsInfo
+    spec: ModelSpec | None = None
+    input_size: int = 224
+    num_classes: int = 1000
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    format: str = "pytorch"  # pytorch | torchscript | pt2 | pickle | onnx
+    path: str = ""
+    class_names: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def resize_size(self) -> int:
+        return round(self.input_size / CROP_FRACTION)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "spec": str(self.spec) if self.spec else None,
+            "architecture": self.spec.card.title if self.spec else None,
+            "width": self.spec.width if self.spec else None,
+            "padding": self.spec.padding if self.spec else None,
+            "input_size": self.input_size,
+            "resize_size": self.resize_size,
+            "num_classes": self.num_classes,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "format": self.format,
+            "path": self.path,
+            "weights": self.weights.label,
+            "weights_kind": self.weights.kind,
+            "weights_source": self.weights.source,
+            "license": self.weights.license or (self.spec.card.license if self.spec else ""),
+        }
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to run: a torch module, or an ONNX file run by ONNX Runtime."""
+
+    card: ModelCard
+    module: nn.Module | None = None
+    onnx_path: Path | None = None
+
+    @property
+    def runtimes(self) -> tuple[str, ...]:
+        return ("torch", "onnxruntime") if self.module is not None else ("onnxruntime",)

@@ -1,0 +1,103 @@
+"""Run a loaded model in torch or ONNX Runtime behind one call: batch in, logits out."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.errors import StudioError
+from core.model import LoadedModel
+
+if TYPE_CHECKING:
+    from torch import nn
+
+RUNTIMES = ("torch", "onnxruntime")
+Predictor = Callable[[np.ndarray], np.ndarray]
+
+
+def default_threads() -> int:
+    """Cores − 1 on a desktop keeps the GUI responsive; at least one."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Set torch's intra-op threads for the calling thread, and restore them after."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def torch_predictor(module: nn.Module) -> Predictor:
+    import torch
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return module(torch.from_numpy(batch)).float().numpy()
+
+    return predict
+
+
+def onnx_predictor(path: Path, threads: int) -> Predictor:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        return session.run(None, {input_name: batch})[0]
+
+    return predict
+
+
+def export_onnx(module: nn.Module, path: Path, input_size: int, dynamic_batch: bool = True) -> Path:
+    """Export a float torch module to a single ONNX file (dynamo exporter, weights embedded)."""
+    import torch
+
+    example = (torch.zeros(1, 3, input_size, input_size),)
+    dynamic_shapes = ({0: torch.export.Dim("batch", min=1, max=1024)},) if dynamic_batch else None
+    program = torch.onnx.export(
+        module.eval(),
+        example,
+        dynamo=True,
+        input_names=["input"],
+        output_names=["logits"],
+        dynamic_shapes=dynamic_shapes,
+        verbose=False,
+    )
+    program.save(str(path), external_data=False)
+    return path
+
+
+@contextlib.contextmanager
+def predictor_for(model: LoadedModel, runtime: str, threads: int) -> Iterator[Predictor]:
+    """A predictor for `model` in `runtime`; torch models are exported to a temporary ONNX file for ORT."""
+    if runtime not in RUNTIMES:
+        raise StudioError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    if runtime == "torch":
+        if model.module is None:
+            raise StudioError(f"{model.card.title} is an ONNX file; run it with --runtime onnxruntime")
+        with torch_threads(threads):
+            yield torch_predictor(model.module)
+        return
+    if model.onnx_path is not None:
+        yield onnx_predictor(model.onnx_path, threads)
+        return
+    assert model.module is not None
+    with tempfile.TemporaryDirectory(prefix="mnstudio-onnx-") as tmp:
+        path = export_onnx(model.module, Path(tmp) / "model.onnx", model.card.input_size)
+        yield onnx_predictor(path, threads)

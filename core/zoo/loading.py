@@ -1,0 +1,324 @@
+"""Build zoo models with their weights, and load users' model files safely."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from core.errors import ModelLoadError, SpecError, UntrustedPickleError, WeightsUnavailableError
+from core.jobs import Progress, silent
+from core.model import LoadedModel, ModelCard
+from core.zoo.registry import ARCHITECTURES, ModelSpec
+from core.zoo.weights import (
+    UNTRAINED,
+    WeightsInfo,
+    download_torchvision_weights,
+    find_local_weights,
+    identify_weight_file,
+    torchvision_weights_entry,
+)
+
+WEIGHT_CHOICES = ("auto", "pretrained", "none")
+
+
+def class_names_for(num_classes: int) -> tuple[str, ...]:
+    if num_classes == 1000:
+        from core.data.classes import imagenet_classes
+
+        return imagenet_classes().names
+    return tuple(f"class {i}" for i in range(num_classes))
+
+
+def create_model(spec: ModelSpec, weights: str = "auto", progress: Progress | None = None) -> LoadedModel:
+    """Build `spec` with `weights`: "pretrained", "none" (untrained), "auto" (pretrained if any
+    exists, else untrained), or a path to a state-dict file for this architecture."""
+    progress = progress or silent()
+    progress(0.0, f"building {spec}")
+    if weights not in WEIGHT_CHOICES:
+        return _with_state_dict_file(spec, Path(weights), progress)
+    if weights == "none":
+        return assemble_model(spec, spec.build(), UNTRAINED)
+    try:
+        return _with_pretrained(spec, progress)
+    except WeightsUnavailableError:
+        if weights == "pretrained":
+            raise
+        return assemble_model(spec, spec.build(), UNTRAINED)
+
+
+def _with_pretrained(spec: ModelSpec, progress: Progress) -> LoadedModel:
+    if spec.num_classes != 1000:
+        raise WeightsUnavailableError("pretrained weights have 1000 ImageNet classes; use classes=1000")
+    local = find_local_weights(spec.arch, spec.width)
+    if local is not None:
+        path, known = local
+        spec = spec.replace(padding=known.padding)
+        info = WeightsInfo("pretrained", known.label, str(path), known.license, known.sha256, known.padding)
+        return assemble_model(spec, _load_state_dict_into(spec, read_state_dict(path), path), info)
+    entry = torchvision_weights_entry(spec.arch, spec.width)
+    if entry is None:
+        raise WeightsUnavailableError(
+            f"no pretrained weights for {spec.arch} width {spec.width:g}: none in the weights folders "
+            "(MNSTUDIO_WEIGHTS_DIR) and torchvision has none; use untrained weights or load a checkpoint"
+        )
+    path = download_torchvision_weights(spec.arch, spec.width, progress.span(0.0, 0.9))
+    info = WeightsInfo(
+        "pretrained", f"ImageNet (torchvision {entry})", entry.url, "BSD-3-Clause (torchvision)", padding="torch"
+    )
+    return assemble_model(spec, _load_state_dict_into(spec, read_state_dict(path), path), info)
+
+
+def _with_state_dict_file(spec: ModelSpec, path: Path, progress: Progress) -> LoadedModel:
+    known = identify_weight_file(path) if path.is_file() else None
+    if known is not None:
+        spec = spec.replace(padding=known.padding)
+    module = _load_state_dict_into(spec, read_state_dict(path), path)
+    label = known.label if known else f"from {path.name}"
+    return assemble_model(spec, module, WeightsInfo("file", label, str(path), known.license if known else ""))
+
+
+def assemble_model(spec: ModelSpec, module: Any, weights: WeightsInfo, fmt: str = "pytorch", path: str = "") -> LoadedModel:
+    card = ModelCard(
+        title=spec.card.title + (f" {spec.width:g}×" if spec.width != 1.0 else ""),
+        weights=weights,
+        spec=spec,
+        input_size=spec.resolution,
+        num_classes=spec.num_classes,
+        format=fmt,
+        path=path,
+        class_names=class_names_for(spec.num_classes),
+    )
+    return LoadedModel(card=card, module=module.eval())
+
+
+def read_checkpoint(path: Path, trust_pickle: bool = False) -> Any:
+    """`torch.load` that never unpickles code unless the user trusts the file."""
+    import torch
+
+    if not path.is_file():
+        raise ModelLoadError(f"no such file: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+    except pickle.UnpicklingError as exc:
+        if "weights_only" in str(exc) or "Weights only load failed" in str(exc):
+            raise UntrustedPickleError(
+                f"{path.name} contains pickled Python objects (e.g. a whole nn.Module), which can run arbitrary "
+                "code when loaded; save a state_dict instead, or open it with 'trust this file' "
+                "(--trust-pickle) only if you made it yourself"
+            ) from exc
+        raise ModelLoadError(f"{path.name} is not a readable PyTorch checkpoint ({_first_line(exc)})") from exc
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError, ImportError) as exc:
+        raise ModelLoadError(
+            f"{path.name} is not a readable PyTorch checkpoint (corrupt or truncated?): {_first_line(exc)}"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def read_state_dict(path: Path) -> dict[str, Any]:
+    return extract_state_dict(read_checkpoint(path), path.name)
+
+
+def extract_state_dict(obj: Any, name: str) -> dict[str, Any]:
+    """The tensor dict inside a checkpoint: bare, or under a usual key; DataParallel prefixes removed."""
+    import torch
+
+    for key in ("state_dict", "model_state_dict", "model", "net"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelLoadError(f"{name} holds no state_dict (a dict of tensors); found {type(obj).__name__}")
+    if all(k.startswith("module.") for k in obj):
+        obj = {k.removeprefix("module."): v for k, v in obj.items()}
+    return obj
+
+
+def _load_state_dict_into(spec: ModelSpec, state_dict: dict[str, Any], path: Path) -> Any:
+    module = spec.build()
+    try:
+        module.load_state_dict(state_dict, strict=True)
+    except RuntimeError as exc:
+        raise ModelLoadError(
+            f"{path.name} does not fit {spec}: {_first_line(exc)}; let the studio infer the architecture "
+            "by opening the file on its own"
+        ) from exc
+    return module
+
+
+def _width_candidates(ratio: float) -> list[float]:
+    grid = [round(0.1 + 0.05 * i, 2) for i in range(79)]
+    return sorted(grid, key=lambda w: abs(w - ratio))
+
+
+def _shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
+    import torch
+
+    with torch.device("meta"):
+        module = spec.card.builder(spec.width, spec.num_classes)
+    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
+def infer_spec(state_dict: dict[str, Any], name: str = "checkpoint", **overrides: Any) -> ModelSpec:
+    """The zoo architecture, width and class count whose parameters match `state_dict` exactly."""
+    keys = set(state_dict)
+    shapes = {k: tuple(v.shape) for k, v in state_dict.items()}
+    for arch in ARCHITECTURES:
+        reference = _shapes(ModelSpec(arch))
+        if set(reference) != keys:
+            continue
+        classifier = [k for k in reference if k.startswith("classifier") and k.endswith("weight")][-1]
+        num_classes = shapes[classifier][0]
+        stem = "features.0.0.weight"
+        ratio = shapes[stem][0] / reference[stem][0]
+        for width in _width_candidates(ratio)[:12]:
+            spec = ModelSpec(arch, width=width, num_classes=num_classes, **overrides)
+            if _shapes(spec) == shapes:
+                return spec
+        raise ModelLoadError(
+            f"{name} has the layers of {ARCHITECTURES[arch].title} but its channel counts match no width "
+            "(a pruned variant? open it from its project instead)"
+        )
+    sample = ", ".join(sorted(keys)[:3])
+    raise ModelLoadError(f"{name} is not a MobileNet from the zoo (its layers are {sample}, ...)")
+
+
+def load_model_file(
+    path: Path,
+    *,
+    trust_pickle: bool = False,
+    resolution: int | None = None,
+    padding: str | None = None,
+    progress: Progress | None = None,
+) -> LoadedModel:
+    """Open a user's model: state_dict (.pth/.pt), TorchScript, torch.export (.pt2) or ONNX."""
+    progress = progress or silent()
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"no such file: {path}")
+    progress(0.0, f"opening {path.name}")
+    kind = _detect_format(path)
+    if kind == "onnx":
+        return _load_onnx(path)
+    if kind == "torchscript":
+        import torch
+
+        try:
+            module = torch.jit.load(str(path), map_location="cpu")
+        except RuntimeError as exc:
+            raise ModelLoadError(f"{path.name} is not a loadable TorchScript file: {_first_line(exc)}") from exc
+        return _foreign_module(module, path, "torchscript", resolution or 224)
+    if kind == "pt2":
+        import torch
+
+        try:
+            module = torch.export.load(str(path)).module()
+        except Exception as exc:  # torch.export raises many types for foreign archives
+            raise ModelLoadError(f"{path.name} is not a loadable torch.export program: {_first_line(exc)}") from exc
+        return _foreign_module(module, path, "pt2", resolution or 224)
+    obj = read_checkpoint(path, trust_pickle=trust_pickle)
+    from torch import nn
+
+    if isinstance(obj, nn.Module):
+        return _foreign_module(obj, path, "pickle", resolution or 224)
+    state_dict = extract_state_dict(obj, path.name)
+    overrides: dict[str, Any] = {"resolution": resolution} if resolution else {}
+    known = identify_weight_file(path)
+    if padding or known:
+        overrides["padding"] = padding or (known.padding if known else "torch")
+    spec = infer_spec(state_dict, path.name, **overrides)
+    module = _load_state_dict_into(spec, state_dict, path)
+    label = known.label if known else f"from {path.name}"
+    info = WeightsInfo("file", label, str(path), known.license if known else "", padding=spec.padding)
+    return assemble_model(spec, module, info, "pytorch", str(path))
+
+
+def _detect_format(path: Path) -> str:
+    if path.suffix.lower() == ".onnx":
+        return "onnx"
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        if any("/code/" in n for n in names) and any(n.endswith("constants.pkl") for n in names):
+            return "torchscript"
+        if path.suffix.lower() == ".pt2" or any(n.endswith("archive_format") for n in names):
+            return "pt2"
+    return "checkpoint"
+
+
+def _foreign_module(module: Any, path: Path, fmt: str, resolution: int) -> LoadedModel:
+    """A module whose architecture the studio did not build: probe its output size with one forward."""
+    import torch
+
+    module.eval()
+    try:
+        with torch.inference_mode():
+            out = module(torch.zeros(1, 3, resolution, resolution))
+    except Exception as exc:  # a user's module can raise anything
+        raise ModelLoadError(
+            f"{path.name} does not run on a 1×3×{resolution}×{resolution} image: {_first_line(exc)}"
+        ) from exc
+    if not isinstance(out, torch.Tensor) or out.dim() != 2:
+        raise ModelLoadError(f"{path.name} must return a batch of logits (N×classes); it returned {type(out)}")
+    num_classes = int(out.shape[1])
+    card = ModelCard(
+        title=f"{path.name}",
+        weights=WeightsInfo("file", f"from {path.name}", str(path)),
+        input_size=resolution,
+        num_classes=num_classes,
+        format=fmt,
+        path=str(path),
+        class_names=class_names_for(num_classes),
+    )
+    return LoadedModel(card=card, module=module)
+
+
+def _load_onnx(path: Path) -> LoadedModel:
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+        onnx.checker.check_model(proto)
+    except Exception as exc:  # onnx raises DecodeError, ValidationError, ...
+        raise ModelLoadError(f"{path.name} is not a valid ONNX model: {_first_line(exc)}") from exc
+    inputs = [i for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}]
+    if len(inputs) != 1 or len(proto.graph.output) < 1:
+        raise ModelLoadError(f"{path.name} must have one image input and a logits output")
+    in_dims = [d.dim_value for d in inputs[0].type.tensor_type.shape.dim]
+    out_dims = [d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim]
+    if len(in_dims) != 4 or in_dims[1] not in (0, 3) or len(out_dims) != 2:
+        raise ModelLoadError(f"{path.name} takes {in_dims}; the studio expects N×3×H×W images in, N×classes out")
+    resolution = in_dims[2] or 224
+    num_classes = out_dims[1] or 1000
+    card = ModelCard(
+        title=path.name,
+        weights=WeightsInfo("file", f"from {path.name}", str(path)),
+        input_size=resolution,
+        num_classes=num_classes,
+        format="onnx",
+        path=str(path),
+        class_names=class_names_for(num_classes),
+    )
+    return LoadedModel(card=card, onnx_path=path)
+
+
+def resolve_model(
+    text: str,
+    weights: str = "auto",
+    *,
+    trust_pickle: bool = False,
+    progress: Progress | None = None,
+) -> LoadedModel:
+    """A CLI/GUI model argument: a path to a model file, or a zoo spec such as `mobilenet_v1:width=0.5`."""
+    path = Path(text).expanduser()
+    if path.exists() or any(text.endswith(ext) for ext in (".pth", ".pt", ".pt2", ".onnx")):
+        return load_model_file(path, trust_pickle=trust_pickle, progress=progress)
+    try:
+        spec = ModelSpec.parse(text)
+    except SpecError as exc:
+        raise SpecError(f"{text!r} is neither a file nor a zoo model: {exc}") from None
+    return create_model(spec, weights, progress)
