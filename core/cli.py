@@ -79,7 +79,9 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
         card = model.card
         print(f"{card.title}  [{card.spec or card.format}]  weights: {card.weights.label}")
         print(f"input {card.input_size}×{card.input_size}, {card.num_classes} classes")
-        print(f"params {report.params:,}   MACs {report.macs / 1e6:.1f} M   fp32 size {result['size_bytes'] / 1e6:.2f} MB")
+        print(
+            f"params {report.params:,}   MACs {report.macs / 1e6:.1f} M   fp32 size {result['size_bytes'] / 1e6:.2f} MB"
+        )
         if report.separable_savings:
             print(f"depthwise-separable convs cost 1/{report.separable_savings:.1f} of standard convs")
         if args.layers:
@@ -150,8 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     info = command("info", cmd_info, "model card, parameters, MACs and per-layer table")
     _model_args(info)
     info.add_argument("--layers", action="store_true", help="print the per-layer table")
-    for name, handler, text in (("eval", cmd_eval, "top-1/top-5 accuracy on a labelled image folder"),
-                                ("bench", cmd_bench, "latency (median, p90, spread) and optional peak memory")):  # fmt: skip
+    measuring = (
+        ("eval", cmd_eval, "top-1/top-5 accuracy on a labelled image folder"),
+        ("bench", cmd_bench, "latency (median, p90, spread) and optional peak memory"),
+    )
+    for name, handler, text in measuring:
         sub = command(name, handler, text)
         _model_args(sub)
         sub.add_argument("--runtime", choices=RUNTIMES, default="torch")

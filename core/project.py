@@ -113,9 +113,7 @@ class Project:
         if not isinstance(index, dict) or index.get("format") != PROJECT_FORMAT:
             raise ProjectError(f"{index_path} is not a studio project file")
         if index.get("version", 0) > PROJECT_VERSION:
-            raise ProjectError(
-                f"{root} was written by a newer studio (format {index['version']}); update the studio"
-            )
+            raise ProjectError(f"{root} was written by a newer studio (format {index['version']}); update the studio")
         variants, problems = [], []
         for variant_id in index.get("variants", []):
             try:
@@ -227,4 +225,3 @@ class Project:
         except RuntimeError as exc:
             raise ModelLoadError(f"variant {variant.name} does not match its spec {variant.spec}: {exc}") from exc
         return assemble_model(variant.spec, module, variant.weights, "pytorch", str(path))
-

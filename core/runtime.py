@@ -79,6 +79,8 @@ def export_onnx(module: nn.Module, path: Path, input_size: int, dynamic_batch: b
         dynamic_shapes=dynamic_shapes,
         verbose=False,
     )
+    if program is None:
+        raise StudioError("ONNX export produced no program")
     program.save(str(path), external_data=False)
     return path
 

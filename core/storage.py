@@ -10,7 +10,7 @@ from pathlib import Path
 from core.errors import ProjectError
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Call `write(tmp_path)` then move the finished file over `path`."""
     path = Path(path)
     try:

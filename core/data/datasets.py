@@ -139,10 +139,9 @@ def read_rgb(path: Path) -> Image.Image:
     """Any PIL-readable image as RGB: grayscale and CMYK converted, transparency composed on white."""
     from PIL import Image
 
-    with Image.open(path) as image:
-        image.load()
-        if image.mode == "P":
-            image = image.convert("RGBA")
+    with Image.open(path) as opened:
+        opened.load()
+        image: Image.Image = opened.convert("RGBA") if opened.mode == "P" else opened
         if image.mode in ("RGBA", "LA"):
             background = Image.new("RGB", image.size, (255, 255, 255))
             background.paste(image, mask=image.getchannel("A"))
@@ -261,9 +260,7 @@ def _imagefolder_samples(
         class_names = imagenet.names
     else:
         if num_classes is not None and len(names) > num_classes:
-            raise DatasetError(
-                f"{root} has {len(names)} class folders but the model predicts {num_classes} classes"
-            )
+            raise DatasetError(f"{root} has {len(names)} class folders but the model predicts {num_classes} classes")
         index = {n: i for i, n in enumerate(names)}
         class_names = tuple(names)
     samples = [Sample(p, index[d.name]) for d in subdirs for p in _scan_images(d, skipped)]

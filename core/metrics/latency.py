@@ -36,9 +36,7 @@ class LatencyResult:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
-def time_predictor(
-    predict: Predictor, batch: np.ndarray, runs: int, warmup: int, progress: Progress
-) -> list[float]:
+def time_predictor(predict: Predictor, batch: np.ndarray, runs: int, warmup: int, progress: Progress) -> list[float]:
     """Milliseconds of `runs` calls after `warmup` untimed ones."""
     for i in range(warmup):
         predict(batch)

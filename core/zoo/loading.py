@@ -79,7 +79,9 @@ def _with_state_dict_file(spec: ModelSpec, path: Path, progress: Progress) -> Lo
     return assemble_model(spec, module, WeightsInfo("file", label, str(path), known.license if known else ""))
 
 
-def assemble_model(spec: ModelSpec, module: Any, weights: WeightsInfo, fmt: str = "pytorch", path: str = "") -> LoadedModel:
+def assemble_model(
+    spec: ModelSpec, module: Any, weights: WeightsInfo, fmt: str = "pytorch", path: str = ""
+) -> LoadedModel:
     card = ModelCard(
         title=spec.card.title + (f" {spec.width:g}×" if spec.width != 1.0 else ""),
         weights=weights,

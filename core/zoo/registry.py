@@ -15,6 +15,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 STANDARD_RESOLUTIONS = (128, 160, 192, 224)
 PADDINGS = ("torch", "tf_same")
+_SPEC_ALIASES = {"alpha": "width", "res": "resolution", "classes": "num_classes"}
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,6 @@ class ModelSpec:
     def card(self) -> ArchCard:
         return get_arch(self.arch)
 
-    _ALIASES = {"alpha": "width", "res": "resolution", "classes": "num_classes"}
-
     @classmethod
     def parse(cls, text: str) -> ModelSpec:
         """Parse `arch[:key=value,...]`, e.g. `mobilenet_v1:width=0.5,res=160,padding=tf_same`."""
@@ -85,7 +84,7 @@ class ModelSpec:
         values: dict[str, Any] = {"arch": arch.strip()}
         for item in filter(None, (part.strip() for part in options.split(","))):
             key, sep, value = item.partition("=")
-            key = cls._ALIASES.get(key.strip(), key.strip())
+            key = _SPEC_ALIASES.get(key.strip(), key.strip())
             if not sep or key not in ("width", "resolution", "num_classes", "padding"):
                 raise SpecError(f"bad model option {item!r}; use width=, res=, classes= or padding=")
             try:

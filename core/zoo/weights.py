@@ -104,9 +104,7 @@ def local_weight_files() -> list[tuple[Path, KnownWeightFile]]:
 
 
 def find_local_weights(arch: str, width: float) -> tuple[Path, KnownWeightFile] | None:
-    return next(
-        ((p, k) for p, k in local_weight_files() if k.arch == arch and abs(k.width - width) < 1e-9), None
-    )
+    return next(((p, k) for p, k in local_weight_files() if k.arch == arch and abs(k.width - width) < 1e-9), None)
 
 
 def torchvision_weights_entry(arch: str, width: float) -> Any | None:
