@@ -93,7 +93,7 @@ def analyze_complexity(module: nn.Module, input_size: int) -> ComplexityReport:
     counter = FlopCounterMode(display=False)
     try:
         with torch.inference_mode(), counter:
-            module.eval()(torch.zeros(1, 3, input_size, input_size))
+            module(torch.zeros(1, 3, input_size, input_size))
     finally:
         for handle in handles:
             handle.remove()

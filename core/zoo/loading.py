@@ -104,7 +104,8 @@ def read_checkpoint(path: Path, trust_pickle: bool = False) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except pickle.UnpicklingError as exc:
-        if "weights_only" in str(exc) or "Weights only load failed" in str(exc):
+        # The safe unpickler names the class it refused ("Unsupported global"); garbage bytes fail otherwise.
+        if "Unsupported global" in str(exc):
             raise UntrustedPickleError(
                 f"{path.name} contains pickled Python objects (e.g. a whole nn.Module), which can run arbitrary "
                 "code when loaded; save a state_dict instead, or open it with 'trust this file' "
@@ -256,7 +257,8 @@ def _foreign_module(module: Any, path: Path, fmt: str, resolution: int) -> Loade
     """A module whose architecture the studio did not build: probe its output size with one forward."""
     import torch
 
-    module.eval()
+    if fmt != "pt2":  # torch.export programs are fixed in eval mode and refuse .eval()
+        module.eval()
     try:
         with torch.inference_mode():
             out = module(torch.zeros(1, 3, resolution, resolution))

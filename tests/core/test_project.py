@@ -1,0 +1,109 @@
+"""Project store: variants with lineage, reopen, atomic writes, and refusal of bad folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.errors import ProjectError
+from core.project import Project
+from core.zoo.loading import create_model
+from core.zoo.registry import ModelSpec
+
+
+@pytest.fixture
+def small_model():
+    return create_model(ModelSpec("mobilenet_v3_small", resolution=64, num_classes=10), "none")
+
+
+def test_variants_keep_lineage_recipe_and_metrics_across_reopen(tmp_path: Path, small_model) -> None:
+    project = Project.create(tmp_path / "proj", name="Demo")
+    parent = project.add_variant(small_model, "base", metrics={"top1": 50.0})
+    child = project.add_variant(small_model, "pruned", parent=parent.id, recipe={"steps": ["prune"]})
+    project.update_metrics(child.id, {"latency_ms": 3.2})
+    project.rename(child.id, "pruned 30%")
+    reopened = Project.open(tmp_path / "proj")
+    assert reopened.name == "Demo" and [v.name for v in reopened.variants] == ["base", "pruned 30%"]
+    stored = reopened.variant("pruned 30%")
+    assert stored.parent == parent.id and stored.recipe == {"steps": ["prune"]}
+    assert stored.metrics == {"latency_ms": 3.2}
+    assert stored.weights.kind == "untrained"
+
+
+def test_deleting_respects_lineage(tmp_path: Path, small_model) -> None:
+    project = Project.create(tmp_path / "proj")
+    parent = project.add_variant(small_model, "base")
+    child = project.add_variant(small_model, "child", parent=parent.id)
+    with pytest.raises(ProjectError, match="derived variants"):
+        project.delete(parent.id)
+    project.delete(child.id)
+    project.delete(parent.id)
+    assert Project.open(tmp_path / "proj").variants == []
+    assert list((tmp_path / "proj" / "variants").iterdir()) == []
+
+
+def test_a_failed_write_leaves_the_project_as_it_was(tmp_path: Path, small_model, monkeypatch) -> None:
+    project = Project.create(tmp_path / "proj")
+    project.add_variant(small_model, "kept")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(ProjectError, match="No space left on device"):
+        project.add_variant(small_model, "lost")
+    monkeypatch.undo()
+    reopened = Project.open(tmp_path / "proj")
+    assert [v.name for v in reopened.variants] == ["kept"]
+    assert len(list((tmp_path / "proj" / "variants").iterdir())) == 1
+
+
+def test_unwritable_and_occupied_locations_are_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(ProjectError, match="cannot create a project"):
+        Project.create(blocker / "proj")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "thesis.txt").write_text("keep me")
+    with pytest.raises(ProjectError, match="not empty"):
+        Project.create(tmp_path / "busy")
+    assert (tmp_path / "busy" / "thesis.txt").read_text() == "keep me"
+
+
+def test_corrupt_foreign_and_future_projects_are_explained(tmp_path: Path, small_model) -> None:
+    with pytest.raises(ProjectError, match="not a studio project"):
+        Project.open(tmp_path)
+    (tmp_path / "project.json").write_text("{ truncated")
+    with pytest.raises(ProjectError, match="corrupt"):
+        Project.open(tmp_path)
+    (tmp_path / "project.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ProjectError, match="not a studio project file"):
+        Project.open(tmp_path)
+    (tmp_path / "project.json").write_text(json.dumps({"format": "mnstudio-project", "version": 99}))
+    with pytest.raises(ProjectError, match="newer studio"):
+        Project.open(tmp_path)
+
+
+def test_an_unreadable_variant_is_reported_not_fatal(tmp_path: Path, small_model) -> None:
+    project = Project.create(tmp_path / "proj")
+    good = project.add_variant(small_model, "good")
+    bad = project.add_variant(small_model, "bad")
+    (project.variant_dir(bad) / "variant.json").write_text("garbage")
+    reopened = Project.open(tmp_path / "proj")
+    assert [v.id for v in reopened.variants] == [good.id]
+    assert len(reopened.problems) == 1 and bad.id in reopened.problems[0]
+
+
+def test_foreign_format_models_are_stored_as_files(tmp_path: Path) -> None:
+    from core.runtime import export_onnx
+    from core.zoo.loading import load_model_file
+
+    module = ModelSpec("mobilenet_v3_small", resolution=64).build()
+    onnx_model = load_model_file(export_onnx(module, tmp_path / "m.onnx", 64))
+    project = Project.create(tmp_path / "proj")
+    variant = project.add_variant(onnx_model, "from onnx")
+    assert variant.format == "onnx" and variant.model_file == "model.onnx"
+    assert Project.open(tmp_path / "proj").load(variant.id).card.format == "onnx"
