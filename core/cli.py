@@ -64,16 +64,12 @@ def cmd_zoo(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
-    from core.metrics.complexity import analyze_complexity
-    from core.metrics.size import state_dict_bytes
+    from core.inspect import inspect_model
 
-    model = _load(args, _progress_printer())
-    result: dict[str, Any] = {"card": model.card.to_dict()}
-    if model.module is None:
-        raise StudioError(f"{model.card.title} is an ONNX file: MACs are counted on torch models; open the source")
-    report = analyze_complexity(model.module, model.card.input_size)
-    result.update(report.to_dict())
-    result["size_bytes"] = state_dict_bytes(model.module)
+    described = inspect_model(args.model, args.weights, trust_pickle=args.trust_pickle, progress=_progress_printer())
+    model, report = described.model, described.complexity
+    result: dict[str, Any] = {"card": model.card.to_dict(), **report.to_dict()}
+    result["size_bytes"] = described.size_bytes
     result["separable_savings"] = report.separable_savings
     if not args.json:
         card = model.card

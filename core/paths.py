@@ -11,7 +11,7 @@ ASSETS_DIR = REPO_ROOT / "assets"
 
 def shared_dir() -> Path:
     """The shared data folder: `$MNSTUDIO_SHARED`, else `../shared` beside the checkout."""
-    return Path(os.environ.get("MNSTUDIO_SHARED", REPO_ROOT.parent / "shared")).expanduser()
+    return Path(os.environ.get("MNSTUDIO_SHARED", REPO_ROOT.parent / "shared")).expanduser().resolve()
 
 
 def config_dir() -> Path:

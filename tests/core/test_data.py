@@ -46,7 +46,7 @@ def test_labels_csv_with_missing_and_bad_rows(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="line 2: label 'cat' is not an integer"):
         open_dataset(tmp_path)
     (tmp_path / "labels.csv").write_text("file,label\na.jpg,1000\n")
-    with pytest.raises(DatasetError, match="outside 0..999"):
+    with pytest.raises(DatasetError, match=r"outside 0\.\.999"):
         open_dataset(tmp_path)
     (tmp_path / "labels.csv").write_text("path,class\na.jpg,1\n")
     with pytest.raises(DatasetError, match="'file' and 'label' columns"):

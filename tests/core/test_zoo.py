@@ -114,7 +114,7 @@ def test_local_weights_are_recognised_with_the_padding_they_need(shared: Path) -
 
 
 def test_missing_pretrained_weights_are_reported_or_fall_back_to_untrained(shared: Path) -> None:
-    with pytest.raises(WeightsUnavailableError, match="no pretrained weights for mobilenet_v1 width 0.5"):
+    with pytest.raises(WeightsUnavailableError, match=r"no pretrained weights for mobilenet_v1 width 0\.5"):
         create_model(ModelSpec("mobilenet_v1", width=0.5), "pretrained")
     fallback = create_model(ModelSpec("mobilenet_v1", width=0.5), "auto")
     assert fallback.card.weights.kind == "untrained"

@@ -1,0 +1,136 @@
+"""The one adapter between core jobs and Qt: run a core function on a worker thread.
+
+Every long core function takes a `Progress`. `JobRunner.start(fn, ...)` runs it on
+a pool thread with a fresh cancel token and returns a `Job` whose signals are
+always delivered on the GUI thread: the worker emits on a private relay, which
+the `Job` (living on the GUI thread) receives through queued slots and re-emits.
+So any receiver, even a plain lambda, runs on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+from core.errors import StudioError
+from core.jobs import Cancelled, CancelToken, Progress
+
+
+class _Relay(QObject):
+    progressed = Signal(float, str)
+    succeeded = Signal(object)
+    failed = Signal(str, str)
+    cancelled = Signal()
+
+
+class Job(QObject):
+    """A running core function. Signals arrive on the GUI thread; `finished` always comes last."""
+
+    progressed = Signal(float, str, float)  # fraction, message, seconds left (-1 if unknown)
+    succeeded = Signal(object)
+    failed = Signal(str, str)  # user message, details
+    cancelled = Signal()
+    finished = Signal()
+
+    def __init__(self, title: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.title = title
+        self.token = CancelToken()
+        self.relay = _Relay()
+        self.relay.progressed.connect(self._on_progress)
+        self.relay.succeeded.connect(self._on_success)
+        self.relay.failed.connect(self._on_failure)
+        self.relay.cancelled.connect(self._on_cancel)
+        self.running = True
+        self.fraction = 0.0
+        self.message = ""
+        self._started = time.monotonic()
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+    def eta_seconds(self, fraction: float) -> float:
+        elapsed = time.monotonic() - self._started
+        return elapsed * (1 - fraction) / fraction if fraction > 0.02 else -1.0
+
+    @Slot(float, str)
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.fraction, self.message = fraction, message
+        self.progressed.emit(fraction, message, self.eta_seconds(fraction))
+
+    def _end(self) -> None:
+        self.running = False
+        self.finished.emit()
+
+    @Slot(object)
+    def _on_success(self, result: Any) -> None:
+        self.succeeded.emit(result)
+        self._end()
+
+    @Slot(str, str)
+    def _on_failure(self, message: str, details: str) -> None:
+        self.failed.emit(message, details)
+        self._end()
+
+    @Slot()
+    def _on_cancel(self) -> None:
+        self.cancelled.emit()
+        self._end()
+
+
+class _Task(QRunnable):
+    def __init__(self, job: Job, fn: Callable[..., Any], threads: int, args: tuple, kwargs: dict) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self.job, self.fn, self.threads, self.args, self.kwargs = job, fn, threads, args, kwargs
+
+    def run(self) -> None:
+        import torch
+
+        relay = self.job.relay
+        torch.set_num_threads(self.threads)  # per thread: the pool thread must set its own
+        progress = Progress(relay.progressed.emit, self.job.token)
+        try:
+            result = self.fn(*self.args, progress=progress, **self.kwargs)
+        except Cancelled:
+            relay.cancelled.emit()
+        except StudioError as exc:
+            relay.failed.emit(str(exc), "")
+        except Exception as exc:  # a bug must reach the user as a message, not kill the thread silently
+            relay.failed.emit(f"unexpected error: {type(exc).__name__}: {exc}", traceback.format_exc())
+        else:
+            relay.succeeded.emit(result)
+
+
+class JobRunner(QObject):
+    """Starts jobs on a thread pool and tracks the ones still running."""
+
+    job_started = Signal(object)
+
+    def __init__(self, threads: int, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(2)
+        self.threads = threads
+        self.jobs: list[Job] = []
+
+    def start(self, title: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job:
+        job = Job(title, self)
+        self.jobs.append(job)
+        job.finished.connect(lambda: self.jobs.remove(job))
+        self.pool.start(_Task(job, fn, self.threads, args, kwargs))
+        self.job_started.emit(job)
+        return job
+
+    def cancel_all(self) -> None:
+        for job in self.jobs:
+            job.cancel()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel everything and wait for the threads; True if they all stopped."""
+        self.cancel_all()
+        return self.pool.waitForDone(timeout_ms)
