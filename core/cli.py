@@ -45,21 +45,26 @@ def _load(args: argparse.Namespace, progress: Progress):
 
 
 def cmd_zoo(args: argparse.Namespace) -> dict[str, Any]:
-    from core.zoo.registry import ARCHITECTURES, STANDARD_RESOLUTIONS
+    from core.metrics.complexity import analyze_complexity
+    from core.zoo.registry import ARCHITECTURES, STANDARD_RESOLUTIONS, ModelSpec
     from core.zoo.weights import pretrained_source
 
     rows = []
     for card in ARCHITECTURES.values():
         pretrained = {f"{w:g}": pretrained_source(card.name, w) for w in card.widths}
+        complexity = analyze_complexity(ModelSpec(card.name).build(), 224)
         rows.append({
             "name": card.name, "title": card.title, "paper": card.paper, "summary": card.summary,
             "widths": list(card.widths), "resolutions": list(STANDARD_RESOLUTIONS),
+            "input_size": 224, "mean": list(card.mean), "std": list(card.std), "num_classes": 1000,
+            "macs": complexity.macs, "params": complexity.params,
             "pretrained": {w: src for w, src in pretrained.items() if src}, "license": card.license,
         })  # fmt: skip
     if not args.json:
         for row in rows:
             weights = ", ".join(f"{w}×" for w in row["pretrained"]) or "none (untrained only)"
-            print(f"{row['name']:<20} {row['title']:<18} widths {row['widths']}  pretrained: {weights}")
+            print(f"{row['name']:<20} {row['title']:<18} {row['macs'] / 1e6:6.1f} M MACs at 1.0×/224  "
+                  f"widths {row['widths']}  pretrained: {weights}")  # fmt: skip
     return {"architectures": rows}
 
 

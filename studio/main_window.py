@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
 from core import __version__
 from core.inspect import ModelReport, inspect_model
 from core.runtime import default_threads
+from core.settings import load_settings, save_settings
 from studio.model_panel import ModelView, ZooPicker
 from studio.state import StudioState, ZooChoice
 from studio.workers import Job, JobRunner
@@ -72,9 +74,12 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         open_action = QAction("&Open model…", self, shortcut=QKeySequence.StandardKey.Open)
         open_action.triggered.connect(self.ask_open_file)
+        weights_action = QAction("Set &weights folder…", self)
+        weights_action.setToolTip("A folder of pretrained weight files the zoo should use")
+        weights_action.triggered.connect(self.ask_weights_folder)
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
-        file_menu.addActions([open_action, quit_action])
+        file_menu.addActions([open_action, weights_action, quit_action])
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About", self)
         about.triggered.connect(lambda: QMessageBox.about(self, "About", f"MobileNet Compression Studio {__version__}"))
@@ -92,6 +97,16 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", MODEL_FILE_FILTER)
         if path:
             self.load_file(path)
+
+    def ask_weights_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder with pretrained weights", load_settings().weights_dir)
+        if folder:
+            self.set_weights_folder(folder)
+
+    def set_weights_folder(self, folder: str) -> None:
+        save_settings(replace(load_settings(), weights_dir=folder))
+        self.picker.set_choice(self.picker.choice())  # refreshes where the weights will come from
+        self.status_text.setText(f"Weights folder: {folder}")
 
     def _start_load(self, title: str, text: str, weights: str) -> Job:
         if self.current_load is not None and self.current_load.running:

@@ -93,3 +93,17 @@ def test_cancel_button_stops_loading(qtbot, window) -> None:
     # The cancel may land after the job's last checkpoint; either way the window is consistent.
     assert window.status_text.text().endswith(("cancelled", "done"))
     qtbot.waitUntil(lambda: not window.cancel_button.isVisible())
+
+
+def test_weights_folder_setting_is_saved_and_used(window, tmp_path: Path) -> None:
+    from core.paths import weights_dirs
+    from core.settings import load_settings, save_settings
+
+    original = load_settings()
+    try:
+        window.set_weights_folder(str(tmp_path))
+        assert load_settings().weights_dir == str(tmp_path)
+        assert tmp_path in weights_dirs()
+        assert str(tmp_path) in window.status_text.text()
+    finally:
+        save_settings(original)
