@@ -49,7 +49,7 @@ def cmd_zoo(args: argparse.Namespace) -> dict[str, Any]:
     from core.zoo.registry import ARCHITECTURES, STANDARD_RESOLUTIONS, ModelSpec
     from core.zoo.weights import pretrained_source
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for card in ARCHITECTURES.values():
         pretrained = {f"{w:g}": pretrained_source(card.name, w) for w in card.widths}
         complexity = analyze_complexity(ModelSpec(card.name).build(), 224)
