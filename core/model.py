@@ -28,6 +28,7 @@ class ModelCard:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     format: str = "pytorch"  # pytorch | torchscript | pt2 | pickle | onnx
+    pruned: bool = False  # channel counts differ from the stock architecture
     path: str = ""
     class_names: tuple[str, ...] = field(default=(), repr=False)
 
@@ -48,6 +49,7 @@ class ModelCard:
             "mean": list(self.mean),
             "std": list(self.std),
             "format": self.format,
+            "pruned": self.pruned,
             "path": self.path,
             "weights": self.weights.label,
             "weights_kind": self.weights.kind,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import ModelLoadError, ProjectError
+from core.errors import ProjectError
 from core.model import LoadedModel
 from core.storage import atomic_write_text
 from core.zoo.registry import ModelSpec
@@ -212,16 +212,12 @@ class Project:
 
     def load(self, variant_id: str) -> LoadedModel:
         """Re-create a stored variant as a runnable model."""
-        from core.zoo.loading import assemble_model, load_model_file, read_state_dict
+        from core.zoo.loading import assemble_model, load_model_file, load_state_dict_into, read_state_dict
 
         variant = self.variant(variant_id)
         path = self.variant_dir(variant) / variant.model_file
         if variant.format != "state_dict":
             return load_model_file(path)
         assert variant.spec is not None
-        module = variant.spec.build()
-        try:
-            module.load_state_dict(read_state_dict(path), strict=True)
-        except RuntimeError as exc:
-            raise ModelLoadError(f"variant {variant.name} does not match its spec {variant.spec}: {exc}") from exc
-        return assemble_model(variant.spec, module, variant.weights, "pytorch", str(path))
+        module, pruned = load_state_dict_into(variant.spec, read_state_dict(path), f"variant {variant.name}")
+        return assemble_model(variant.spec, module, variant.weights, "pytorch", str(path), pruned=pruned)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ def _with_pretrained(spec: ModelSpec, progress: Progress) -> LoadedModel:
         path, known = local
         spec = spec.replace(padding=known.padding)
         info = WeightsInfo("pretrained", known.label, str(path), known.license, known.sha256, known.padding)
-        return assemble_model(spec, _load_state_dict_into(spec, read_state_dict(path), path), info)
+        return assemble_model(spec, load_state_dict_into(spec, read_state_dict(path), path.name)[0], info)
     entry = torchvision_weights_entry(spec.arch, spec.width)
     if entry is None:
         raise WeightsUnavailableError(
@@ -67,20 +68,21 @@ def _with_pretrained(spec: ModelSpec, progress: Progress) -> LoadedModel:
     info = WeightsInfo(
         "pretrained", f"ImageNet (torchvision {entry})", entry.url, "BSD-3-Clause (torchvision)", padding="torch"
     )
-    return assemble_model(spec, _load_state_dict_into(spec, read_state_dict(path), path), info)
+    return assemble_model(spec, load_state_dict_into(spec, read_state_dict(path), path.name)[0], info)
 
 
 def _with_state_dict_file(spec: ModelSpec, path: Path, progress: Progress) -> LoadedModel:
     known = identify_weight_file(path) if path.is_file() else None
     if known is not None:
         spec = spec.replace(padding=known.padding)
-    module = _load_state_dict_into(spec, read_state_dict(path), path)
+    module, pruned = load_state_dict_into(spec, read_state_dict(path), path.name)
     label = known.label if known else f"from {path.name}"
-    return assemble_model(spec, module, WeightsInfo("file", label, str(path), known.license if known else ""))
+    info = WeightsInfo("file", label, str(path), known.license if known else "", padding=spec.padding)
+    return assemble_model(spec, module, info, pruned=pruned)
 
 
 def assemble_model(
-    spec: ModelSpec, module: Any, weights: WeightsInfo, fmt: str = "pytorch", path: str = ""
+    spec: ModelSpec, module: Any, weights: WeightsInfo, fmt: str = "pytorch", path: str = "", pruned: bool = False
 ) -> LoadedModel:
     card = ModelCard(
         title=spec.card.title + (f" {spec.width:g}×" if spec.width != 1.0 else ""),
@@ -90,8 +92,11 @@ def assemble_model(
         num_classes=spec.num_classes,
         format=fmt,
         path=path,
+        pruned=pruned,
         class_names=class_names_for(spec.num_classes),
     )
+    if pruned:
+        card = replace(card, title=f"{card.title} pruned")
     return LoadedModel(card=card, module=module.eval())
 
 
@@ -141,16 +146,32 @@ def extract_state_dict(obj: Any, name: str) -> dict[str, Any]:
     return obj
 
 
-def _load_state_dict_into(spec: ModelSpec, state_dict: dict[str, Any], path: Path) -> Any:
+def load_state_dict_into(spec: ModelSpec, state_dict: dict[str, Any], name: str) -> tuple[Any, bool]:
+    """Build `spec` and load `state_dict` (strict). Pruned channel counts are rebuilt from the tensor
+    shapes; returns (module, pruned)."""
+    import torch
+
+    from core.zoo.resize import fit_to_state_dict
+
     module = spec.build()
+    pruned = fit_to_state_dict(module, state_dict)
     try:
         module.load_state_dict(state_dict, strict=True)
     except RuntimeError as exc:
         raise ModelLoadError(
-            f"{path.name} does not fit {spec}: {_first_line(exc)}; let the studio infer the architecture "
+            f"{name} does not fit {spec}: {_first_line(exc)}; let the studio infer the architecture "
             "by opening the file on its own"
         ) from exc
-    return module
+    if pruned:
+        try:
+            with torch.inference_mode():
+                module(torch.zeros(1, 3, 64, 64))
+        except RuntimeError as exc:
+            raise ModelLoadError(
+                f"{name} has the layers of {spec.card.title} but channel counts that do not chain together "
+                f"(corrupt or hand-edited?): {_first_line(exc)}"
+            ) from exc
+    return module, pruned
 
 
 def _width_candidates(ratio: float) -> list[float]:
@@ -182,10 +203,8 @@ def infer_spec(state_dict: dict[str, Any], name: str = "checkpoint", **overrides
             spec = ModelSpec(arch, width=width, num_classes=num_classes, **overrides)
             if _shapes(spec) == shapes:
                 return spec
-        raise ModelLoadError(
-            f"{name} has the layers of {ARCHITECTURES[arch].title} but its channel counts match no width "
-            "(a pruned variant? open it from its project instead)"
-        )
+        # No width fits: a pruned network. The stock architecture is the template its layers are resized from.
+        return ModelSpec(arch, num_classes=num_classes, **overrides)
     sample = ", ".join(sorted(keys)[:3])
     raise ModelLoadError(f"{name} is not a MobileNet from the zoo (its layers are {sample}, ...)")
 
@@ -234,10 +253,10 @@ def load_model_file(
     if padding or known:
         overrides["padding"] = padding or (known.padding if known else "torch")
     spec = infer_spec(state_dict, path.name, **overrides)
-    module = _load_state_dict_into(spec, state_dict, path)
+    module, pruned = load_state_dict_into(spec, state_dict, path.name)
     label = known.label if known else f"from {path.name}"
     info = WeightsInfo("file", label, str(path), known.license if known else "", padding=spec.padding)
-    return assemble_model(spec, module, info, "pytorch", str(path))
+    return assemble_model(spec, module, info, "pytorch", str(path), pruned=pruned)
 
 
 def _detect_format(path: Path) -> str:

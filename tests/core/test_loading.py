@@ -91,7 +91,7 @@ def test_pruned_looking_state_dict_is_explained(tmp_path: Path) -> None:
     state["features.1.conv.0.0.weight"] = state["features.1.conv.0.0.weight"][:16]
     path = tmp_path / "odd.pth"
     torch.save(state, path)
-    with pytest.raises(ModelLoadError, match="match no width"):
+    with pytest.raises(ModelLoadError, match="do not chain together"):
         load_model_file(path)
 
 

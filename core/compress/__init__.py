@@ -1,0 +1,1 @@
+"""Compression verbs: prune (structured and unstructured) and their reports."""

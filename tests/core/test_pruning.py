@@ -1,0 +1,101 @@
+"""Pruning: structured pruning really shrinks every architecture; pruned variants reload safely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from core.compress.pruning import prune, sparsity_report
+from core.data import open_dataset
+from core.errors import StudioError
+from core.metrics.complexity import analyze_complexity
+from core.project import Project
+from core.recipe import PruneStep
+from core.zoo.loading import create_model, load_model_file
+from core.zoo.registry import ARCHITECTURES, ModelSpec
+
+RES = 96
+
+
+def _model(arch: str, **options):
+    return create_model(ModelSpec(arch, resolution=RES, **options), "none")
+
+
+def _same_outputs(a: nn.Module, b: nn.Module) -> bool:
+    x = torch.randn(2, 3, RES, RES, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        return torch.equal(a(x), b(x))
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_structured_pruning_shrinks_and_reloads_exactly(arch: str, tmp_path: Path) -> None:
+    parent = _model(arch, padding="tf_same") if arch == "mobilenet_v1" else _model(arch)
+    child = prune(parent, PruneStep(ratio=0.3))
+    before = analyze_complexity(parent.module, RES)
+    after = analyze_complexity(child.module, RES)
+    assert after.macs <= 0.6 * before.macs and after.params < before.params
+    assert child.card.pruned and child.card.title.endswith("pruned")
+    for old, new in zip(before.layers, after.layers, strict=True):
+        assert new.kind == old.kind, f"{new.name} changed from {old.kind} to {new.kind}"
+        if new.kind != "linear":
+            assert new.out_channels % 8 == 0 or new.out_channels == old.out_channels
+    assert after.layers[-1].out_channels == 1000, "class outputs are kept"
+    assert sum(p.numel() for p in parent.module.parameters()) == before.params, "parent untouched"
+
+    project = Project.create(tmp_path / "p")
+    variant = project.add_variant(child, "pruned 30%")
+    reloaded = Project.open(tmp_path / "p").load(variant.id)
+    assert reloaded.card.pruned and _same_outputs(child.module, reloaded.module)
+
+
+def test_pruned_state_dict_files_open_safely(tmp_path: Path) -> None:
+    child = prune(_model("mobilenet_v2"), PruneStep(ratio=0.5, scope="global"))
+    path = tmp_path / "pruned.pth"
+    torch.save(child.module.state_dict(), path)
+    opened = load_model_file(path, resolution=RES)
+    assert opened.card.pruned and opened.card.spec.arch == "mobilenet_v2"
+    assert _same_outputs(child.module, opened.module)
+
+
+def test_an_already_pruned_variant_prunes_again() -> None:
+    once = prune(_model("mobilenet_v3_small"), PruneStep(ratio=0.3))
+    twice = prune(once, PruneStep(ratio=0.3))
+    assert analyze_complexity(twice.module, RES).macs < analyze_complexity(once.module, RES).macs
+
+
+def test_layer_overrides_keep_a_layer_whole() -> None:
+    parent = _model("mobilenet_v2")
+    child = prune(parent, PruneStep(ratio=0.5, layer_ratios={"features.1.conv.1": 0.0}))
+    channels = {x.name: x.out_channels for x in analyze_complexity(child.module, RES).layers}
+    assert channels["features.1.conv.1"] == 16
+    assert channels["features.2.conv.0.0"] < 96
+    with pytest.raises(StudioError, match=r"does not have: features\.99"):
+        prune(parent, PruneStep(layer_ratios={"features.99": 0.1}))
+
+
+def test_taylor_importance_uses_calibration_images(val_dir: Path) -> None:
+    parent = create_model(ModelSpec("mobilenet_v3_small", resolution=RES), "pretrained")
+    with pytest.raises(StudioError, match="needs calibration images"):
+        prune(parent, PruneStep(importance="taylor"))
+    calib = open_dataset(val_dir, limit=16)
+    child = prune(parent, PruneStep(importance="taylor", ratio=0.3), calib=calib)
+    assert analyze_complexity(child.module, RES).params < analyze_complexity(parent.module, RES).params
+
+
+def test_uninformative_importance_is_an_error_not_a_silent_no_op() -> None:
+    with pytest.raises(StudioError, match="nothing was pruned"):
+        prune(_model("mobilenet_v3_large"), PruneStep(ratio=0.5, scope="global", importance="bn_scale"))
+
+
+@pytest.mark.parametrize("scope", ["uniform", "global"])
+def test_unstructured_pruning_reports_sparsity_and_zipped_size(scope: str) -> None:
+    parent = _model("mobilenet_v1")
+    child = prune(parent, PruneStep(kind="unstructured", ratio=0.6, scope=scope))
+    report = sparsity_report(child.module)
+    assert report.sparsity == pytest.approx(0.6, abs=0.01)
+    assert report.dense_bytes == pytest.approx(sparsity_report(parent.module).dense_bytes, rel=0.01)
+    assert report.zipped_bytes < 0.75 * report.dense_bytes
+    assert not any(name.endswith("_mask") for name in child.module.state_dict()), "masks baked in"
