@@ -29,6 +29,7 @@ class ModelCard:
     std: tuple[float, float, float] = IMAGENET_STD
     format: str = "pytorch"  # pytorch | torchscript | pt2 | pickle | onnx
     pruned: bool = False  # channel counts differ from the stock architecture
+    quantization: dict[str, Any] | None = None  # QuantInfo of a quantized variant
     path: str = ""
     class_names: tuple[str, ...] = field(default=(), repr=False)
 
@@ -50,6 +51,7 @@ class ModelCard:
             "std": list(self.std),
             "format": self.format,
             "pruned": self.pruned,
+            "quantization": (self.quantization or {}).get("mode"),
             "path": self.path,
             "weights": self.weights.label,
             "weights_kind": self.weights.kind,

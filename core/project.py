@@ -17,7 +17,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ class Variant:
     created: float = field(default_factory=time.time)
     recipe: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    quantization: dict[str, Any] | None = None  # how to rebuild an int8/fp16 variant's skeleton
+    pruned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +60,8 @@ class Variant:
             "created": self.created,
             "recipe": self.recipe,
             "metrics": self.metrics,
+            "quantization": self.quantization,
+            "pruned": self.pruned,
         }
 
     @classmethod
@@ -73,6 +77,8 @@ class Variant:
             created=data.get("created", 0.0),
             recipe=data.get("recipe") or {},
             metrics=data.get("metrics") or {},
+            quantization=data.get("quantization"),
+            pruned=data.get("pruned", False),
         )
 
 
@@ -165,7 +171,7 @@ class Project:
             raise ProjectError(f"{card.title} cannot be stored: save it as a state_dict, TorchScript, .pt2 or ONNX")
         variant = Variant(
             variant_id, name, model_file, fmt, card.spec, card.weights, parent,
-            recipe=recipe or {}, metrics=metrics or {},
+            recipe=recipe or {}, metrics=metrics or {}, quantization=card.quantization, pruned=card.pruned,
         )  # fmt: skip
         staging = self.root / "variants" / f".incoming-{variant_id}"
         try:
@@ -219,5 +225,24 @@ class Project:
         if variant.format != "state_dict":
             return load_model_file(path)
         assert variant.spec is not None
+        if variant.quantization:
+            return self._load_quantized(variant, path)
         module, pruned = load_state_dict_into(variant.spec, read_state_dict(path), f"variant {variant.name}")
         return assemble_model(variant.spec, module, variant.weights, "pytorch", str(path), pruned=pruned)
+
+    def _load_quantized(self, variant: Variant, path: Path) -> LoadedModel:
+        from core.compress.quantize import QuantInfo, rebuild_quantized
+        from core.zoo.loading import assemble_model, read_checkpoint
+
+        assert variant.spec is not None and variant.quantization is not None
+        info = QuantInfo.from_dict(variant.quantization)
+        state_dict = read_checkpoint(path)
+        try:
+            module = rebuild_quantized(variant.spec, info, state_dict)
+        except (RuntimeError, KeyError) as exc:
+            raise ProjectError(
+                f"variant {variant.name}'s int8 weights do not match its recorded layout: {exc}"
+            ) from exc
+        model = assemble_model(variant.spec, module, variant.weights, "pytorch", str(path))
+        card = replace(model.card, title=variant.name, quantization=variant.quantization, pruned=variant.pruned)
+        return LoadedModel(card=card, module=module)

@@ -67,3 +67,25 @@ class MobileNetV1(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+class QuantizableMobileNetV1(MobileNetV1):
+    """MobileNetV1 for eager-mode int8: quant/dequant stubs and conv-bn-relu fusion."""
+
+    def __init__(self, **kwargs: float | int | bool) -> None:
+        from torch.ao.quantization import DeQuantStub, QuantStub
+
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.quant = QuantStub()
+        self.dequant = DeQuantStub()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dequant(super().forward(self.quant(x)))
+
+    def fuse_model(self, is_qat: bool | None = None) -> None:
+        """Fuse conv-bn-activation; activations must already be plain ReLU (fbgemm fuses no ReLU6)."""
+        from torch.ao.quantization import fuse_modules
+
+        for module in self.modules():
+            if isinstance(module, ConvBNReLU6):
+                fuse_modules(module, [["0", "1", "2"]], inplace=True)

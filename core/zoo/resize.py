@@ -23,7 +23,7 @@ def _resize_conv(conv: nn.Conv2d, weight: torch.Tensor) -> None:
         conv.in_channels = out_channels
     else:
         conv.in_channels = in_per_group * conv.groups
-    conv.weight = nn.Parameter(torch.empty_like(weight))
+    conv.weight = nn.Parameter(torch.empty(weight.shape))  # on the CPU even if `weight` is a meta tensor
     if conv.bias is not None:
         conv.bias = nn.Parameter(torch.empty(out_channels))
 
@@ -40,7 +40,7 @@ def _resize_batchnorm(bn: nn.BatchNorm2d, features: int) -> None:
 
 def _resize_linear(linear: nn.Linear, weight: torch.Tensor) -> None:
     linear.out_features, linear.in_features = int(weight.shape[0]), int(weight.shape[1])
-    linear.weight = nn.Parameter(torch.empty_like(weight))
+    linear.weight = nn.Parameter(torch.empty(weight.shape))
     if linear.bias is not None:
         linear.bias = nn.Parameter(torch.empty(linear.out_features))
 

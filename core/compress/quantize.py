@@ -1,0 +1,324 @@
+"""The `quantize` verb: static int8 (calibrated), dynamic int8 (Linear layers), and fp16.
+
+Static int8 uses PyTorch's eager-mode x86 (fbgemm) back end, which runs real int8
+kernels on desktop CPUs: per-channel symmetric weights, a choice of activation
+observer, conv-bn(-relu) fused before calibration. Each architecture has a
+quantizable twin (QuantStub/DeQuantStub, FloatFunctional adds): torchvision's for
+V2/V3, ours for V1. Pruned channel counts are carried over by resizing the twin to
+the float state_dict. TF-SAME padding becomes a forward pre-hook on plain Conv2d
+modules, because fusion and conversion only recognise exact nn.Conv2d types (and
+keep pre-hooks); a quantized tensor pads with its zero point, i.e. with real 0.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from core.errors import StudioError
+from core.jobs import Progress, silent
+from core.model import LoadedModel
+from core.recipe import QuantizeStep
+
+if TYPE_CHECKING:
+    from core.data.datasets import ImageDataset
+    from core.zoo.registry import ModelSpec
+
+ENGINE = "x86"
+
+
+@dataclass(frozen=True)
+class QuantInfo:
+    """What a quantized variant needs to be rebuilt from its state_dict alone."""
+
+    mode: str
+    per_channel: bool
+    keep_float: tuple[str, ...]
+    layer_shapes: dict[str, list[int]]  # float weight shapes: pruned channel counts survive a reload
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "per_channel": self.per_channel, "keep_float": list(self.keep_float),
+                "layer_shapes": self.layer_shapes}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QuantInfo:
+        return cls(data["mode"], data["per_channel"], tuple(data["keep_float"]), data["layer_shapes"])
+
+
+def _percentile_observer() -> type:
+    from torch.ao.quantization.observer import MinMaxObserver
+
+    class PercentileObserver(MinMaxObserver):
+        """Range = running mean of each batch's 0.01 / 99.99 percentiles: ignores rare outliers."""
+
+        def __init__(self, *args: Any, percentile: float = 99.99, averaging: float = 0.1, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.percentile = percentile
+            self.averaging = averaging
+
+        def forward(self, x_orig: torch.Tensor) -> torch.Tensor:
+            if x_orig.numel() == 0:
+                return x_orig
+            values = x_orig.detach().float().flatten()
+            # A strided sample of ≤100k values keeps the sort cheap; percentiles barely move.
+            values = values[:: max(1, values.numel() // 100_000)]
+            q = torch.tensor([1 - self.percentile / 100, self.percentile / 100])
+            low, high = torch.quantile(values, q)
+            if self.min_val.numel() == 0 or torch.isinf(self.min_val):
+                self.min_val.copy_(low)
+                self.max_val.copy_(high)
+            else:
+                self.min_val.copy_(self.min_val + self.averaging * (low - self.min_val))
+                self.max_val.copy_(self.max_val + self.averaging * (high - self.max_val))
+            return x_orig
+
+    return PercentileObserver
+
+
+def qconfig_for(step: QuantizeStep) -> Any:
+    from torch.ao.quantization import QConfig
+    from torch.ao.quantization.observer import (
+        HistogramObserver,
+        MinMaxObserver,
+        MovingAverageMinMaxObserver,
+        PerChannelMinMaxObserver,
+    )
+
+    observers: dict[str, Any] = {
+        "minmax": MinMaxObserver,
+        "moving_average": MovingAverageMinMaxObserver,
+        "histogram": HistogramObserver,
+        "percentile": _percentile_observer(),
+    }
+    # reduce_range: fbgemm's AVX2 kernels (no VNNI) can overflow with full 8-bit activations.
+    activation = observers[step.observer].with_args(dtype=torch.quint8, reduce_range=True)
+    if step.per_channel:
+        weight = PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
+    else:
+        weight = MinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_tensor_symmetric)
+    return QConfig(activation=activation, weight=weight)
+
+
+def _layer_shapes(module: nn.Module) -> dict[str, list[int]]:
+    return {k: list(v.shape) for k, v in module.state_dict().items() if k.endswith(".weight")}
+
+
+def _quantizable_twin(spec: ModelSpec, layer_shapes: dict[str, list[int]]) -> nn.Module:
+    """The architecture's quantizable version, with the float model's (possibly pruned) shapes."""
+    from torchvision.models.quantization.mobilenetv2 import (
+        QuantizableInvertedResidual as V2Block,
+    )
+    from torchvision.models.quantization.mobilenetv2 import QuantizableMobileNetV2
+    from torchvision.models.quantization.mobilenetv3 import QuantizableInvertedResidual as V3Block
+    from torchvision.models.quantization.mobilenetv3 import QuantizableMobileNetV3, _mobilenet_v3_conf
+
+    from core.zoo.resize import fit_to_state_dict
+
+    if spec.arch == "mobilenet_v1":
+        from core.zoo.mobilenet_v1 import QuantizableMobileNetV1
+
+        twin: nn.Module = QuantizableMobileNetV1(width_mult=spec.width, num_classes=spec.num_classes)
+    elif spec.arch == "mobilenet_v2":
+        twin = QuantizableMobileNetV2(width_mult=spec.width, num_classes=spec.num_classes, block=V2Block)
+    else:
+        settings, last_channel = _mobilenet_v3_conf(spec.arch, width_mult=spec.width)
+        twin = QuantizableMobileNetV3(settings, last_channel, block=V3Block, num_classes=spec.num_classes)
+    fit_to_state_dict(twin, {k: torch.empty(shape, device="meta") for k, shape in layer_shapes.items()})
+    relu6_as_clipped_relu(twin)
+    if spec.padding == "tf_same":
+        mark_tf_same_convs(twin)
+    return twin.eval()
+
+
+RELU6_MARK = "_clip_at_6"
+
+
+def relu6_as_clipped_relu(module: nn.Module) -> None:
+    """Swap ReLU6 for ReLU (so conv-bn-relu fuses) and mark the block; `clip_relu6_ranges` restores the 6."""
+    for parent in list(module.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, nn.ReLU6):
+                setattr(parent, name, nn.ReLU(inplace=False))
+                setattr(parent, RELU6_MARK, True)
+
+
+def clip_relu6_ranges(prepared: nn.Module) -> None:
+    """Cap the calibrated range of each former ReLU6 output at 6: int8 saturation then is ReLU6.
+
+    Range-type observers only (min-max, moving average, percentile); a histogram observer
+    keeps its own search over the observed range.
+    """
+    from torch.ao.quantization.observer import HistogramObserver
+
+    for block in prepared.modules():
+        if not getattr(block, RELU6_MARK, False):
+            continue
+        fused = next(iter(block.children()))
+        observer = getattr(fused, "activation_post_process", None)
+        if observer is not None and not isinstance(observer, HistogramObserver) and observer.max_val.numel():
+            observer.max_val.clamp_(max=6.0)
+
+
+TF_SAME_MARK = "_tf_same"
+
+
+def mark_tf_same_convs(module: nn.Module) -> None:
+    """Strided k>1 convs switch to padding 0 and carry a mark; the padding itself is added after fusion."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Conv2d) and layer.stride != (1, 1) and layer.kernel_size[0] > 1:
+            layer.__class__ = nn.Conv2d
+            layer.padding = (0, 0)
+            setattr(layer, TF_SAME_MARK, True)
+
+
+def add_tf_same_hooks(module: nn.Module) -> None:
+    """Pad marked convs TF-SAME style with a forward pre-hook on the outermost (fused) module.
+
+    After fusion, not before: fusing deep-copies a conv together with its hooks and then
+    re-registers them, which would pad twice. Hooks on the outer fused module are what
+    `convert` carries over to the quantized module; a quantized tensor pads with its zero
+    point, i.e. with real 0.
+    """
+    import torch.nn.functional as F
+    from torch.ao.nn.intrinsic import _FusedModule
+
+    from core.zoo.tf_same import _same_padding
+
+    def tf_same_hook(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]) -> Any:
+        def pad(_: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+            x = inputs[0]
+            h = _same_padding(x.shape[-2], kernel[0], stride[0], dilation[0])
+            w = _same_padding(x.shape[-1], kernel[1], stride[1], dilation[1])
+            return (F.pad(x, (w // 2, w - w // 2, h // 2, h - h // 2)),)
+
+        return pad
+
+    fused = [m for m in module.modules() if isinstance(m, _FusedModule)]
+    inside_fused = {id(inner) for m in fused for inner in m.children()}
+    for layer in module.modules():
+        conv = layer[0] if isinstance(layer, _FusedModule) else layer
+        if id(layer) in inside_fused or not (isinstance(conv, nn.Conv2d) and getattr(conv, TF_SAME_MARK, False)):
+            continue
+        layer.register_forward_pre_hook(tf_same_hook(conv.kernel_size, conv.stride, conv.dilation))
+
+
+def _mark_float_layers(module: nn.Module, keep_float: tuple[str, ...]) -> None:
+    """Leave listed layers in float: dequantize before them and quantize again after."""
+    from torch.ao.quantization import DeQuantStub, QuantStub
+
+    named = dict(module.named_modules())
+    unknown = [name for name in keep_float if name not in named]
+    if unknown:
+        raise StudioError(f"keep_float names layers this model does not have: {', '.join(unknown[:5])}")
+    for name in keep_float:
+        parent_name, _, child = name.rpartition(".")
+        parent = named[parent_name] if parent_name else module
+        layer = named[name]
+        layer.qconfig = None  # eager-mode quantization reads this attribute
+        island = nn.Sequential(DeQuantStub(), layer, QuantStub())
+        setattr(parent, child, island)
+
+
+def _prepared(spec: ModelSpec, info: QuantInfo, qconfig: Any, state_dict: dict[str, Any] | None) -> nn.Module:
+    from torch.ao.quantization import prepare
+
+    torch.backends.quantized.engine = ENGINE
+    twin: Any = _quantizable_twin(spec, info.layer_shapes)  # has fuse_model()
+    if state_dict is not None:
+        twin.load_state_dict(state_dict, strict=True)
+    twin.fuse_model(is_qat=False)
+    add_tf_same_hooks(twin)
+    twin.qconfig = qconfig
+    _mark_float_layers(twin, info.keep_float)
+    return prepare(twin, inplace=True)
+
+
+def quantize(
+    model: LoadedModel,
+    step: QuantizeStep,
+    *,
+    calib: ImageDataset | None = None,
+    progress: Progress | None = None,
+) -> LoadedModel:
+    """A quantized copy of `model` (the parent is left untouched)."""
+    progress = progress or silent()
+    if model.module is None or model.card.spec is None:
+        raise StudioError("quantization needs a zoo MobileNet or a state_dict checkpoint (not ONNX/TorchScript)")
+    if step.mode == "qat":
+        raise StudioError("quantization-aware training is not available yet; use static int8 (PTQ)")
+    start = time.perf_counter()
+    float_module = model.module
+    info = QuantInfo(step.mode, step.per_channel, step.keep_float, _layer_shapes(float_module))
+    if step.mode == "static":
+        if calib is None:
+            raise StudioError("static int8 needs calibration images (--calib)")
+        module = _static_int8(model, step, info, calib, progress)
+    elif step.mode == "dynamic":
+        torch.backends.quantized.engine = ENGINE
+        module = torch.ao.quantization.quantize_dynamic(copy.deepcopy(float_module), {nn.Linear}, torch.qint8)
+    else:
+        module = copy.deepcopy(float_module).half()
+    progress(1.0, f"quantized ({step.mode}) in {time.perf_counter() - start:.0f} s")
+    label = QUANT_LABELS[step.mode]
+    card = replace(model.card, title=f"{model.card.title} {label}", path="", quantization=info.to_dict())
+    return LoadedModel(card=card, module=Fp16Module(module) if step.mode == "fp16" else module)
+
+
+QUANT_LABELS = {"static": "int8", "dynamic": "int8-dynamic", "fp16": "fp16", "qat": "int8-QAT"}
+
+
+def _static_int8(
+    model: LoadedModel, step: QuantizeStep, info: QuantInfo, calib: ImageDataset, progress: Progress
+) -> nn.Module:
+    from torch.ao.quantization import convert
+
+    from core.data.datasets import Preprocessing
+
+    assert model.card.spec is not None and model.module is not None
+    prepared = _prepared(model.card.spec, info, qconfig_for(step), model.module.state_dict())
+    images = calib.subset(step.calibration_images, seed=0)
+    calibrate = progress.span(0.0, 0.9)
+    calibrate(0.0, f"calibrating on {len(images)} images")
+    with torch.inference_mode():
+        for batch, _ in images.batches(Preprocessing.for_card(model.card), batch_size=32, progress=calibrate):
+            prepared(batch)
+    clip_relu6_ranges(prepared)
+    progress(0.92, "converting to int8")
+    return convert(prepared.eval(), inplace=True)
+
+
+def rebuild_quantized(spec: ModelSpec, info: QuantInfo, state_dict: dict[str, Any]) -> nn.Module:
+    """A stored quantized variant from its state_dict alone: the skeleton is rebuilt, then loaded."""
+    from torch.ao.quantization import convert
+
+    from core.zoo.resize import fit_to_state_dict
+
+    torch.backends.quantized.engine = ENGINE
+    if info.mode == "static":
+        qconfig = qconfig_for(QuantizeStep(mode="static", observer="minmax", per_channel=info.per_channel))
+        module: nn.Module = convert(_prepared(spec, info, qconfig, None).eval(), inplace=True)
+    else:
+        module = spec.build()
+        fit_to_state_dict(module, {k: torch.empty(s, device="meta") for k, s in info.layer_shapes.items()})
+        if info.mode == "dynamic":
+            module = torch.ao.quantization.quantize_dynamic(module, {nn.Linear}, torch.qint8)
+        else:
+            module = Fp16Module(module.half())
+    module.load_state_dict(state_dict, strict=True)
+    return module.eval()
+
+
+class Fp16Module(nn.Module):
+    """fp16 weights and compute; float32 in and out so every caller treats it like its parent."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x.half()).float()

@@ -1,0 +1,113 @@
+"""Quantization: static int8 for every architecture (also pruned), dynamic, fp16; safe reloads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.compress.pruning import prune
+from core.compress.quantize import quantize
+from core.data import open_dataset
+from core.errors import StudioError
+from core.metrics.size import state_dict_bytes
+from core.project import Project
+from core.recipe import PruneStep, QuantizeStep
+from core.runtime import predictor_for
+from core.zoo.loading import create_model
+from core.zoo.registry import ARCHITECTURES, ModelSpec
+
+RES = 96
+
+
+@pytest.fixture(scope="module")
+def calib(shared: Path):
+    return open_dataset(shared / "datasets" / "imagenet_calib1000", limit=16)
+
+
+@pytest.fixture(scope="module")
+def images(val_dir: Path) -> np.ndarray:
+    from core.data.datasets import Preprocessing
+
+    dataset = open_dataset(val_dir, limit=48, seed=2)
+    return torch.cat([b for b, _ in dataset.batches(Preprocessing(224, 256), batch_size=48)]).numpy()
+
+
+def _logits(model, x: np.ndarray) -> np.ndarray:
+    with predictor_for(model, "torch", 1) as predict:
+        return predict(x)
+
+
+def _reload(model, tmp_path: Path):
+    project = Project.create(tmp_path / "p")
+    variant = project.add_variant(model, model.card.title)
+    return Project.open(tmp_path / "p").load(variant.id)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_static_int8_for_every_architecture_reloads_bit_exactly(arch: str, calib, tmp_path: Path) -> None:
+    parent = create_model(ModelSpec(arch, resolution=RES), "none")
+    int8 = quantize(parent, QuantizeStep(observer="moving_average", calibration_images=16), calib=calib)
+    assert int8.card.quantization["mode"] == "static" and int8.card.title.endswith("int8")
+    assert any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in int8.module.modules())
+    x = np.random.default_rng(0).standard_normal((2, 3, RES, RES), dtype=np.float32)
+    reloaded = _reload(int8, tmp_path)
+    assert np.array_equal(_logits(int8, x), _logits(reloaded, x))
+    assert state_dict_bytes(int8.module) < 0.35 * state_dict_bytes(parent.module)
+
+
+@pytest.mark.parametrize(
+    ("spec", "floor"),
+    # Measured with 16 calibration images: 0.96, 0.88, 0.81. V1's first depthwise block loses most
+    # precision (known MobileNetV1 weakness; cross-layer equalization is the planned fix).
+    [("mobilenet_v2", 0.9), ("mobilenet_v3_small", 0.8), ("mobilenet_v1:width=0.75", 0.7)],
+)
+def test_pretrained_int8_agrees_with_float_on_real_images(spec: str, floor: float, calib, images) -> None:
+    parent = create_model(ModelSpec.parse(spec), "pretrained")  # V3-Small and V1 use TF-SAME padding hooks
+    int8 = quantize(parent, QuantizeStep(calibration_images=16), calib=calib)
+    agreement = (_logits(parent, images).argmax(1) == _logits(int8, images).argmax(1)).mean()
+    assert agreement >= floor
+
+
+def test_pruned_then_quantized_keeps_its_channels_through_a_reload(calib, tmp_path: Path) -> None:
+    pruned = prune(create_model(ModelSpec("mobilenet_v2", resolution=RES), "none"), PruneStep(ratio=0.3))
+    int8 = quantize(pruned, QuantizeStep(observer="minmax", calibration_images=8), calib=calib)
+    reloaded = _reload(int8, tmp_path)
+    assert reloaded.card.pruned and reloaded.card.quantization["mode"] == "static"
+    x = np.random.default_rng(1).standard_normal((1, 3, RES, RES), dtype=np.float32)
+    assert np.array_equal(_logits(int8, x), _logits(reloaded, x))
+
+
+def test_layers_can_be_kept_in_float(calib) -> None:
+    parent = create_model(ModelSpec("mobilenet_v3_small", resolution=RES), "none")
+    step = QuantizeStep(calibration_images=8, observer="minmax", keep_float=("classifier.3",))
+    int8 = quantize(parent, step, calib=calib)
+    classifier = dict(int8.module.named_modules())["classifier.3.1"]
+    assert type(classifier) is torch.nn.Linear
+    assert _logits(int8, np.zeros((1, 3, RES, RES), np.float32)).shape == (1, 1000)
+    with pytest.raises(StudioError, match="does not have: head"):
+        quantize(parent, QuantizeStep(keep_float=("head",)), calib=calib)
+
+
+def test_dynamic_and_fp16_variants_reload(tmp_path: Path, images: np.ndarray) -> None:
+    parent = create_model(ModelSpec("mobilenet_v3_small"), "pretrained")  # real logits, not 1e-10 noise
+    x = images[:4]
+    expected = _logits(parent, x)
+    for mode, tolerance in (("dynamic", 0.05), ("fp16", 0.01)):
+        variant = quantize(parent, QuantizeStep(mode=mode))
+        got = _logits(variant, x)
+        assert np.abs(got - expected).max() <= tolerance * np.abs(expected).max()
+        reloaded = _reload(variant, tmp_path / mode)
+        assert np.array_equal(_logits(reloaded, x), got)
+    fp16 = quantize(parent, QuantizeStep(mode="fp16"))
+    assert state_dict_bytes(fp16.module) < 0.55 * state_dict_bytes(parent.module)
+
+
+def test_quantization_errors_name_what_is_missing() -> None:
+    parent = create_model(ModelSpec("mobilenet_v3_small", resolution=RES), "none")
+    with pytest.raises(StudioError, match="needs calibration images"):
+        quantize(parent, QuantizeStep(mode="static"))
+    with pytest.raises(StudioError, match="not available yet"):
+        quantize(parent, QuantizeStep(mode="qat"))
