@@ -49,6 +49,36 @@ class Preprocessing:
         return F.normalize(F.to_tensor(image), list(self.mean), list(self.std))
 
 
+class TrainPreprocessing:
+    """Training augmentation: random resized crop and horizontal flip, seeded for reproducible runs."""
+
+    def __init__(self, input_size: int, mean: tuple[float, ...], std: tuple[float, ...], seed: int = 0) -> None:
+        self.input_size, self.mean, self.std = input_size, mean, std
+        self.random = random.Random(seed)
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        import math
+
+        from torchvision.transforms import functional as F
+
+        width, height = image.size
+        for _ in range(10):
+            area = width * height * self.random.uniform(0.25, 1.0)
+            aspect = math.exp(self.random.uniform(math.log(3 / 4), math.log(4 / 3)))
+            w, h = round(math.sqrt(area * aspect)), round(math.sqrt(area / aspect))
+            if 0 < w <= width and 0 < h <= height:
+                top, left = self.random.randint(0, height - h), self.random.randint(0, width - w)
+                break
+        else:
+            side = min(width, height)
+            w = h = side
+            top, left = (height - side) // 2, (width - side) // 2
+        image = F.resized_crop(image, top, left, h, w, [self.input_size, self.input_size], antialias=True)
+        if self.random.random() < 0.5:
+            image = F.hflip(image)
+        return F.normalize(F.to_tensor(image), list(self.mean), list(self.std))
+
+
 @dataclass(frozen=True)
 class Sample:
     path: Path
@@ -80,6 +110,11 @@ class ImageDataset:
         chosen = sorted(random.Random(seed).sample(range(len(self.samples)), limit))
         return replace(self, samples=[self.samples[i] for i in chosen], skipped=list(self.skipped))
 
+    def shuffled(self, seed: int) -> ImageDataset:
+        order = list(range(len(self.samples)))
+        random.Random(seed).shuffle(order)
+        return replace(self, samples=[self.samples[i] for i in order], skipped=self.skipped)
+
     def summary(self) -> str:
         text = f"{len(self)} images ({self.kind}) in {self.root}"
         if self.skipped:
@@ -93,7 +128,7 @@ class ImageDataset:
         with self._lock:
             self.skipped.append((str(path), reason))
 
-    def load(self, sample: Sample, preprocess: Preprocessing) -> torch.Tensor | None:
+    def load(self, sample: Sample, preprocess: Preprocessing | TrainPreprocessing) -> torch.Tensor | None:
         """The preprocessed image, or None (recorded as skipped) when it cannot be decoded."""
         try:
             return preprocess(read_rgb(sample.path))
@@ -102,7 +137,10 @@ class ImageDataset:
             return None
 
     def batches(
-        self, preprocess: Preprocessing, batch_size: int = 32, progress: Progress | None = None
+        self,
+        preprocess: Preprocessing | TrainPreprocessing,
+        batch_size: int = 32,
+        progress: Progress | None = None,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(images N×3×H×W, labels N) batches; labels are -1 when unlabeled.
 

@@ -1,0 +1,191 @@
+"""The `finetune` verb: recover accuracy after pruning, by labels, by distillation, or both.
+
+Loss = (1 − w)·CE(student, label) + w·T²·KL(teacher_T ‖ student_T), with the parent
+variant as teacher; unlabeled data is allowed when only distilling. SGD with
+Nesterov momentum and a cosine schedule. Training may run at a lower resolution to
+save CPU time; BatchNorm statistics are then re-estimated at the model's own
+resolution. A checkpoint (weights, optimizer, step) is written at every epoch end,
+every few minutes and on cancel, so a cancelled or killed run resumes. Uses CUDA
+when present.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.data.datasets import ImageDataset, Preprocessing, TrainPreprocessing
+from core.errors import DatasetError, StudioError
+from core.jobs import Cancelled, Progress, silent
+from core.model import LoadedModel
+from core.recipe import FinetuneStep
+from core.storage import atomic_write
+
+CHECKPOINT_FILE = "finetune-checkpoint.pt"
+CHECKPOINT_EVERY_S = 120.0
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def distillation_loss(
+    student: torch.Tensor, teacher: torch.Tensor | None, labels: torch.Tensor, step: FinetuneStep
+) -> torch.Tensor:
+    losses = []
+    if step.distill:
+        assert teacher is not None
+        t = step.temperature
+        kl = F.kl_div(
+            F.log_softmax(student / t, 1), F.log_softmax(teacher / t, 1), reduction="batchmean", log_target=True
+        )
+        losses.append((step.distill_weight if step.labels else 1.0) * t * t * kl)
+    if step.labels:
+        losses.append((1.0 - step.distill_weight if step.distill else 1.0) * F.cross_entropy(student, labels))
+    return torch.stack(losses).sum()
+
+
+def _fingerprint(model: LoadedModel, step: FinetuneStep, train: ImageDataset) -> str:
+    """Identifies a run: a checkpoint is resumed only for the same parent, settings and data."""
+    assert model.module is not None
+    digest = hashlib.sha256(json.dumps({"step": repr(step), "data": str(train.root), "n": len(train)}).encode())
+    for name, tensor in sorted(model.module.state_dict().items())[:8]:
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes()[:4096])
+    return digest.hexdigest()[:16]
+
+
+def finetune(
+    model: LoadedModel,
+    step: FinetuneStep,
+    *,
+    train: ImageDataset,
+    teacher: LoadedModel | None = None,
+    checkpoint_dir: Path | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> LoadedModel:
+    """A fine-tuned copy of `model` (float or pruned; quantize after fine-tuning)."""
+    progress = progress or silent()
+    if model.module is None or model.card.quantization:
+        raise StudioError("fine-tuning needs a float torch model; quantize after fine-tuning")
+    if step.labels and not train.labeled:
+        raise DatasetError(f"{train.root} has no labels: fine-tune with distill only, or give labelled images")
+    if step.distill and (teacher is None or teacher.module is None):
+        raise StudioError("distillation needs the parent variant as teacher")
+    if len(train) < 2:
+        raise DatasetError(f"fine-tuning needs at least 2 training images; {train.root} has {len(train)}")
+    device = _device()
+    student = copy.deepcopy(model.module).to(device)
+    teacher_module = teacher.module.to(device).eval() if step.distill and teacher and teacher.module else None
+    resolution = step.resolution or model.card.input_size
+    steps_per_epoch = max(1, len(train) // step.batch_size)
+    total_steps = max(1, math.ceil(step.epochs * steps_per_epoch))
+    optimizer = torch.optim.SGD(
+        student.parameters(), lr=step.learning_rate, momentum=0.9, nesterov=True, weight_decay=4e-5
+    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 0.5 * (1 + math.cos(math.pi * i / total_steps)))
+    done = 0
+    checkpoint = checkpoint_dir / CHECKPOINT_FILE if checkpoint_dir else None
+    fingerprint = _fingerprint(model, step, train)
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        if state.get("fingerprint") == fingerprint:
+            student.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            schedule.load_state_dict(state["schedule"])
+            done = int(state["step"])
+            progress(done / total_steps * 0.9, f"resuming at step {done}/{total_steps}")
+
+    def save_checkpoint() -> None:
+        if checkpoint is None:
+            return
+        state = {
+            "fingerprint": fingerprint, "step": done, "model": student.state_dict(),
+            "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+        }  # fmt: skip
+        atomic_write(checkpoint, lambda tmp: torch.save(state, tmp))
+
+    train_progress = progress.span(0.0, 0.9)
+    started = last_save = time.monotonic()
+    student.train()
+    try:
+        while done < total_steps:
+            epoch = done // steps_per_epoch
+            augment = TrainPreprocessing(resolution, model.card.mean, model.card.std, seed=seed + epoch)
+            skip = done - epoch * steps_per_epoch
+            done_before_epoch = done
+            for index, (images, labels) in enumerate(train.shuffled(seed + epoch).batches(augment, step.batch_size)):
+                if index < skip or len(labels) < 2:  # BatchNorm needs two samples; resumed steps are skipped
+                    continue
+                images, labels = images.to(device), labels.to(device)
+                with torch.no_grad():
+                    soft = teacher_module(images) if teacher_module is not None else None
+                loss = distillation_loss(student(images), soft, labels, step)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                done += 1
+                train_progress(
+                    done / total_steps, f"epoch {epoch + 1}, step {done}/{total_steps}, loss {loss.item():.3f}"
+                )
+                out_of_time = step.max_minutes is not None and time.monotonic() - started > 60 * step.max_minutes
+                if done % steps_per_epoch == 0 or time.monotonic() - last_save > CHECKPOINT_EVERY_S:
+                    save_checkpoint()
+                    last_save = time.monotonic()
+                if done >= total_steps or out_of_time:
+                    break
+            if step.max_minutes is not None and time.monotonic() - started > 60 * step.max_minutes:
+                break
+            if done == done_before_epoch:
+                raise DatasetError(f"no batch of {train.root} could be read for training")
+    except Cancelled:
+        save_checkpoint()
+        raise
+    finally:
+        if teacher_module is not None:
+            teacher_module.cpu()
+    student.eval()
+    if step.bn_recalibration_images:
+        recalibrate_batchnorm(student, train, Preprocessing.for_card(model.card), step.bn_recalibration_images,
+                              progress.span(0.9, 1.0))  # fmt: skip
+    student.cpu()
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
+    card = replace(model.card, title=f"{model.card.title} fine-tuned", path="")
+    progress(1.0, f"fine-tuned {done} steps in {time.monotonic() - started:.0f} s")
+    return LoadedModel(card=card, module=student)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(
+    module: nn.Module, data: ImageDataset, preprocess: Preprocessing, images: int, progress: Progress
+) -> None:
+    """Re-estimate BatchNorm running statistics (cumulative average) on `images` images at eval preprocessing."""
+    norms = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
+    if not norms:
+        return
+    saved_momentum: dict[nn.BatchNorm2d, Any] = {m: m.momentum for m in norms}
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative moving average over all batches
+    device = next(module.parameters()).device
+    module.train()
+    try:
+        for batch, _ in data.subset(min(images, len(data)), seed=1).batches(preprocess, 32, progress):
+            module(batch.to(device))
+    finally:
+        module.eval()
+        for norm, momentum in saved_momentum.items():
+            norm.momentum = momentum
