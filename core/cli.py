@@ -136,6 +136,50 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
+    from pathlib import Path
+
+    from core.compress.pipeline import compress
+    from core.data import open_dataset
+    from core.project import Project
+    from core.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe)
+    recipe.check_data({k for k in ("calib", "train") if getattr(args, k)})  # before any work
+    progress = _progress_printer()
+    model = _load(args, progress)
+    classes = model.card.num_classes
+
+    def data(folder: str | None, limit: int | None) -> Any:
+        return open_dataset(folder, num_classes=classes, limit=limit) if folder else None
+
+    calib, train = data(args.calib, None), data(args.train, None)
+    evaluation = data(args.eval, args.eval_limit)
+    out = Path(args.out)
+    project = Project.open(out) if (out / "project.json").exists() else Project.create(out)
+    result = compress(model, recipe, project, calib=calib, train=train, evaluation=evaluation, name=args.name,
+                      threads=args.threads, progress=progress)  # fmt: skip
+    metrics, parent = result.metrics, result.parent.metrics
+    summary: dict[str, Any] = {
+        "variant": result.variant.id, "name": result.variant.name, "project": str(project.root),
+        "top1": metrics.get("accuracy", {}).get("top1"), "top1_parent": parent.get("accuracy", {}).get("top1"),
+        "n": metrics.get("accuracy", {}).get("n"),
+        "macs": metrics["macs"], "macs_parent": parent["macs"], "params": metrics["params"],
+        "size_bytes": metrics["size_bytes"], "size_bytes_parent": parent["size_bytes"],
+        "latency_ms": metrics["latency"]["median_ms"], "latency_ms_parent": parent["latency"]["median_ms"],
+        "seconds": metrics["seconds"], "steps": metrics["steps"],
+    }  # fmt: skip
+    if not args.json:
+        print(f"{result.variant.name} -> {project.root} (variant {result.variant.id})")
+        for key in ("top1", "macs", "size_bytes", "latency_ms"):
+            print(f"  {key:<11} {summary[key]!s:>14}   parent {summary.get(key + '_parent')!s:>14}")
+        print(
+            f"  took {summary['seconds']:.0f} s: "
+            + ", ".join(f"{s['step']} {s['seconds']:.0f} s" for s in summary["steps"])
+        )
+    return summary
+
+
 def build_parser() -> argparse.ArgumentParser:
     from core.runtime import RUNTIMES, default_threads
 
@@ -168,6 +212,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--batch-size", type=int, default=32)
     evaluate.add_argument("--per-class", action="store_true", help="include per-class accuracy in --json")
+    squeeze = command("compress", cmd_compress, "run a recipe (prune, fine-tune, quantize) into a project")
+    _model_args(squeeze)
+    squeeze.add_argument("--recipe", required=True, help="preset name (balanced, fastest, smallest, "
+                         "near-lossless-int8) or a recipe JSON file")  # fmt: skip
+    squeeze.add_argument("--calib", help="calibration images (quantization, Taylor importance)")
+    squeeze.add_argument("--train", help="training images (fine-tuning, distillation)")
+    squeeze.add_argument("--eval", help="labelled images to measure accuracy of the parent and the variant")
+    squeeze.add_argument("--eval-limit", type=int, help="evaluate on a deterministic subset of N images")
+    squeeze.add_argument("--out", required=True, help="project folder (created if missing)")
+    squeeze.add_argument("--name", help="variant name")
+    squeeze.add_argument("--threads", type=int, default=default_threads())
     bench = commands.choices["bench"]
     bench.add_argument("--runs", type=int, default=50)
     bench.add_argument("--warmup", type=int, default=10)

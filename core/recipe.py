@@ -221,3 +221,24 @@ class Recipe:
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+
+def presets_dir() -> Path:
+    from core.paths import ASSETS_DIR
+
+    return ASSETS_DIR / "recipes"
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in presets_dir().glob("*.json"))
+
+
+def load_recipe(name_or_path: str) -> Recipe:
+    """A shipped preset by name ("balanced") or a recipe JSON file."""
+    preset = presets_dir() / f"{name_or_path.lower().replace(' ', '-')}.json"
+    if preset.is_file():
+        return Recipe.load(preset)
+    path = Path(name_or_path).expanduser()
+    if not path.is_file():
+        raise RecipeError(f"no recipe file or preset {name_or_path!r}; presets: {', '.join(preset_names())}")
+    return Recipe.load(path)

@@ -1,0 +1,141 @@
+"""Run a recipe: prune → fine-tune → quantize as one cancellable job, stored as a project variant.
+
+The variant keeps its lineage (parent), the recipe, the time each step took and
+measured metrics: MACs and parameters (counted on the float graph: no counter
+handles int8 modules), file size, torch latency, and accuracy on the evaluation
+images next to the parent's accuracy on the same images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from core.compress.finetune import finetune
+from core.compress.pruning import prune
+from core.compress.quantize import quantize
+from core.data.datasets import ImageDataset
+from core.errors import StudioError
+from core.jobs import Progress, silent
+from core.metrics.accuracy import evaluate
+from core.metrics.complexity import analyze_complexity
+from core.metrics.latency import benchmark
+from core.metrics.size import state_dict_bytes
+from core.model import LoadedModel
+from core.project import Project, Variant
+from core.recipe import FinetuneStep, PruneStep, QuantizeStep, Recipe, Step
+
+
+@dataclass
+class CompressionResult:
+    variant: Variant
+    parent: Variant
+    model: LoadedModel
+    metrics: dict[str, Any]
+
+
+def measure(model: LoadedModel, float_module: Any, evaluation: ImageDataset | None, threads: int,
+            progress: Progress) -> dict[str, Any]:  # fmt: skip
+    """The numbers the studio shows for a variant; accuracy only where evaluation images are given."""
+    complexity = analyze_complexity(float_module, model.card.input_size)
+    assert model.module is not None
+    metrics: dict[str, Any] = {
+        "macs": complexity.macs,
+        "params": complexity.params,
+        "size_bytes": state_dict_bytes(model.module),
+    }
+    latency = benchmark(model, threads=threads, runs=30, warmup=5, progress=progress.span(0.0, 0.3))
+    metrics["latency"] = latency.to_dict()
+    if evaluation is not None:
+        accuracy = evaluate(model, evaluation, threads=threads, progress=progress.span(0.3, 1.0))
+        metrics["accuracy"] = accuracy.to_dict()
+    return metrics
+
+
+def _iterative_prune(step: PruneStep) -> list[PruneStep]:
+    """N steps that together remove `ratio`: each keeps (1 − ratio)^(1/N) of what is left."""
+    if step.iterations == 1:
+        return [step]
+
+    def per_step(ratio: float) -> float:
+        return 1 - (1 - ratio) ** (1 / step.iterations)
+
+    single = replace(
+        step, ratio=per_step(step.ratio), iterations=1,
+        layer_ratios={k: per_step(v) for k, v in step.layer_ratios.items()},
+    )  # fmt: skip
+    return [single] * step.iterations
+
+
+def compress(
+    model: LoadedModel,
+    recipe: Recipe,
+    project: Project,
+    *,
+    parent_variant: str | None = None,
+    calib: ImageDataset | None = None,
+    train: ImageDataset | None = None,
+    evaluation: ImageDataset | None = None,
+    name: str | None = None,
+    threads: int = 1,
+    progress: Progress | None = None,
+) -> CompressionResult:
+    progress = progress or silent()
+    available = {k for k, v in (("calib", calib), ("train", train)) if v is not None}
+    recipe.check_data(available)  # before any work
+    if model.module is None or model.card.spec is None:
+        raise StudioError(
+            f"{model.card.title} cannot be compressed: recipes need a zoo MobileNet or a state_dict checkpoint "
+            "(ONNX, TorchScript and .pt2 files can be evaluated and benchmarked)"
+        )
+    started = time.perf_counter()
+    if parent_variant is None:
+        parent_metrics = measure(model, model.module, evaluation, threads, progress.span(0.0, 0.1))
+        parent = project.add_variant(model, model.card.title, metrics=parent_metrics)
+    else:
+        parent = project.variant(parent_variant)
+        if evaluation is not None and "accuracy" not in parent.metrics:
+            project.update_metrics(parent.id, measure(model, model.module, evaluation, threads, progress.span(0, 0.1)))
+    current, float_module = model, model.module
+    timings: list[dict[str, Any]] = []
+    steps: list[Step] = list(recipe.steps)
+    span = 0.8 / len(steps)
+    for index, step in enumerate(steps):
+        step_progress = progress.span(0.1 + index * span, 0.1 + (index + 1) * span)
+        step_started = time.perf_counter()
+        if isinstance(step, PruneStep):
+            following = steps[index + 1] if index + 1 < len(steps) else None
+            rounds = _iterative_prune(step)
+            for round_index, single in enumerate(rounds):
+                round_progress = step_progress.span(round_index / len(rounds), (round_index + 1) / len(rounds))
+                current = prune(current, single, calib=calib, progress=round_progress.span(0, 0.3))
+                if isinstance(following, FinetuneStep) and round_index < len(rounds) - 1:
+                    assert train is not None
+                    between = replace(following, epochs=following.epochs / len(rounds))
+                    current = finetune(current, between, train=train, teacher=model,
+                                       progress=round_progress.span(0.3, 1.0))  # fmt: skip
+        elif isinstance(step, FinetuneStep):
+            assert train is not None
+            checkpoints = project.root / "checkpoints" / _run_key(parent.id, recipe, index)
+            current = finetune(current, step, train=train, teacher=model, checkpoint_dir=checkpoints,
+                               progress=step_progress)  # fmt: skip
+        else:
+            assert isinstance(step, QuantizeStep)
+            float_module = current.module
+            current = quantize(current, step, calib=calib, progress=step_progress)
+        if not isinstance(step, QuantizeStep):
+            float_module = current.module
+        timings.append({"step": step.TYPE, "seconds": round(time.perf_counter() - step_started, 2)})
+    metrics = measure(current, float_module, evaluation, threads, progress.span(0.9, 1.0))
+    metrics["steps"] = timings
+    metrics["seconds"] = round(time.perf_counter() - started, 2)
+    variant = project.add_variant(current, name or f"{model.card.title} · {recipe.name}", parent=parent.id,
+                                  recipe=recipe.to_dict(), metrics=metrics)  # fmt: skip
+    progress(1.0, f"stored {variant.name}")
+    return CompressionResult(variant, project.variant(parent.id), current, metrics)
+
+
+def _run_key(parent_id: str, recipe: Recipe, step_index: int) -> str:
+    return hashlib.sha256(f"{parent_id}:{recipe.to_json()}:{step_index}".encode()).hexdigest()[:12]
