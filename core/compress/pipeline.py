@@ -98,7 +98,8 @@ def compress(
         parent = project.variant(parent_variant)
         if evaluation is not None and "accuracy" not in parent.metrics:
             project.update_metrics(parent.id, measure(model, model.module, evaluation, threads, progress.span(0, 0.1)))
-    current, float_module = model, model.module
+    current = model
+    float_module: Any = model.module  # the float graph MACs are counted on (none for int8 modules)
     timings: list[dict[str, Any]] = []
     steps: list[Step] = list(recipe.steps)
     span = 0.8 / len(steps)
