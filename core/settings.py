@@ -11,7 +11,6 @@ from core.storage import atomic_write_text
 @dataclass
 class Settings:
     weights_dir: str = ""
-    torch_threads: int = 0  # 0 = cores - 1 on a desktop
 
     @staticmethod
     def path():

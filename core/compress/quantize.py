@@ -187,13 +187,13 @@ def add_tf_same_hooks(module: nn.Module) -> None:
     import torch.nn.functional as F
     from torch.ao.nn.intrinsic import _FusedModule
 
-    from core.zoo.tf_same import _same_padding
+    from core.zoo.tf_same import same_padding
 
     def tf_same_hook(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]) -> Any:
         def pad(_: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
             x = inputs[0]
-            h = _same_padding(x.shape[-2], kernel[0], stride[0], dilation[0])
-            w = _same_padding(x.shape[-1], kernel[1], stride[1], dilation[1])
+            h = same_padding(x.shape[-2], kernel[0], stride[0], dilation[0])
+            w = same_padding(x.shape[-1], kernel[1], stride[1], dilation[1])
             return (F.pad(x, (w // 2, w - w // 2, h // 2, h - h // 2)),)
 
         return pad

@@ -56,7 +56,7 @@ def _with_pretrained(spec: ModelSpec, progress: Progress) -> LoadedModel:
     if local is not None:
         path, known = local
         spec = spec.replace(padding=known.padding)
-        info = WeightsInfo("pretrained", known.label, str(path), known.license, known.sha256, known.padding)
+        info = WeightsInfo("pretrained", known.label, str(path), known.license, known.sha256)
         return assemble_model(spec, load_state_dict_into(spec, read_state_dict(path), path.name)[0], info)
     entry = torchvision_weights_entry(spec.arch, spec.width)
     if entry is None:
@@ -65,9 +65,7 @@ def _with_pretrained(spec: ModelSpec, progress: Progress) -> LoadedModel:
             "(MNSTUDIO_WEIGHTS_DIR) and torchvision has none; use untrained weights or load a checkpoint"
         )
     path = download_torchvision_weights(spec.arch, spec.width, progress.span(0.0, 0.9))
-    info = WeightsInfo(
-        "pretrained", f"ImageNet (torchvision {entry})", entry.url, "BSD-3-Clause (torchvision)", padding="torch"
-    )
+    info = WeightsInfo("pretrained", f"ImageNet (torchvision {entry})", entry.url, "BSD-3-Clause (torchvision)")
     return assemble_model(spec, load_state_dict_into(spec, read_state_dict(path), path.name)[0], info)
 
 
@@ -77,7 +75,7 @@ def _with_state_dict_file(spec: ModelSpec, path: Path, progress: Progress) -> Lo
         spec = spec.replace(padding=known.padding)
     module, pruned = load_state_dict_into(spec, read_state_dict(path), path.name)
     label = known.label if known else f"from {path.name}"
-    info = WeightsInfo("file", label, str(path), known.license if known else "", padding=spec.padding)
+    info = WeightsInfo("file", label, str(path), known.license if known else "")
     return assemble_model(spec, module, info, pruned=pruned)
 
 
@@ -255,7 +253,7 @@ def load_model_file(
     spec = infer_spec(state_dict, path.name, **overrides)
     module, pruned = load_state_dict_into(spec, state_dict, path.name)
     label = known.label if known else f"from {path.name}"
-    info = WeightsInfo("file", label, str(path), known.license if known else "", padding=spec.padding)
+    info = WeightsInfo("file", label, str(path), known.license if known else "")
     return assemble_model(spec, module, info, "pytorch", str(path), pruned=pruned)
 
 

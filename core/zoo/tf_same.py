@@ -17,13 +17,13 @@ class Conv2dSame(nn.Conv2d):
     """`nn.Conv2d` that pads like TF "SAME"; state-dict keys are unchanged."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pad_h = _same_padding(x.shape[-2], self.kernel_size[0], self.stride[0], self.dilation[0])
-        pad_w = _same_padding(x.shape[-1], self.kernel_size[1], self.stride[1], self.dilation[1])
+        pad_h = same_padding(x.shape[-2], self.kernel_size[0], self.stride[0], self.dilation[0])
+        pad_w = same_padding(x.shape[-1], self.kernel_size[1], self.stride[1], self.dilation[1])
         x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
-def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> int:
+def same_padding(size: int, kernel: int, stride: int, dilation: int) -> int:
     effective_kernel = (kernel - 1) * dilation + 1
     out = -(-size // stride)
     return max((out - 1) * stride + effective_kernel - size, 0)

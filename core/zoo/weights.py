@@ -24,7 +24,6 @@ class WeightsInfo:
     source: str = ""
     license: str = ""
     sha256: str = ""
-    padding: str = "torch"
 
     @property
     def trained(self) -> bool:

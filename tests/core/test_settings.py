@@ -11,8 +11,8 @@ from core.settings import Settings, load_settings, save_settings
 def test_settings_round_trip_and_feed_the_weights_search(tmp_path: Path) -> None:
     original = load_settings()
     try:
-        save_settings(Settings(weights_dir=str(tmp_path), torch_threads=3))
-        assert load_settings() == Settings(weights_dir=str(tmp_path), torch_threads=3)
+        save_settings(Settings(weights_dir=str(tmp_path)))
+        assert load_settings() == Settings(weights_dir=str(tmp_path))
         assert tmp_path in weights_dirs()
     finally:
         save_settings(original)
