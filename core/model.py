@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.errors import StudioError
 from core.zoo.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 from core.zoo.weights import WeightsInfo
 
@@ -67,6 +68,15 @@ class LoadedModel:
     card: ModelCard
     module: nn.Module | None = None
     onnx_path: Path | None = None
+
+    def editable_module(self, action: str) -> nn.Module:
+        """The float torch module that compression verbs change; explains why when there is none."""
+        if self.module is None or self.card.spec is None or self.card.quantization:
+            raise StudioError(
+                f"{self.card.title} cannot be {action}: that needs a float zoo MobileNet or state_dict checkpoint "
+                "(quantized variants and ONNX, TorchScript or .pt2 files can be evaluated and benchmarked)"
+            )
+        return self.module
 
     @property
     def runtimes(self) -> tuple[str, ...]:

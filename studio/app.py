@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     # Import torch here, on the GUI thread at start-up: a cold import inside a worker stalls the GUI.
     import torch  # noqa: F401
 
+    from core.zoo.weights import local_weight_files
+
+    splash.showMessage("Looking for pretrained weights…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
+    app.processEvents()
+    local_weight_files()  # hashes (and caches) weight files now, so the zoo picker's hints are instant later
+
     from core.zoo.registry import ModelSpec
     from studio.main_window import MainWindow
     from studio.state import ZooChoice

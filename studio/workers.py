@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from core.errors import StudioError
@@ -89,8 +90,6 @@ class _Task(QRunnable):
         self.job, self.fn, self.threads, self.args, self.kwargs = job, fn, threads, args, kwargs
 
     def run(self) -> None:
-        import torch
-
         relay = self.job.relay
         torch.set_num_threads(self.threads)  # per thread: the pool thread must set its own
         progress = Progress(relay.progressed.emit, self.job.token)

@@ -17,7 +17,6 @@ from core.compress.finetune import finetune
 from core.compress.pruning import prune
 from core.compress.quantize import quantize
 from core.data.datasets import ImageDataset
-from core.errors import StudioError
 from core.jobs import Progress, silent
 from core.metrics.accuracy import evaluate
 from core.metrics.complexity import analyze_complexity
@@ -85,11 +84,7 @@ def compress(
     progress = progress or silent()
     available = {k for k, v in (("calib", calib), ("train", train)) if v is not None}
     recipe.check_data(available)  # before any work
-    if model.module is None or model.card.spec is None:
-        raise StudioError(
-            f"{model.card.title} cannot be compressed: recipes need a zoo MobileNet or a state_dict checkpoint "
-            "(ONNX, TorchScript and .pt2 files can be evaluated and benchmarked)"
-        )
+    model.editable_module("compressed")
     started = time.perf_counter()
     if parent_variant is None:
         parent_metrics = measure(model, model.module, evaluation, threads, progress.span(0.0, 0.1))
@@ -99,7 +94,6 @@ def compress(
         if evaluation is not None and "accuracy" not in parent.metrics:
             project.update_metrics(parent.id, measure(model, model.module, evaluation, threads, progress.span(0, 0.1)))
     current = model
-    float_module: Any = model.module  # the float graph MACs are counted on (none for int8 modules)
     timings: list[dict[str, Any]] = []
     steps: list[Step] = list(recipe.steps)
     span = 0.8 / len(steps)
@@ -124,11 +118,12 @@ def compress(
                                progress=step_progress)  # fmt: skip
         else:
             assert isinstance(step, QuantizeStep)
+            # Recipes end with quantization, so this is the last float graph: MACs are counted on it.
             float_module = current.module
             current = quantize(current, step, calib=calib, progress=step_progress)
-        if not isinstance(step, QuantizeStep):
-            float_module = current.module
         timings.append({"step": step.TYPE, "seconds": round(time.perf_counter() - step_started, 2)})
+    if current.card.quantization is None:
+        float_module = current.module
     metrics = measure(current, float_module, evaluation, threads, progress.span(0.9, 1.0))
     metrics["steps"] = timings
     metrics["seconds"] = round(time.perf_counter() - started, 2)

@@ -61,9 +61,7 @@ def prune(
 ) -> LoadedModel:
     """A pruned copy of `model` (the parent is left untouched)."""
     progress = progress or silent()
-    if model.module is None or model.card.spec is None:
-        raise StudioError("pruning needs a zoo MobileNet or a state_dict checkpoint (not ONNX/TorchScript)")
-    module = copy.deepcopy(model.module).eval()
+    module = copy.deepcopy(model.editable_module("pruned")).eval()
     if step.kind == "structured":
         _prune_channels(module, model.card.input_size, step, calib, progress)
     else:

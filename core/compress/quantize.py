@@ -5,9 +5,8 @@ kernels on desktop CPUs: per-channel symmetric weights, a choice of activation
 observer, conv-bn(-relu) fused before calibration. Each architecture has a
 quantizable twin (QuantStub/DeQuantStub, FloatFunctional adds): torchvision's for
 V2/V3, ours for V1. Pruned channel counts are carried over by resizing the twin to
-the float state_dict. TF-SAME padding becomes a forward pre-hook on plain Conv2d
-modules, because fusion and conversion only recognise exact nn.Conv2d types (and
-keep pre-hooks); a quantized tensor pads with its zero point, i.e. with real 0.
+the float state_dict. ReLU6 becomes a fused ReLU whose calibrated range is capped at
+6, and TF-SAME padding a forward pre-hook added after fusion (see `add_tf_same_hooks`).
 """
 
 from __future__ import annotations
@@ -19,6 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+from torch.ao.quantization import QConfig, convert, prepare
+from torch.ao.quantization.observer import (
+    HistogramObserver,
+    MinMaxObserver,
+    MovingAverageMinMaxObserver,
+    PerChannelMinMaxObserver,
+)
 
 from core.errors import StudioError
 from core.jobs import Progress, silent
@@ -50,53 +56,42 @@ class QuantInfo:
         return cls(data["mode"], data["per_channel"], tuple(data["keep_float"]), data["layer_shapes"])
 
 
-def _percentile_observer() -> type:
-    from torch.ao.quantization.observer import MinMaxObserver
+class PercentileObserver(MinMaxObserver):
+    """Range = running mean of each batch's 0.01 / 99.99 percentiles: ignores rare outliers."""
 
-    class PercentileObserver(MinMaxObserver):
-        """Range = running mean of each batch's 0.01 / 99.99 percentiles: ignores rare outliers."""
+    def __init__(self, *args: Any, percentile: float = 99.99, averaging: float = 0.1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.percentile = percentile
+        self.averaging = averaging
 
-        def __init__(self, *args: Any, percentile: float = 99.99, averaging: float = 0.1, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.percentile = percentile
-            self.averaging = averaging
-
-        def forward(self, x_orig: torch.Tensor) -> torch.Tensor:
-            if x_orig.numel() == 0:
-                return x_orig
-            values = x_orig.detach().float().flatten()
-            # A strided sample of ≤100k values keeps the sort cheap; percentiles barely move.
-            values = values[:: max(1, values.numel() // 100_000)]
-            q = torch.tensor([1 - self.percentile / 100, self.percentile / 100])
-            low, high = torch.quantile(values, q)
-            if self.min_val.numel() == 0 or torch.isinf(self.min_val):
-                self.min_val.copy_(low)
-                self.max_val.copy_(high)
-            else:
-                self.min_val.copy_(self.min_val + self.averaging * (low - self.min_val))
-                self.max_val.copy_(self.max_val + self.averaging * (high - self.max_val))
+    def forward(self, x_orig: torch.Tensor) -> torch.Tensor:
+        if x_orig.numel() == 0:
             return x_orig
+        values = x_orig.detach().float().flatten()
+        # A strided sample of ≤100k values keeps the sort cheap; percentiles barely move.
+        values = values[:: max(1, values.numel() // 100_000)]
+        low, high = torch.quantile(values, torch.tensor([1 - self.percentile / 100, self.percentile / 100]))
+        if self.min_val.numel() == 0 or torch.isinf(self.min_val):
+            self.min_val.copy_(low)
+            self.max_val.copy_(high)
+        else:
+            self.min_val.copy_(self.min_val + self.averaging * (low - self.min_val))
+            self.max_val.copy_(self.max_val + self.averaging * (high - self.max_val))
+        return x_orig
 
-    return PercentileObserver
+
+OBSERVERS: dict[str, Any] = {
+    "minmax": MinMaxObserver,
+    "moving_average": MovingAverageMinMaxObserver,
+    "histogram": HistogramObserver,
+    "percentile": PercentileObserver,
+}
+QUANT_LABELS = {"static": "int8", "dynamic": "int8-dynamic", "fp16": "fp16"}
 
 
 def qconfig_for(step: QuantizeStep) -> Any:
-    from torch.ao.quantization import QConfig
-    from torch.ao.quantization.observer import (
-        HistogramObserver,
-        MinMaxObserver,
-        MovingAverageMinMaxObserver,
-        PerChannelMinMaxObserver,
-    )
-
-    observers: dict[str, Any] = {
-        "minmax": MinMaxObserver,
-        "moving_average": MovingAverageMinMaxObserver,
-        "histogram": HistogramObserver,
-        "percentile": _percentile_observer(),
-    }
     # reduce_range: fbgemm's AVX2 kernels (no VNNI) can overflow with full 8-bit activations.
-    activation = observers[step.observer].with_args(dtype=torch.quint8, reduce_range=True)
+    activation = OBSERVERS[step.observer].with_args(dtype=torch.quint8, reduce_range=True)
     if step.per_channel:
         weight = PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
     else:
@@ -117,7 +112,7 @@ def _quantizable_twin(spec: ModelSpec, layer_shapes: dict[str, list[int]]) -> nn
     from torchvision.models.quantization.mobilenetv3 import QuantizableInvertedResidual as V3Block
     from torchvision.models.quantization.mobilenetv3 import QuantizableMobileNetV3, _mobilenet_v3_conf
 
-    from core.zoo.resize import fit_to_state_dict
+    from core.zoo.resize import fit_to_shapes
 
     if spec.arch == "mobilenet_v1":
         from core.zoo.mobilenet_v1 import QuantizableMobileNetV1
@@ -128,7 +123,7 @@ def _quantizable_twin(spec: ModelSpec, layer_shapes: dict[str, list[int]]) -> nn
     else:
         settings, last_channel = _mobilenet_v3_conf(spec.arch, width_mult=spec.width)
         twin = QuantizableMobileNetV3(settings, last_channel, block=V3Block, num_classes=spec.num_classes)
-    fit_to_state_dict(twin, {k: torch.empty(shape, device="meta") for k, shape in layer_shapes.items()})
+    fit_to_shapes(twin, layer_shapes)
     relu6_as_clipped_relu(twin)
     if spec.padding == "tf_same":
         mark_tf_same_convs(twin)
@@ -153,8 +148,6 @@ def clip_relu6_ranges(prepared: nn.Module) -> None:
     Range-type observers only (min-max, moving average, percentile); a histogram observer
     keeps its own search over the observed range.
     """
-    from torch.ao.quantization.observer import HistogramObserver
-
     for block in prepared.modules():
         if not getattr(block, RELU6_MARK, False):
             continue
@@ -171,7 +164,6 @@ def mark_tf_same_convs(module: nn.Module) -> None:
     """Strided k>1 convs switch to padding 0 and carry a mark; the padding itself is added after fusion."""
     for layer in module.modules():
         if isinstance(layer, nn.Conv2d) and layer.stride != (1, 1) and layer.kernel_size[0] > 1:
-            layer.__class__ = nn.Conv2d
             layer.padding = (0, 0)
             setattr(layer, TF_SAME_MARK, True)
 
@@ -184,19 +176,12 @@ def add_tf_same_hooks(module: nn.Module) -> None:
     `convert` carries over to the quantized module; a quantized tensor pads with its zero
     point, i.e. with real 0.
     """
-    import torch.nn.functional as F
     from torch.ao.nn.intrinsic import _FusedModule
 
-    from core.zoo.tf_same import same_padding
+    from core.zoo.tf_same import pad_same
 
     def tf_same_hook(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]) -> Any:
-        def pad(_: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-            x = inputs[0]
-            h = same_padding(x.shape[-2], kernel[0], stride[0], dilation[0])
-            w = same_padding(x.shape[-1], kernel[1], stride[1], dilation[1])
-            return (F.pad(x, (w // 2, w - w // 2, h // 2, h - h // 2)),)
-
-        return pad
+        return lambda _, inputs: (pad_same(inputs[0], kernel, stride, dilation),)
 
     fused = [m for m in module.modules() if isinstance(m, _FusedModule)]
     inside_fused = {id(inner) for m in fused for inner in m.children()}
@@ -225,8 +210,6 @@ def _mark_float_layers(module: nn.Module, keep_float: tuple[str, ...]) -> None:
 
 
 def _prepared(spec: ModelSpec, info: QuantInfo, qconfig: Any, state_dict: dict[str, Any] | None) -> nn.Module:
-    from torch.ao.quantization import prepare
-
     torch.backends.quantized.engine = ENGINE
     twin: Any = _quantizable_twin(spec, info.layer_shapes)  # has fuse_model()
     if state_dict is not None:
@@ -247,12 +230,10 @@ def quantize(
 ) -> LoadedModel:
     """A quantized copy of `model` (the parent is left untouched)."""
     progress = progress or silent()
-    if model.module is None or model.card.spec is None:
-        raise StudioError("quantization needs a zoo MobileNet or a state_dict checkpoint (not ONNX/TorchScript)")
+    float_module = model.editable_module("quantized")
     if step.mode == "qat":
         raise StudioError("quantization-aware training is not available yet; use static int8 (PTQ)")
     start = time.perf_counter()
-    float_module = model.module
     info = QuantInfo(step.mode, step.per_channel, step.keep_float, _layer_shapes(float_module))
     if step.mode == "static":
         if calib is None:
@@ -269,14 +250,9 @@ def quantize(
     return LoadedModel(card=card, module=Fp16Module(module) if step.mode == "fp16" else module)
 
 
-QUANT_LABELS = {"static": "int8", "dynamic": "int8-dynamic", "fp16": "fp16", "qat": "int8-QAT"}
-
-
 def _static_int8(
     model: LoadedModel, step: QuantizeStep, info: QuantInfo, calib: ImageDataset, progress: Progress
 ) -> nn.Module:
-    from torch.ao.quantization import convert
-
     from core.data.datasets import Preprocessing
 
     assert model.card.spec is not None and model.module is not None
@@ -294,9 +270,7 @@ def _static_int8(
 
 def rebuild_quantized(spec: ModelSpec, info: QuantInfo, state_dict: dict[str, Any]) -> nn.Module:
     """A stored quantized variant from its state_dict alone: the skeleton is rebuilt, then loaded."""
-    from torch.ao.quantization import convert
-
-    from core.zoo.resize import fit_to_state_dict
+    from core.zoo.resize import fit_to_shapes
 
     torch.backends.quantized.engine = ENGINE
     if info.mode == "static":
@@ -304,7 +278,7 @@ def rebuild_quantized(spec: ModelSpec, info: QuantInfo, state_dict: dict[str, An
         module: nn.Module = convert(_prepared(spec, info, qconfig, None).eval(), inplace=True)
     else:
         module = spec.build()
-        fit_to_state_dict(module, {k: torch.empty(s, device="meta") for k, s in info.layer_shapes.items()})
+        fit_to_shapes(module, info.layer_shapes)
         if info.mode == "dynamic":
             module = torch.ao.quantization.quantize_dynamic(module, {nn.Linear}, torch.qint8)
         else:

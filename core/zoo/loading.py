@@ -14,6 +14,7 @@ from core.model import LoadedModel, ModelCard
 from core.zoo.registry import ARCHITECTURES, ModelSpec
 from core.zoo.weights import (
     UNTRAINED,
+    KnownWeightFile,
     WeightsInfo,
     download_torchvision_weights,
     find_local_weights,
@@ -74,9 +75,13 @@ def _with_state_dict_file(spec: ModelSpec, path: Path, progress: Progress) -> Lo
     if known is not None:
         spec = spec.replace(padding=known.padding)
     module, pruned = load_state_dict_into(spec, read_state_dict(path), path.name)
-    label = known.label if known else f"from {path.name}"
-    info = WeightsInfo("file", label, str(path), known.license if known else "")
-    return assemble_model(spec, module, info, pruned=pruned)
+    return assemble_model(spec, module, _file_weights(path, known), pruned=pruned)
+
+
+def _file_weights(path: Path, known: KnownWeightFile | None) -> WeightsInfo:
+    if known is None:
+        return WeightsInfo("file", f"from {path.name}", str(path))
+    return WeightsInfo("file", known.label, str(path), known.license, known.sha256)
 
 
 def assemble_model(
@@ -252,9 +257,7 @@ def load_model_file(
         overrides["padding"] = padding or (known.padding if known else "torch")
     spec = infer_spec(state_dict, path.name, **overrides)
     module, pruned = load_state_dict_into(spec, state_dict, path.name)
-    label = known.label if known else f"from {path.name}"
-    info = WeightsInfo("file", label, str(path), known.license if known else "")
-    return assemble_model(spec, module, info, "pytorch", str(path), pruned=pruned)
+    return assemble_model(spec, module, _file_weights(path, known), "pytorch", str(path), pruned=pruned)
 
 
 def _detect_format(path: Path) -> str:

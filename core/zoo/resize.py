@@ -8,22 +8,23 @@ its saved tensors have, then loads the state_dict with `strict=True`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 
-def _resize_conv(conv: nn.Conv2d, weight: torch.Tensor) -> None:
+def _resize_conv(conv: nn.Conv2d, shape: tuple[int, ...]) -> None:
     depthwise = conv.groups == conv.in_channels and conv.groups > 1
-    out_channels, in_per_group = int(weight.shape[0]), int(weight.shape[1])
+    out_channels, in_per_group = shape[0], shape[1]
     conv.out_channels = out_channels
     if depthwise:
         conv.groups = out_channels
         conv.in_channels = out_channels
     else:
         conv.in_channels = in_per_group * conv.groups
-    conv.weight = nn.Parameter(torch.empty(weight.shape))  # on the CPU even if `weight` is a meta tensor
+    conv.weight = nn.Parameter(torch.empty(shape))
     if conv.bias is not None:
         conv.bias = nn.Parameter(torch.empty(out_channels))
 
@@ -38,29 +39,35 @@ def _resize_batchnorm(bn: nn.BatchNorm2d, features: int) -> None:
         bn.running_var = torch.ones(features)
 
 
-def _resize_linear(linear: nn.Linear, weight: torch.Tensor) -> None:
-    linear.out_features, linear.in_features = int(weight.shape[0]), int(weight.shape[1])
-    linear.weight = nn.Parameter(torch.empty(weight.shape))
+def _resize_linear(linear: nn.Linear, shape: tuple[int, ...]) -> None:
+    linear.out_features, linear.in_features = shape[0], shape[1]
+    linear.weight = nn.Parameter(torch.empty(shape))
     if linear.bias is not None:
         linear.bias = nn.Parameter(torch.empty(linear.out_features))
 
 
-def fit_to_state_dict(module: nn.Module, state_dict: dict[str, Any]) -> bool:
-    """Resize `module`'s layers in place to the shapes in `state_dict`; True if anything changed."""
+def fit_to_shapes(module: nn.Module, weight_shapes: Mapping[str, Sequence[int]]) -> bool:
+    """Resize `module`'s layers in place to the `<layer>.weight` shapes given; True if anything changed."""
     changed = False
     for name, layer in module.named_modules():
-        weight = state_dict.get(f"{name}.weight" if name else "weight")
-        if not isinstance(weight, torch.Tensor) or not hasattr(layer, "weight"):
+        saved = weight_shapes.get(f"{name}.weight" if name else "weight")
+        if saved is None or not hasattr(layer, "weight"):
             continue
-        if tuple(weight.shape) == tuple(layer.weight.shape):
+        shape = tuple(int(n) for n in saved)
+        if shape == tuple(layer.weight.shape):
             continue
         if isinstance(layer, nn.Conv2d):
-            _resize_conv(layer, weight)
+            _resize_conv(layer, shape)
         elif isinstance(layer, nn.BatchNorm2d):
-            _resize_batchnorm(layer, int(weight.shape[0]))
+            _resize_batchnorm(layer, shape[0])
         elif isinstance(layer, nn.Linear):
-            _resize_linear(layer, weight)
+            _resize_linear(layer, shape)
         else:
             continue
         changed = True
     return changed
+
+
+def fit_to_state_dict(module: nn.Module, state_dict: dict[str, Any]) -> bool:
+    """Resize `module`'s layers in place to the tensor shapes in `state_dict`; True if anything changed."""
+    return fit_to_shapes(module, {k: v.shape for k, v in state_dict.items() if isinstance(v, torch.Tensor)})

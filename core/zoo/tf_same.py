@@ -17,10 +17,17 @@ class Conv2dSame(nn.Conv2d):
     """`nn.Conv2d` that pads like TF "SAME"; state-dict keys are unchanged."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pad_h = same_padding(x.shape[-2], self.kernel_size[0], self.stride[0], self.dilation[0])
-        pad_w = same_padding(x.shape[-1], self.kernel_size[1], self.stride[1], self.dilation[1])
-        x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
+        x = pad_same(x, self.kernel_size, self.stride, self.dilation)
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def pad_same(
+    x: torch.Tensor, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]
+) -> torch.Tensor:
+    """Pad `x` (N×C×H×W) as TF "SAME" would before a conv of this geometry; works on quantized tensors too."""
+    pad_h = same_padding(x.shape[-2], kernel[0], stride[0], dilation[0])
+    pad_w = same_padding(x.shape[-1], kernel[1], stride[1], dilation[1])
+    return F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int) -> int:
