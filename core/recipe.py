@@ -40,15 +40,22 @@ class PruneStep:
     kind: str = "structured"  # structured | unstructured
     ratio: float = 0.3  # fraction of channels (structured) or weights (unstructured) removed
     scope: str = "uniform"  # uniform: same ratio per layer; global: one ranking over all layers
-    importance: str = "l1"  # l1 | l2 | taylor (needs data) | bn_scale
+    importance: str = "l1"  # l1 | l2 | activation (needs data) | taylor (needs data) | bn_scale
     round_to: int = 8  # channel counts rounded to a multiple (unrounded counts made int8 9× slower)
     layer_ratios: dict[str, float] = field(default_factory=dict)  # per-layer overrides
     iterations: int = 1  # prune in N steps, fine-tuning between them when a FinetuneStep follows
+    # Structured only: fold removed channels' mean output into the next bias (needs calibration data).
+    compensate: bool = True
 
     TYPE: ClassVar[str] = "prune"
     KINDS: ClassVar[tuple[str, ...]] = ("structured", "unstructured")
     SCOPES: ClassVar[tuple[str, ...]] = ("uniform", "global")
-    IMPORTANCES: ClassVar[tuple[str, ...]] = ("l1", "l2", "taylor", "bn_scale")
+    IMPORTANCES: ClassVar[tuple[str, ...]] = ("l1", "l2", "activation", "taylor", "bn_scale")
+
+    @property
+    def needs_data(self) -> bool:
+        """Calibration images are read for data-driven importance and for bias compensation."""
+        return self.kind == "structured" and (self.compensate or self.importance in ("activation", "taylor"))
 
     def __post_init__(self) -> None:
         _check_choice("prune", "kind", self.kind, self.KINDS)
@@ -106,7 +113,12 @@ class QuantizeStep:
     calibration_images: int = 512
     per_channel: bool = True
     keep_float: tuple[str, ...] = ()  # layers left in float
+    equalize: bool = True  # rescale activation channels before calibrating (see core.compress.equalize)
+    # 7-bit activations: needed where the CPU lacks VNNI (8-bit sums can overflow there) and
+    # costs accuracy elsewhere (V1-0.75: −2 pt). None: decided by the CPU that quantizes.
+    reduce_range: bool | None = None
     qat_epochs: float = 1.0
+    qat_learning_rate: float = 1e-4
     freeze_bn_after: int = 200  # QAT steps before BatchNorm statistics freeze
     freeze_observers_after: int = 300  # QAT steps before quantization ranges freeze
 
@@ -119,6 +131,7 @@ class QuantizeStep:
         _check_choice("quantize", "observer", self.observer, self.OBSERVERS)
         _check_range("quantize", "calibration_images", self.calibration_images, 1, 1_000_000)
         _check_range("quantize", "qat_epochs", self.qat_epochs, 0.0, 1000.0)
+        _check_range("quantize", "qat_learning_rate", self.qat_learning_rate, 1e-8, 1.0)
         if self.freeze_bn_after < 0 or self.freeze_observers_after < 0:
             raise RecipeError("quantize.freeze_bn_after and freeze_observers_after must not be negative")
 
@@ -155,7 +168,7 @@ class Recipe:
                 needs.add("train")
             if isinstance(step, FinetuneStep):
                 needs.add("train")
-            if isinstance(step, PruneStep) and step.importance == "taylor":
+            if isinstance(step, PruneStep) and step.needs_data:
                 needs.add("calib")
         return needs
 

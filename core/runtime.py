@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -24,6 +25,23 @@ Predictor = Callable[[np.ndarray], np.ndarray]
 def default_threads() -> int:
     """Cores − 1 on a desktop keeps the GUI responsive; at least one."""
     return max(1, (os.cpu_count() or 2) - 1)
+
+
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+@functools.cache
+def cpu_has_vnni() -> bool:
+    """Whether this CPU has 8-bit dot-product instructions (Linux flags; elsewhere assume not).
+
+    Without them, x86 int8 kernels multiply u8×s8 pairs into saturating 16-bit sums, so full
+    8-bit activations can overflow: int8 models then need 7-bit ("reduce range") activations.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return any(flag in flags for flag in VNNI_FLAGS)
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -73,9 +74,14 @@ def finetune(
     teacher: LoadedModel | None = None,
     checkpoint_dir: Path | None = None,
     seed: int = 0,
+    on_step: Callable[[int, nn.Module], None] | None = None,
     progress: Progress | None = None,
 ) -> LoadedModel:
-    """A fine-tuned copy of `model` (float or pruned; quantize after fine-tuning)."""
+    """A fine-tuned copy of `model` (float, pruned, or prepared for quantization-aware training).
+
+    `on_step(steps_done, student)` runs before training and after every step (QAT freezes BN and
+    observers from it); it must be idempotent because a resumed run calls it again.
+    """
     progress = progress or silent()
     if model.module is None or model.card.quantization:
         raise StudioError("fine-tuning needs a float torch model; quantize after fine-tuning")
@@ -119,6 +125,8 @@ def finetune(
     train_progress = progress.span(0.0, 0.9)
     started = last_save = time.monotonic()
     student.train()
+    if on_step is not None:
+        on_step(done, student)
     try:
         while done < total_steps:
             epoch = done // steps_per_epoch
@@ -137,6 +145,8 @@ def finetune(
                 optimizer.step()
                 schedule.step()
                 done += 1
+                if on_step is not None:
+                    on_step(done, student)
                 train_progress(
                     done / total_steps, f"epoch {epoch + 1}, step {done}/{total_steps}, loss {loss.item():.3f}"
                 )

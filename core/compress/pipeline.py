@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from core.compress.finetune import finetune
@@ -95,6 +96,10 @@ def compress(
             project.update_metrics(parent.id, measure(model, model.module, evaluation, threads, progress.span(0, 0.1)))
     current = model
     timings: list[dict[str, Any]] = []
+
+    def checkpoints(index: int) -> Path:
+        return project.root / "checkpoints" / _run_key(parent.id, recipe, index)
+
     steps: list[Step] = list(recipe.steps)
     span = 0.8 / len(steps)
     for index, step in enumerate(steps):
@@ -113,14 +118,14 @@ def compress(
                                        progress=round_progress.span(0.3, 1.0))  # fmt: skip
         elif isinstance(step, FinetuneStep):
             assert train is not None
-            checkpoints = project.root / "checkpoints" / _run_key(parent.id, recipe, index)
-            current = finetune(current, step, train=train, teacher=model, checkpoint_dir=checkpoints,
+            current = finetune(current, step, train=train, teacher=model, checkpoint_dir=checkpoints(index),
                                progress=step_progress)  # fmt: skip
         else:
             assert isinstance(step, QuantizeStep)
             # Recipes end with quantization, so this is the last float graph: MACs are counted on it.
             float_module = current.module
-            current = quantize(current, step, calib=calib, progress=step_progress)
+            current = quantize(current, step, calib=calib, train=train, checkpoint_dir=checkpoints(index),
+                               progress=step_progress)  # fmt: skip
         timings.append({"step": step.TYPE, "seconds": round(time.perf_counter() - step_started, 2)})
     if current.card.quantization is None:
         float_module = current.module

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -86,12 +87,15 @@ OBSERVERS: dict[str, Any] = {
     "histogram": HistogramObserver,
     "percentile": PercentileObserver,
 }
-QUANT_LABELS = {"static": "int8", "dynamic": "int8-dynamic", "fp16": "fp16"}
+QUANT_LABELS = {"static": "int8", "qat": "int8-qat", "dynamic": "int8-dynamic", "fp16": "fp16"}
+EQUALIZATION_IMAGES = 128
 
 
 def qconfig_for(step: QuantizeStep) -> Any:
-    # reduce_range: fbgemm's AVX2 kernels (no VNNI) can overflow with full 8-bit activations.
-    activation = OBSERVERS[step.observer].with_args(dtype=torch.quint8, reduce_range=True)
+    from core.runtime import cpu_has_vnni
+
+    reduce_range = (not cpu_has_vnni()) if step.reduce_range is None else step.reduce_range
+    activation = OBSERVERS[step.observer].with_args(dtype=torch.quint8, reduce_range=reduce_range)
     if step.per_channel:
         weight = PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
     else:
@@ -226,19 +230,23 @@ def quantize(
     step: QuantizeStep,
     *,
     calib: ImageDataset | None = None,
+    train: ImageDataset | None = None,
+    checkpoint_dir: Path | None = None,
     progress: Progress | None = None,
 ) -> LoadedModel:
     """A quantized copy of `model` (the parent is left untouched)."""
     progress = progress or silent()
     float_module = model.editable_module("quantized")
-    if step.mode == "qat":
-        raise StudioError("quantization-aware training is not available yet; use static int8 (PTQ)")
     start = time.perf_counter()
     info = QuantInfo(step.mode, step.per_channel, step.keep_float, _layer_shapes(float_module))
     if step.mode == "static":
         if calib is None:
             raise StudioError("static int8 needs calibration images (--calib)")
         module = _static_int8(model, step, info, calib, progress)
+    elif step.mode == "qat":
+        if train is None:
+            raise StudioError("quantization-aware training needs training images (--train)")
+        module = _qat_int8(model, step, info, train, checkpoint_dir, progress)
     elif step.mode == "dynamic":
         torch.backends.quantized.engine = ENGINE
         module = torch.ao.quantization.quantize_dynamic(copy.deepcopy(float_module), {nn.Linear}, torch.qint8)
@@ -250,15 +258,30 @@ def quantize(
     return LoadedModel(card=card, module=Fp16Module(module) if step.mode == "fp16" else module)
 
 
+def _float_weights(model: LoadedModel, step: QuantizeStep, data: ImageDataset) -> dict[str, Any]:
+    """The float state_dict to quantize: activation-equalized first when the step asks for it."""
+    from core.compress.equalize import equalize_activations
+    from core.data.datasets import Preprocessing
+
+    assert model.module is not None
+    if not step.equalize:
+        return model.module.state_dict()
+    module = copy.deepcopy(model.module).eval()
+    images = data.subset(min(len(data), EQUALIZATION_IMAGES), seed=1)
+    equalize_activations(module, (batch for batch, _ in images.batches(Preprocessing.for_card(model.card), 32)))
+    return module.state_dict()
+
+
 def _static_int8(
     model: LoadedModel, step: QuantizeStep, info: QuantInfo, calib: ImageDataset, progress: Progress
 ) -> nn.Module:
     from core.data.datasets import Preprocessing
 
-    assert model.card.spec is not None and model.module is not None
-    prepared = _prepared(model.card.spec, info, qconfig_for(step), model.module.state_dict())
+    assert model.card.spec is not None
+    progress(0.0, "equalizing activation ranges" if step.equalize else "preparing")
+    prepared = _prepared(model.card.spec, info, qconfig_for(step), _float_weights(model, step, calib))
     images = calib.subset(step.calibration_images, seed=0)
-    calibrate = progress.span(0.0, 0.9)
+    calibrate = progress.span(0.05, 0.9)
     calibrate(0.0, f"calibrating on {len(images)} images")
     with torch.inference_mode():
         for batch, _ in images.batches(Preprocessing.for_card(model.card), batch_size=32, progress=calibrate):
@@ -268,12 +291,57 @@ def _static_int8(
     return convert(prepared.eval(), inplace=True)
 
 
+def _qat_int8(
+    model: LoadedModel,
+    step: QuantizeStep,
+    info: QuantInfo,
+    train: ImageDataset,
+    checkpoint_dir: Path | None,
+    progress: Progress,
+) -> nn.Module:
+    """Fake-quantized training distilled from the float parent; BN then observers freeze after k steps."""
+    from torch.ao.nn.intrinsic.qat import freeze_bn_stats
+    from torch.ao.quantization import disable_observer, get_default_qat_qconfig, prepare_qat
+
+    from core.compress.finetune import finetune
+    from core.recipe import FinetuneStep
+
+    assert model.card.spec is not None
+    torch.backends.quantized.engine = ENGINE
+    twin: Any = _quantizable_twin(model.card.spec, info.layer_shapes)
+    twin.load_state_dict(_float_weights(model, step, train), strict=True)
+    twin.train()
+    twin.fuse_model(is_qat=True)
+    add_tf_same_hooks(twin)
+    twin.qconfig = get_default_qat_qconfig(ENGINE) if step.per_channel else qconfig_for(step)
+    _mark_float_layers(twin, info.keep_float)
+    prepared = prepare_qat(twin, inplace=True)
+
+    def freeze(done: int, student: nn.Module) -> None:
+        if done >= step.freeze_bn_after:
+            student.apply(freeze_bn_stats)
+        if done >= step.freeze_observers_after:
+            student.apply(disable_observer)
+
+    training = FinetuneStep(
+        epochs=step.qat_epochs, learning_rate=step.qat_learning_rate, labels=train.labeled, distill=True,
+        bn_recalibration_images=0,  # BN statistics are frozen into the int8 weights
+    )  # fmt: skip
+    trained = finetune(
+        LoadedModel(card=model.card, module=prepared), training, train=train, teacher=model,
+        checkpoint_dir=checkpoint_dir, on_step=freeze, progress=progress.span(0.0, 0.95),
+    )  # fmt: skip
+    assert trained.module is not None
+    progress(0.96, "converting to int8")
+    return convert(trained.module.eval(), inplace=True)
+
+
 def rebuild_quantized(spec: ModelSpec, info: QuantInfo, state_dict: dict[str, Any]) -> nn.Module:
     """A stored quantized variant from its state_dict alone: the skeleton is rebuilt, then loaded."""
     from core.zoo.resize import fit_to_shapes
 
     torch.backends.quantized.engine = ENGINE
-    if info.mode == "static":
+    if info.mode in ("static", "qat"):  # both convert to the same int8 modules
         qconfig = qconfig_for(QuantizeStep(mode="static", observer="minmax", per_channel=info.per_channel))
         module: nn.Module = convert(_prepared(spec, info, qconfig, None).eval(), inplace=True)
     else:

@@ -72,7 +72,9 @@ def test_pretrained_int8_agrees_with_float_on_real_images(spec: str, floor: floa
 
 
 def test_pruned_then_quantized_keeps_its_channels_through_a_reload(calib, tmp_path: Path) -> None:
-    pruned = prune(create_model(ModelSpec("mobilenet_v2", resolution=RES), "none"), PruneStep(ratio=0.3))
+    pruned = prune(
+        create_model(ModelSpec("mobilenet_v2", resolution=RES), "none"), PruneStep(ratio=0.3, compensate=False)
+    )
     int8 = quantize(pruned, QuantizeStep(observer="minmax", calibration_images=8), calib=calib)
     reloaded = _reload(int8, tmp_path)
     assert reloaded.card.pruned and reloaded.card.quantization["mode"] == "static"
@@ -109,5 +111,37 @@ def test_quantization_errors_name_what_is_missing() -> None:
     parent = create_model(ModelSpec("mobilenet_v3_small", resolution=RES), "none")
     with pytest.raises(StudioError, match="needs calibration images"):
         quantize(parent, QuantizeStep(mode="static"))
-    with pytest.raises(StudioError, match="not available yet"):
+    with pytest.raises(StudioError, match="needs training images"):
         quantize(parent, QuantizeStep(mode="qat"))
+
+
+def test_quantization_aware_training_freezes_then_converts_and_reloads(
+    imagenette_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from torch.ao.quantization import FakeQuantizeBase
+
+    import core.compress.finetune as finetune_module
+
+    parent = create_model(ModelSpec("mobilenet_v2", resolution=RES), "pretrained")
+    train = open_dataset(imagenette_dir / "train", limit=24)
+    frozen_at: dict[str, int] = {}
+    real_finetune = finetune_module.finetune
+
+    def watching(*args, on_step, **kwargs):
+        def spy(done: int, student: torch.nn.Module) -> None:
+            on_step(done, student)
+            fakes = [m for m in student.modules() if isinstance(m, FakeQuantizeBase)]
+            if "observers" not in frozen_at and fakes and not any(bool(m.observer_enabled[0]) for m in fakes):
+                frozen_at["observers"] = done
+
+        return real_finetune(*args, on_step=spy, **kwargs)
+
+    monkeypatch.setattr(finetune_module, "finetune", watching)
+    step = QuantizeStep(mode="qat", qat_epochs=3, freeze_bn_after=1, freeze_observers_after=2)
+    int8 = quantize(parent, step, train=train, checkpoint_dir=tmp_path / "ckpt")
+    assert frozen_at == {"observers": 2}
+    assert int8.card.quantization["mode"] == "qat" and int8.card.title.endswith("int8-qat")
+    assert any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in int8.module.modules())
+    x = np.random.default_rng(0).standard_normal((2, 3, RES, RES), dtype=np.float32)
+    assert np.array_equal(_logits(int8, x), _logits(_reload(int8, tmp_path), x))
+    assert not (tmp_path / "ckpt").exists() or not any((tmp_path / "ckpt").iterdir()), "checkpoint removed when done"

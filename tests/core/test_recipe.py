@@ -36,7 +36,10 @@ def test_json_round_trip_preserves_every_field(tmp_path: Path) -> None:
         (lambda: PruneStep(ratio=-0.1), r"prune.ratio must be in \[0, 1\)"),
         (lambda: PruneStep(ratio=1.0), r"prune.ratio must be in \[0, 1\)"),
         (lambda: PruneStep(layer_ratios={"features.3": 1.5}), r"layer_ratios\['features.3'\]"),
-        (lambda: PruneStep(importance="random"), "prune.importance must be one of l1, l2, taylor, bn_scale"),
+        (
+            lambda: PruneStep(importance="random"),
+            "prune.importance must be one of l1, l2, activation, taylor, bn_scale",
+        ),
         (lambda: PruneStep(kind="unstructured", importance="taylor"), "magnitude"),
         (lambda: PruneStep(round_to=0), "round_to"),
         (lambda: QuantizeStep(observer="kl"), "quantize.observer must be one of minmax"),
