@@ -38,7 +38,7 @@ def main() -> None:
     parent_top1 = evaluate(parent, evaluation, threads=args.threads).top1
     rows = []
     for ratio in args.ratio:
-        pruned = prune(parent, PruneStep(ratio=ratio))
+        pruned = prune(parent, PruneStep(ratio=ratio), calib=train)
         pruned_top1 = evaluate(pruned, evaluation, threads=args.threads).top1
         rows.append({"ratio": ratio, "epochs": 0, "lr": "-", "top1": f"{pruned_top1:.2f}",
                      "drop": f"{parent_top1 - pruned_top1:.2f}", "train_s": 0})  # fmt: skip

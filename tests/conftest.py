@@ -39,5 +39,10 @@ def val_dir(shared: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def calib_dir(shared: Path) -> Path:
+    return shared / "datasets" / "imagenet_calib1000"
+
+
+@pytest.fixture(scope="session")
 def imagenette_dir(shared: Path) -> Path:
     return shared / "datasets" / "imagenette"

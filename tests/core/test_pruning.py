@@ -31,9 +31,9 @@ def _same_outputs(a: nn.Module, b: nn.Module) -> bool:
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
-def test_structured_pruning_shrinks_and_reloads_exactly(arch: str, tmp_path: Path) -> None:
+def test_structured_pruning_shrinks_and_reloads_exactly(arch: str, tmp_path: Path, val_dir: Path) -> None:
     parent = _model(arch, padding="tf_same") if arch == "mobilenet_v1" else _model(arch)
-    child = prune(parent, PruneStep(ratio=0.3))
+    child = prune(parent, PruneStep(ratio=0.3, importance="activation"), calib=open_dataset(val_dir, limit=8))
     before = analyze_complexity(parent.module, RES)
     after = analyze_complexity(child.module, RES)
     assert after.macs <= 0.6 * before.macs and after.params < before.params
@@ -52,7 +52,7 @@ def test_structured_pruning_shrinks_and_reloads_exactly(arch: str, tmp_path: Pat
 
 
 def test_pruned_state_dict_files_open_safely(tmp_path: Path) -> None:
-    child = prune(_model("mobilenet_v2"), PruneStep(ratio=0.5, scope="global"))
+    child = prune(_model("mobilenet_v2"), PruneStep(ratio=0.5, scope="global", compensate=False))
     path = tmp_path / "pruned.pth"
     torch.save(child.module.state_dict(), path)
     opened = load_model_file(path, resolution=RES)
@@ -61,25 +61,27 @@ def test_pruned_state_dict_files_open_safely(tmp_path: Path) -> None:
 
 
 def test_an_already_pruned_variant_prunes_again() -> None:
-    once = prune(_model("mobilenet_v3_small"), PruneStep(ratio=0.3))
-    twice = prune(once, PruneStep(ratio=0.3))
+    once = prune(_model("mobilenet_v3_small"), PruneStep(ratio=0.3, compensate=False))
+    twice = prune(once, PruneStep(ratio=0.3, compensate=False))
     assert analyze_complexity(twice.module, RES).macs < analyze_complexity(once.module, RES).macs
 
 
 def test_layer_overrides_keep_a_layer_whole() -> None:
     parent = _model("mobilenet_v2")
-    child = prune(parent, PruneStep(ratio=0.5, layer_ratios={"features.1.conv.1": 0.0}))
+    child = prune(parent, PruneStep(ratio=0.5, layer_ratios={"features.1.conv.1": 0.0}, compensate=False))
     channels = {x.name: x.out_channels for x in analyze_complexity(child.module, RES).layers}
     assert channels["features.1.conv.1"] == 16
     assert channels["features.2.conv.0.0"] < 96
     with pytest.raises(StudioError, match=r"does not have: features\.99"):
-        prune(parent, PruneStep(layer_ratios={"features.99": 0.1}))
+        prune(parent, PruneStep(layer_ratios={"features.99": 0.1}, compensate=False))
 
 
 def test_taylor_importance_uses_calibration_images(val_dir: Path) -> None:
     parent = create_model(ModelSpec("mobilenet_v3_small", resolution=RES), "pretrained")
     with pytest.raises(StudioError, match="needs calibration images"):
         prune(parent, PruneStep(importance="taylor"))
+    with pytest.raises(StudioError, match="bias compensation needs calibration images"):
+        prune(parent, PruneStep())
     calib = open_dataset(val_dir, limit=16)
     child = prune(parent, PruneStep(importance="taylor", ratio=0.3), calib=calib)
     assert analyze_complexity(child.module, RES).params < analyze_complexity(parent.module, RES).params
@@ -87,7 +89,9 @@ def test_taylor_importance_uses_calibration_images(val_dir: Path) -> None:
 
 def test_uninformative_importance_is_an_error_not_a_silent_no_op() -> None:
     with pytest.raises(StudioError, match="nothing was pruned"):
-        prune(_model("mobilenet_v3_large"), PruneStep(ratio=0.5, scope="global", importance="bn_scale"))
+        prune(
+            _model("mobilenet_v3_large"), PruneStep(ratio=0.5, scope="global", importance="bn_scale", compensate=False)
+        )
 
 
 @pytest.mark.parametrize("scope", ["uniform", "global"])
@@ -99,3 +103,23 @@ def test_unstructured_pruning_reports_sparsity_and_zipped_size(scope: str) -> No
     assert report.dense_bytes == pytest.approx(sparsity_report(parent.module).dense_bytes, rel=0.01)
     assert report.zipped_bytes < 0.75 * report.dense_bytes
     assert not any(name.endswith("_mask") for name in child.module.state_dict()), "masks baked in"
+
+
+def test_bias_compensation_keeps_a_pruned_pretrained_block_closer_to_its_parent(val_dir: Path, calib_dir: Path) -> None:
+    """Removed channels carry a large mean after BN and ReLU; folding it into the next BN recovers most of it."""
+    from core.data.datasets import Preprocessing
+
+    parent = create_model(ModelSpec("mobilenet_v2"), "pretrained")
+    images, _ = next(iter(open_dataset(val_dir, limit=64).batches(Preprocessing.for_card(parent.card), 64)))
+    calib = open_dataset(calib_dir, limit=64)
+    with torch.inference_mode():
+        reference = parent.module(images).argmax(1)
+
+    def agreement(compensate: bool) -> float:
+        step = PruneStep(ratio=0.0, layer_ratios={"features.5.conv.0.0": 0.45}, compensate=compensate)
+        child = prune(parent, step, calib=calib)
+        with torch.inference_mode():
+            return float((child.module(images).argmax(1) == reference).float().mean())
+
+    plain, compensated = agreement(False), agreement(True)
+    assert compensated > plain + 0.05, (plain, compensated)
