@@ -1,0 +1,187 @@
+"""The compression engine's figures from one run: PTQ vs ONNX Runtime's baseline, pruning, the Balanced preset.
+
+    python -m bench.compression [--sections ptq,prune,balanced] [--finetune-minutes 20] [--eval-limit N]
+
+Data from ../shared: calibration from imagenet_calib1000 (512 images), accuracy on all of
+imagenet_val1300, distillation from imagenet_calib1000 + imagenette/train. Latency is
+torch at 1 thread in this process (fp32 and int8 timed back to back), ORT where named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import print_table, save_results
+from core.compress.pipeline import compress
+from core.compress.quantize import quantize
+from core.data import open_dataset
+from core.data.datasets import ImageDataset, Preprocessing
+from core.metrics.accuracy import evaluate
+from core.metrics.latency import benchmark
+from core.metrics.size import state_dict_bytes
+from core.model import LoadedModel
+from core.paths import shared_dir
+from core.project import Project
+from core.recipe import FinetuneStep, PruneStep, QuantizeStep, Recipe, load_recipe
+from core.runtime import cpu_has_vnni, export_onnx
+from core.zoo.loading import resolve_model
+
+PTQ_MODELS = {
+    "V1-0.75": ("mobilenet_v1:width=0.75,padding=tf_same", 0.5),
+    "V2": ("mobilenet_v2", 0.3),
+    "V3-Small": ("mobilenet_v3_small:padding=tf_same", 1.0),
+}
+CALIBRATION_IMAGES = 512
+
+
+def _latency(model: LoadedModel, runtime: str = "torch") -> float:
+    return benchmark(model, runtime=runtime, threads=1, runs=40, warmup=5).median_ms
+
+
+def _ort_quantize_static(parent: LoadedModel, calib: ImageDataset, folder: Path) -> LoadedModel:
+    """ONNX Runtime's quantize_static with its default settings, on the same calibration images."""
+    from onnxruntime.quantization import CalibrationDataReader, quantize_static
+
+    assert parent.module is not None
+    float_path = export_onnx(parent.module, folder / "float.onnx", parent.card.input_size)
+    batches = iter(
+        [{"input": batch.numpy()} for batch, _ in calib.batches(Preprocessing.for_card(parent.card), batch_size=32)]
+    )
+
+    class Reader(CalibrationDataReader):
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(batches, None)
+
+    int8_path = folder / "ort-int8.onnx"
+    quantize_static(str(float_path), str(int8_path), Reader())
+    card = replace(parent.card, title=f"{parent.card.title} ORT int8", format="onnx", path=str(int8_path))
+    return LoadedModel(card=card, onnx_path=int8_path)
+
+
+def ptq_rows(evaluation: ImageDataset, calib: ImageDataset) -> list[dict[str, Any]]:
+    rows = []
+    calib512 = calib.subset(CALIBRATION_IMAGES, seed=0)
+    for label, (spec, allowed_drop) in PTQ_MODELS.items():
+        parent = resolve_model(spec, "pretrained")
+        assert parent.module is not None
+        float_top1 = evaluate(parent, evaluation, threads=2).top1
+        float_ms = _latency(parent)
+        variants: dict[str, tuple[LoadedModel, float]] = {}
+        for name, step in (
+            ("torch int8 (default)", QuantizeStep(calibration_images=CALIBRATION_IMAGES)),
+            ("torch int8, no equalization", QuantizeStep(calibration_images=CALIBRATION_IMAGES, equalize=False)),
+        ):
+            started = time.perf_counter()
+            variants[name] = (quantize(parent, step, calib=calib), time.perf_counter() - started)
+        with tempfile.TemporaryDirectory() as folder:
+            started = time.perf_counter()
+            ort = _ort_quantize_static(parent, calib512, Path(folder))
+            variants["ORT quantize_static (defaults)"] = (ort, time.perf_counter() - started)
+            for name, (model, seconds) in variants.items():
+                runtime = "onnxruntime" if model.onnx_path else "torch"
+                top1 = evaluate(model, evaluation, runtime=runtime, threads=2).top1
+                torch_int8 = model.module is not None
+                rows.append({
+                    "model": label, "variant": name, "float_top1": round(float_top1, 2), "top1": round(top1, 2),
+                    "drop": round(float_top1 - top1, 2), "target_drop": allowed_drop,
+                    "meets": "yes" if float_top1 - top1 <= allowed_drop else "NO",
+                    "ptq_s": round(seconds, 1),
+                    "size_ratio": round(state_dict_bytes(model.module) / state_dict_bytes(parent.module), 3)
+                    if torch_int8 else round(Path(model.onnx_path or "").stat().st_size /
+                                             (Path(folder) / "float.onnx").stat().st_size, 3),
+                    "latency_ratio": round(_latency(model) / float_ms, 2) if torch_int8 else "-",
+                })  # fmt: skip
+                print(rows[-1], flush=True)
+    return rows
+
+
+def prune_rows(
+    evaluation: ImageDataset, calib: ImageDataset, train: ImageDataset, minutes: float, project: Project
+) -> list[dict[str, Any]]:
+    rows = []
+    parent = resolve_model("mobilenet_v2", "pretrained")
+    for ratio in (0.3, 0.5):
+        recipe = Recipe(
+            f"V2 structured {ratio:.0%} + distillation",
+            (
+                PruneStep(ratio=ratio, importance="activation"),
+                FinetuneStep(
+                    epochs=100,
+                    labels=False,
+                    distill=True,
+                    resolution=160,
+                    max_minutes=minutes,
+                    bn_recalibration_images=512,
+                ),
+            ),
+        )
+        rows.append(_recipe_row(parent, recipe, project, evaluation, calib, train))
+    return rows
+
+
+def _recipe_row(
+    parent: LoadedModel,
+    recipe: Recipe,
+    project: Project,
+    evaluation: ImageDataset,
+    calib: ImageDataset,
+    train: ImageDataset,
+) -> dict[str, Any]:
+    result = compress(parent, recipe, project, calib=calib, train=train, evaluation=evaluation, threads=1)
+    metrics, before = result.metrics, result.parent.metrics
+    child_ort = _latency(result.model, "onnxruntime")
+    parent_ort = _latency(parent, "onnxruntime")
+    row = {
+        "recipe": recipe.name, "top1_parent": before["accuracy"]["top1"], "top1": metrics["accuracy"]["top1"],
+        "drop": round(before["accuracy"]["top1"] - metrics["accuracy"]["top1"], 2),
+        "macs_ratio": round(metrics["macs"] / before["macs"], 3),
+        "size_ratio": round(metrics["size_bytes"] / before["size_bytes"], 3),
+        "torch_ms": metrics["latency"]["median_ms"], "torch_ms_parent": before["latency"]["median_ms"],
+        "ort_ratio": round(child_ort / parent_ort, 2), "seconds": metrics["seconds"],
+        "steps": ", ".join(f"{s['step']} {s['seconds']:.0f} s" for s in metrics["steps"]),
+    }  # fmt: skip
+    print(row, flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sections", default="ptq,prune,balanced")
+    parser.add_argument("--finetune-minutes", type=float, default=20.0)
+    parser.add_argument("--eval-limit", type=int, help="evaluate on a subset (default: all 1,300 images)")
+    args = parser.parse_args()
+    sections = set(args.sections.split(","))
+    data = shared_dir() / "datasets"
+    evaluation = open_dataset(data / "imagenet_val1300", limit=args.eval_limit)
+    calib = open_dataset(data / "imagenet_calib1000")
+    print(f"CPU VNNI: {cpu_has_vnni()} (int8 activations use {'8' if cpu_has_vnni() else '7'} bits)")
+    results: dict[str, list[dict[str, Any]]] = {}
+    if "ptq" in sections:
+        results["ptq"] = ptq_rows(evaluation, calib)
+    with tempfile.TemporaryDirectory() as folder:
+        project = Project.create(Path(folder) / "bench")
+        train = open_dataset(data / "imagenet_calib1000")  # unlabeled here: distillation only
+        if "prune" in sections:
+            results["prune"] = prune_rows(evaluation, calib, train, args.finetune_minutes, project)
+        if "balanced" in sections:
+            balanced = load_recipe("balanced")
+            steps = tuple(replace(s, max_minutes=args.finetune_minutes) if isinstance(s, FinetuneStep) else s
+                          for s in balanced.steps)  # fmt: skip
+            parent = resolve_model("mobilenet_v2", "pretrained")
+            row = _recipe_row(parent, replace(balanced, steps=steps), project, evaluation, calib, train)
+            results["balanced"] = [row]
+    for name, rows in results.items():
+        print(f"\n== {name} (accuracy on {len(evaluation)} images)")
+        print_table(rows, list(rows[0]))
+    print("saved", save_results("compression", [dict(section=k, **r) for k, rows in results.items() for r in rows]))
+
+
+if __name__ == "__main__":
+    main()
