@@ -180,6 +180,36 @@ def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
+def cmd_sensitivity(args: argparse.Namespace) -> dict[str, Any]:
+    from core.compress.sensitivity import analyze_sensitivity, suggest_pruning
+    from core.data import open_dataset
+
+    progress = _progress_printer()
+    model = _load(args, progress)
+    classes = model.card.num_classes
+    evaluation = open_dataset(args.eval, num_classes=classes)
+    calib = open_dataset(args.calib, num_classes=classes) if args.calib else None
+    techniques = tuple(args.techniques.split(","))
+    report = analyze_sensitivity(model, evaluation, techniques=techniques, calib=calib, images=args.images,
+                                 prune_levels=tuple(args.levels), progress=progress)  # fmt: skip
+    result = report.to_dict()
+    if args.macs is not None or args.latency_ms is not None:
+        suggestion = suggest_pruning(model, report, macs_fraction=args.macs, latency_ms=args.latency_ms,
+                                     threads=args.threads, progress=progress)  # fmt: skip
+        result["pruning_suggestion"] = suggestion.to_dict()
+    if not args.json:
+        print(f"{model.card.title}: {report.images} images, parent top-1 {report.parent_top1}")
+        print(f"{'technique':<9} {'layer':<28} {'ratio':>5} {'MACs':>12} {'agree %':>8} {'top-1':>7}")
+        for probe in sorted(report.probes, key=lambda p: p.agreement):
+            top1 = "-" if probe.top1 is None else f"{probe.top1:.1f}"
+            print(f"{probe.technique:<9} {probe.layer:<28} {probe.ratio:>5.2f} {probe.macs:>12,} "
+                  f"{probe.agreement:>8.1f} {top1:>7}")  # fmt: skip
+        print("keep in float:", ", ".join(result["keep_float"]) or "none needed")
+        if "pruning_suggestion" in result:
+            print("pruning suggestion:", json.dumps(result["pruning_suggestion"]))
+    return result
+
+
 def build_parser() -> argparse.ArgumentParser:
     from core.runtime import RUNTIMES, default_threads
 
@@ -223,6 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
     squeeze.add_argument("--out", required=True, help="project folder (created if missing)")
     squeeze.add_argument("--name", help="variant name")
     squeeze.add_argument("--threads", type=int, default=default_threads())
+    sensitivity = command("sensitivity", cmd_sensitivity, "prune or quantize one layer at a time; suggest a plan")
+    _model_args(sensitivity)
+    sensitivity.add_argument("--eval", required=True, help="images to score on (labels optional)")
+    sensitivity.add_argument("--calib", help="calibration images (default: the --eval images)")
+    sensitivity.add_argument("--techniques", default="prune,quantize", help="prune, quantize or both")
+    sensitivity.add_argument("--images", type=int, default=128, help="evaluation subset size")
+    sensitivity.add_argument("--levels", type=float, nargs="+", default=[0.25, 0.5], help="pruning ratios probed")
+    target = sensitivity.add_mutually_exclusive_group()
+    target.add_argument("--macs", type=float, help="suggest per-layer ratios reaching this fraction of the MACs")
+    target.add_argument("--latency-ms", type=float, help="suggest per-layer ratios reaching this torch latency")
+    sensitivity.add_argument("--threads", type=int, default=default_threads())
     bench = commands.choices["bench"]
     bench.add_argument("--runs", type=int, default=50)
     bench.add_argument("--warmup", type=int, default=10)

@@ -1,6 +1,6 @@
 """Sensitivity analysis: change one layer alone, measure what it costs, and suggest a plan.
 
-Pruning: each prunable channel group (named by its first conv) is pruned alone at a few
+Pruning: each prunable channel group (named by its root layer) is pruned alone at a few
 ratios; its MACs saving and its top-1 agreement with the parent are measured. Quantization:
 each conv/linear layer alone gets int8 weights (per-channel) and an int8 output (per-tensor,
 range calibrated like the real int8 model), all other layers float. Agreement with the
@@ -149,18 +149,15 @@ def analyze_sensitivity(
 
 
 def prune_groups(module: nn.Module, input_size: int) -> list[str]:
-    """Names of the first conv of every channel group torch-pruning can shrink (classifier outputs kept)."""
+    """One layer name per channel group torch-pruning can shrink (classifier outputs kept)."""
     import torch_pruning as tp
 
     names = {m: n for n, m in module.named_modules()}
     classifier = [m for m in module.modules() if isinstance(m, nn.Linear)][-1]
     graph = tp.DependencyGraph().build_dependency(module, torch.zeros(1, 3, input_size, input_size))
-    roots = []
-    for group in graph.get_all_groups(ignored_layers=[classifier], root_module_types=[nn.Conv2d, nn.Linear]):
-        root = group[0].dep.target.module
-        if isinstance(root, nn.Conv2d) and root.groups == 1:
-            roots.append(names[root])
-    return roots
+    # The root is the layer torch-pruning keys ratios by (in V1, the depthwise conv after each pointwise one).
+    groups = graph.get_all_groups(ignored_layers=[classifier], root_module_types=[nn.Conv2d, nn.Linear])
+    return [names[group[0].dep.target.module] for group in groups]
 
 
 def _prune_probes(
@@ -321,6 +318,12 @@ def suggest_pruning(
     for attempt in range(5):
         progress(attempt / 5, "choosing per-layer ratios")
         suggestion, pruned = _plan_for_macs(model, report, int(report.parent_macs * fraction))
+        if suggestion.macs > suggestion.target_macs:
+            reached = suggestion.macs / report.parent_macs
+            raise StudioError(
+                f"the probed pruning levels reach at most {reached:.0%} of the parent's MACs "
+                f"(target {fraction:.0%}); analyse with higher levels or choose a looser target"
+            )
         if latency_ms is None:
             return suggestion
         measured = benchmark(pruned, runtime="torch", threads=threads, runs=20, warmup=3).median_ms

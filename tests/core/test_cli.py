@@ -52,6 +52,18 @@ def test_bench_reports_median_p90_and_spread(capsys) -> None:
     assert 0 < data["median_ms"] <= data["p90_ms"] and data["cv"] >= 0
 
 
+def test_sensitivity_reports_probes_and_a_checked_suggestion(capsys, val_dir: Path) -> None:
+    data = run_json(
+        capsys, "sensitivity", "mobilenet_v1:width=0.5,res=96", "--eval", str(val_dir), "--images", "8",
+        "--levels", "0.5", "--macs", "0.7", "--threads", "1",
+    )  # fmt: skip
+    techniques = {p["technique"] for p in data["probes"]}
+    assert techniques == {"prune", "quantize"} and data["images"] == 8
+    suggestion = data["pruning_suggestion"]
+    assert suggestion["macs"] <= suggestion["target_macs"] == int(0.7 * data["parent_macs"])
+    assert suggestion["layer_ratios"] and set(suggestion["layer_ratios"].values()) == {0.5}
+
+
 def test_installed_command_fails_with_one_line(tmp_path: Path) -> None:
     command = Path(sys.executable).parent / "mnstudio"
     bad = tmp_path / "bad.pth"

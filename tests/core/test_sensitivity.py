@@ -61,3 +61,9 @@ def test_targets_are_checked() -> None:
         suggest_pruning(model, empty, macs_fraction=1.5)
     with pytest.raises(StudioError, match="no pruning probes"):
         suggest_pruning(model, empty, macs_fraction=0.5)
+
+
+def test_an_unreachable_macs_target_says_how_far_the_levels_go(analysed) -> None:
+    model, report = analysed
+    with pytest.raises(StudioError, match="reach at most"):
+        suggest_pruning(model, report, macs_fraction=0.05)
