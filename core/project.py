@@ -159,6 +159,8 @@ class Project:
         """Store `model` as a new variant (written to a temp folder, then renamed into place)."""
         import torch
 
+        from core.compress.quantize import storable_state_dict
+
         if parent is not None:
             self.variant(parent)
         variant_id = uuid.uuid4().hex[:12]
@@ -178,7 +180,7 @@ class Project:
             staging.mkdir(parents=True)
             if fmt == "state_dict":
                 assert model.module is not None
-                torch.save(model.module.state_dict(), staging / model_file)
+                torch.save(storable_state_dict(model.module), staging / model_file)
             else:
                 shutil.copyfile(card.path, staging / model_file)
             (staging / VARIANT_FILE).write_text(json.dumps(variant.to_dict(), indent=2))

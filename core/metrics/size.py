@@ -10,9 +10,11 @@ if TYPE_CHECKING:
 
 
 def state_dict_bytes(module: nn.Module) -> int:
-    """Bytes of `torch.save(module.state_dict())`: the fp32 file a user would ship."""
+    """Bytes of the state_dict file the studio stores for `module` (int8 weights stored compactly)."""
     import torch
 
+    from core.compress.quantize import storable_state_dict
+
     buffer = io.BytesIO()
-    torch.save(module.state_dict(), buffer)
+    torch.save(storable_state_dict(module), buffer)
     return buffer.tell()
