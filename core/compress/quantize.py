@@ -56,8 +56,15 @@ class QuantInfo:
         return cls(data["mode"], data["per_channel"], tuple(data["keep_float"]), data["layer_shapes"])
 
 
-class PercentileObserver(MinMaxObserver):
-    """Range = running mean of each batch's 0.01 / 99.99 percentiles: ignores rare outliers."""
+class PercentileRange:
+    """Range = running mean of each batch's 0.01 / 99.99 percentiles: ignores rare outliers.
+
+    A mixin over a min-max observer class, so torch.ao (eager) and torchao (PT2E, used by the
+    exporters) observers share the rule.
+    """
+
+    min_val: torch.Tensor
+    max_val: torch.Tensor
 
     def __init__(self, *args: Any, percentile: float = 99.99, averaging: float = 0.1, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -78,6 +85,10 @@ class PercentileObserver(MinMaxObserver):
             self.min_val.copy_(self.min_val + self.averaging * (low - self.min_val))
             self.max_val.copy_(self.max_val + self.averaging * (high - self.max_val))
         return x_orig
+
+
+class PercentileObserver(PercentileRange, MinMaxObserver):
+    """Eager-mode (torch.ao) percentile observer."""
 
 
 OBSERVERS: dict[str, Any] = {
