@@ -116,21 +116,28 @@ def test_report_and_android_bundle_are_written_beside_the_files(float_report) ->
 
 
 @pytest.mark.slow
-def test_int8_variant_exports_requantized_from_its_parent(model, int8, calib, evaluation, tmp_path: Path) -> None:
-    source = ExportSource(int8, "v1 int8", float_parent=lambda: model, quantize_step=CALIBRATION)
-    formats = parse_formats("onnx,tflite,torchscript,pte")
-    report = export_model(source, formats, tmp_path, options=OPTIONS, calib=calib, evaluation=evaluation)
+def test_int8_variant_exports_requantized_from_its_parent(calib, evaluation, tmp_path: Path) -> None:
+    # V2, not V1: V1 int8 is too lossy (first depthwise block) for two quantizations to agree closely.
+    parent = create_model(ModelSpec.parse("mobilenet_v2:res=96"), "pretrained")
+    step = QuantizeStep(observer="moving_average", calibration_images=32)
+    source = ExportSource(quantize(parent, step, calib=calib), "v2 int8", float_parent=lambda: parent,
+                          quantize_step=step)  # fmt: skip
+    report = export_model(source, parse_formats("onnx,tflite,torchscript,pt2"), tmp_path, options=OPTIONS,
+                          calib=calib, evaluation=evaluation)  # fmt: skip
     results = {r.format: r for r in report.results}
     assert results["torchscript"].verification["agreement_top1"] == 100.0  # the int8 model as it is
-    for name in ("onnx", "tflite", "pte"):
+    assert results["torchscript"].verified
+    for name in ("onnx", "tflite", "pt2"):
         v = results[name].verification
-        assert results[name].precision == "int8" and "error" not in v
-        # A second int8 quantization of the same parent: V1 agrees less than V2 (see README figures).
-        assert v["agreement_top1"] >= 75 and v["cosine"] > 0.9
+        assert results[name].precision == "int8" and "error" not in v, v
+        assert "moving_average observer, 32 calibration images" in results[name].notes[0]
+        # A second int8 quantization of the same parent agrees closely, not exactly, with the first.
+        assert v["agreement_top1"] >= 80 and v["cosine"] > 0.95
         assert v["verified"] == (v["agreement_top1"] >= 97)
     tflite = results["tflite"].details
     assert tflite["input"]["dtype"] == "int8" and tflite["output"]["dtype"] == "int8"
     assert "scale" in tflite["input"] and "zero_point" in tflite["output"]
+    assert results["onnx"].details["quant_format"] == "QDQ"
 
 
 def test_int8_without_calibration_or_parent_names_the_alternative(model, int8, tmp_path: Path) -> None:
