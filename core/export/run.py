@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ExportError, StudioError
-from core.export.registry import FP16, INT8, INT8_DYNAMIC, ExportFormat
+from core.export.registry import FORMATS, FP16, INT8, INT8_DYNAMIC, ExportFormat
 from core.export.source import ExportSource
 from core.export.verify import FLOAT_AGREEMENT, INT8_AGREEMENT, VerificationImages, load_images, logits, verify
 from core.jobs import Progress, silent
@@ -207,8 +207,6 @@ def check_supported(source: ExportSource, formats: list[ExportFormat], calib: Im
 
 
 def _formats_taking(precision: str) -> list[ExportFormat]:
-    from core.export.registry import FORMATS
-
     return [f for f in FORMATS.values() if precision in f.precisions]
 
 
@@ -265,7 +263,7 @@ def export_model(
     out_dir = Path(out_dir).expanduser()
     formats = _with_bundle_format(formats, bundle)
     if not formats:
-        raise ExportError("no export format given; choose from onnx, tflite, torchscript, pt2, pte, coreml")
+        raise ExportError(f"no export format given; choose from {', '.join(FORMATS)}")
     check_supported(source, formats, calib)
     check_writable(out_dir)
     progress(0.0, "preparing verification images")
@@ -289,8 +287,6 @@ def export_model(
 
 
 def _with_bundle_format(formats: list[ExportFormat], bundle: str | None) -> list[ExportFormat]:
-    from core.export.registry import FORMATS
-
     if bundle is None:
         return formats
     if bundle not in BUNDLES:

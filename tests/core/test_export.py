@@ -17,6 +17,7 @@ from core.export.registry import FORMATS, parse_formats
 from core.export.run import ExportOptions, export_model
 from core.export.source import ExportSource, from_model
 from core.jobs import Cancelled, CancelToken, Progress
+from core.model import LoadedModel
 from core.project import Project
 from core.recipe import QuantizeStep, Recipe
 from core.zoo.loading import create_model
@@ -140,6 +141,18 @@ def test_int8_variant_exports_requantized_from_its_parent(calib, evaluation, tmp
     assert results["onnx"].details["quant_format"] == "QDQ"
 
 
+@pytest.mark.slow
+def test_fp16_variant_exports_fp16_tflite_and_coreml(model, evaluation, tmp_path: Path) -> None:
+    half = quantize(model, QuantizeStep(mode="fp16"))
+    report = export_model(from_model(half), parse_formats("tflite,coreml"), tmp_path, options=OPTIONS,
+                          evaluation=evaluation)  # fmt: skip
+    tflite, coreml = report.results
+    assert tflite.precision == coreml.precision == "fp16"
+    assert tflite.verified and tflite.verification["cosine"] > 0.999
+    assert tflite.size_bytes < 0.6 * 4 * sum(p.numel() for p in model.module.parameters())
+    assert coreml.details["structure_ok"] and "FLOAT16" in coreml.details["weight_dtypes"]
+
+
 def test_int8_without_calibration_or_parent_names_the_alternative(model, int8, tmp_path: Path) -> None:
     with_parent = ExportSource(int8, "q", float_parent=lambda: model, quantize_step=CALIBRATION)
     with pytest.raises(ExportError, match=r"--calib DIR.*--format torchscript"):
@@ -153,6 +166,12 @@ def test_fp16_variant_to_onnx_is_refused_with_the_formats_that_take_it(model, tm
     half = quantize(model, QuantizeStep(mode="fp16"))
     with pytest.raises(ExportError, match=r"cannot export .*fp16.*--format tflite,coreml"):
         export_model(from_model(half), parse_formats("onnx"), tmp_path)
+
+
+def test_onnx_file_source_is_refused_with_the_reason(model, tmp_path: Path) -> None:
+    onnx_model = LoadedModel(card=model.card, onnx_path=tmp_path / "model.onnx")
+    with pytest.raises(ExportError, match=r"is an ONNX file.*export the model or project variant"):
+        export_model(from_model(onnx_model), parse_formats("tflite"), tmp_path / "out")
 
 
 def test_unwritable_output_folder_fails_before_any_work(model, tmp_path: Path) -> None:
@@ -169,11 +188,11 @@ def test_cancel_during_conversion_stops_and_leaves_no_file(model, tmp_path: Path
     token = CancelToken()
 
     def cancel_once_converting(_: float, message: str) -> None:
-        if message.startswith("exporting ONNX"):
+        if message == "tracing":  # inside the TorchScript converter: the file is being written
             token.cancel()
 
     with pytest.raises(Cancelled):
-        export_model(from_model(model), parse_formats("onnx,torchscript"), tmp_path, options=OPTIONS,
+        export_model(from_model(model), parse_formats("torchscript,onnx"), tmp_path, options=OPTIONS,
                      progress=Progress(cancel_once_converting, token))  # fmt: skip
     assert _files(tmp_path) == []
 
