@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--fp16", action="store_true", help="float sources: fp16 TFLite weights, fp16 Core ML")
     export.add_argument("--int8-weights", action="store_true", help="Core ML, float sources: int8 weights")
     export.add_argument("--reduce-range", action=argparse.BooleanOptionalAction, default=None,
-                        help="ONNX int8: 7-bit activations (default: only on CPUs without VNNI)")  # fmt: skip
+                        help="ONNX int8: 7-bit weights (default: only on CPUs without VNNI)")  # fmt: skip
     export.add_argument("--latency-runs", type=int, default=30, help="timed runs per artifact at 1 thread (0: skip)")
     export.add_argument("--threads", type=int, default=default_threads(), help="threads for conversion")
     bench = commands.choices["bench"]

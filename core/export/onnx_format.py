@@ -2,8 +2,8 @@
 
 The int8 model realizes the variant's quantization on the float parent's ONNX graph with its
 calibration settings. CPUs without VNNI (AVX2 only) lose accuracy in ONNX Runtime's fused
-u8s8 kernels once graph optimizations run; 7-bit activations (`reduce_range`) avoid that,
-and are on by default exactly there.
+u8s8 kernels once graph optimizations run (their 16-bit intermediate sums saturate); 7-bit
+weights (`reduce_range`) avoid that, and are on by default exactly there.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ if TYPE_CHECKING:
     from core.export.run import ExportJob
 
 CALIBRATION_BATCH = 16
-# ONNX Runtime keeps every calibration batch's activations until it computes ranges; flushing
-# every few batches bounds memory (MobileNetV2 at 224: ~25 MB of activations per image).
-MAX_BATCHES_IN_MEMORY = 4
+# ONNX Runtime keeps every calibration batch's activations until it computes ranges (MobileNetV2 at
+# 224: tens of MB per image; 512 images exhausted 23 GB). Its strided calibration folds them into
+# ranges or histograms every few batches instead.
+BATCHES_PER_CHUNK = 2
 
 
 def cpu_has_vnni() -> bool:
@@ -54,7 +55,7 @@ def _opset(path: Path) -> int:
 
 
 def _int8(job: ExportJob, target: Path, progress: Progress) -> Artifact:
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     from core.data.datasets import Preprocessing
     from core.export.pt2e import requantization_notes
@@ -66,27 +67,57 @@ def _int8(job: ExportJob, target: Path, progress: Progress) -> Artifact:
     progress(0.05, "exporting the float parent to ONNX")
     float_path = export_onnx(parent.module, job.scratch / "float_parent.onnx", job.input_size, True, job.options.opset)
     images = job.calibration_images()
-    batches = images.batches(Preprocessing.for_card(parent.card), CALIBRATION_BATCH, progress.span(0.1, 0.9))
-
-    class Reader(CalibrationDataReader):
-        def get_next(self) -> dict[str, Any] | None:
-            batch = next(batches, None)
-            return None if batch is None else {"input": batch[0].numpy()}
-
+    reader = _calibration_reader(images, Preprocessing.for_card(parent.card), progress.span(0.1, 0.9))
     method, extra = _calibration(step.observer)
     reduce_range = job.options.reduce_range if job.options.reduce_range is not None else not cpu_has_vnni()
     progress(0.1, f"calibrating on {len(images)} images ({method.name})")
     quantize_static(
-        str(float_path), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=step.per_channel,
+        str(float_path), str(target), reader, quant_format=QuantFormat.QDQ, per_channel=step.per_channel,
         reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-        calibrate_method=method, extra_options={**extra, "CalibMaxIntermediateOutputs": MAX_BATCHES_IN_MEMORY},
+        calibrate_method=method, extra_options={**extra, "CalibStridedMinMax": reader.stride},
     )  # fmt: skip
     notes = requantization_notes(job)
-    notes.append(f"ONNX Runtime calibration: {method.name}" + (", 7-bit activations (reduce_range)" if reduce_range
-                 else ""))  # fmt: skip
+    range_note = ", 7-bit weights (reduce_range, for CPUs without VNNI)" if reduce_range else ""
+    notes.append(f"ONNX Runtime calibration: {method.name}{range_note}")
     details = {"opset": _opset(target), "calibrate_method": method.name, "reduce_range": reduce_range,
                "quant_format": "QDQ", "dynamic_batch": True}  # fmt: skip
     return Artifact(INT8, predictor, notes, details)
+
+
+def _calibration_reader(images: Any, preprocess: Any, progress: Progress) -> Any:
+    """Calibration batches for ONNX Runtime, readable in ranges (its strided calibration)."""
+    from dataclasses import replace
+
+    from onnxruntime.quantization import CalibrationDataReader
+
+    chunks = [images.samples[i : i + CALIBRATION_BATCH] for i in range(0, len(images), CALIBRATION_BATCH)]
+    report = progress.steps(len(chunks), "calibration batches")
+
+    class Reader(CalibrationDataReader):
+        # The stride must divide the number of batches: the largest divisor up to BATCHES_PER_CHUNK.
+        stride = max(d for d in range(1, BATCHES_PER_CHUNK + 1) if len(chunks) % d == 0)
+
+        def __init__(self) -> None:
+            self.set_range(0, len(chunks))
+
+        def __len__(self) -> int:
+            return len(chunks)
+
+        def set_range(self, start_index: int, end_index: int) -> None:
+            self.pending = iter(range(start_index, min(end_index, len(chunks))))
+
+        def get_next(self) -> dict[str, Any] | None:
+            index = next(self.pending, None)
+            if index is None:
+                return None
+            chunk = replace(images, samples=chunks[index])
+            batch = next(chunk.batches(preprocess, batch_size=len(chunks[index])), None)
+            report(index + 1)
+            if batch is None:  # every image of the chunk was unreadable: skip it, ORT refuses empty inputs
+                return self.get_next()
+            return {"input": batch[0].numpy()}
+
+    return Reader()
 
 
 def _calibration(observer: str) -> tuple[Any, dict[str, Any]]:

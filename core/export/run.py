@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING, Any
 from core.errors import ExportError, StudioError
 from core.export.registry import FORMATS, FP16, INT8, INT8_DYNAMIC, ExportFormat
 from core.export.source import ExportSource
-from core.export.verify import FLOAT_AGREEMENT, INT8_AGREEMENT, VerificationImages, load_images, logits, verify
+from core.export.verify import (
+    FLOAT_AGREEMENT,
+    INT8_AGREEMENT,
+    VerificationImages,
+    compare,
+    load_images,
+    logits,
+    top1_percent,
+    verify,
+)
 from core.jobs import Progress, silent
 from core.runtime import Predictor, default_threads, torch_predictor, torch_threads
 from core.storage import atomic_write_text
@@ -43,7 +52,7 @@ class ExportOptions:
     nhwc: bool = False  # TFLite: channels-last (N×H×W×3) input, as Android camera code produces
     fp16: bool = False  # float sources: fp16 weights in TFLite, fp16 compute in Core ML
     int8_weights: bool = False  # Core ML, float sources: int8 weight compression (float compute)
-    reduce_range: bool | None = None  # ONNX int8: 7-bit activations; None = only on CPUs without VNNI
+    reduce_range: bool | None = None  # ONNX int8: 7-bit weights; None = only on CPUs without VNNI
     threads: int = field(default_factory=default_threads)  # conversion and calibration
     latency_runs: int = 30  # timed runs at 1 thread; 0 skips latency
 
@@ -156,6 +165,9 @@ class ExportReport:
         images = self.verification_images
         lines.append(f"verified on {images.get('n', 0)} images from {images.get('dataset', '-')}"
                      + (f"; source top-1 {images['source_top1']:.2f}%" if "source_top1" in images else ""))  # fmt: skip
+        if "source_agreement_top1_float_parent" in images:
+            agreement = images["source_agreement_top1_float_parent"]
+            lines.append(f"the int8 source agrees with its float parent on {agreement:.1f}% of them")
         header = f"{'format':<12}{'precision':<14}{'size MB':>9}{'agree %':>9}{'max |Δ|':>10}{'cosine':>9}"
         lines.append(header + f"{'top-1 %':>9}{'ms':>8}{'conv s':>8}  verified")
         for r in self.results:
@@ -169,6 +181,12 @@ class ExportReport:
                 f"{cell('max_abs_diff', '.2g', 10)}{cell('cosine', '.4f', 9)}{cell('top1', '.2f', 9)}"
                 f"{cell('latency_ms', '.2f', 8)}{r.seconds:8.1f}  {'yes' if r.verified else 'NO'}"
             )
+            if "agreement_top1_float_parent" in v:
+                lines.append(
+                    f"    {r.format}: top-1 agreement with the float parent {v['agreement_top1_float_parent']:.1f}%"
+                )
+            if "error" in v or "reason" in v:
+                lines.append(f"    {r.format}: {v.get('error') or v.get('reason')}")
             lines.extend(f"    {r.format}: {note}" for note in r.notes)
         lines.extend(f"bundle: {b}" for b in self.bundles)
         return "\n".join(lines) + "\n"
@@ -272,10 +290,11 @@ def export_model(
     width = 0.9 / len(formats)
     with tempfile.TemporaryDirectory(prefix=".export-", dir=out_dir) as scratch:
         job = ExportJob(source, options, calib, Path(scratch))
+        parent_reference = _float_parent_reference(job, data)
         for index, fmt in enumerate(formats):
             step = progress.span(0.05 + index * width, 0.05 + (index + 1) * width)
-            results.append(_export_one(job, fmt, out_dir, data, reference, step))
-    report = ExportReport(_describe(source, options), results, _describe_images(data, reference))
+            results.append(_export_one(job, fmt, out_dir, data, (reference, parent_reference), step))
+    report = ExportReport(_describe(source, options), results, _describe_images(data, reference, parent_reference))
     if bundle:
         from core.export.bundle import write_bundle
 
@@ -309,9 +328,20 @@ def _reference(
     return data, reference
 
 
+def _float_parent_reference(job: ExportJob, data: VerificationImages | None) -> Any:
+    """An int8 source's float parent's logits, when the parent is at hand (else None)."""
+    source = job.source
+    if data is None or source.precision != INT8 or source.float_parent is None or source.parent_problem:
+        return None
+    module = job.float_parent().module
+    assert module is not None
+    with torch_threads(1):
+        return logits(torch_predictor(module), data.images, silent())
+
+
 def _export_one(
-    job: ExportJob, fmt: ExportFormat, out_dir: Path, data: VerificationImages | None, reference: Any,
-    progress: Progress,
+    job: ExportJob, fmt: ExportFormat, out_dir: Path, data: VerificationImages | None,
+    references: tuple[Any, Any], progress: Progress,
 ) -> ExportResult:  # fmt: skip
     converter = importlib.import_module(fmt.module)
     target = out_dir / f"{job.source.stem}{fmt.suffix}"
@@ -326,14 +356,14 @@ def _export_one(
         failure = {"verified": False, "error": f"{fmt.title} conversion failed: {_first_line(exc)}"}
         return ExportResult(fmt.name, "", 0, job.source.precision, time.perf_counter() - started, failure, [], {})
     seconds = time.perf_counter() - started
-    verification = _verify(fmt, artifact, target, data, reference, job.options, progress.span(0.7, 1.0))
+    verification = _verify(fmt, artifact, target, data, references, job.options, progress.span(0.7, 1.0))
     return ExportResult(fmt.name, str(target), _size(target), artifact.precision, seconds, verification,
                         job.source.notes + artifact.notes, artifact.details)  # fmt: skip
 
 
 def _verify(
-    fmt: ExportFormat, artifact: Artifact, path: Path, data: VerificationImages | None, reference: Any,
-    options: ExportOptions, progress: Progress,
+    fmt: ExportFormat, artifact: Artifact, path: Path, data: VerificationImages | None,
+    references: tuple[Any, Any], options: ExportOptions, progress: Progress,
 ) -> dict[str, Any]:  # fmt: skip
     if artifact.predictor is None:
         return {"verified": False, "reason": f"{fmt.runtime} cannot run the model on this machine"}
@@ -344,7 +374,8 @@ def _verify(
     progress(0.0, f"verifying {fmt.title}")
     try:
         with torch_threads(1):
-            return verify(lambda: predictor(path), reference, data, threshold, options.latency_runs, progress)
+            return verify(lambda: predictor(path), references[0], data, threshold, options.latency_runs, progress,
+                          float_parent=references[1])  # fmt: skip
     except StudioError:
         raise
     except Exception as exc:  # the runtime refused the artifact: that is the verification's finding
@@ -367,14 +398,16 @@ def _describe(source: ExportSource, options: ExportOptions) -> dict[str, Any]:
     return described
 
 
-def _describe_images(data: VerificationImages | None, reference: Any) -> dict[str, Any]:
+def _describe_images(data: VerificationImages | None, reference: Any, parent_reference: Any) -> dict[str, Any]:
     if data is None:
         return {"n": 0}
     described: dict[str, Any] = {"n": len(data), "dataset": data.dataset}
     if data.labels is not None:
-        from core.export.verify import top1_percent
-
         described["source_top1"] = top1_percent(reference, data.labels)
+    if parent_reference is not None:
+        described["source_agreement_top1_float_parent"] = compare(parent_reference, reference)["agreement_top1"]
+        if data.labels is not None:
+            described["float_parent_top1"] = top1_percent(parent_reference, data.labels)
     return described
 
 

@@ -84,11 +84,18 @@ def verify(
     threshold: float,
     latency_runs: int,
     progress: Progress,
+    float_parent: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Run the artifact on `data`, compare with the source's `reference` logits, time one image."""
+    """Run the artifact on `data`, compare with the source's `reference` logits, time one image.
+
+    For an int8 source, `float_parent` (its parent's logits) tells how much of the disagreement
+    is the source's own quantization error rather than the artifact's.
+    """
     predict = predictor()
     scores = logits(predict, data.images, progress.span(0.0, 0.8))
     result: dict[str, Any] = {"n": len(data), **compare(reference, scores), "threshold": threshold}
+    if float_parent is not None:
+        result["agreement_top1_float_parent"] = compare(float_parent, scores)["agreement_top1"]
     if data.labels is not None:
         result["top1"] = top1_percent(scores, data.labels)
     if latency_runs > 0:
