@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from core import __version__
@@ -29,8 +30,11 @@ def _progress_printer() -> Progress:
     return Progress(show)
 
 
-def _model_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="zoo name with options (mobilenet_v1:width=0.5,res=160) or a model file")
+MODEL_HELP = "zoo name with options (mobilenet_v1:width=0.5,res=160) or a model file"
+
+
+def _model_args(parser: argparse.ArgumentParser, help: str = MODEL_HELP) -> None:
+    parser.add_argument("model", help=help)
     parser.add_argument(
         "--weights", default="auto",
         help="pretrained | none (untrained) | auto (pretrained if available) | PATH to a state_dict",
@@ -210,6 +214,35 @@ def cmd_sensitivity(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
+    from core.data import open_dataset
+    from core.export.registry import parse_formats
+    from core.export.run import ExportOptions, check_supported, check_writable, export_model
+    from core.export.source import resolve_source
+
+    formats = parse_formats(args.format)
+    progress = _progress_printer()
+    source = resolve_source(args.model, args.weights, trust_pickle=args.trust_pickle, progress=progress)
+    classes = source.model.card.num_classes
+    calib = open_dataset(args.calib, num_classes=classes) if args.calib else None
+    check_supported(source, formats, calib)  # before the evaluation images are read
+    check_writable(Path(args.out))
+    evaluation = open_dataset(args.eval, num_classes=classes, limit=args.eval_limit) if args.eval else None
+    options = ExportOptions(
+        dynamic_batch=not args.static_batch, opset=args.opset, nhwc=args.nhwc, fp16=args.fp16,
+        int8_weights=args.int8_weights, reduce_range=args.reduce_range, threads=args.threads,
+        latency_runs=args.latency_runs,
+    )  # fmt: skip
+    report = export_model(source, formats, args.out, options=options, calib=calib, evaluation=evaluation,
+                          bundle=args.bundle, progress=progress)  # fmt: skip
+    if not args.json:
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\033[K")
+        print(report.to_text(), end="")
+        print("report: " + ", ".join(report.report_paths))
+    return report.to_dict()
+
+
 def build_parser() -> argparse.ArgumentParser:
     from core.runtime import RUNTIMES, default_threads
 
@@ -264,6 +297,24 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--macs", type=float, help="suggest per-layer ratios reaching this fraction of the MACs")
     target.add_argument("--latency-ms", type=float, help="suggest per-layer ratios reaching this torch latency")
     sensitivity.add_argument("--threads", type=int, default=default_threads())
+    export = command("export", cmd_export, "export to ONNX, TFLite, TorchScript, .pt2, ExecuTorch or Core ML, "
+                     "each verified in its own runtime")  # fmt: skip
+    _model_args(export, MODEL_HELP + ", or a project variant PROJECT_DIR:VARIANT (id or name)")
+    export.add_argument("--format", required=True, help="comma-separated: onnx,tflite,torchscript,pt2,pte,coreml")
+    export.add_argument("--out", required=True, help="output folder (created if missing)")
+    export.add_argument("--bundle", choices=("android", "ios"), help="also zip an app bundle (adds tflite/coreml)")
+    export.add_argument("--eval", help="labelled images: agreement with the source and top-1 of each artifact")
+    export.add_argument("--eval-limit", type=int, default=300, help="verify on a deterministic subset of N images")
+    export.add_argument("--calib", help="calibration images (re-quantizing an int8 variant's float parent)")
+    export.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
+    export.add_argument("--static-batch", action="store_true", help="ONNX/.pt2 with batch 1 instead of any batch")
+    export.add_argument("--nhwc", action="store_true", help="TFLite: channels-last (N×H×W×3) input")
+    export.add_argument("--fp16", action="store_true", help="float sources: fp16 TFLite weights, fp16 Core ML")
+    export.add_argument("--int8-weights", action="store_true", help="Core ML, float sources: int8 weights")
+    export.add_argument("--reduce-range", action=argparse.BooleanOptionalAction, default=None,
+                        help="ONNX int8: 7-bit weights (default: only on CPUs without VNNI)")  # fmt: skip
+    export.add_argument("--latency-runs", type=int, default=30, help="timed runs per artifact at 1 thread (0: skip)")
+    export.add_argument("--threads", type=int, default=default_threads(), help="threads for conversion")
     bench = commands.choices["bench"]
     bench.add_argument("--runs", type=int, default=50)
     bench.add_argument("--warmup", type=int, default=10)

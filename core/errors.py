@@ -27,3 +27,7 @@ class WeightsUnavailableError(StudioError):
 
 class ProjectError(StudioError):
     """A project folder cannot be read or written."""
+
+
+class ExportError(StudioError):
+    """A model cannot be exported as asked; the message names the reason and the alternative."""

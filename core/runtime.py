@@ -82,7 +82,9 @@ def onnx_predictor(path: Path, threads: int) -> Predictor:
     return predict
 
 
-def export_onnx(module: nn.Module, path: Path, input_size: int, dynamic_batch: bool = True) -> Path:
+def export_onnx(
+    module: nn.Module, path: Path, input_size: int, dynamic_batch: bool = True, opset: int | None = None
+) -> Path:
     """Export a float torch module to a single ONNX file (dynamo exporter, weights embedded)."""
     import torch
 
@@ -95,6 +97,7 @@ def export_onnx(module: nn.Module, path: Path, input_size: int, dynamic_batch: b
         input_names=["input"],
         output_names=["logits"],
         dynamic_shapes=dynamic_shapes,
+        opset_version=opset,
         verbose=False,
     )
     if program is None:

@@ -58,8 +58,15 @@ class QuantInfo:
         return cls(data["mode"], data["per_channel"], tuple(data["keep_float"]), data["layer_shapes"])
 
 
-class PercentileObserver(MinMaxObserver):
-    """Range = running mean of each batch's 0.01 / 99.99 percentiles: ignores rare outliers."""
+class PercentileRange:
+    """Range = running mean of each batch's 0.01 / 99.99 percentiles: ignores rare outliers.
+
+    A mixin over a min-max observer class, so torch.ao (eager) and torchao (PT2E, used by the
+    exporters) observers share the rule.
+    """
+
+    min_val: torch.Tensor
+    max_val: torch.Tensor
 
     def __init__(self, *args: Any, percentile: float = 99.99, averaging: float = 0.1, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -80,6 +87,10 @@ class PercentileObserver(MinMaxObserver):
             self.min_val.copy_(self.min_val + self.averaging * (low - self.min_val))
             self.max_val.copy_(self.max_val + self.averaging * (high - self.max_val))
         return x_orig
+
+
+class PercentileObserver(PercentileRange, MinMaxObserver):
+    """Eager-mode (torch.ao) percentile observer."""
 
 
 OBSERVERS: dict[str, Any] = {
@@ -274,18 +285,17 @@ def quantize(
     return LoadedModel(card=card, module=Fp16Module(module) if step.mode == "fp16" else module)
 
 
-def _float_weights(model: LoadedModel, step: QuantizeStep, data: ImageDataset) -> dict[str, Any]:
-    """The float state_dict to quantize: activation-equalized first when the step asks for it."""
+def equalized(model: LoadedModel, step: QuantizeStep, data: ImageDataset) -> LoadedModel:
+    """The float model `step` quantizes: an activation-equalized copy when the step asks for it."""
     from core.compress.equalize import equalize_activations
     from core.data.datasets import Preprocessing
 
-    assert model.module is not None
     if not step.equalize:
-        return model.module.state_dict()
-    module = copy.deepcopy(model.module).eval()
+        return model
+    module = copy.deepcopy(model.editable_module("equalized")).eval()
     images = data.subset(min(len(data), EQUALIZATION_IMAGES), seed=1)
     equalize_activations(module, (batch for batch, _ in images.batches(Preprocessing.for_card(model.card), 32)))
-    return module.state_dict()
+    return replace(model, module=module)
 
 
 def _static_int8(
@@ -295,7 +305,12 @@ def _static_int8(
 
     assert model.card.spec is not None
     progress(0.0, "equalizing activation ranges" if step.equalize else "preparing")
-    prepared = _prepared(model.card.spec, info, qconfig_for(step), _float_weights(model, step, calib))
+    prepared = _prepared(
+        model.card.spec,
+        info,
+        qconfig_for(step),
+        equalized(model, step, calib).editable_module("quantized").state_dict(),
+    )
     images = calib.subset(step.calibration_images, seed=0)
     calibrate = progress.span(0.05, 0.9)
     calibrate(0.0, f"calibrating on {len(images)} images")
@@ -325,7 +340,7 @@ def _qat_int8(
     assert model.card.spec is not None
     torch.backends.quantized.engine = ENGINE
     twin: Any = _quantizable_twin(model.card.spec, info.layer_shapes)
-    twin.load_state_dict(_float_weights(model, step, train), strict=True)
+    twin.load_state_dict(equalized(model, step, train).editable_module("quantized").state_dict(), strict=True)
     twin.train()
     twin.fuse_model(is_qat=True)
     add_tf_same_hooks(twin)

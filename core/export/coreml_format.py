@@ -1,0 +1,110 @@
+"""Core ML (.mlpackage, ML program) through coremltools.
+
+float: fp32 or fp16 compute (iOS 16); int8 weights: linear weight quantization of a float source;
+int8 sources: the float parent re-quantized with PT2E and converted as W8A8 (iOS 17). Core ML
+predicts only on macOS, so here the package is reloaded without compiling it and its spec is
+checked: input and output shapes, operation types, weight data types.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.export.registry import FLOAT, FP16, INT8, ExportFormat
+from core.export.run import Artifact
+from core.jobs import Progress
+
+if TYPE_CHECKING:
+    from core.export.run import ExportJob
+
+INT8_WEIGHTS = "int8-weights"
+# Operations that carry compressed (int8) weights in an ML program.
+INT8_WEIGHT_OPS = ("constexpr_affine_dequantize", "constexpr_blockwise_shift_scale")
+
+
+def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress) -> Artifact:
+    import coremltools as ct
+    import torch
+
+    size = job.input_size
+    notes: list[str] = []
+    if job.source.precision == INT8:
+        from core.export.pt2e import requantization_notes, xnnpack_int8
+
+        module = xnnpack_int8(job, progress.span(0.0, 0.6))
+        progress(0.6, "converting to Core ML W8A8")
+        program = torch.export.export(module, (job.example(),)).run_decompositions({})
+        model = ct.convert(program, minimum_deployment_target=ct.target.iOS17)
+        precision, notes = INT8, requantization_notes(job)
+    else:
+        # torch.export, not jit.trace: traced TF-SAME padding reaches coremltools as tensors it cannot convert.
+        progress(0.1, "torch.export")
+        program = torch.export.export(job.float_module(), (job.example(),)).run_decompositions({})
+        half = job.options.fp16 or job.source.precision == FP16
+        progress(0.3, "converting to Core ML")
+        model = ct.convert(
+            program, convert_to="mlprogram", minimum_deployment_target=ct.target.iOS16,
+            compute_precision=ct.precision.FLOAT16 if half else ct.precision.FLOAT32,
+        )  # fmt: skip
+        precision = FP16 if half else FLOAT
+        if job.options.int8_weights:
+            progress(0.8, "quantizing weights to int8")
+            config = ct.optimize.coreml.OptimizationConfig(
+                global_config=ct.optimize.coreml.OpLinearQuantizerConfig(mode="linear_symmetric")
+            )
+            model = ct.optimize.coreml.linear_quantize_weights(model, config)
+            precision = INT8_WEIGHTS
+    model.save(str(target))
+    details = inspect_package(target)
+    problems = structure_problems(details, precision, size, job.model.card.num_classes)
+    details["structure_ok"] = not problems
+    notes += problems
+    notes.append("Core ML predicts only on macOS: on this machine the spec is checked, outputs are not compared")
+    return Artifact(precision, None, notes, details)
+
+
+def inspect_package(path: Path) -> dict[str, Any]:
+    """Inputs, outputs, operation counts and weight data types of a saved package, without loading it."""
+    import coremltools as ct
+    from coremltools.proto import MIL_pb2
+
+    spec = ct.models.MLModel(str(path), skip_model_load=True).get_spec()
+
+    def tensors(features: Any) -> list[dict[str, Any]]:
+        return [{"name": f.name, "shape": [int(d) for d in f.type.multiArrayType.shape],
+                 "dtype": ct.proto.FeatureTypes_pb2.ArrayFeatureType.ArrayDataType.Name(f.type.multiArrayType.dataType)}
+                for f in features]  # fmt: skip
+
+    ops: Counter[str] = Counter()
+    weight_dtypes: Counter[str] = Counter()
+    for function in spec.mlProgram.functions.values():
+        for block in function.block_specializations.values():
+            for op in block.operations:
+                ops[op.type] += 1
+                if op.type == "const" or op.type.startswith("constexpr"):
+                    for output in op.outputs:
+                        weight_dtypes[MIL_pb2.DataType.Name(output.type.tensorType.dataType)] += 1
+    return {
+        "inputs": tensors(spec.description.input), "outputs": tensors(spec.description.output),
+        "spec_version": spec.specificationVersion, "ops": dict(ops.most_common()),
+        "weight_dtypes": dict(weight_dtypes),
+    }  # fmt: skip
+
+
+def structure_problems(details: dict[str, Any], precision: str, size: int, num_classes: int) -> list[str]:
+    """What in the spec contradicts the requested model (empty when it is what was asked for)."""
+    problems = []
+    if [i["shape"] for i in details["inputs"]] != [[1, 3, size, size]]:
+        problems.append(f"input is {details['inputs']}, expected one 1×3×{size}×{size} tensor")
+    if [o["shape"][-1:] for o in details["outputs"]] != [[num_classes]]:
+        problems.append(f"output is {details['outputs']}, expected {num_classes} logits")
+    ops = details["ops"]
+    if precision in (INT8, INT8_WEIGHTS) and not any(op in ops for op in INT8_WEIGHT_OPS):
+        problems.append("no int8 weight operations in the program")
+    if precision == INT8 and "quantize" not in ops:
+        problems.append("no activation quantize operations (expected W8A8)")
+    if precision == FP16 and "FLOAT16" not in details["weight_dtypes"]:
+        problems.append("no fp16 weights")
+    return problems

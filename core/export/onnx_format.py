@@ -1,0 +1,126 @@
+"""ONNX: float through torch.onnx (dynamo); int8 as a QDQ model from ONNX Runtime's quantize_static.
+
+The int8 model realizes the variant's quantization on the float parent's ONNX graph with its
+calibration settings. CPUs without VNNI (AVX2 only) lose accuracy in ONNX Runtime's fused
+u8s8 kernels once graph optimizations run (their 16-bit intermediate sums saturate); 7-bit
+weights (`reduce_range`) avoid that, and are on by default exactly there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.export.registry import FLOAT, INT8, ExportFormat
+from core.export.run import Artifact
+from core.jobs import Progress
+from core.runtime import Predictor, cpu_has_vnni, export_onnx, onnx_predictor
+
+if TYPE_CHECKING:
+    from core.export.run import ExportJob
+
+CALIBRATION_BATCH = 16
+# ONNX Runtime keeps every calibration batch's activations until it computes ranges (MobileNetV2 at
+# 224: tens of MB per image; 512 images exhausted 23 GB). Its strided calibration folds them into
+# ranges or histograms every few batches instead.
+BATCHES_PER_CHUNK = 2
+
+
+def predictor(path: Path) -> Predictor:
+    return onnx_predictor(path, threads=1)
+
+
+def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress) -> Artifact:
+    options = job.options
+    if job.source.precision == FLOAT:
+        progress(0.1, "exporting ONNX")
+        export_onnx(job.float_module(), target, job.input_size, options.dynamic_batch, options.opset)
+        return Artifact(FLOAT, predictor, details={"opset": _opset(target), "dynamic_batch": options.dynamic_batch})
+    return _int8(job, target, progress)
+
+
+def _opset(path: Path) -> int:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def _int8(job: ExportJob, target: Path, progress: Progress) -> Artifact:
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+    from core.data.datasets import Preprocessing
+    from core.export.pt2e import requantization_notes
+
+    step = job.source.quantize_step
+    assert step is not None
+    parent = job.float_parent()
+    assert parent.module is not None
+    progress(0.05, "exporting the float parent to ONNX")
+    float_path = export_onnx(parent.module, job.scratch / "float_parent.onnx", job.input_size, True, job.options.opset)
+    images = job.calibration_images()
+    reader = _calibration_reader(images, Preprocessing.for_card(parent.card), progress.span(0.1, 0.9))
+    method, extra = _calibration(step.observer)
+    reduce_range = job.options.reduce_range if job.options.reduce_range is not None else not cpu_has_vnni()
+    progress(0.1, f"calibrating on {len(images)} images ({method.name})")
+    quantize_static(
+        str(float_path), str(target), reader, quant_format=QuantFormat.QDQ, per_channel=step.per_channel,
+        reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+        calibrate_method=method, extra_options={**extra, "CalibStridedMinMax": reader.stride},
+    )  # fmt: skip
+    notes = requantization_notes(job)
+    range_note = ", 7-bit weights (reduce_range, for CPUs without VNNI)" if reduce_range else ""
+    notes.append(f"ONNX Runtime calibration: {method.name}{range_note}")
+    details = {"opset": _opset(target), "calibrate_method": method.name, "reduce_range": reduce_range,
+               "quant_format": "QDQ", "dynamic_batch": True}  # fmt: skip
+    return Artifact(INT8, predictor, notes, details)
+
+
+def _calibration_reader(images: Any, preprocess: Any, progress: Progress) -> Any:
+    """Calibration batches for ONNX Runtime, readable in ranges (its strided calibration)."""
+    from dataclasses import replace
+
+    from onnxruntime.quantization import CalibrationDataReader
+
+    chunks = [images.samples[i : i + CALIBRATION_BATCH] for i in range(0, len(images), CALIBRATION_BATCH)]
+    report = progress.steps(len(chunks), "calibration batches")
+
+    class Reader(CalibrationDataReader):
+        # The stride must divide the number of batches: the largest divisor up to BATCHES_PER_CHUNK.
+        stride = max(d for d in range(1, BATCHES_PER_CHUNK + 1) if len(chunks) % d == 0)
+
+        def __init__(self) -> None:
+            self.set_range(0, len(chunks))
+
+        def __len__(self) -> int:
+            return len(chunks)
+
+        def set_range(self, start_index: int, end_index: int) -> None:
+            self.pending = iter(range(start_index, min(end_index, len(chunks))))
+
+        def get_next(self) -> dict[str, Any] | None:
+            index = next(self.pending, None)
+            if index is None:
+                return None
+            chunk = replace(images, samples=chunks[index])
+            batch = next(chunk.batches(preprocess, batch_size=len(chunks[index])), None)
+            report(index + 1)
+            if batch is None:  # every image of the chunk was unreadable: skip it, ORT refuses empty inputs
+                return self.get_next()
+            return {"input": batch[0].numpy()}
+
+    return Reader()
+
+
+def _calibration(observer: str) -> tuple[Any, dict[str, Any]]:
+    """The ONNX Runtime calibration closest to the variant's torch observer."""
+    from onnxruntime.quantization import CalibrationMethod
+
+    methods: dict[str, tuple[Any, dict[str, Any]]] = {
+        "minmax": (CalibrationMethod.MinMax, {}),
+        "moving_average": (CalibrationMethod.MinMax, {"CalibMovingAverage": True}),
+        # Both search a histogram for the range that loses least; ORT's search is KL (entropy) based.
+        "histogram": (CalibrationMethod.Entropy, {}),
+        "percentile": (CalibrationMethod.Percentile, {"CalibPercentile": 99.99}),
+    }
+    return methods[observer]

@@ -1,0 +1,72 @@
+"""The export formats: a card per format saying what it writes, what runs it and what it takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import ExportError
+
+# What a source model is, as far as exporting goes.
+FLOAT, FP16, INT8, INT8_DYNAMIC = "float", "fp16", "int8", "int8-dynamic"
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    title: str
+    suffix: str
+    runtime: str  # the runtime that reloads and verifies the artifact
+    precisions: tuple[str, ...]  # source precisions this format takes
+    requantizes: bool  # an int8 source is re-quantized from its float parent with calibration images
+    module: str  # the converter module; imported only when the format is used
+    supports: str  # one line for users: what the format can hold
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name, "title": self.title, "suffix": self.suffix, "runtime": self.runtime,
+            "precisions": list(self.precisions), "requantizes": self.requantizes, "supports": self.supports,
+        }  # fmt: skip
+
+
+FORMATS: dict[str, ExportFormat] = {
+    f.name: f
+    for f in (
+        ExportFormat(
+            "onnx", "ONNX", ".onnx", "onnxruntime", (FLOAT, INT8), True, "core.export.onnx_format",
+            "float (dynamic batch, opset choice); int8 as a QDQ model from ONNX Runtime quantize_static",
+        ),
+        ExportFormat(
+            "tflite", "TensorFlow Lite (LiteRT)", ".tflite", "ai_edge_litert", (FLOAT, FP16, INT8), True,
+            "core.export.tflite_format",
+            "float, fp16 weights, full-integer int8 with int8 input/output; optional NHWC input",
+        ),
+        ExportFormat(
+            "torchscript", "TorchScript", ".pt", "torch.jit", (FLOAT, INT8, INT8_DYNAMIC), False,
+            "core.export.torch_formats", "float and int8 as they are (x86 int8 kernels); deprecated by PyTorch",
+        ),
+        ExportFormat(
+            "pt2", "torch.export program", ".pt2", "torch.export", (FLOAT, INT8), True, "core.export.torch_formats",
+            "float (dynamic batch); int8 as a PT2E (XNNPACK-style) quantized program",
+        ),
+        ExportFormat(
+            "pte", "ExecuTorch", ".pte", "executorch", (FLOAT, INT8), True, "core.export.torch_formats",
+            "float and int8, delegated to XNNPACK; batch 1",
+        ),
+        ExportFormat(
+            "coreml", "Core ML", ".mlpackage", "coremltools (spec only on Linux)", (FLOAT, FP16, INT8), True,
+            "core.export.coreml_format",
+            "fp32/fp16 compute, int8 weights, W8A8 for int8 sources (iOS 17); predictions need macOS",
+        ),
+    )
+}  # fmt: skip
+
+
+def parse_formats(text: str) -> list[ExportFormat]:
+    """`onnx,tflite` → format cards, in the order given, without repeats."""
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ExportError(f"no export format given; choose from {', '.join(FORMATS)}")
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown:
+        raise ExportError(f"unknown export format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
+    return [FORMATS[n] for n in dict.fromkeys(names)]

@@ -1,0 +1,124 @@
+"""TensorFlow Lite (LiteRT) through litert-torch, without TensorFlow; run by ai_edge_litert.
+
+float: converted as is; fp16: float weights cast to fp16 by ai-edge-quantizer; int8: the float
+parent quantized with litert-torch's PT2E quantizer (the variant's calibration settings), a
+full-integer model with int8 input and output. NHWC input is optional (Android camera frames).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.export.registry import FLOAT, FP16, INT8, ExportFormat
+from core.export.run import Artifact
+from core.jobs import Progress
+from core.runtime import Predictor
+
+if TYPE_CHECKING:
+    from core.export.run import ExportJob
+
+FP16_RECIPE = [{
+    "regex": ".*", "operation": "*", "algorithm_key": "float_casting",
+    "op_config": {"weight_tensor_config": {"num_bits": 16, "dtype": "FLOAT"}, "compute_precision": "FLOAT",
+                  "explicit_dequantize": True},
+}]  # fmt: skip
+
+
+def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress) -> Artifact:
+    import litert_torch
+
+    notes: list[str] = []
+    nhwc = job.options.nhwc
+    if job.source.precision == INT8:
+        from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+        from litert_torch.quantize.quant_config import QuantConfig
+
+        from core.export.pt2e import quantize_parent, requantization_notes, with_variant_observer
+
+        assert job.source.quantize_step is not None
+        step = job.source.quantize_step
+        config = with_variant_observer(get_symmetric_quantization_config(is_per_channel=step.per_channel), step)
+        quantizer = PT2EQuantizer().set_global(config)
+        module = quantize_parent(job, quantizer, progress.span(0.0, 0.6), fold_quantize=False)
+        progress(0.6, "converting to TFLite int8")
+        edge = litert_torch.convert(_layout(module, nhwc), (_example(job, nhwc),),
+                                    quant_config=QuantConfig(pt2e_quantizer=quantizer))  # fmt: skip
+        edge.export(str(target))
+        precision, notes = INT8, requantization_notes(job)
+    else:
+        progress(0.1, "converting to TFLite")
+        edge = litert_torch.convert(_layout(job.float_module(), nhwc), (_example(job, nhwc),))
+        half = job.options.fp16 or job.source.precision == FP16
+        if half:
+            float_path = job.scratch / "float.tflite"
+            edge.export(str(float_path))
+            progress(0.8, "casting weights to fp16")
+            _cast_to_fp16(float_path, target)
+        else:
+            edge.export(str(target))
+        precision = FP16 if half else FLOAT
+    return Artifact(precision, predictor, notes, io_details(target))
+
+
+def _layout(module: Any, nhwc: bool) -> Any:
+    import litert_torch
+
+    return litert_torch.to_channel_last_io(module, args=[0]) if nhwc else module
+
+
+def _example(job: ExportJob, nhwc: bool) -> Any:
+    example = job.example()
+    return example.permute(0, 2, 3, 1).contiguous() if nhwc else example
+
+
+def _cast_to_fp16(float_path: Path, target: Path) -> None:
+    from ai_edge_quantizer import quantizer
+
+    result = quantizer.Quantizer(str(float_path), FP16_RECIPE).quantize(enable_progress_report=False)
+    assert result.quantized_model is not None
+    target.write_bytes(bytes(result.quantized_model))
+
+
+def io_details(path: Path) -> dict[str, Any]:
+    """Input layout and the int8 input/output scale and zero point an app needs."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    tensor_in, tensor_out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+
+    def describe(tensor: dict[str, Any]) -> dict[str, Any]:
+        scale, zero_point = tensor["quantization"]
+        described: dict[str, Any] = {"shape": [int(d) for d in tensor["shape"]], "dtype": tensor["dtype"].__name__}
+        if scale:
+            described.update(scale=float(scale), zero_point=int(zero_point))
+        return described
+
+    layout = "NHWC" if int(tensor_in["shape"][-1]) == 3 else "NCHW"
+    return {"layout": layout, "input": describe(tensor_in), "output": describe(tensor_out)}
+
+
+def predictor(path: Path) -> Predictor:
+    """Float32 NCHW batches in, float32 logits out: (de)quantizes int8 I/O and transposes for NHWC."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    from core.export.verify import one_at_a_time
+
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    interpreter.allocate_tensors()
+    tensor_in, tensor_out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    nhwc = int(tensor_in["shape"][-1]) == 3
+    in_scale, in_zero = tensor_in["quantization"]
+    out_scale, out_zero = tensor_out["quantization"]
+
+    def predict(image: np.ndarray) -> np.ndarray:
+        x = image.transpose(0, 2, 3, 1) if nhwc else image
+        if tensor_in["dtype"] == np.int8:
+            x = np.clip(np.round(x / in_scale) + in_zero, -128, 127)
+        interpreter.set_tensor(tensor_in["index"], np.ascontiguousarray(x, dtype=tensor_in["dtype"]))
+        interpreter.invoke()
+        out = interpreter.get_tensor(tensor_out["index"]).astype(np.float32)
+        return (out - out_zero) * out_scale if tensor_out["dtype"] == np.int8 else out
+
+    return one_at_a_time(predict)

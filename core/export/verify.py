@@ -1,0 +1,105 @@
+"""Verification shared by every format: the artifact, reloaded in its own runtime, against the source.
+
+Rule: an artifact is `verified` when its runtime produced outputs on the verification images and
+its top-1 agrees with the source's on at least FLOAT_AGREEMENT % of them (float, pruned and fp16
+sources and fp16 artifacts) or INT8_AGREEMENT % (anything int8). Max |Δ| and cosine are reported
+for judgement, not thresholded: an int8 re-quantization legitimately moves logits. An artifact whose
+runtime cannot predict here (Core ML on Linux) is never `verified`; its structure checks are reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.jobs import Progress
+from core.metrics.latency import time_predictor
+from core.runtime import Predictor
+
+FLOAT_AGREEMENT = 99.0
+INT8_AGREEMENT = 97.0
+BATCH = 16
+
+
+@dataclass
+class VerificationImages:
+    """Preprocessed images (N×3×H×W float32) and their labels (None when unlabelled)."""
+
+    images: np.ndarray
+    labels: np.ndarray | None
+    dataset: str
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def load_images(dataset: Any, card: Any, progress: Progress) -> VerificationImages:
+    from core.data.datasets import Preprocessing
+
+    batches = list(dataset.batches(Preprocessing.for_card(card), batch_size=32, progress=progress))
+    images = np.concatenate([b.numpy() for b, _ in batches])
+    labels = np.concatenate([y.numpy() for _, y in batches])
+    return VerificationImages(images, labels if dataset.labeled else None, str(dataset.root))
+
+
+def one_at_a_time(predict: Predictor) -> Predictor:
+    """A batch predictor from one that takes a single image (TFLite, ExecuTorch, Core ML run batch 1)."""
+    return lambda batch: np.concatenate([predict(batch[i : i + 1]) for i in range(len(batch))])
+
+
+def logits(predict: Predictor, images: np.ndarray, progress: Progress) -> np.ndarray:
+    report = progress.steps(len(images), "running")
+    out = []
+    for start in range(0, len(images), BATCH):
+        out.append(np.asarray(predict(images[start : start + BATCH]), dtype=np.float32))
+        report(min(start + BATCH, len(images)))
+    return np.concatenate(out)
+
+
+def top1_percent(scores: np.ndarray, labels: np.ndarray) -> float:
+    return round(100 * float((scores.argmax(1) == labels).mean()), 3)
+
+
+def compare(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
+    """Top-1 agreement (%), max |Δ| of logits, and mean per-image cosine similarity."""
+    if candidate.shape != reference.shape:
+        raise ValueError(f"artifact returned {candidate.shape}, the source {reference.shape}")
+    dot = (reference * candidate).sum(1)
+    norms = np.linalg.norm(reference, axis=1) * np.linalg.norm(candidate, axis=1)
+    cosine = dot / np.maximum(norms, 1e-12)
+    return {
+        "agreement_top1": round(100 * float((reference.argmax(1) == candidate.argmax(1)).mean()), 3),
+        "max_abs_diff": float(np.abs(reference - candidate).max()),
+        "cosine": round(float(cosine.mean()), 6),
+    }
+
+
+def verify(
+    predictor: Callable[[], Predictor],
+    reference: np.ndarray,
+    data: VerificationImages,
+    threshold: float,
+    latency_runs: int,
+    progress: Progress,
+    float_parent: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Run the artifact on `data`, compare with the source's `reference` logits, time one image.
+
+    For an int8 source, `float_parent` (its parent's logits) tells how much of the disagreement
+    is the source's own quantization error rather than the artifact's.
+    """
+    predict = predictor()
+    scores = logits(predict, data.images, progress.span(0.0, 0.8))
+    result: dict[str, Any] = {"n": len(data), **compare(reference, scores), "threshold": threshold}
+    if float_parent is not None:
+        result["agreement_top1_float_parent"] = compare(float_parent, scores)["agreement_top1"]
+    if data.labels is not None:
+        result["top1"] = top1_percent(scores, data.labels)
+    if latency_runs > 0:
+        times = time_predictor(predict, data.images[:1], latency_runs, min(5, latency_runs), progress.span(0.8, 1.0))
+        result["latency_ms"] = round(float(np.median(times)), 3)
+    result["verified"] = result["agreement_top1"] >= threshold
+    return result
