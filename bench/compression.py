@@ -74,9 +74,10 @@ def ptq_rows(evaluation: ImageDataset, calib: ImageDataset) -> list[dict[str, An
         float_top1 = evaluate(parent, evaluation, threads=2).top1
         float_ms = _latency(parent)
         variants: dict[str, tuple[LoadedModel, float]] = {}
+        default = QuantizeStep(calibration_images=CALIBRATION_IMAGES)
         for name, step in (
-            ("torch int8 (default)", QuantizeStep(calibration_images=CALIBRATION_IMAGES)),
-            ("torch int8, no equalization", QuantizeStep(calibration_images=CALIBRATION_IMAGES, equalize=False)),
+            (f"torch int8 (default: equalize {default.equalizes})", default),
+            (f"torch int8, equalize {not default.equalizes}", replace(default, equalize=not default.equalizes)),
         ):
             started = time.perf_counter()
             variants[name] = (quantize(parent, step, calib=calib), time.perf_counter() - started)

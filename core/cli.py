@@ -225,14 +225,14 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
     source = resolve_source(args.model, args.weights, trust_pickle=args.trust_pickle, progress=progress)
     classes = source.model.card.num_classes
     calib = open_dataset(args.calib, num_classes=classes) if args.calib else None
-    check_supported(source, formats, calib)  # before the evaluation images are read
-    check_writable(Path(args.out))
-    evaluation = open_dataset(args.eval, num_classes=classes, limit=args.eval_limit) if args.eval else None
     options = ExportOptions(
         dynamic_batch=not args.static_batch, opset=args.opset, nhwc=args.nhwc, fp16=args.fp16,
         int8_weights=args.int8_weights, reduce_range=args.reduce_range, threads=args.threads,
         latency_runs=args.latency_runs,
     )  # fmt: skip
+    check_supported(source, formats, calib, options)  # before the evaluation images are read
+    check_writable(Path(args.out))
+    evaluation = open_dataset(args.eval, num_classes=classes, limit=args.eval_limit) if args.eval else None
     report = export_model(source, formats, args.out, options=options, calib=calib, evaluation=evaluation,
                           bundle=args.bundle, progress=progress)  # fmt: skip
     if not args.json:

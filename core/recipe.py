@@ -113,10 +113,12 @@ class QuantizeStep:
     calibration_images: int = 512
     per_channel: bool = True
     keep_float: tuple[str, ...] = ()  # layers left in float
-    equalize: bool = True  # rescale activation channels before calibrating (see core.compress.equalize)
     # 7-bit activations: needed where the CPU lacks VNNI (8-bit sums can overflow there) and
     # costs accuracy elsewhere (V1-0.75: −2 pt). None: decided by the CPU that quantizes.
     reduce_range: bool | None = None
+    # Rescale activation channels before calibrating (core.compress.equalize). None: only with 7-bit
+    # activations, where it gained 1.2 pt on V1-0.75; with 8-bit ones it cost 0.5 pt there.
+    equalize: bool | None = None
     qat_epochs: float = 1.0
     qat_learning_rate: float = 1e-4
     freeze_bn_after: int = 200  # QAT steps before BatchNorm statistics freeze
@@ -125,6 +127,16 @@ class QuantizeStep:
     TYPE: ClassVar[str] = "quantize"
     MODES: ClassVar[tuple[str, ...]] = ("dynamic", "static", "qat", "fp16")
     OBSERVERS: ClassVar[tuple[str, ...]] = ("minmax", "moving_average", "histogram", "percentile")
+
+    @property
+    def activations_7bit(self) -> bool:
+        from core.runtime import cpu_has_vnni
+
+        return (not cpu_has_vnni()) if self.reduce_range is None else self.reduce_range
+
+    @property
+    def equalizes(self) -> bool:
+        return self.activations_7bit if self.equalize is None else self.equalize
 
     def __post_init__(self) -> None:
         _check_choice("quantize", "mode", self.mode, self.MODES)

@@ -104,10 +104,7 @@ EQUALIZATION_IMAGES = 128
 
 
 def qconfig_for(step: QuantizeStep) -> Any:
-    from core.runtime import cpu_has_vnni
-
-    reduce_range = (not cpu_has_vnni()) if step.reduce_range is None else step.reduce_range
-    activation = OBSERVERS[step.observer].with_args(dtype=torch.quint8, reduce_range=reduce_range)
+    activation = OBSERVERS[step.observer].with_args(dtype=torch.quint8, reduce_range=step.activations_7bit)
     if step.per_channel:
         weight = PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
     else:
@@ -290,7 +287,7 @@ def equalized(model: LoadedModel, step: QuantizeStep, data: ImageDataset) -> Loa
     from core.compress.equalize import equalize_activations
     from core.data.datasets import Preprocessing
 
-    if not step.equalize:
+    if not step.equalizes:
         return model
     module = copy.deepcopy(model.editable_module("equalized")).eval()
     images = data.subset(min(len(data), EQUALIZATION_IMAGES), seed=1)
@@ -304,7 +301,7 @@ def _static_int8(
     from core.data.datasets import Preprocessing
 
     assert model.card.spec is not None
-    progress(0.0, "equalizing activation ranges" if step.equalize else "preparing")
+    progress(0.0, "equalizing activation ranges" if step.equalizes else "preparing")
     prepared = _prepared(
         model.card.spec,
         info,

@@ -32,8 +32,9 @@ FORMATS: dict[str, ExportFormat] = {
     f.name: f
     for f in (
         ExportFormat(
-            "onnx", "ONNX", ".onnx", "onnxruntime", (FLOAT, INT8), True, "core.export.onnx_format",
-            "float (dynamic batch, opset choice); int8 as a QDQ model from ONNX Runtime quantize_static",
+            "onnx", "ONNX", ".onnx", "onnxruntime", (FLOAT, INT8), False, "core.export.onnx_format",
+            "float (dynamic batch, opset choice); int8 as a QDQ model with the variant's own scales, or "
+            "re-quantized by ONNX Runtime quantize_static with 7-bit weights for CPUs without VNNI",
         ),
         ExportFormat(
             "tflite", "TensorFlow Lite (LiteRT)", ".tflite", "ai_edge_litert", (FLOAT, FP16, INT8), True,

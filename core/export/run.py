@@ -34,7 +34,7 @@ from core.export.verify import (
     verify,
 )
 from core.jobs import Progress, silent
-from core.runtime import Predictor, default_threads, torch_predictor, torch_threads
+from core.runtime import Predictor, cpu_has_vnni, default_threads, torch_predictor, torch_threads
 from core.storage import atomic_write_text
 
 if TYPE_CHECKING:
@@ -55,6 +55,14 @@ class ExportOptions:
     reduce_range: bool | None = None  # ONNX int8: 7-bit weights; None = only on CPUs without VNNI
     threads: int = field(default_factory=default_threads)  # conversion and calibration
     latency_runs: int = 30  # timed runs at 1 thread; 0 skips latency
+
+    @property
+    def onnx_reduce_range(self) -> bool:
+        return (not cpu_has_vnni()) if self.reduce_range is None else self.reduce_range
+
+    def requantizes(self, fmt: ExportFormat) -> bool:
+        """Whether `fmt` re-quantizes an int8 source's float parent (and so needs it and calibration images)."""
+        return fmt.requantizes or (fmt.name == "onnx" and self.onnx_reduce_range)
 
 
 @dataclass
@@ -199,7 +207,12 @@ class ExportReport:
         return "\n".join(lines) + "\n"
 
 
-def check_supported(source: ExportSource, formats: list[ExportFormat], calib: ImageDataset | None) -> None:
+def check_supported(
+    source: ExportSource,
+    formats: list[ExportFormat],
+    calib: ImageDataset | None,
+    options: ExportOptions | None = None,
+) -> None:
     """Refuse combinations that cannot work before any work starts; the message names the alternative."""
     if source.model.module is None:
         raise ExportError(
@@ -219,7 +232,7 @@ def check_supported(source: ExportSource, formats: list[ExportFormat], calib: Im
                 f"{','.join(takes) or 'torchscript'}, or export the float parent"
                 + (" with --fp16" if precision == FP16 else "")
             )
-        if precision == INT8 and fmt.requantizes:
+        if precision == INT8 and (options or ExportOptions()).requantizes(fmt):
             if source.parent_problem:
                 raise ExportError(source.parent_problem)
             if source.float_parent is None:
@@ -289,7 +302,7 @@ def export_model(
     formats = _with_bundle_format(formats, bundle)
     if not formats:
         raise ExportError(f"no export format given; choose from {', '.join(FORMATS)}")
-    check_supported(source, formats, calib)
+    check_supported(source, formats, calib, options)
     check_writable(out_dir)
     progress(0.0, "preparing verification images")
     data, reference = _reference(source, evaluation, calib, progress.span(0.0, 0.05))

@@ -34,7 +34,7 @@ def _torchscript(job: ExportJob, target: Path, progress: Progress) -> Artifact:
     progress(0.1, "tracing")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with _hooks_as_modules(job.model.module) as traceable:
+        with hooks_as_modules(job.model.module) as traceable:
             traced = torch.jit.trace(traceable, job.example(), check_trace=False)
         torch.jit.save(traced, str(target))
     deprecations = {str(w.message).splitlines()[0] for w in caught if "deprecat" in str(w.message).lower()}
@@ -43,14 +43,14 @@ def _torchscript(job: ExportJob, target: Path, progress: Progress) -> Artifact:
 
 
 @contextlib.contextmanager
-def _hooks_as_modules(module: Any) -> Iterator[Any]:
-    """`module` with its forward pre-hooks (TF-SAME padding of int8 models) turned into modules run before
-    their layer, restored on exit. Tracing compiles hooks with TorchScript, which cannot compile the closures;
-    as modules they are traced. In place: a deep copy of an eager int8 model does not compute the same.
+def hooks_as_modules(module: Any) -> Iterator[Any]:
+    """`module` with its forward hooks (TF-SAME padding and cropping of int8 models) turned into modules run
+    around their layer, restored on exit. Tracing compiles hooks with TorchScript, which cannot compile the
+    closures; as modules they are traced. In place: a deep copy of an eager int8 model does not compute the same.
     """
     from torch import nn
 
-    class RunHooks(nn.Module):
+    class RunPreHooks(nn.Module):
         def __init__(self, hooks: list[Any]) -> None:
             super().__init__()
             self.hooks = hooks
@@ -60,19 +60,28 @@ def _hooks_as_modules(module: Any) -> Iterator[Any]:
                 x = hook(None, (x,))[0]
             return x
 
+    class RunHooks(RunPreHooks):
+        def forward(self, x: Any) -> Any:
+            for hook in self.hooks:
+                x = hook(None, (), x)
+            return x
+
     moved = []
     for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
-            if child._forward_pre_hooks:
-                saved = dict(child._forward_pre_hooks)
+            if child._forward_pre_hooks or child._forward_hooks:
+                saved = dict(child._forward_pre_hooks), dict(child._forward_hooks)
                 child._forward_pre_hooks.clear()
-                setattr(parent, name, nn.Sequential(RunHooks(list(saved.values())), child))
+                child._forward_hooks.clear()
+                wrapped = nn.Sequential(RunPreHooks(list(saved[0].values())), child, RunHooks(list(saved[1].values())))
+                setattr(parent, name, wrapped)
                 moved.append((parent, name, child, saved))
     try:
         yield module
     finally:
-        for parent, name, child, saved in moved:
-            child._forward_pre_hooks.update(saved)
+        for parent, name, child, (pre_hooks, hooks) in moved:
+            child._forward_pre_hooks.update(pre_hooks)
+            child._forward_hooks.update(hooks)
             setattr(parent, name, child)
 
 

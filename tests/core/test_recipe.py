@@ -80,3 +80,10 @@ def test_missing_data_is_reported_before_any_work() -> None:
     assert balanced().requirements() == {"calib", "train"}
     balanced().check_data({"calib", "train"})
     assert Recipe("fp16", (QuantizeStep(mode="fp16"),)).requirements() == set()
+
+
+def test_equalization_follows_the_activation_precision_unless_set() -> None:
+    assert QuantizeStep(reduce_range=True).equalizes and not QuantizeStep(reduce_range=False).equalizes
+    assert QuantizeStep(reduce_range=False, equalize=True).equalizes
+    round_trip = Recipe.from_json(Recipe("q", (QuantizeStep(equalize=False, reduce_range=True),)).to_json())
+    assert round_trip.steps[0] == QuantizeStep(equalize=False, reduce_range=True)
