@@ -52,7 +52,7 @@ def main() -> None:
     fp32 = create_model(ModelSpec("mobilenet_v2"), "pretrained")
     step = QuantizeStep(calibration_images=512)  # the studio's default observer (percentile)
     int8 = quantize(fp32, step, calib=calib)
-    pruned = prune(fp32, PruneStep(ratio=0.3))
+    pruned = prune(fp32, PruneStep(ratio=0.3), calib=calib)
     sources = {
         "V2 fp32": from_model(fp32),
         "V2 int8": ExportSource(int8, "V2 int8", float_parent=lambda: fp32, quantize_step=step),
