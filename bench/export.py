@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--formats", default="onnx,tflite,torchscript,pt2,pte,coreml")
     parser.add_argument("--eval-images", type=int, default=300)
     parser.add_argument("--out", help="keep the artifacts here (default: a temporary folder)")
+    parser.add_argument("--variants", default="fp32,int8,pruned", help="which of fp32,int8,pruned to export")
     args = parser.parse_args()
     torch.set_num_threads(1)
     datasets = shared_dir() / "datasets"
@@ -58,6 +59,8 @@ def main() -> None:
         "V2 int8": ExportSource(int8, "V2 int8", float_parent=lambda: fp32, quantize_step=step),
         "V2 pruned 30%": ExportSource(pruned, "V2 pruned 30"),
     }
+    wanted = set(args.variants.split(","))
+    sources = {label: source for label, source in sources.items() if label.split()[1] in wanted}
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="mnstudio-bench-export-") as scratch:
         out = Path(args.out or scratch)
