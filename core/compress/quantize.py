@@ -171,28 +171,28 @@ def clip_relu6_ranges(prepared: nn.Module) -> None:
 
 
 TF_SAME_MARK = "_tf_same"
-TF_SAME_CROP = "_tf_same_crop"
+TF_SAME_LEAD = "_tf_same_lead"
 
 
 def mark_tf_same_convs(module: nn.Module) -> None:
     """Strided k>1 convs carry a mark; the TF-SAME padding itself is added after fusion.
 
-    The conv keeps no padding of its own, except where x86's int8 kernels need one: a
-    depthwise 5×5 stride-2 conv without padding runs 100× slower (8.4 ms vs 0.07 ms in
-    V3-Small). Such a conv keeps its symmetric padding p = 2 and its output is cropped by
-    p / stride on each side, which computes exactly the TF-SAME result.
+    x86's int8 kernels are fast only for convs with their usual symmetric padding p: without it
+    a depthwise 5×5 stride-2 conv took 8.4 ms instead of 0.07 ms, a 3×3 one 1.1 ms instead of
+    ~0.1. So the conv keeps p, the input gets the TF-SAME padding plus `lead`·stride − p extra
+    leading zeros, and the first `lead` outputs are cropped: the remaining outputs sample
+    exactly the TF-SAME windows.
     """
     for layer in module.modules():
         if isinstance(layer, nn.Conv2d) and layer.stride != (1, 1) and layer.kernel_size[0] > 1:
             symmetric = (layer.kernel_size[0] - 1) // 2 * layer.dilation[0]
-            crop = symmetric // layer.stride[0] if layer.kernel_size[0] > 3 and symmetric % layer.stride[0] == 0 else 0
-            layer.padding = (symmetric, symmetric) if crop else (0, 0)
+            layer.padding = (symmetric, symmetric)
             setattr(layer, TF_SAME_MARK, True)
-            setattr(layer, TF_SAME_CROP, crop)
+            setattr(layer, TF_SAME_LEAD, -(-symmetric // layer.stride[0]))
 
 
 def add_tf_same_hooks(module: nn.Module) -> None:
-    """Pad marked convs TF-SAME style with a forward pre-hook on the outermost (fused) module.
+    """Pad marked convs TF-SAME style with forward hooks on the outermost (fused) module.
 
     After fusion, not before: fusing deep-copies a conv together with its hooks and then
     re-registers them, which would pad twice. Hooks on the outer fused module are what
@@ -201,13 +201,22 @@ def add_tf_same_hooks(module: nn.Module) -> None:
     """
     from torch.ao.nn.intrinsic import _FusedModule
 
-    from core.zoo.tf_same import pad_same
+    from core.zoo.tf_same import crop_leading, pad_same
 
-    def tf_same_hook(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]) -> Any:
-        return lambda _, inputs: (pad_same(inputs[0], kernel, stride, dilation),)
+    def pad_hook(conv: nn.Conv2d, lead: int) -> Any:
+        extra = lead * conv.stride[0] - int(conv.padding[0])
+        return lambda _, inputs: (pad_same(inputs[0], conv.kernel_size, conv.stride, conv.dilation, extra),)
 
-    def crop_hook(crop: int) -> Any:
-        return lambda _m, _i, output: output[..., crop:-crop, crop:-crop]
+    def crop_hook(conv: nn.Conv2d, lead: int) -> Any:
+        # From the padded input size: TF-SAME yields (padded − effective kernel − extra) / stride + 1 outputs.
+        span = (conv.kernel_size[0] - 1) * conv.dilation[0] + 1 + lead * conv.stride[0] - int(conv.padding[0])
+
+        def crop(_m: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor:
+            rows = (inputs[0].shape[-2] - span) // conv.stride[0] + 1
+            cols = (inputs[0].shape[-1] - span) // conv.stride[1] + 1
+            return crop_leading(output, lead, rows, cols)
+
+        return crop
 
     fused = [m for m in module.modules() if isinstance(m, _FusedModule)]
     inside_fused = {id(inner) for m in fused for inner in m.children()}
@@ -215,9 +224,10 @@ def add_tf_same_hooks(module: nn.Module) -> None:
         conv = layer[0] if isinstance(layer, _FusedModule) else layer
         if id(layer) in inside_fused or not (isinstance(conv, nn.Conv2d) and getattr(conv, TF_SAME_MARK, False)):
             continue
-        layer.register_forward_pre_hook(tf_same_hook(conv.kernel_size, conv.stride, conv.dilation))
-        if crop := getattr(conv, TF_SAME_CROP, 0):
-            layer.register_forward_hook(crop_hook(crop))
+        lead = getattr(conv, TF_SAME_LEAD, 0)
+        layer.register_forward_pre_hook(pad_hook(conv, lead))
+        if lead:
+            layer.register_forward_hook(crop_hook(conv, lead))
 
 
 def _mark_float_layers(module: nn.Module, keep_float: tuple[str, ...]) -> None:

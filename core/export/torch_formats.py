@@ -50,21 +50,20 @@ def hooks_as_modules(module: Any) -> Iterator[Any]:
     """
     from torch import nn
 
-    class RunPreHooks(nn.Module):
-        def __init__(self, hooks: list[Any]) -> None:
+    class WithHooks(nn.Module):
+        def __init__(self, layer: nn.Module, pre_hooks: list[Any], hooks: list[Any]) -> None:
             super().__init__()
+            self.layer = layer
+            self.pre_hooks = pre_hooks
             self.hooks = hooks
 
         def forward(self, x: Any) -> Any:
-            for hook in self.hooks:
+            for hook in self.pre_hooks:
                 x = hook(None, (x,))[0]
-            return x
-
-    class RunHooks(RunPreHooks):
-        def forward(self, x: Any) -> Any:
+            y = self.layer(x)
             for hook in self.hooks:
-                x = hook(None, (), x)
-            return x
+                y = hook(None, (x,), y)
+            return y
 
     moved = []
     for parent in list(module.modules()):
@@ -73,8 +72,7 @@ def hooks_as_modules(module: Any) -> Iterator[Any]:
                 saved = dict(child._forward_pre_hooks), dict(child._forward_hooks)
                 child._forward_pre_hooks.clear()
                 child._forward_hooks.clear()
-                wrapped = nn.Sequential(RunPreHooks(list(saved[0].values())), child, RunHooks(list(saved[1].values())))
-                setattr(parent, name, wrapped)
+                setattr(parent, name, WithHooks(child, list(saved[0].values()), list(saved[1].values())))
                 moved.append((parent, name, child, saved))
     try:
         yield module

@@ -148,3 +148,26 @@ def test_quantization_aware_training_freezes_then_converts_and_reloads(
     x = np.random.default_rng(0).standard_normal((2, 3, RES, RES), dtype=np.float32)
     assert np.array_equal(_logits(int8, x), _logits(_reload(int8, tmp_path), x))
     assert not (tmp_path / "ckpt").exists() or not any((tmp_path / "ckpt").iterdir()), "checkpoint removed when done"
+
+
+@pytest.mark.parametrize("spec", ["mobilenet_v1:width=0.25,padding=tf_same", "mobilenet_v3_small:padding=tf_same"])
+def test_tf_same_convs_keep_fast_kernel_padding_and_compute_exactly_tf_same(spec: str) -> None:
+    """Strided convs keep symmetric padding (x86 int8's fast kernels need it); hooks re-align to TF-SAME."""
+    from core.compress.quantize import _layer_shapes, _quantizable_twin, add_tf_same_hooks
+
+    parent = create_model(ModelSpec.parse(spec), "none")
+    twin = _quantizable_twin(parent.card.spec, _layer_shapes(parent.module))
+    twin.load_state_dict(parent.module.state_dict())
+    twin.fuse_model(is_qat=False)
+    add_tf_same_hooks(twin)
+    strided = [m for m in twin.modules() if isinstance(m, torch.nn.Conv2d) and m.stride != (1, 1)]
+    assert strided and all(m.padding[0] == (m.kernel_size[0] - 1) // 2 for m in strided)
+    reference = parent.module
+    for module in reference.modules():  # the twin computes ReLU6 as ReLU until int8 saturation caps it
+        for name, child in module.named_children():
+            if isinstance(child, torch.nn.ReLU6):
+                setattr(module, name, torch.nn.ReLU())
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        expected = reference(x)
+        assert torch.allclose(twin(x), expected, atol=1e-4 * expected.abs().max().item())
