@@ -104,11 +104,16 @@ def ptq_rows(evaluation: ImageDataset, calib: ImageDataset) -> list[dict[str, An
 
 
 def prune_rows(
-    evaluation: ImageDataset, calib: ImageDataset, train: ImageDataset, minutes: float, project: Project
+    evaluation: ImageDataset,
+    calib: ImageDataset,
+    train: ImageDataset,
+    minutes: float,
+    project: Project,
+    ratios: list[float],
 ) -> list[dict[str, Any]]:
     rows = []
     parent = resolve_model("mobilenet_v2", "pretrained")
-    for ratio in (0.3, 0.5):
+    for ratio in ratios:
         recipe = Recipe(
             f"V2 structured {ratio:.0%} + distillation",
             (
@@ -156,6 +161,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sections", default="ptq,prune,balanced")
     parser.add_argument("--finetune-minutes", type=float, default=20.0)
+    parser.add_argument("--ratios", type=float, nargs="+", default=[0.3, 0.5], help="structured pruning ratios")
     parser.add_argument("--eval-limit", type=int, help="evaluate on a subset (default: all 1,300 images)")
     args = parser.parse_args()
     sections = set(args.sections.split(","))
@@ -170,7 +176,7 @@ def main() -> None:
         project = Project.create(Path(folder) / "bench")
         train = open_dataset(data / "imagenet_calib1000")  # unlabeled here: distillation only
         if "prune" in sections:
-            results["prune"] = prune_rows(evaluation, calib, train, args.finetune_minutes, project)
+            results["prune"] = prune_rows(evaluation, calib, train, args.finetune_minutes, project, args.ratios)
         if "balanced" in sections:
             balanced = load_recipe("balanced")
             steps = tuple(replace(s, max_minutes=args.finetune_minutes) if isinstance(s, FinetuneStep) else s
