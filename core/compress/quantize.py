@@ -292,7 +292,9 @@ def quantize(
     return LoadedModel(card=card, module=Fp16Module(module) if step.mode == "fp16" else module)
 
 
-def equalized(model: LoadedModel, step: QuantizeStep, data: ImageDataset) -> LoadedModel:
+def equalized(
+    model: LoadedModel, step: QuantizeStep, data: ImageDataset, progress: Progress | None = None
+) -> LoadedModel:
     """The float model `step` quantizes: an activation-equalized copy when the step asks for it."""
     from core.compress.equalize import equalize_activations
     from core.data.datasets import Preprocessing
@@ -301,7 +303,8 @@ def equalized(model: LoadedModel, step: QuantizeStep, data: ImageDataset) -> Loa
         return model
     module = copy.deepcopy(model.editable_module("equalized")).eval()
     images = data.subset(min(len(data), EQUALIZATION_IMAGES), seed=1)
-    equalize_activations(module, (batch for batch, _ in images.batches(Preprocessing.for_card(model.card), 32)))
+    batches = images.batches(Preprocessing.for_card(model.card), 32, progress=progress or silent())
+    equalize_activations(module, (batch for batch, _ in batches))
     return replace(model, module=module)
 
 
@@ -316,7 +319,7 @@ def _static_int8(
         model.card.spec,
         info,
         qconfig_for(step),
-        equalized(model, step, calib).editable_module("quantized").state_dict(),
+        equalized(model, step, calib, progress.span(0.0, 0.05)).editable_module("quantized").state_dict(),
     )
     images = calib.subset(step.calibration_images, seed=0)
     calibrate = progress.span(0.05, 0.9)
@@ -347,7 +350,8 @@ def _qat_int8(
     assert model.card.spec is not None
     torch.backends.quantized.engine = ENGINE
     twin: Any = _quantizable_twin(model.card.spec, info.layer_shapes)
-    twin.load_state_dict(equalized(model, step, train).editable_module("quantized").state_dict(), strict=True)
+    float_module = equalized(model, step, train, progress.span(0.0, 0.02)).editable_module("quantized")
+    twin.load_state_dict(float_module.state_dict(), strict=True)
     twin.train()
     twin.fuse_model(is_qat=True)
     add_tf_same_hooks(twin)

@@ -88,10 +88,11 @@ class _Scorer:
         self.labeled = all(bool((labels >= 0).all()) for _, labels in batches)
         self.count = sum(len(labels) for _, labels in batches)
 
-    def score(self, module: nn.Module) -> tuple[float, float | None]:
+    def score(self, module: nn.Module, progress: Progress) -> tuple[float, float | None]:
         agree = correct = 0
         with torch.inference_mode():
             for (images, labels), reference in zip(self.batches, self.reference, strict=True):
+                progress.check()  # a cancellation checkpoint per batch: a probe on V2 takes seconds
                 predicted = module(images).argmax(1)
                 agree += int((predicted == reference).sum())
                 correct += int((predicted == labels).sum())
@@ -132,7 +133,7 @@ def analyze_sensitivity(
         raise StudioError(f"{evaluation.root} has no readable images to measure sensitivity on")
     scorer = _Scorer(module, batches)
     parent_macs = analyze_complexity(module, model.card.input_size).macs
-    _, parent_top1 = scorer.score(module)
+    _, parent_top1 = scorer.score(module, progress)
     report = SensitivityReport(parent_macs, parent_top1, scorer.count)
     work = progress.span(0.1, 1.0)
     if "prune" in techniques:
@@ -179,9 +180,9 @@ def _prune_probes(
     for index, (name, ratio) in enumerate(plan):
         step(index)
         single = replace(settings, kind="structured", scope="uniform", ratio=0.0, layer_ratios={name: ratio})
-        pruned = prune(model, single, calib=calib)
+        pruned = prune(model, single, calib=calib, progress=Progress(token=progress.token))  # cancellable, quiet
         assert pruned.module is not None
-        agreement, top1 = scorer.score(pruned.module)
+        agreement, top1 = scorer.score(pruned.module, progress)
         macs = analyze_complexity(pruned.module, model.card.input_size).macs
         probes.append(Probe(name, "prune", ratio, macs, agreement, top1))
     return probes
@@ -239,7 +240,7 @@ def _quantize_probes(
             lambda _m, _i, out, q=ranges[points[layer]]: torch.fake_quantize_per_tensor_affine(out, *q)
         )
         try:
-            agreement, top1 = scorer.score(module)
+            agreement, top1 = scorer.score(module, progress)
         finally:
             hook.remove()
             layer.weight.data = original

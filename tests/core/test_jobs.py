@@ -66,3 +66,21 @@ def test_benchmark_stops_within_two_seconds_of_cancel() -> None:
     with pytest.raises(Cancelled):
         benchmark(model, runs=10_000, warmup=1, threads=1, progress=progress)
     assert time.perf_counter() - cancelled_at[0] < 2.0
+
+
+@pytest.mark.parametrize("job", ["calibration with equalization", "sensitivity"])
+def test_compression_jobs_stop_within_two_seconds_of_cancel(job: str, val_dir: Path) -> None:
+    from core.compress.quantize import quantize
+    from core.compress.sensitivity import analyze_sensitivity
+    from core.recipe import QuantizeStep
+
+    dataset = open_dataset(val_dir)
+    token = CancelToken()
+    progress, cancelled_at = _cancel_after_first_report(token)
+    model = create_model(ModelSpec("mobilenet_v2"), "none")
+    with pytest.raises(Cancelled):
+        if job == "sensitivity":
+            analyze_sensitivity(model, dataset, images=256, progress=progress)
+        else:
+            quantize(model, QuantizeStep(reduce_range=True, calibration_images=1000), calib=dataset, progress=progress)
+    assert time.perf_counter() - cancelled_at[0] < 2.0
