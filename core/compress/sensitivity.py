@@ -266,8 +266,11 @@ class PruningSuggestion:
                 "latency_ms": self.latency_ms}  # fmt: skip
 
 
-def _greedy_ratios(report: SensitivityReport, saving_needed: int) -> tuple[dict[str, float], float]:
-    """Cheapest agreement loss per MAC saved first; each group climbs its measured ratio levels."""
+def _greedy_ratios(report: SensitivityReport, saving_needed: int) -> tuple[dict[str, float], float, int]:
+    """Cheapest agreement loss per MAC saved first; each group climbs its measured ratio levels.
+
+    Returns the ratios, the summed agreement loss and the summed (estimated) MACs saving.
+    """
     options: dict[str, list[Probe]] = {}
     for probe in sorted(report.of("prune"), key=lambda p: p.ratio):
         options.setdefault(probe.layer, []).append(probe)
@@ -292,7 +295,7 @@ def _greedy_ratios(report: SensitivityReport, saving_needed: int) -> tuple[dict[
         saved += (previous.macs if previous else report.parent_macs) - probe.macs
         loss += max(0.0, (previous.agreement if previous else 100.0) - probe.agreement)
         chosen[layer] = probe
-    return {layer: probe.ratio for layer, probe in chosen.items()}, loss
+    return {layer: probe.ratio for layer, probe in chosen.items()}, loss, saved
 
 
 def suggest_pruning(
@@ -346,12 +349,13 @@ def _plan_for_macs(model: LoadedModel, report: SensitivityReport, target: int) -
     highest = max(p.ratio for p in report.of("prune"))
     everything = {p.layer: highest for p in report.of("prune")}
     needed = report.parent_macs - target
-    for _ in range(6):
-        ratios, loss = _greedy_ratios(report, needed)
+    # Each re-plan asks for more than the last plan's estimate, so it adds a level: bounded by the probes.
+    for _ in range(len(report.of("prune")) + 1):
+        ratios, loss, estimated = _greedy_ratios(report, needed)
         pruned = prune(model, PruneStep(ratio=0.0, layer_ratios=ratios, importance="l1", compensate=False))
         assert pruned.module is not None
         macs = analyze_complexity(pruned.module, model.card.input_size).macs
         if macs <= target or ratios == everything:
             break
-        needed += macs - target
+        needed = max(needed + macs - target, estimated + 1)
     return PruningSuggestion(ratios, macs, target, loss), pruned
