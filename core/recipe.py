@@ -130,9 +130,9 @@ class QuantizeStep:
 
     @property
     def activations_7bit(self) -> bool:
-        from core.runtime import cpu_has_vnni
+        from core.runtime import seven_bit_int8
 
-        return (not cpu_has_vnni()) if self.reduce_range is None else self.reduce_range
+        return seven_bit_int8(self.reduce_range)
 
     @property
     def equalizes(self) -> bool:

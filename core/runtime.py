@@ -44,6 +44,11 @@ def cpu_has_vnni() -> bool:
     return any(flag in flags for flag in VNNI_FLAGS)
 
 
+def seven_bit_int8(setting: bool | None) -> bool:
+    """Whether int8 uses 7-bit ranges ("reduce range"): as `setting` says, or by default where VNNI is missing."""
+    return (not cpu_has_vnni()) if setting is None else setting
+
+
 @contextlib.contextmanager
 def torch_threads(threads: int) -> Iterator[None]:
     """Set torch's intra-op threads for the calling thread, and restore them after."""

@@ -55,14 +55,12 @@ def find_chains(module: nn.Module, example: torch.Tensor) -> list[Chain]:
 
 def channel_maxima(module: nn.Module, chains: list[Chain], batches: Iterable[torch.Tensor]) -> list[torch.Tensor]:
     """Per-channel maximum of each chain's activation over the batches."""
-    maxima: list[torch.Tensor | None] = [None] * len(chains)
+    maxima = [torch.zeros(chain.norm.num_features) for chain in chains]  # ReLU outputs are ≥ 0
     hooks = []
     for index, chain in enumerate(chains):
 
         def observe(_m: nn.Module, _i: object, out: torch.Tensor, index: int = index) -> None:
-            batch_max = out.detach().amax(dim=(0, 2, 3))
-            current = maxima[index]
-            maxima[index] = batch_max if current is None else torch.maximum(current, batch_max)
+            maxima[index] = torch.maximum(maxima[index], out.detach().amax(dim=(0, 2, 3)))
 
         hooks.append(chain.activation.register_forward_hook(observe))
     try:
@@ -72,7 +70,7 @@ def channel_maxima(module: nn.Module, chains: list[Chain], batches: Iterable[tor
     finally:
         for hook in hooks:
             hook.remove()
-    return [m if m is not None else torch.zeros(0) for m in maxima]
+    return maxima
 
 
 def equalization_scales(maxima: torch.Tensor, clip: float | None) -> torch.Tensor:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import StudioError
 from core.jobs import Progress, silent
-from core.model import LoadedModel
+from core.model import LoadedModel, ModelCard
 from core.recipe import PruneStep
 
 STATISTICS_IMAGES = 128
@@ -66,7 +66,7 @@ def prune(
     progress = progress or silent()
     module = copy.deepcopy(model.editable_module("pruned")).eval()
     if step.kind == "structured":
-        _prune_channels(module, model.card.input_size, step, calib, progress)
+        _prune_channels(module, model.card, step, calib, progress)
     else:
         _prune_weights(module, step, progress)
     progress(1.0, "pruned")
@@ -97,7 +97,7 @@ class InputStatistics:
     norm_after: dict[nn.Module, nn.BatchNorm2d]  # the BN right after a bias-free conv
 
 
-def _input_statistics(module: nn.Module, calib: ImageDataset, input_size: int, progress: Progress) -> InputStatistics:
+def _input_statistics(module: nn.Module, calib: ImageDataset, card: ModelCard, progress: Progress) -> InputStatistics:
     import torch
     from torch import nn
 
@@ -114,7 +114,7 @@ def _input_statistics(module: nn.Module, calib: ImageDataset, input_size: int, p
         total[1] += channels.pow(2).sum(1)
         total[2] += channels.shape[1]
 
-    preprocess = Preprocessing(input_size=input_size, resize_size=round(input_size / 0.875))
+    preprocess = Preprocessing.for_card(card)
     images = calib.subset(min(len(calib), STATISTICS_IMAGES), seed=2)
     hooks = [layer.register_forward_pre_hook(record) for layer in readers]
     try:
@@ -126,7 +126,7 @@ def _input_statistics(module: nn.Module, calib: ImageDataset, input_size: int, p
             hook.remove()
     if not sums:
         raise StudioError(f"no calibration image of {calib.root} could be read")
-    flow = DataFlow.trace(module, torch.zeros(1, 3, input_size, input_size))
+    flow = DataFlow.trace(module, torch.zeros(1, 3, card.input_size, card.input_size))
     norm_after: dict[nn.Module, nn.BatchNorm2d] = {
         layer: follower
         for layer in readers
@@ -192,7 +192,7 @@ def _compensate(group: Any, statistics: InputStatistics) -> None:
 
 
 def _prune_channels(
-    module: nn.Module, input_size: int, step: PruneStep, calib: ImageDataset | None, progress: Progress
+    module: nn.Module, card: ModelCard, step: PruneStep, calib: ImageDataset | None, progress: Progress
 ) -> None:
     import torch
     import torch_pruning as tp
@@ -210,9 +210,9 @@ def _prune_channels(
     statistics = None
     if step.compensate or step.importance == "activation":
         assert calib is not None
-        statistics = _input_statistics(module, calib, input_size, progress.span(0.0, 0.3))
+        statistics = _input_statistics(module, calib, card, progress.span(0.0, 0.3))
     classifier = [m for m in module.modules() if isinstance(m, nn.Linear)][-1]
-    example = torch.zeros(1, 3, input_size, input_size)
+    example = torch.zeros(1, 3, card.input_size, card.input_size)
     progress(0.3, "building the dependency graph")
     pruner = tp.pruner.MetaPruner(
         module,
@@ -226,7 +226,7 @@ def _prune_channels(
         round_to=step.round_to,
     )
     if step.importance == "taylor":
-        _accumulate_gradients(module, calib, input_size, progress.span(0.35, 0.75))
+        _accumulate_gradients(module, calib, card, progress.span(0.35, 0.75))
     progress(0.8, "removing channels")
     before = sum(p.numel() for p in module.parameters())
     with torch.no_grad():
@@ -242,7 +242,7 @@ def _prune_channels(
         )
 
 
-def _accumulate_gradients(module: nn.Module, calib: ImageDataset | None, input_size: int, progress: Progress) -> None:
+def _accumulate_gradients(module: nn.Module, calib: ImageDataset | None, card: ModelCard, progress: Progress) -> None:
     """Taylor importance needs loss gradients: labels where known, else the model's own top-1."""
     import torch
     import torch.nn.functional as F
@@ -252,7 +252,7 @@ def _accumulate_gradients(module: nn.Module, calib: ImageDataset | None, input_s
     if calib is None:
         raise StudioError("Taylor importance needs calibration images (--calib)")
     images = calib.subset(min(len(calib), 128), seed=0)
-    preprocess = Preprocessing(input_size=input_size, resize_size=round(input_size / 0.875))
+    preprocess = Preprocessing.for_card(card)
     module.zero_grad()
     for batch, labels in images.batches(preprocess, batch_size=16, progress=progress):
         logits = module(batch)

@@ -34,7 +34,7 @@ from core.export.verify import (
     verify,
 )
 from core.jobs import Progress, silent
-from core.runtime import Predictor, cpu_has_vnni, default_threads, torch_predictor, torch_threads
+from core.runtime import Predictor, default_threads, seven_bit_int8, torch_predictor, torch_threads
 from core.storage import atomic_write_text
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class ExportOptions:
 
     @property
     def onnx_reduce_range(self) -> bool:
-        return (not cpu_has_vnni()) if self.reduce_range is None else self.reduce_range
+        return seven_bit_int8(self.reduce_range)
 
     def requantizes(self, fmt: ExportFormat) -> bool:
         """Whether `fmt` re-quantizes an int8 source's float parent (and so needs it and calibration images)."""
