@@ -115,9 +115,9 @@ def prune_rows(
     parent = resolve_model("mobilenet_v2", "pretrained")
     for ratio in ratios:
         recipe = Recipe(
-            f"V2 structured {ratio:.0%} + distillation",
+            f"V2 structured {ratio:.0%} inside blocks + distillation",
             (
-                PruneStep(ratio=ratio, importance="activation"),
+                PruneStep(ratio=ratio, importance="activation", bottlenecks=False),
                 FinetuneStep(
                     epochs=100,
                     labels=False,

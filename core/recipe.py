@@ -46,6 +46,10 @@ class PruneStep:
     iterations: int = 1  # prune in N steps, fine-tuning between them when a FinetuneStep follows
     # Structured only: fold removed channels' mean output into the next bias (needs calibration data).
     compensate: bool = True
+    # Structured only: also narrow the residual streams and linear bottlenecks. False keeps their width
+    # and prunes only channels that pass an activation inside a block (expansions, squeeze-excite, the
+    # head); sensitivity analysis measured the streams as the most fragile groups of V2.
+    bottlenecks: bool = True
 
     TYPE: ClassVar[str] = "prune"
     KINDS: ClassVar[tuple[str, ...]] = ("structured", "unstructured")
@@ -77,7 +81,7 @@ class FinetuneStep:
     """Recover accuracy: cross-entropy on labels, distillation from the parent, or both."""
 
     epochs: float = 1.0
-    learning_rate: float = 0.001  # SGD+Nesterov; 0.01 destroyed pretrained V2 within 10 steps (measured)
+    learning_rate: float = 1e-4  # AdamW (see core.compress.finetune for the measured choice)
     batch_size: int = 32
     labels: bool = True  # cross-entropy on labels (needs labelled training data)
     distill: bool = True  # KL divergence to the parent variant's outputs
@@ -120,7 +124,7 @@ class QuantizeStep:
     # activations, where it gained 1.2 pt on V1-0.75; with 8-bit ones it cost 0.5 pt there.
     equalize: bool | None = None
     qat_epochs: float = 1.0
-    qat_learning_rate: float = 1e-4
+    qat_learning_rate: float = 2e-5  # AdamW; lower than fine-tuning: QAT starts from a good model
     freeze_bn_after: int = 200  # QAT steps before BatchNorm statistics freeze
     freeze_observers_after: int = 300  # QAT steps before quantization ranges freeze
 

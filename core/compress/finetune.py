@@ -1,12 +1,12 @@
 """The `finetune` verb: recover accuracy after pruning, by labels, by distillation, or both.
 
 Loss = (1 − w)·CE(student, label) + w·T²·KL(teacher_T ‖ student_T), with the parent
-variant as teacher; unlabeled data is allowed when only distilling. SGD with
-Nesterov momentum and a cosine schedule. Training may run at a lower resolution to
-save CPU time; BatchNorm statistics are then re-estimated at the model's own
-resolution. A checkpoint (weights, optimizer, step) is written at every epoch end,
-every few minutes and on cancel, so a cancelled or killed run resumes. Uses CUDA
-when present.
+variant as teacher; unlabeled data is allowed when only distilling. AdamW with a
+cosine schedule over the epochs, or over the time budget (`max_minutes`) when that
+ends first. Training may run at a lower resolution to save CPU time; BatchNorm
+statistics are then re-estimated at the model's own resolution. A checkpoint
+(weights, optimizer, step, time spent) is written at every epoch end, every few
+minutes and on cancel, so a cancelled or killed run resumes. Uses CUDA when present.
 """
 
 from __future__ import annotations
@@ -59,7 +59,9 @@ def distillation_loss(
 def _fingerprint(model: LoadedModel, step: FinetuneStep, train: ImageDataset) -> str:
     """Identifies a run: a checkpoint is resumed only for the same parent, settings and data."""
     assert model.module is not None
-    digest = hashlib.sha256(json.dumps({"step": repr(step), "data": str(train.root), "n": len(train)}).encode())
+    digest = hashlib.sha256(
+        json.dumps({"optimizer": "adamw", "step": repr(step), "data": str(train.root), "n": len(train)}).encode()
+    )
     for name, tensor in sorted(model.module.state_dict().items())[:8]:
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().numpy().tobytes()[:4096])
@@ -97,11 +99,12 @@ def finetune(
     resolution = step.resolution or model.card.input_size
     steps_per_epoch = max(1, len(train) // step.batch_size)
     total_steps = max(1, math.ceil(step.epochs * steps_per_epoch))
-    optimizer = torch.optim.SGD(
-        student.parameters(), lr=step.learning_rate, momentum=0.9, nesterov=True, weight_decay=4e-5
-    )
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 0.5 * (1 + math.cos(math.pi * i / total_steps)))
-    done = 0
+    # AdamW, not SGD: on a pruned V2 (50.8 % top-1), SGD+Nesterov at 1e-3 fell to 30.4 % within 2.5 min
+    # while AdamW at 1e-4 rose to 56.8 % in 60 steps (250 images); its per-weight step sizes suit these
+    # weights, whose BatchNorm scales were folded in and de-quantized.
+    optimizer = torch.optim.AdamW(student.parameters(), lr=step.learning_rate, weight_decay=0.0)
+    budget_s = 60 * step.max_minutes if step.max_minutes is not None else math.inf
+    done, spent_before = 0, 0.0
     checkpoint = checkpoint_dir / CHECKPOINT_FILE if checkpoint_dir else None
     fingerprint = _fingerprint(model, step, train)
     if checkpoint is not None and checkpoint.is_file():
@@ -109,18 +112,30 @@ def finetune(
         if state.get("fingerprint") == fingerprint:
             student.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
-            schedule.load_state_dict(state["schedule"])
-            done = int(state["step"])
+            done, spent_before = int(state["step"]), float(state.get("seconds", 0.0))
             progress(done / total_steps * 0.9, f"resuming at step {done}/{total_steps}")
 
     def save_checkpoint() -> None:
         if checkpoint is None:
             return
         state = {
-            "fingerprint": fingerprint, "step": done, "model": student.state_dict(),
-            "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+            "fingerprint": fingerprint, "step": done, "seconds": spent(), "model": student.state_dict(),
+            "optimizer": optimizer.state_dict(),
         }  # fmt: skip
         atomic_write(checkpoint, lambda tmp: torch.save(state, tmp))
+
+    def spent() -> float:
+        return spent_before + time.monotonic() - started
+
+    def position() -> float:
+        """How far training is: by steps, or by the time budget when that runs out first."""
+        return min(1.0, max(done / total_steps, spent() / budget_s))
+
+    def set_learning_rate() -> None:
+        # Cosine decay over `position`, so a budget-limited run still ends at a low learning rate
+        # instead of stopping mid-schedule.
+        for group in optimizer.param_groups:
+            group["lr"] = step.learning_rate * 0.5 * (1 + math.cos(math.pi * position()))
 
     train_progress = progress.span(0.0, 0.9)
     started = last_save = time.monotonic()
@@ -142,21 +157,21 @@ def finetune(
                 loss = distillation_loss(student(images), soft, labels, step)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                set_learning_rate()
                 optimizer.step()
-                schedule.step()
                 done += 1
                 if on_step is not None:
                     on_step(done, student)
-                train_progress(
-                    done / total_steps, f"epoch {epoch + 1}, step {done}/{total_steps}, loss {loss.item():.3f}"
-                )
-                out_of_time = step.max_minutes is not None and time.monotonic() - started > 60 * step.max_minutes
+                learning_rate = optimizer.param_groups[0]["lr"]
+                train_progress(position(), f"epoch {epoch + 1}, step {done}/{total_steps}, loss {loss.item():.3f}, "
+                                           f"learning rate {learning_rate:.2g}")  # fmt: skip
+                out_of_time = spent() > budget_s
                 if done % steps_per_epoch == 0 or time.monotonic() - last_save > CHECKPOINT_EVERY_S:
                     save_checkpoint()
                     last_save = time.monotonic()
                 if done >= total_steps or out_of_time:
                     break
-            if step.max_minutes is not None and time.monotonic() - started > 60 * step.max_minutes:
+            if spent() > budget_s:
                 break
             if done == done_before_epoch:
                 raise DatasetError(f"no batch of {train.root} could be read for training")

@@ -90,11 +90,18 @@ def _importance(step: PruneStep, statistics: InputStatistics | None) -> Any:
 
 @dataclass
 class InputStatistics:
-    """Per-channel mean and RMS of what each conv/linear layer reads, over calibration images."""
+    """What each conv/linear layer reads, over calibration images: per-channel mean and second moments."""
 
     mean: dict[nn.Module, torch.Tensor]
-    rms: dict[nn.Module, torch.Tensor]
+    moments: dict[nn.Module, torch.Tensor]  # E[x xᵀ] over channels
+    samples: dict[nn.Module, int]  # positions the moments were averaged over
     norm_after: dict[nn.Module, nn.BatchNorm2d]  # the BN right after a bias-free conv
+
+    def rms(self, layer: nn.Module) -> torch.Tensor:
+        return self.moments[layer].diagonal().clamp_min(0).sqrt()
+
+
+MOMENT_POSITIONS = 16384  # per batch and layer: a strided sample keeps the C×C products cheap
 
 
 def _input_statistics(module: nn.Module, calib: ImageDataset, card: ModelCard, progress: Progress) -> InputStatistics:
@@ -105,13 +112,14 @@ def _input_statistics(module: nn.Module, calib: ImageDataset, card: ModelCard, p
     from core.data.datasets import Preprocessing
 
     readers = [m for m in module.modules() if isinstance(m, nn.Linear) or (isinstance(m, nn.Conv2d) and m.groups == 1)]
-    sums: dict[nn.Module, list[torch.Tensor]] = {}
+    sums: dict[nn.Module, list[Any]] = {}
 
     def record(layer: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
-        channels = inputs[0].detach().transpose(0, 1).flatten(1)  # channel-major: C × (N·H·W)
-        total = sums.setdefault(layer, [torch.zeros(len(channels)), torch.zeros(len(channels)), torch.zeros(())])
-        total[0] += channels.sum(1)
-        total[1] += channels.pow(2).sum(1)
+        channels = inputs[0].detach().transpose(0, 1).flatten(1).double()  # channel-major: C × (N·H·W)
+        channels = channels[:, :: max(1, channels.shape[1] // MOMENT_POSITIONS)]
+        total = sums.setdefault(layer, [0.0, 0.0, 0])
+        total[0] = total[0] + channels.sum(1)
+        total[1] = total[1] + channels @ channels.T
         total[2] += channels.shape[1]
 
     preprocess = Preprocessing.for_card(card)
@@ -134,7 +142,8 @@ def _input_statistics(module: nn.Module, calib: ImageDataset, card: ModelCard, p
     }
     return InputStatistics(
         mean={layer: s / n for layer, (s, _, n) in sums.items()},
-        rms={layer: (q / n).sqrt() for layer, (_, q, n) in sums.items()},
+        moments={layer: q / n for layer, (_, q, n) in sums.items()},
+        samples={layer: n for layer, (_, _, n) in sums.items()},
         norm_after=norm_after,
     )
 
@@ -153,13 +162,13 @@ def _activation_importance(statistics: InputStatistics) -> Any:
             total: torch.Tensor | None = None
             for index, (dep, idxs) in enumerate(group):
                 layer = dep.layer
-                if layer not in statistics.rms or not group._DG.is_in_channel_pruning_fn(dep.pruning_fn):
+                if layer not in statistics.moments or not group._DG.is_in_channel_pruning_fn(dep.pruning_fn):
                     continue
                 plain = _plain(idxs)
                 columns = layer.weight.detach().transpose(0, 1).flatten(1)[plain].norm(dim=1)
                 if total is None:
                     total = torch.zeros(len(plain))
-                total[group[index].root_idxs] += statistics.rms[layer][plain] * columns
+                total[group[index].root_idxs] += statistics.rms(layer)[plain].float() * columns
             if total is None:  # no measured conv/linear reads these channels
                 return tp.importance.MagnitudeImportance(p=1)(group)
             return total / total.mean().clamp_min(1e-12)
@@ -168,11 +177,14 @@ def _activation_importance(statistics: InputStatistics) -> Any:
 
 
 def _compensate(group: Any, statistics: InputStatistics) -> None:
-    """Fold the removed channels' mean contribution into the next layer's bias (or its BN's running mean).
+    """Make each layer reading the removed channels predict their contribution from the kept ones.
 
-    A removed channel is not silent in the parent: after BN and ReLU it carries a large
-    constant part. Without this shift, removing a third of one V2 block's channels dropped
-    top-1 agreement with the parent to 23 %; with it, to 77 % (128 images).
+    A removed channel is not silent in the parent: after BN and ReLU it carries a large constant
+    part, and it correlates with channels that stay. A 1×1 conv or linear layer gets the
+    least-squares fit of its old output from the kept channels plus a constant (closed form from
+    the input moments); other layers, and layers seen at too few positions for a stable fit, fold
+    the removed channels' mean into the bias. The mean alone moved one V2 block pruned by a third
+    from 23 % to 77 % top-1 agreement with the parent (128 images).
     """
     import torch
 
@@ -181,14 +193,45 @@ def _compensate(group: Any, statistics: InputStatistics) -> None:
             layer = dep.layer
             if layer not in statistics.mean or not group._DG.is_in_channel_pruning_fn(dep.pruning_fn):
                 continue
-            plain = _plain(idxs)
+            removed = _plain(idxs)
+            kept = sorted(set(range(layer.weight.shape[1])) - set(removed))
             weight = layer.weight.detach()
-            columns = weight[:, plain].sum(dim=(2, 3)) if weight.dim() == 4 else weight[:, plain]
-            shift = columns @ statistics.mean[layer][plain]
+            pointwise = weight.dim() == 2 or weight.shape[2:] == (1, 1)
+            if pointwise and statistics.samples[layer] >= 4 * len(kept):
+                matrix = weight.flatten(1).double()
+                fitted, shift = _least_squares(matrix, statistics.moments[layer], statistics.mean[layer], kept)
+                weight[:, kept] = fitted.to(weight.dtype).view_as(weight[:, kept])
+            else:
+                columns = weight[:, removed].sum(dim=(2, 3)) if weight.dim() == 4 else weight[:, removed]
+                shift = columns.double() @ statistics.mean[layer][removed]
+            shift = shift.to(weight.dtype)
             if layer.bias is not None:
                 layer.bias += shift
             elif layer in statistics.norm_after:
-                statistics.norm_after[layer].running_mean -= shift
+                running_mean = statistics.norm_after[layer].running_mean
+                assert running_mean is not None  # BatchNorm layers that track statistics
+                running_mean -= shift
+
+
+RIDGE = 1e-4  # relative to the mean input power: keeps the fit stable for nearly collinear channels
+
+
+def _least_squares(
+    weight: torch.Tensor, moments: torch.Tensor, mean: torch.Tensor, kept: list[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W′, c) minimising E‖W·x − (W′·x_kept + c)‖² over the observed inputs x."""
+    import torch
+
+    size = len(kept)
+    inputs_kept = torch.empty(size + 1, size + 1, dtype=torch.float64)  # E[z zᵀ], z = [x_kept; 1]
+    inputs_kept[:size, :size] = moments[kept][:, kept]
+    inputs_kept[:size, size] = inputs_kept[size, :size] = mean[kept]
+    inputs_kept[size, size] = 1.0
+    ridge = RIDGE * moments.diagonal()[kept].mean().clamp_min(1e-12)
+    inputs_kept[range(size), range(size)] += ridge
+    cross = torch.cat([moments[:, kept], mean[:, None]], dim=1)  # E[x zᵀ]
+    solution = torch.linalg.solve(inputs_kept, (weight @ cross).T).T
+    return solution[:, :size], solution[:, size]
 
 
 def _prune_channels(
@@ -213,6 +256,7 @@ def _prune_channels(
         statistics = _input_statistics(module, calib, card, progress.span(0.0, 0.3))
     classifier = [m for m in module.modules() if isinstance(m, nn.Linear)][-1]
     example = torch.zeros(1, 3, card.input_size, card.input_size)
+    kept = [] if step.bottlenecks else _bottleneck_layers(module, example)
     progress(0.3, "building the dependency graph")
     pruner = tp.pruner.MetaPruner(
         module,
@@ -222,7 +266,7 @@ def _prune_channels(
         pruning_ratio=step.ratio,
         pruning_ratio_dict={named[name]: ratio for name, ratio in step.layer_ratios.items()},
         max_pruning_ratio=0.9,
-        ignored_layers=[classifier],
+        ignored_layers=[classifier, *kept],
         round_to=step.round_to,
     )
     if step.importance == "taylor":
@@ -240,6 +284,30 @@ def _prune_channels(
             f"{step.importance} importance ranked every channel the same, so nothing was pruned "
             "(untrained BatchNorm scales are all 1); use l1 or l2 importance, or pretrained weights"
         )
+
+
+ACTIVATIONS = ("Relu", "Hardtanh", "Hardswish", "Hardsigmoid", "Sigmoid", "Silu", "Gelu", "Clamp")
+
+
+def _bottleneck_layers(module: nn.Module, example: torch.Tensor) -> list[nn.Module]:
+    """Conv/linear layers whose output channels form a residual stream or a linear bottleneck.
+
+    Judged per torch-pruning group: channels that reach an add, or that never pass an
+    activation, are bottleneck channels.
+    """
+    import torch_pruning as tp
+    from torch import nn
+
+    graph = tp.DependencyGraph().build_dependency(module, example_inputs=example)
+    layers: list[nn.Module] = []
+    for group in graph.get_all_groups(root_module_types=(nn.Conv2d, nn.Linear)):
+        operations = [str(getattr(dep.target.module, "_grad_fn", "")) for dep, _ in group]
+        residual = any("AddBackward" in op for op in operations)
+        activated = any(name in op for op in operations for name in ACTIVATIONS)
+        if residual or not activated:
+            writers = [dep.target.module for dep, _ in group if graph.is_out_channel_pruning_fn(dep.pruning_fn)]
+            layers += [layer for layer in writers if isinstance(layer, nn.Conv2d | nn.Linear)]
+    return layers
 
 
 def _accumulate_gradients(module: nn.Module, calib: ImageDataset | None, card: ModelCard, progress: Progress) -> None:

@@ -76,6 +76,25 @@ def test_layer_overrides_keep_a_layer_whole() -> None:
         prune(parent, PruneStep(layer_ratios={"features.99": 0.1}, compensate=False))
 
 
+@pytest.mark.parametrize(
+    ("arch", "bottlenecks", "expansions"),
+    [
+        ("mobilenet_v2", ["features.1.conv.1", "features.3.conv.2", "features.17.conv.2"],
+         ["features.2.conv.0.0", "features.16.conv.1.0", "features.18.0"]),
+        ("mobilenet_v3_small", ["features.1.block.2.0", "features.2.block.2.0", "features.9.block.3.0"],
+         ["features.4.block.0.0", "features.4.block.2.fc1", "features.12.0"]),
+    ],
+)  # fmt: skip
+def test_bottleneck_widths_can_be_kept(arch: str, bottlenecks: list[str], expansions: list[str]) -> None:
+    parent = _model(arch)
+    child = prune(parent, PruneStep(ratio=0.5, bottlenecks=False, compensate=False))
+    before = {x.name: x.out_channels for x in analyze_complexity(parent.module, RES).layers}
+    after = {x.name: x.out_channels for x in analyze_complexity(child.module, RES).layers}
+    assert [after[name] for name in bottlenecks] == [before[name] for name in bottlenecks]
+    assert all(after[name] <= before[name] * 0.5 for name in expansions), "channels inside blocks are pruned"
+    assert analyze_complexity(child.module, RES).macs < 0.75 * analyze_complexity(parent.module, RES).macs
+
+
 def test_taylor_importance_uses_calibration_images(val_dir: Path) -> None:
     parent = create_model(ModelSpec("mobilenet_v3_small", resolution=RES), "pretrained")
     with pytest.raises(StudioError, match="needs calibration images"):
