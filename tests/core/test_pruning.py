@@ -142,3 +142,18 @@ def test_bias_compensation_keeps_a_pruned_pretrained_block_closer_to_its_parent(
 
     plain, compensated = agreement(False), agreement(True)
     assert compensated > plain + 0.05, (plain, compensated)
+
+
+def test_least_squares_refit_recovers_a_removed_channel_that_the_kept_ones_predict() -> None:
+    from core.compress.pruning import _least_squares
+
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randn(4096, 6, generator=generator, dtype=torch.float64)
+    inputs[:, 5] = 2 * inputs[:, 0] - inputs[:, 3] + 0.5  # the channel to remove: kept channels + a constant
+    weight = torch.randn(4, 6, generator=generator, dtype=torch.float64)
+    moments, mean = inputs.T @ inputs / len(inputs), inputs.mean(0)
+    kept = [0, 1, 2, 3, 4]
+    fitted, shift = _least_squares(weight, moments, mean, kept)
+    assert torch.allclose(inputs[:, kept] @ fitted.T + shift, inputs @ weight.T, atol=1e-2)  # the ridge: ~1e-3
+    dropped_only = inputs[:, kept] @ weight[:, kept].T
+    assert (dropped_only - inputs @ weight.T).abs().max() > 1, "without the refit the output is far off"
