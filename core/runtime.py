@@ -8,7 +8,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -87,13 +87,32 @@ def onnx_predictor(path: Path, threads: int) -> Predictor:
     return predict
 
 
+INT8_OPSET = 17
+
+
 def export_onnx(
     module: nn.Module, path: Path, input_size: int, dynamic_batch: bool = True, opset: int | None = None
 ) -> Path:
-    """Export a float torch module to a single ONNX file (dynamo exporter, weights embedded)."""
+    """Export a torch module to a single ONNX file (weights embedded).
+
+    Float modules go through the dynamo exporter. Eager int8 modules become a QDQ graph with their
+    own scales through the TorchScript-based exporter (deprecated, but dynamo cannot read eager
+    int8 modules), their TF-SAME hooks turned into traceable modules.
+    """
+    import warnings
+
     import torch
 
     example = (torch.zeros(1, 3, input_size, input_size),)
+    if is_eager_int8(module):
+        batch_axis = {"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None
+        with warnings.catch_warnings(), hooks_as_modules(module.eval()) as traceable:
+            warnings.simplefilter("ignore")  # the exporter's deprecation; export reports say which one ran
+            torch.onnx.export(
+                traceable, example, str(path), dynamo=False, opset_version=opset or INT8_OPSET,
+                input_names=["input"], output_names=["logits"], dynamic_axes=batch_axis,
+            )  # fmt: skip
+        return path
     dynamic_shapes = ({0: torch.export.Dim("batch", min=1, max=1024)},) if dynamic_batch else None
     program = torch.onnx.export(
         module.eval(),
@@ -109,6 +128,53 @@ def export_onnx(
         raise StudioError("ONNX export produced no program")
     program.save(str(path), external_data=False)
     return path
+
+
+def is_eager_int8(module: nn.Module) -> bool:
+    from torch.ao.nn import quantized as nnq
+
+    return any(isinstance(m, nnq.Conv2d | nnq.Linear) for m in module.modules())
+
+
+@contextlib.contextmanager
+def hooks_as_modules(module: Any) -> Iterator[Any]:
+    """`module` with its forward hooks (TF-SAME padding and cropping of int8 models) turned into modules run
+    around their layer, restored on exit. Tracing compiles hooks with TorchScript, which cannot compile the
+    closures; as modules they are traced. In place: a deep copy of an eager int8 model does not compute the same.
+    """
+    from torch import nn
+
+    class WithHooks(nn.Module):
+        def __init__(self, layer: nn.Module, pre_hooks: list[Any], hooks: list[Any]) -> None:
+            super().__init__()
+            self.layer = layer
+            self.pre_hooks = pre_hooks
+            self.hooks = hooks
+
+        def forward(self, x: Any) -> Any:
+            for hook in self.pre_hooks:
+                x = hook(None, (x,))[0]
+            y = self.layer(x)
+            for hook in self.hooks:
+                y = hook(None, (x,), y)
+            return y
+
+    moved = []
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if child._forward_pre_hooks or child._forward_hooks:
+                saved = dict(child._forward_pre_hooks), dict(child._forward_hooks)
+                child._forward_pre_hooks.clear()
+                child._forward_hooks.clear()
+                setattr(parent, name, WithHooks(child, list(saved[0].values()), list(saved[1].values())))
+                moved.append((parent, name, child, saved))
+    try:
+        yield module
+    finally:
+        for parent, name, child, (pre_hooks, hooks) in moved:
+            child._forward_pre_hooks.update(pre_hooks)
+            child._forward_hooks.update(hooks)
+            setattr(parent, name, child)
 
 
 @contextlib.contextmanager

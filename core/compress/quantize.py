@@ -11,6 +11,7 @@ the float state_dict. ReLU6 becomes a fused ReLU whose calibrated range is cappe
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections import OrderedDict
@@ -170,6 +171,15 @@ def clip_relu6_ranges(prepared: nn.Module) -> None:
             observer.max_val.clamp_(max=6.0)
 
 
+def restore_relu6(fused: nn.Module) -> None:
+    """Give a fused float twin its ReLU6 back, so it computes what its int8 version approximates."""
+    for block in fused.modules():
+        if getattr(block, RELU6_MARK, False):
+            conv_relu = next(iter(block.children()))
+            if isinstance(conv_relu, nn.Sequential) and isinstance(conv_relu[-1], nn.ReLU):
+                conv_relu[-1] = nn.ReLU6()
+
+
 TF_SAME_MARK = "_tf_same"
 TF_SAME_LEAD = "_tf_same_lead"
 
@@ -247,13 +257,19 @@ def _mark_float_layers(module: nn.Module, keep_float: tuple[str, ...]) -> None:
         setattr(parent, child, island)
 
 
-def _prepared(spec: ModelSpec, info: QuantInfo, qconfig: Any, state_dict: dict[str, Any] | None) -> nn.Module:
+def _fused_float(spec: ModelSpec, info: QuantInfo, state_dict: dict[str, Any] | None) -> Any:
+    """The quantizable twin, conv-bn(-relu) fused, still float: what calibration observes."""
     torch.backends.quantized.engine = ENGINE
     twin: Any = _quantizable_twin(spec, info.layer_shapes)  # has fuse_model()
     if state_dict is not None:
         twin.load_state_dict(state_dict, strict=True)
     twin.fuse_model(is_qat=False)
     add_tf_same_hooks(twin)
+    return twin
+
+
+def _prepared(spec: ModelSpec, info: QuantInfo, qconfig: Any, state_dict: dict[str, Any] | None) -> nn.Module:
+    twin = _fused_float(spec, info, state_dict)
     twin.qconfig = qconfig
     _mark_float_layers(twin, info.keep_float)
     return prepare(twin, inplace=True)
@@ -315,21 +331,110 @@ def _static_int8(
 
     assert model.card.spec is not None
     progress(0.0, "equalizing activation ranges" if step.equalizes else "preparing")
-    prepared = _prepared(
-        model.card.spec,
-        info,
-        qconfig_for(step),
-        equalized(model, step, calib, progress.span(0.0, 0.05)).editable_module("quantized").state_dict(),
-    )
+    float_state = equalized(model, step, calib, progress.span(0.0, 0.05)).editable_module("quantized").state_dict()
+    prepared = _prepared(model.card.spec, info, qconfig_for(step), float_state)
     images = calib.subset(step.calibration_images, seed=0)
-    calibrate = progress.span(0.05, 0.9)
+    preprocess = Preprocessing.for_card(model.card)
+    calibrate = progress.span(0.05, 0.85)
     calibrate(0.0, f"calibrating on {len(images)} images")
     with torch.inference_mode():
-        for batch, _ in images.batches(Preprocessing.for_card(model.card), batch_size=32, progress=calibrate):
+        for batch, _ in images.batches(preprocess, batch_size=32, progress=calibrate):
             prepared(batch)
     clip_relu6_ranges(prepared)
-    progress(0.92, "converting to int8")
-    return convert(prepared.eval(), inplace=True)
+    progress(0.86, "converting to int8")
+    quantized = convert(prepared.eval(), inplace=True)
+    if step.bias_correction is not False:
+        reference = _fused_float(model.card.spec, info, float_state).eval()
+        restore_relu6(reference)
+        order = images.shuffled(3).samples
+        correction, check = order[:BIAS_CORRECTION_IMAGES], order[BIAS_CORRECTION_IMAGES:][:BIAS_CHECK_IMAGES]
+        if step.bias_correction is None and len(check) < MIN_BIAS_CHECK_IMAGES:
+            return quantized  # too few images left to tell whether the correction helps
+
+        def read(samples: list[Any]) -> list[torch.Tensor]:
+            return [batch for batch, _ in replace(images, samples=samples).batches(preprocess, batch_size=32)]
+
+        correction_batches = read(correction)
+        check_batches = read(check) if step.bias_correction is None else []
+        before = _divergence(quantized, reference, check_batches)
+        saved = {name: layer.bias() for name, layer in _int8_layers(quantized).items()}
+        correct_biases(quantized, reference, correction_batches, progress.span(0.9, 1.0))
+        if step.bias_correction is None and _divergence(quantized, reference, check_batches) >= before:
+            for name, layer in _int8_layers(quantized).items():
+                layer.set_weight_bias(layer.weight(), saved[name])
+            progress(1.0, "bias correction did not bring int8 closer to float on held-out images: not kept")
+    return quantized
+
+
+BIAS_CORRECTION_IMAGES = 64
+BIAS_CHECK_IMAGES = 128
+MIN_BIAS_CHECK_IMAGES = 32
+
+
+def _int8_layers(module: nn.Module) -> dict[str, Any]:
+    from torch.ao.nn import quantized as nnq
+
+    return {name: m for name, m in module.named_modules() if isinstance(m, nnq.Conv2d | nnq.Linear)}
+
+
+def _divergence(quantized: nn.Module, reference: nn.Module, batches: list[torch.Tensor]) -> float:
+    """Mean KL divergence of the int8 model's class probabilities from the float model's."""
+    import torch.nn.functional as F
+
+    total = 0.0
+    with torch.inference_mode():
+        for batch in batches:
+            expected, got = F.log_softmax(reference(batch), 1), F.log_softmax(quantized(batch), 1)
+            total += float(F.kl_div(got, expected, reduction="sum", log_target=True))
+    return total / max(1, sum(len(batch) for batch in batches))
+
+
+class _StopForward(Exception):
+    """Raised by a hook once the layer being measured has run: the rest of the network is not needed."""
+
+
+def correct_biases(quantized: nn.Module, reference: nn.Module, batches: list[torch.Tensor], progress: Progress) -> None:
+    """Empirical bias correction: shift each int8 conv/linear bias by its output's mean error.
+
+    Rounding weights and inputs biases each output channel's mean. Layer by layer, in order, the
+    int8 output (after the corrections upstream) is measured against the float fused model on
+    the same images and the per-channel mean difference is subtracted from the bias; correcting
+    all layers at once instead overshot downstream and diverged. For a fused ReLU the error is
+    measured after the ReLU.
+    """
+    layers = _int8_layers(quantized)
+    float_layers = dict(reference.named_modules())
+
+    def channel_means(model: nn.Module, watched: dict[str, nn.Module], stop_after: nn.Module | None) -> dict[str, Any]:
+        sums: dict[str, Any] = {}
+
+        def hook(name: str) -> Any:
+            def record(module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+                values = output.dequantize() if output.is_quantized else output
+                sums[name] = sums.get(name, 0) + values.mean(dim=[0, *range(2, values.dim())]) / len(batches)
+                if module is stop_after:
+                    raise _StopForward
+
+            return record
+
+        handles = [module.register_forward_hook(hook(name)) for name, module in watched.items()]
+        try:
+            with torch.inference_mode():
+                for batch in batches:
+                    with contextlib.suppress(_StopForward):
+                        model(batch)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return sums
+
+    target = channel_means(reference, {name: float_layers[name] for name in layers}, None)
+    report = progress.steps(len(layers), "correcting biases")
+    for done, (name, layer) in enumerate(layers.items()):
+        error = channel_means(quantized, {name: layer}, layer)[name] - target[name]
+        bias = layer.bias()
+        layer.set_weight_bias(layer.weight(), (bias if bias is not None else torch.zeros_like(error)) - error)
+        report(done + 1)
 
 
 def _qat_int8(

@@ -25,7 +25,6 @@ CALIBRATION_BATCH = 16
 # 224: tens of MB per image; 512 images exhausted 23 GB). Its strided calibration folds them into
 # ranges or histograms every few batches instead.
 BATCHES_PER_CHUNK = 2
-INT8_OPSET = 17
 
 
 def predictor(path: Path) -> Predictor:
@@ -61,20 +60,9 @@ def _variant_graph(job: ExportJob, target: Path, progress: Progress) -> Artifact
     (deprecated, hence the note). Measured on V2: 96.7 % top-1 agreement (300 images) with the torch int8
     variant, against 94 % for a re-quantization of the float parent.
     """
-    import warnings
-
-    import torch
-
-    from core.export.torch_formats import hooks_as_modules
-
     progress(0.1, "exporting the variant's int8 graph")
-    batch_axis = {"input": {0: "batch"}, "logits": {0: "batch"}} if job.options.dynamic_batch else None
-    with warnings.catch_warnings(), hooks_as_modules(job.model.module) as traceable:
-        warnings.simplefilter("ignore")  # the TorchScript-based exporter's deprecation, reported below
-        torch.onnx.export(
-            traceable, (job.example(),), str(target), dynamo=False, opset_version=job.options.opset or INT8_OPSET,
-            input_names=["input"], output_names=["logits"], dynamic_axes=batch_axis,
-        )  # fmt: skip
+    assert job.model.module is not None
+    export_onnx(job.model.module, target, job.input_size, job.options.dynamic_batch, job.options.opset)
     notes = [
         "the variant's own int8 scales as QuantizeLinear/DequantizeLinear (no re-calibration)",
         "exported with torch.onnx's TorchScript-based exporter (deprecated; dynamo cannot read eager int8)",

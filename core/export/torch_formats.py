@@ -7,16 +7,14 @@ float parent with PT2E for XNNPACK (see `core.export.pt2e`).
 
 from __future__ import annotations
 
-import contextlib
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.export.registry import INT8, ExportFormat
 from core.export.run import Artifact
 from core.jobs import Progress
-from core.runtime import Predictor, torch_predictor
+from core.runtime import Predictor, hooks_as_modules, torch_predictor
 
 if TYPE_CHECKING:
     from core.export.run import ExportJob
@@ -40,47 +38,6 @@ def _torchscript(job: ExportJob, target: Path, progress: Progress) -> Artifact:
     deprecations = {str(w.message).splitlines()[0] for w in caught if "deprecat" in str(w.message).lower()}
     notes = [TORCHSCRIPT_NOTE, *(f"PyTorch: {message}" for message in sorted(deprecations))]
     return Artifact(job.source.precision, torchscript_predictor, notes)
-
-
-@contextlib.contextmanager
-def hooks_as_modules(module: Any) -> Iterator[Any]:
-    """`module` with its forward hooks (TF-SAME padding and cropping of int8 models) turned into modules run
-    around their layer, restored on exit. Tracing compiles hooks with TorchScript, which cannot compile the
-    closures; as modules they are traced. In place: a deep copy of an eager int8 model does not compute the same.
-    """
-    from torch import nn
-
-    class WithHooks(nn.Module):
-        def __init__(self, layer: nn.Module, pre_hooks: list[Any], hooks: list[Any]) -> None:
-            super().__init__()
-            self.layer = layer
-            self.pre_hooks = pre_hooks
-            self.hooks = hooks
-
-        def forward(self, x: Any) -> Any:
-            for hook in self.pre_hooks:
-                x = hook(None, (x,))[0]
-            y = self.layer(x)
-            for hook in self.hooks:
-                y = hook(None, (x,), y)
-            return y
-
-    moved = []
-    for parent in list(module.modules()):
-        for name, child in list(parent.named_children()):
-            if child._forward_pre_hooks or child._forward_hooks:
-                saved = dict(child._forward_pre_hooks), dict(child._forward_hooks)
-                child._forward_pre_hooks.clear()
-                child._forward_hooks.clear()
-                setattr(parent, name, WithHooks(child, list(saved[0].values()), list(saved[1].values())))
-                moved.append((parent, name, child, saved))
-    try:
-        yield module
-    finally:
-        for parent, name, child, (pre_hooks, hooks) in moved:
-            child._forward_pre_hooks.update(pre_hooks)
-            child._forward_hooks.update(hooks)
-            setattr(parent, name, child)
 
 
 def torchscript_predictor(path: Path) -> Predictor:

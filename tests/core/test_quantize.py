@@ -74,6 +74,18 @@ def test_pretrained_int8_agrees_with_float_on_real_images(spec: str, floor: floa
     assert state_dict_bytes(int8.module) <= limit * state_dict_bytes(parent.module), "int8 stored compactly"
 
 
+def test_bias_correction_removes_the_mean_error_of_int8_outputs(calib, images) -> None:
+    parent = create_model(ModelSpec.parse("mobilenet_v1:width=0.75"), "pretrained")
+    reference = _logits(parent, images)
+
+    def mean_error(correct: bool) -> float:
+        int8 = quantize(parent, QuantizeStep(calibration_images=16, bias_correction=correct), calib=calib)
+        return float(np.abs((_logits(int8, images) - reference).mean(0)).mean())  # per class, then averaged
+
+    plain, corrected = mean_error(False), mean_error(True)
+    assert corrected < 0.8 * plain, (plain, corrected)
+
+
 def test_pruned_then_quantized_keeps_its_channels_through_a_reload(calib, tmp_path: Path) -> None:
     pruned = prune(
         create_model(ModelSpec("mobilenet_v2", resolution=RES), "none"), PruneStep(ratio=0.3, compensate=False)
