@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--ratio", type=float, nargs="+", default=[0.3])
     parser.add_argument("--epochs", type=float, nargs="+", default=[5, 15, 30])
     parser.add_argument("--resolution", type=int, default=160)
-    parser.add_argument("--lr", type=float, nargs="+", default=[0.001])
+    parser.add_argument("--lr", type=float, nargs="+", default=[1e-4])
     parser.add_argument("--eval-limit", type=int)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
