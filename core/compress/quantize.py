@@ -371,6 +371,37 @@ BIAS_CHECK_IMAGES = 128
 MIN_BIAS_CHECK_IMAGES = 32
 
 
+def carry_bias_correction(float_model: LoadedModel, int8_model: LoadedModel) -> LoadedModel:
+    """A copy of the float model whose biases carry the static int8 variant's bias correction.
+
+    Exporters that re-quantize the float parent with their own tool chain (TFLite, ExecuTorch,
+    .pt2, Core ML) start from this, so their int8 models get the same correction. The shift of
+    a conv followed by BatchNorm goes into the BatchNorm's bias.
+    """
+    quantization = int8_model.card.quantization
+    if int8_model.module is None or not quantization or quantization.get("mode") != "static":
+        return float_model
+    assert float_model.card.spec is not None
+    info = QuantInfo.from_dict(quantization)
+    source = float_model.editable_module("corrected")
+    fused = dict(_fused_float(float_model.card.spec, info, source.state_dict()).named_modules())
+    corrected = copy.deepcopy(source)
+    named = dict(corrected.named_modules())
+    with torch.no_grad():
+        for name, layer in _int8_layers(int8_model.module).items():
+            float_layer = fused[name][0] if isinstance(fused[name], nn.Sequential) else fused[name]
+            if float_layer.bias is None or layer.bias() is None:
+                continue
+            shift = layer.bias() - float_layer.bias
+            parent_name, _, index = name.rpartition(".")
+            follower = named.get(f"{parent_name}.{int(index) + 1}" if index.isdigit() else "")
+            if isinstance(follower, nn.BatchNorm2d) and follower.bias is not None:
+                follower.bias.add_(shift)
+            elif isinstance(own_bias := named[name].bias, torch.Tensor):
+                own_bias += shift
+    return replace(float_model, module=corrected)
+
+
 def _int8_layers(module: nn.Module) -> dict[str, Any]:
     from torch.ao.nn import quantized as nnq
 

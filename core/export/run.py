@@ -105,12 +105,14 @@ class ExportJob:
         return self._cache[key]
 
     def float_parent(self) -> LoadedModel:
-        """The float graph the int8 variant was quantized from, activation-equalized as `quantize` did."""
-        from core.compress.quantize import equalized
+        """The float graph the int8 variant was quantized from, activation-equalized as `quantize` did,
+        with the variant's bias correction carried over."""
+        from core.compress.quantize import carry_bias_correction, equalized
 
         def load() -> LoadedModel:
             assert self.calib is not None and self.source.quantize_step is not None
-            return equalized(self.source.load_float_parent(), self.source.quantize_step, self.calib)
+            parent = equalized(self.source.load_float_parent(), self.source.quantize_step, self.calib)
+            return carry_bias_correction(parent, self.model)
 
         return self.cached("float_parent", load)
 

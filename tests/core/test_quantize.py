@@ -86,6 +86,22 @@ def test_bias_correction_removes_the_mean_error_of_int8_outputs(calib, images) -
     assert corrected < 0.8 * plain, (plain, corrected)
 
 
+def test_exporters_float_parent_carries_the_bias_correction(calib) -> None:
+    from core.compress.quantize import carry_bias_correction
+
+    parent = create_model(ModelSpec("mobilenet_v2", resolution=RES), "pretrained")
+    plain = quantize(parent, QuantizeStep(calibration_images=16, bias_correction=False), calib=calib)
+    corrected = quantize(parent, QuantizeStep(calibration_images=16, bias_correction=True), calib=calib)
+    assert carry_bias_correction(parent, plain).module is not parent.module, "a copy, even with no shift"
+    carried = carry_bias_correction(parent, corrected)
+    int8_shift = corrected.module.classifier[1].bias() - plain.module.classifier[1].bias()
+    assert torch.allclose(carried.module.classifier[1].bias - parent.module.classifier[1].bias, int8_shift, atol=1e-5)
+    first_norm_shift = carried.module.features[0][1].bias - parent.module.features[0][1].bias
+    assert first_norm_shift.abs().max() > 0, "a conv's shift goes into the BatchNorm after it"
+    fp16 = quantize(parent, QuantizeStep(mode="fp16"))
+    assert carry_bias_correction(parent, fp16) is parent
+
+
 def test_pruned_then_quantized_keeps_its_channels_through_a_reload(calib, tmp_path: Path) -> None:
     pruned = prune(
         create_model(ModelSpec("mobilenet_v2", resolution=RES), "none"), PruneStep(ratio=0.3, compensate=False)
