@@ -352,14 +352,15 @@ def _static_int8(
             return quantized  # too few images left to tell whether the correction helps
 
         def read(samples: list[Any]) -> list[torch.Tensor]:
-            return [batch for batch, _ in replace(images, samples=samples).batches(preprocess, batch_size=32)]
+            chosen = replace(images, samples=samples)
+            return [batch for batch, _ in chosen.batches(preprocess, batch_size=32, progress=progress.span(0.86, 0.9))]
 
         correction_batches = read(correction)
         check_batches = read(check) if step.bias_correction is None else []
-        before = _divergence(quantized, reference, check_batches)
+        before = _divergence(quantized, reference, check_batches, progress)
         saved = {name: layer.bias() for name, layer in _int8_layers(quantized).items()}
         correct_biases(quantized, reference, correction_batches, progress.span(0.9, 1.0))
-        if step.bias_correction is None and _divergence(quantized, reference, check_batches) >= before:
+        if step.bias_correction is None and _divergence(quantized, reference, check_batches, progress) >= before:
             for name, layer in _int8_layers(quantized).items():
                 layer.set_weight_bias(layer.weight(), saved[name])
             progress(1.0, "bias correction did not bring int8 closer to float on held-out images: not kept")
@@ -408,13 +409,14 @@ def _int8_layers(module: nn.Module) -> dict[str, Any]:
     return {name: m for name, m in module.named_modules() if isinstance(m, nnq.Conv2d | nnq.Linear)}
 
 
-def _divergence(quantized: nn.Module, reference: nn.Module, batches: list[torch.Tensor]) -> float:
+def _divergence(quantized: nn.Module, reference: nn.Module, batches: list[torch.Tensor], progress: Progress) -> float:
     """Mean KL divergence of the int8 model's class probabilities from the float model's."""
     import torch.nn.functional as F
 
     total = 0.0
     with torch.inference_mode():
         for batch in batches:
+            progress.check()
             expected, got = F.log_softmax(reference(batch), 1), F.log_softmax(quantized(batch), 1)
             total += float(F.kl_div(got, expected, reduction="sum", log_target=True))
     return total / max(1, sum(len(batch) for batch in batches))
