@@ -403,6 +403,48 @@ def carry_bias_correction(float_model: LoadedModel, int8_model: LoadedModel) -> 
     return replace(float_model, module=corrected)
 
 
+def activation_ranges(
+    float_model: LoadedModel, int8_model: LoadedModel, batch: torch.Tensor, levels: int = 256
+) -> list[tuple[torch.Tensor, float, float]]:
+    """The float activations a static int8 variant quantizes on `batch`, each with its int8 range.
+
+    `float_model` is the graph the variant was calibrated on (equalized, bias-corrected, as the
+    exporters' float parent is). Exporters that re-quantize it with their own tool chain find their
+    observers' inputs among these tensors and reuse the variant's ranges, so their int8 grid is the
+    variant's. `levels`: 128 for a variant calibrated with 7-bit activations.
+    """
+    from torch.ao.nn.quantized import DeQuantize
+
+    quantization = int8_model.card.quantization
+    if int8_model.module is None or not quantization or quantization.get("mode") != "static":
+        return []
+    assert float_model.card.spec is not None and float_model.module is not None
+    twin = _fused_float(float_model.card.spec, QuantInfo.from_dict(quantization), float_model.module.state_dict())
+    restore_relu6(twin.eval())
+    float_modules = dict(twin.named_modules())
+    captured: list[tuple[torch.Tensor, float, float]] = []
+
+    def record(low: float, high: float) -> Any:
+        return lambda _module, _inputs, output: captured.append((output.detach(), low, high))
+
+    handles = []
+    for name, layer in int8_model.module.named_modules():
+        if isinstance(layer, DeQuantize) or not hasattr(layer, "zero_point") or name not in float_modules:
+            continue
+        watched = float_modules[name]
+        if isinstance(watched, torch.ao.nn.quantized.FloatFunctional):
+            watched = watched.activation_post_process  # an add or mul: its result passes through here
+        scale, zero_point = float(layer.scale), int(layer.zero_point)
+        handles.append(watched.register_forward_hook(record(-zero_point * scale, (levels - 1 - zero_point) * scale)))
+    try:
+        with torch.inference_mode():
+            twin(batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return captured
+
+
 def _int8_layers(module: nn.Module) -> dict[str, Any]:
     from torch.ao.nn import quantized as nnq
 

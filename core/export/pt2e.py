@@ -3,7 +3,9 @@
 
 The variant's calibration settings carry over: its activation observer (min-max, moving
 average, histogram or percentile), its number of calibration images (the same subset
-`quantize` used) and per-channel or per-tensor weights.
+`quantize` used) and per-channel or per-tensor weights. After calibration, every activation
+the variant also quantizes takes the variant's own range (`pin_variant_ranges`), so the
+artifact quantizes on the variant's grid and differs from it only in weight rounding and kernels.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from core.compress.quantize import PercentileRange
+from core.compress.quantize import PercentileRange, activation_ranges
 from core.jobs import Progress
 from core.recipe import QuantizeStep
 
@@ -59,14 +61,92 @@ def quantize_parent(job: ExportJob, quantizer: Any, progress: Progress, fold_qua
     graph = torch.export.export(parent.module.eval(), (job.example(2),), dynamic_shapes=({0: batch},)).module()
     prepared = prepare_pt2e(graph, quantizer)
     images = job.calibration_images()
+    preprocess = Preprocessing.for_card(parent.card)
     progress(0.0, f"calibrating on {len(images)} images")
     with torch.no_grad():
-        for x, _ in images.batches(Preprocessing.for_card(parent.card), batch_size=32, progress=progress.span(0, 0.9)):
+        for x, _ in images.batches(preprocess, batch_size=32, progress=progress.span(0, 0.9)):
             prepared(x)
-    progress(0.95, "converting to int8")
+    pinned, observers = pin_variant_ranges(prepared, job, next(iter(images.batches(preprocess, batch_size=4)))[0])
+    progress(0.95, f"converting to int8 ({pinned} of {observers} activation ranges taken from the variant)")
     converted = convert_pt2e(prepared, fold_quantize=fold_quantize)
     _drop_unused_tensors(converted)
     return move_exported_model_to_eval(converted)
+
+
+def pin_variant_ranges(prepared: Any, job: ExportJob, batch: Any) -> tuple[int, int]:
+    """Give each activation observer whose input the int8 variant also quantizes the variant's range.
+
+    Observers are matched by value: on `batch`, an observer's input equals (to float rounding)
+    one of the activations `activation_ranges` lists. A matched observer is replaced by a min-max
+    observer holding the variant's range, so the artifact quantizes on the variant's grid;
+    unmatched ones (a graph the variant does not have) keep their calibrated range.
+    Returns (pinned, activation observers).
+    """
+    assert job.source.quantize_step is not None
+    levels = 128 if job.source.quantize_step.activations_7bit else 256
+    ranges = activation_ranges(job.float_parent(), job.model, batch, levels)
+    observed = _observer_inputs(prepared, batch)
+    pinned: dict[str, tuple[float, float]] = {}
+    for name, tensors in observed.items():
+        match = next((r for r in ranges for tensor in tensors if _same_activation(tensor, r[0])), None)
+        if match is not None:
+            pinned[name] = match[1], match[2]
+    for name, (low, high) in pinned.items():
+        _pin(prepared, name, low, high)
+    return len(pinned), len(observed)
+
+
+def _observer_inputs(prepared: Any, batch: Any) -> dict[str, list[Any]]:
+    """Each per-tensor activation observer's inputs on `batch` (one observer may serve several
+    tensors that share quantization; copied, as in-place ops follow some)."""
+    import torch
+    from torchao.quantization.pt2e.observer import ObserverBase
+
+    inputs: dict[str, list[Any]] = {}
+
+    def record(name: str) -> Any:
+        def keep_input(_module: Any, args: tuple[Any, ...]) -> None:
+            inputs.setdefault(name, []).append(args[0].detach().clone())
+
+        return keep_input
+
+    handles = [observer.register_forward_pre_hook(record(name)) for name, observer in prepared.named_children()
+               if isinstance(observer, ObserverBase) and observer.qscheme == torch.per_tensor_affine]  # fmt: skip
+    try:
+        with torch.no_grad():
+            prepared(batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return inputs
+
+
+def _pin(prepared: Any, name: str, low: float, high: float) -> None:
+    """Replace the observer under `name` by a min-max observer holding [low, high].
+
+    One observer instance can sit under several names (tensors that share quantization, like
+    a conv's output and the ReLU6 after it), so every name that refers to it is replaced.
+    """
+    import torch
+    from torchao.quantization.pt2e.observer import MinMaxObserver
+
+    old = getattr(prepared, name)
+    fixed = MinMaxObserver(dtype=old.dtype, qscheme=old.qscheme, quant_min=old.quant_min,
+                           quant_max=old.quant_max, eps=float(old.eps))  # fmt: skip
+    fixed(torch.tensor([low, high]))
+    for alias, module in list(prepared.named_modules(remove_duplicate=False)):
+        if module is old:
+            owner, _, attribute = alias.rpartition(".")
+            setattr(prepared.get_submodule(owner) if owner else prepared, attribute, fixed)
+
+
+def _same_activation(observed: Any, candidate: Any) -> bool:
+    import torch
+
+    if observed.shape != candidate.shape:
+        return False
+    tolerance = 1e-3 * float(candidate.abs().max()) + 1e-6
+    return bool(torch.allclose(observed, candidate, rtol=0, atol=tolerance))
 
 
 def _drop_unused_tensors(graph_module: Any) -> None:
@@ -99,7 +179,8 @@ def requantization_notes(job: ExportJob) -> list[str]:
     step = job.source.quantize_step
     assert step is not None
     notes = [f"re-quantized from the float parent: {step.observer} observer, {step.calibration_images} "
-             f"calibration images, {'per-channel' if step.per_channel else 'per-tensor'} weights"]  # fmt: skip
+             f"calibration images, {'per-channel' if step.per_channel else 'per-tensor'} weights; "
+             "the variant's own activation ranges wherever both graphs have the activation"]  # fmt: skip
     if step.keep_float:
         notes.append(f"layers the variant keeps in float are int8 here: {', '.join(step.keep_float)}")
     return notes

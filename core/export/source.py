@@ -22,7 +22,8 @@ class ExportSource:
 
     Formats that cannot hold PyTorch's x86 int8 modules re-quantize the float parent in their own
     tool chain with the variant's settings (`quantize_step`): same observer family, same number of
-    calibration images, same per-channel choice.
+    calibration images, same per-channel choice, and the variant's activation ranges where the
+    graphs share the activation.
     """
 
     model: LoadedModel

@@ -4,6 +4,7 @@ unsupported combinations, unwritable folders and cancellation fail cleanly and l
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -137,9 +138,9 @@ def test_int8_variant_exports_its_own_graph_or_requantized_from_its_parent(calib
         v = results[name].verification
         assert results[name].precision == "int8" and "error" not in v, v
         assert "moving_average observer, 32 calibration images" in results[name].notes[0]
-        # A second int8 quantization of the same parent agrees closely, not exactly, with the first
-        # (75 % of these 16 images at 96 px; 94 % of 300 at 224 px, see bench/export.py).
-        assert v["agreement_top1"] >= 70 and v["cosine"] > 0.95
+        # Re-quantized on the variant's activation ranges, the artifact agrees closely, not exactly,
+        # with the variant (11 of these 12 images at 96 px, cosine 0.993; 97.0-97.7 % of 300 at 224 px).
+        assert v["agreement_top1"] >= 80 and v["cosine"] > 0.98, v
         assert v["verified"] == (v["agreement_top1"] >= 97)
     tflite = results["tflite"].details
     assert tflite["input"]["dtype"] == "int8" and tflite["output"]["dtype"] == "int8"
@@ -153,6 +154,27 @@ def test_int8_variant_exports_its_own_graph_or_requantized_from_its_parent(calib
     assert requantized.verification["agreement_top1"] >= 60 and requantized.verification["cosine"] > 0.9, (
         requantized.verification
     )
+
+
+def test_requantized_graph_quantizes_activations_on_the_variants_grid(calib, tmp_path: Path) -> None:
+    from core.export.pt2e import xnnpack_int8
+    from core.export.run import ExportJob
+
+    parent = create_model(ModelSpec.parse("mobilenet_v2:res=96"), "pretrained")
+    step = QuantizeStep(observer="histogram", calibration_images=32)
+    int8 = quantize(parent, step, calib=calib)
+    source = ExportSource(int8, "v2 int8", float_parent=lambda: parent, quantize_step=step)
+    messages: list[str] = []
+    job = ExportJob(source, OPTIONS, calib, tmp_path)
+    graph = xnnpack_int8(job, Progress(lambda _fraction, message=None: messages.append(message or "")))
+    variant_scales = {round(float(m.scale), 7) for m in int8.module.modules() if hasattr(m, "zero_point")}
+    graph_scales = {round(float(node.args[1]), 7) for node in graph.graph.nodes
+                    if node.op == "call_function" and "quantize_per_tensor" in str(node.target)}  # fmt: skip
+    # A histogram observer of its own would pick other ranges; every activation, ReLU6 outputs
+    # included (they share one observer with their conv), is on one of the variant's scales.
+    assert graph_scales <= variant_scales, graph_scales - variant_scales
+    (pinned,) = [m for m in messages if "activation ranges taken from the variant" in m]
+    assert re.search(r"\((\d+) of \1 activation ranges", pinned), pinned
 
 
 @pytest.mark.slow
