@@ -22,7 +22,7 @@ from bench.common import print_table, save_results
 from core.compress.pipeline import compress
 from core.compress.quantize import quantize
 from core.data import open_dataset
-from core.data.datasets import ImageDataset, Preprocessing
+from core.data.datasets import ImageDataset, Preprocessing, Sample
 from core.metrics.accuracy import evaluate
 from core.metrics.latency import benchmark
 from core.metrics.size import state_dict_bytes
@@ -110,14 +110,16 @@ def prune_rows(
     minutes: float,
     project: Project,
     ratios: list[float],
+    bottlenecks: bool,
 ) -> list[dict[str, Any]]:
     rows = []
     parent = resolve_model("mobilenet_v2", "pretrained")
+    where = "every layer" if bottlenecks else "inside blocks"
     for ratio in ratios:
         recipe = Recipe(
-            f"V2 structured {ratio:.0%} inside blocks + distillation",
+            f"V2 structured {ratio:.0%} {where} + distillation",
             (
-                PruneStep(ratio=ratio, importance="activation", bottlenecks=False),
+                PruneStep(ratio=ratio, importance="activation", bottlenecks=bottlenecks),
                 FinetuneStep(
                     epochs=100,
                     labels=False,
@@ -157,12 +159,22 @@ def _recipe_row(
     return row
 
 
+def _distillation_images(data: Path) -> ImageDataset:
+    """imagenet_calib1000 and imagenette/train as one unlabeled set: distillation needs no labels."""
+    calib = open_dataset(data / "imagenet_calib1000")
+    imagenette = open_dataset(data / "imagenette" / "train")
+    samples = [Sample(s.path, None) for s in calib.samples + imagenette.samples]
+    return replace(calib, kind="unlabeled", samples=samples, class_names=())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sections", default="ptq,prune,balanced")
     parser.add_argument("--finetune-minutes", type=float, default=20.0)
     parser.add_argument("--ratios", type=float, nargs="+", default=[0.3, 0.5], help="structured pruning ratios")
     parser.add_argument("--eval-limit", type=int, help="evaluate on a subset (default: all 1,300 images)")
+    parser.add_argument("--prune-bottlenecks", action="store_true",
+                        help="prune rows also narrow residual streams and linear bottlenecks (lower MACs)")  # fmt: skip
     args = parser.parse_args()
     sections = set(args.sections.split(","))
     data = shared_dir() / "datasets"
@@ -174,9 +186,10 @@ def main() -> None:
         results["ptq"] = ptq_rows(evaluation, calib)
     with tempfile.TemporaryDirectory() as folder:
         project = Project.create(Path(folder) / "bench")
-        train = open_dataset(data / "imagenet_calib1000")  # unlabeled here: distillation only
+        train = _distillation_images(data)
         if "prune" in sections:
-            results["prune"] = prune_rows(evaluation, calib, train, args.finetune_minutes, project, args.ratios)
+            results["prune"] = prune_rows(evaluation, calib, train, args.finetune_minutes, project, args.ratios,
+                                          args.prune_bottlenecks)  # fmt: skip
         if "balanced" in sections:
             balanced = load_recipe("balanced")
             steps = tuple(replace(s, max_minutes=args.finetune_minutes) if isinstance(s, FinetuneStep) else s
