@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from core.compress.dataflow import DataFlow
+from core.hooks import removed_after
 
 # t_i = (M / max_i) ** STRENGTH, the geometric middle between "leave it" and "stretch every
 # channel to the widest one": stretching fully makes the consumer's weights for those channels tiny.
@@ -63,13 +64,9 @@ def channel_maxima(module: nn.Module, chains: list[Chain], batches: Iterable[tor
             maxima[index] = torch.maximum(maxima[index], out.detach().amax(dim=(0, 2, 3)))
 
         hooks.append(chain.activation.register_forward_hook(observe))
-    try:
-        with torch.no_grad():
-            for batch in batches:
-                module(batch)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    with removed_after(hooks), torch.no_grad():
+        for batch in batches:
+            module(batch)
     return maxima
 
 

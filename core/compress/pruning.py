@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from core.errors import StudioError
+from core.hooks import removed_after
 from core.jobs import Progress, silent
 from core.model import LoadedModel, ModelCard
 from core.recipe import PruneStep
@@ -125,13 +126,9 @@ def _input_statistics(module: nn.Module, calib: ImageDataset, card: ModelCard, p
     preprocess = Preprocessing.for_card(card)
     images = calib.subset(min(len(calib), STATISTICS_IMAGES), seed=2)
     hooks = [layer.register_forward_pre_hook(record) for layer in readers]
-    try:
-        with torch.no_grad():
-            for batch, _ in images.batches(preprocess, batch_size=32, progress=progress):
-                module(batch)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    with removed_after(hooks), torch.no_grad():
+        for batch, _ in images.batches(preprocess, batch_size=32, progress=progress):
+            module(batch)
     if not sums:
         raise StudioError(f"no calibration image of {calib.root} could be read")
     flow = DataFlow.trace(module, torch.zeros(1, 3, card.input_size, card.input_size))

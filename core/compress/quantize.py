@@ -30,6 +30,7 @@ from torch.ao.quantization.observer import (
 )
 
 from core.errors import StudioError
+from core.hooks import removed_after
 from core.jobs import Progress, silent
 from core.model import LoadedModel
 from core.recipe import QuantizeStep
@@ -436,12 +437,8 @@ def activation_ranges(
             watched = watched.activation_post_process  # an add or mul: its result passes through here
         scale, zero_point = float(layer.scale), int(layer.zero_point)
         handles.append(watched.register_forward_hook(record(-zero_point * scale, (levels - 1 - zero_point) * scale)))
-    try:
-        with torch.inference_mode():
-            twin(batch)
-    finally:
-        for handle in handles:
-            handle.remove()
+    with removed_after(handles), torch.inference_mode():
+        twin(batch)
     return captured
 
 
@@ -493,14 +490,10 @@ def correct_biases(quantized: nn.Module, reference: nn.Module, batches: list[tor
             return record
 
         handles = [module.register_forward_hook(hook(name)) for name, module in watched.items()]
-        try:
-            with torch.inference_mode():
-                for batch in batches:
-                    with contextlib.suppress(_StopForward):
-                        model(batch)
-        finally:
-            for handle in handles:
-                handle.remove()
+        with removed_after(handles), torch.inference_mode():
+            for batch in batches:
+                with contextlib.suppress(_StopForward):
+                    model(batch)
         return sums
 
     target = channel_means(reference, {name: float_layers[name] for name in layers}, None)

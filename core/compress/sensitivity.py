@@ -24,6 +24,7 @@ from torch import nn
 
 from core.compress.dataflow import DataFlow
 from core.errors import StudioError
+from core.hooks import removed_after
 from core.jobs import Progress, silent
 from core.model import LoadedModel
 from core.recipe import PruneStep, QuantizeStep
@@ -205,15 +206,9 @@ def _output_ranges(
     make_observer = qconfig_for(QuantizeStep()).activation
     observers = {point: make_observer() for point in points}
     hooks = [point.register_forward_hook(lambda m, _i, out: observers[m](out)) for point in points]
-    try:
-        with torch.inference_mode():
-            for images, _ in calib.subset(64, seed=1).batches(
-                Preprocessing.for_card(model.card), 32, progress=progress
-            ):
-                module(images)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    with removed_after(hooks), torch.inference_mode():
+        for images, _ in calib.subset(64, seed=1).batches(Preprocessing.for_card(model.card), 32, progress=progress):
+            module(images)
     ranges = {}
     for point, observer in observers.items():
         if isinstance(point, nn.ReLU6):

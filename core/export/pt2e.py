@@ -14,6 +14,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from core.compress.quantize import PercentileRange, activation_ranges
+from core.hooks import removed_after
 from core.jobs import Progress
 from core.recipe import QuantizeStep
 
@@ -112,12 +113,8 @@ def _observer_inputs(prepared: Any, batch: Any) -> dict[str, list[Any]]:
 
     handles = [observer.register_forward_pre_hook(record(name)) for name, observer in prepared.named_children()
                if isinstance(observer, ObserverBase) and observer.qscheme == torch.per_tensor_affine]  # fmt: skip
-    try:
-        with torch.no_grad():
-            prepared(batch)
-    finally:
-        for handle in handles:
-            handle.remove()
+    with removed_after(handles), torch.no_grad():
+        prepared(batch)
     return inputs
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from core.hooks import removed_after
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -91,12 +93,8 @@ def analyze_complexity(module: nn.Module, input_size: int) -> ComplexityReport:
         m.register_forward_hook(hook(n)) for n, m in module.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)
     ]
     counter = FlopCounterMode(display=False)
-    try:
-        with torch.inference_mode(), counter:
-            module(torch.zeros(1, 3, input_size, input_size))
-    finally:
-        for handle in handles:
-            handle.remove()
+    with removed_after(handles), torch.inference_mode(), counter:
+        module(torch.zeros(1, 3, input_size, input_size))
     _pair_separable(layers)
     return ComplexityReport(count_params(module), counter.get_total_flops() // 2, input_size, layers)
 
