@@ -269,6 +269,21 @@ def _fused_float(spec: ModelSpec, info: QuantInfo, state_dict: dict[str, Any] | 
     return twin
 
 
+def _float_reference(spec: ModelSpec, info: QuantInfo, state_dict: dict[str, Any]) -> Any:
+    """The fused float twin with its ReLU6 back, in eval mode: what the int8 variant approximates."""
+    reference = _fused_float(spec, info, state_dict).eval()
+    restore_relu6(reference)
+    return reference
+
+
+def _static_info(model: LoadedModel) -> QuantInfo | None:
+    """The QuantInfo of a static int8 variant; None for any other model."""
+    quantization = model.card.quantization
+    if model.module is None or not quantization or quantization.get("mode") != "static":
+        return None
+    return QuantInfo.from_dict(quantization)
+
+
 def _prepared(spec: ModelSpec, info: QuantInfo, qconfig: Any, state_dict: dict[str, Any] | None) -> nn.Module:
     twin = _fused_float(spec, info, state_dict)
     twin.qconfig = qconfig
@@ -345,8 +360,7 @@ def _static_int8(
     progress(0.86, "converting to int8")
     quantized = convert(prepared.eval(), inplace=True)
     if step.bias_correction is not False:
-        reference = _fused_float(model.card.spec, info, float_state).eval()
-        restore_relu6(reference)
+        reference = _float_reference(model.card.spec, info, float_state)
         order = images.shuffled(3).samples
         correction, check = order[:BIAS_CORRECTION_IMAGES], order[BIAS_CORRECTION_IMAGES:][:BIAS_CHECK_IMAGES]
         if step.bias_correction is None and len(check) < MIN_BIAS_CHECK_IMAGES:
@@ -380,13 +394,12 @@ def carry_bias_correction(float_model: LoadedModel, int8_model: LoadedModel) -> 
     .pt2, Core ML) start from this, so their int8 models get the same correction. The shift of
     a conv followed by BatchNorm goes into the BatchNorm's bias.
     """
-    quantization = int8_model.card.quantization
-    if int8_model.module is None or not quantization or quantization.get("mode") != "static":
+    info = _static_info(int8_model)
+    if info is None:
         return float_model
-    assert float_model.card.spec is not None
-    info = QuantInfo.from_dict(quantization)
+    assert float_model.card.spec is not None and int8_model.module is not None
     source = float_model.editable_module("corrected")
-    fused = dict(_fused_float(float_model.card.spec, info, source.state_dict()).named_modules())
+    fused = dict(_float_reference(float_model.card.spec, info, source.state_dict()).named_modules())
     corrected = copy.deepcopy(source)
     named = dict(corrected.named_modules())
     with torch.no_grad():
@@ -416,12 +429,11 @@ def activation_ranges(
     """
     from torch.ao.nn.quantized import DeQuantize
 
-    quantization = int8_model.card.quantization
-    if int8_model.module is None or not quantization or quantization.get("mode") != "static":
+    info = _static_info(int8_model)
+    if info is None:
         return []
-    assert float_model.card.spec is not None and float_model.module is not None
-    twin = _fused_float(float_model.card.spec, QuantInfo.from_dict(quantization), float_model.module.state_dict())
-    restore_relu6(twin.eval())
+    assert float_model.card.spec is not None and float_model.module is not None and int8_model.module is not None
+    twin = _float_reference(float_model.card.spec, info, float_model.module.state_dict())
     float_modules = dict(twin.named_modules())
     captured: list[tuple[torch.Tensor, float, float]] = []
 

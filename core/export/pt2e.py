@@ -87,14 +87,13 @@ def pin_variant_ranges(prepared: Any, job: ExportJob, batch: Any) -> tuple[int, 
     levels = 128 if job.source.quantize_step.activations_7bit else 256
     ranges = activation_ranges(job.float_parent(), job.model, batch, levels)
     observed = _observer_inputs(prepared, batch)
-    pinned: dict[str, tuple[float, float]] = {}
+    pinned = 0
     for name, tensors in observed.items():
         match = next((r for r in ranges for tensor in tensors if _same_activation(tensor, r[0])), None)
         if match is not None:
-            pinned[name] = match[1], match[2]
-    for name, (low, high) in pinned.items():
-        _pin(prepared, name, low, high)
-    return len(pinned), len(observed)
+            _pin(prepared, name, match[1], match[2])
+            pinned += 1
+    return pinned, len(observed)
 
 
 def _observer_inputs(prepared: Any, batch: Any) -> dict[str, list[Any]]:
