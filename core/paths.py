@@ -19,6 +19,12 @@ def config_dir() -> Path:
     return Path(base) / "mnstudio"
 
 
+def projects_dir() -> Path:
+    """Where the studio keeps projects the user has not placed elsewhere."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "mnstudio" / "projects"
+
+
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "mnstudio"

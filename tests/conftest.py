@@ -12,6 +12,7 @@ import pytest
 _SANDBOX = Path(tempfile.mkdtemp(prefix="mnstudio-tests-"))
 os.environ["XDG_CONFIG_HOME"] = str(_SANDBOX / "config")
 os.environ["XDG_CACHE_HOME"] = str(_SANDBOX / "cache")
+os.environ["XDG_DATA_HOME"] = str(_SANDBOX / "data")
 os.environ["TORCH_HOME"] = str(_SANDBOX / "torch")
 os.environ.pop("MNSTUDIO_WEIGHTS_DIR", None)
 

@@ -45,6 +45,7 @@ def measure(model: LoadedModel, float_module: Any, evaluation: ImageDataset | No
         "macs": complexity.macs,
         "params": complexity.params,
         "size_bytes": state_dict_bytes(model.module),
+        "channels": {layer.name: layer.out_channels for layer in complexity.layers},
     }
     latency = benchmark(model, threads=threads, runs=30, warmup=5, progress=progress.span(0.0, 0.3))
     metrics["latency"] = latency.to_dict()
@@ -140,3 +141,43 @@ def compress(
 
 def _run_key(parent_id: str, recipe: Recipe, step_index: int) -> str:
     return hashlib.sha256(f"{parent_id}:{recipe.to_json()}:{step_index}".encode()).hexdigest()[:12]
+
+
+def remeasure(
+    project: Project,
+    variant_id: str,
+    *,
+    evaluation: ImageDataset | None = None,
+    latency_runs: int = 0,
+    memory: bool = False,
+    resolutions: tuple[int, ...] = (),
+    threads: int = 1,
+    progress: Progress | None = None,
+) -> Variant:
+    """Measure a stored variant again and store the numbers: accuracy on `evaluation`, torch latency
+    (`latency_runs` > 0), peak memory in a fresh process, and latency at other input `resolutions`."""
+    from core.metrics.memory import measure_peak_memory
+
+    progress = progress or silent()
+    progress(0.0, "loading the variant")
+    model = project.load(variant_id)
+    variant = project.variant(variant_id)
+    metrics: dict[str, Any] = {}
+    if latency_runs:
+        latency = benchmark(model, threads=threads, runs=latency_runs, warmup=5, progress=progress.span(0.0, 0.3))
+        metrics["latency"] = latency.to_dict()
+    if resolutions:
+        share = 0.3 / len(resolutions)
+        metrics["latency_by_resolution"] = {
+            str(size): benchmark(model, threads=threads, runs=max(latency_runs, 10), warmup=3, input_size=size,
+                                 progress=progress.span(0.3 + i * share, 0.3 + (i + 1) * share)).to_dict()
+            for i, size in enumerate(resolutions)
+        }  # fmt: skip
+    if memory:
+        progress(0.6, "measuring peak memory in a fresh process")
+        stored_as = f"{project.root}:{variant.id}"
+        metrics["memory"] = measure_peak_memory(model, threads=threads, stored_as=stored_as).to_dict()
+    if evaluation is not None:
+        metrics["accuracy"] = evaluate(model, evaluation, threads=threads, progress=progress.span(0.65, 1.0)).to_dict()
+    progress(1.0, f"measured {variant.name}")
+    return project.update_metrics(variant.id, metrics)

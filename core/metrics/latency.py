@@ -78,14 +78,19 @@ def benchmark(
     runs: int = 50,
     warmup: int = 10,
     batch: int = 1,
+    input_size: int | None = None,
     progress: Progress | None = None,
 ) -> LatencyResult:
-    """Time `model` on a fixed random batch in `runtime` (cancellable between runs)."""
+    """Time `model` on a fixed random batch in `runtime` (cancellable between runs).
+
+    `input_size` other than the card's runs the same network on other images (MobileNets pool
+    globally, so any size ≥ 32 works): how deployment at another resolution would perform.
+    """
     progress = progress or silent()
     if runs < 1 or warmup < 0 or batch < 1:
         raise StudioError("runs and batch must be at least 1 and warm-up at least 0")
     threads = threads or default_threads()
-    size = model.card.input_size
+    size = input_size or model.card.input_size
     inputs = np.random.default_rng(0).standard_normal((batch, 3, size, size), dtype=np.float32)
     progress(0.0, f"preparing {runtime}")
     with predictor_for(model, runtime, threads) as predict:

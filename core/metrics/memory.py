@@ -39,8 +39,10 @@ def _model_argument(model: LoadedModel) -> tuple[str, str]:
     raise StudioError("peak memory needs a model saved as a file or built from the zoo")
 
 
-def measure_peak_memory(model: LoadedModel, runtime: str = "torch", threads: int = 1, runs: int = 5) -> MemoryResult:
-    text, weights = _model_argument(model)
+def measure_peak_memory(model: LoadedModel, runtime: str = "torch", threads: int = 1, runs: int = 5,
+                        stored_as: str | None = None) -> MemoryResult:  # fmt: skip
+    """Peak RSS of inference; `stored_as` ("PROJECT_DIR:VARIANT") re-creates a project variant in the child."""
+    text, weights = (stored_as, "auto") if stored_as else _model_argument(model)
     command = [sys.executable, "-m", "core.metrics.memory_probe", text, weights, runtime, str(threads), str(runs)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
