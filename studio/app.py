@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen
 
@@ -23,13 +23,16 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
+    from studio.graph_panel import prepare_web_engine
+
+    prepare_web_engine()  # must precede the QApplication
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("MobileNet Compression Studio")
     app.setOrganizationName("mnstudio")
     app.setWindowIcon(QIcon(str(ICON)))
     from studio.theme import apply_theme
 
-    apply_theme(app)
+    apply_theme(app, str(QSettings().value("theme", "light")))
     splash = QSplashScreen(QIcon(str(ICON)).pixmap(256, 256))
     splash.showMessage("Loading PyTorch…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
     splash.show()

@@ -1,13 +1,24 @@
-"""The studio's main window: model tab, job status bar, drag-and-drop of model files."""
+"""The studio's main window: one tab per step (model, data, compress, jobs, variants, compare, graph,
+export), the project, settings, undo/redo, themes and the job status bar.
+
+Slots here assign state or start one core verb as a job; the panels only draw state.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import shutil
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -19,24 +30,69 @@ from PySide6.QtWidgets import (
 )
 
 from core import __version__
+
+# The engine's verbs are imported with the window, while the splash shows, not at the first click:
+# a cold import on the GUI thread (torch-pruning, torchao) froze the window for ~80 ms.
+from core.compare import recommend, variant_rows
+from core.compress.pipeline import compress, remeasure
+from core.compress.sensitivity import analyze_sensitivity, suggest_pruning
+from core.data import open_dataset
+from core.errors import StudioError
+from core.export.registry import FORMATS
+from core.export.run import ExportOptions, export_model
+from core.export.source import from_model, from_project
 from core.inspect import ModelReport, inspect_model
+from core.paths import projects_dir, shared_dir
+from core.project import PROJECT_FILE, Project
+from core.recipe import PruneStep, QuantizeStep, Recipe, RecipeError
 from core.runtime import default_threads
 from core.settings import load_settings, save_settings
+from studio.compare_panel import ComparePanel
+from studio.compress_panel import CompressPanel
+from studio.data_panel import DataPanel
+from studio.export_panel import ExportPanel
+from studio.graph_panel import GRAPH_FILE_FILTER, GraphPanel
+from studio.jobs_panel import JobsPanel
 from studio.model_panel import ModelView, ZooPicker
-from studio.state import StudioState, ZooChoice
+from studio.state import DATA_ROLES, DataFolders, StudioState, ZooChoice
+from studio.theme import THEMES, apply_theme
+from studio.undo import Edit
+from studio.variants_panel import VariantsPanel
 from studio.workers import Job, JobRunner
 
 MODEL_FILE_FILTER = "Models (*.pth *.pt *.pt2 *.onnx);;All files (*)"
+SHARED_FOLDERS = {"calib": "imagenet_calib1000", "evaluation": "imagenet_val1300", "train": "imagenette/train"}
+SENSITIVITY_IMAGES = 64
+DEPLOYMENT_RESOLUTIONS = (128, 160, 192, 224)
+MAX_RECENT = 8
+TABS = ("Model", "Data", "Compress", "Jobs", "Variants", "Compare", "Graph", "Export")
+
+
+def _default_folders(settings: QSettings) -> DataFolders:
+    """The folders used last time; on a first run, the shared data folder's datasets where present."""
+    folders = {}
+    for role, name in SHARED_FOLDERS.items():
+        remembered = settings.value(f"data/{role}", None)
+        default = shared_dir() / "datasets" / name
+        folders[role] = str(remembered) if remembered is not None else str(default) if default.is_dir() else ""
+    return DataFolders(**folders, evaluation_limit=int(settings.value("data/evaluation_limit", 500)))
 
 
 class MainWindow(QMainWindow):
     model_loaded = Signal(object)  # ModelReport
     load_failed = Signal(str)
+    variants_changed = Signal()
+    export_finished = Signal(object)  # ExportReport
+    graph_shown = Signal(str)  # URL
+    problem_shown = Signal(str)  # the message of an error dialog
 
     def __init__(self, state: StudioState | None = None, threads: int | None = None) -> None:
         super().__init__()
-        self.state = state or StudioState()
+        self.settings = QSettings()
+        apply_theme(QApplication.instance(), str(self.settings.value("theme", "light")))  # type: ignore[arg-type]
+        self.state = state or StudioState(folders=_default_folders(self.settings))
         self.runner = JobRunner(threads or default_threads(), self)
+        self.undo_stack = QUndoStack(self)
         self.current_load: Job | None = None
         self.setWindowTitle("MobileNet Compression Studio")
         self.resize(1280, 800)
@@ -44,21 +100,43 @@ class MainWindow(QMainWindow):
 
         self.picker = ZooPicker(self.state.choice)
         self.view = ModelView()
-        splitter = QSplitter()
-        splitter.addWidget(self.picker)
-        splitter.addWidget(self.view)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([300, 980])
+        model_tab = QSplitter()
+        model_tab.addWidget(self.picker)
+        model_tab.addWidget(self.view)
+        model_tab.setStretchFactor(1, 1)
+        model_tab.setSizes([300, 980])
+        self.data_panel = DataPanel()
+        self.compress_panel = CompressPanel()
+        self.jobs_panel = JobsPanel()
+        self.variants_panel = VariantsPanel()
+        self.compare_panel = ComparePanel()
+        self.graph_panel = GraphPanel()
+        self.export_panel = ExportPanel()
         self.tabs = QTabWidget()
-        self.tabs.addTab(splitter, "Model")
+        panels = (model_tab, self.data_panel, self.compress_panel, self.jobs_panel, self.variants_panel,
+                  self.compare_panel, self.graph_panel, self.export_panel)  # fmt: skip
+        for title, panel in zip(TABS, panels, strict=True):
+            self.tabs.addTab(panel, title)
         self.setCentralWidget(self.tabs)
+        self._build_status_bar()
+        self._build_menus()
+        self._connect_panels()
 
+        self.data_panel.show_folders(self.state.folders)
+        self.compress_panel.show_recipe(self._restored_recipe())
+        self._open_remembered_project()
+        for role in DATA_ROLES:
+            if self.state.folders.folder(role):
+                self.open_data(role)
+
+    # Building ----------------------------------------------------------------------------------
+    def _build_status_bar(self) -> None:
         self.status_text = QLabel("Ready")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(260)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the running job; nothing is lost")
+        self.cancel_button.setToolTip("Stop the running job and empty the queue; finished results are kept")
         for widget in (self.progress, self.cancel_button):
             widget.hide()
         self.statusBar().addWidget(self.status_text, 1)
@@ -66,24 +144,187 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.cancel_button)
         self.cancel_button.clicked.connect(self.runner.cancel_all)
 
-        self._build_menus()
-        self.picker.load_requested.connect(self.load_zoo)
-        self.picker.open_file_requested.connect(self.ask_open_file)
+    def _action(self, menu: Any, text: str, slot: Callable[[], Any], shortcut: Any = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(lambda _=False: slot())
+        menu.addAction(action)
+        return action
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        open_action = QAction("&Open model…", self, shortcut=QKeySequence.StandardKey.Open)
-        open_action.triggered.connect(self.ask_open_file)
-        weights_action = QAction("Set &weights folder…", self)
-        weights_action.setToolTip("A folder of pretrained weight files the zoo should use")
-        weights_action.triggered.connect(self.ask_weights_folder)
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addActions([open_action, weights_action, quit_action])
+        self._action(file_menu, "&New project…", self.ask_new_project, QKeySequence.StandardKey.New,
+                     "Start an empty project folder for variants")  # fmt: skip
+        self._action(file_menu, "Open &project…", self.ask_open_project, "Ctrl+Shift+O")
+        self.recent_menu = file_menu.addMenu("Recent projects")
+        self._action(file_menu, "&Save project as…", self.ask_save_project_as, QKeySequence.StandardKey.SaveAs,
+                     "Copy the project to another folder and continue there")  # fmt: skip
+        file_menu.addSeparator()
+        self._action(file_menu, "&Open model…", self.ask_open_file, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "Set &weights folder…", self.ask_weights_folder,
+                     tip="A folder of pretrained weight files the zoo should use")  # fmt: skip
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        undo = self.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        edit_menu.addActions([undo, redo])
+        run_menu = self.menuBar().addMenu("&Run")
+        self._action(run_menu, "&Compress", lambda: self.compress_current(""), "Ctrl+R")
+        self._action(run_menu, "&Export", self.export_panel.export_button.click, "Ctrl+E")
+        self._action(run_menu, "Cancel &all jobs", self.runner.cancel_all, "Ctrl+.")
+        view_menu = self.menuBar().addMenu("&View")
+        for index, title in enumerate(TABS):
+            self._action(view_menu, title, lambda i=index: self.tabs.setCurrentIndex(i), f"Ctrl+{index + 1}")
+        view_menu.addSeparator()
+        themes = QActionGroup(self)
+        current = str(self.settings.value("theme", "light"))
+        self.theme_actions: dict[str, QAction] = {}
+        for name in THEMES:
+            action = self._action(view_menu, f"{name.title()} theme", lambda n=name: self.set_theme(n))
+            action.setCheckable(True)
+            action.setChecked(name == current)
+            themes.addAction(action)
+            self.theme_actions[name] = action
         help_menu = self.menuBar().addMenu("&Help")
-        about = QAction("&About", self)
-        about.triggered.connect(lambda: QMessageBox.about(self, "About", f"MobileNet Compression Studio {__version__}"))
-        help_menu.addAction(about)
+        self._action(help_menu, "&About", lambda: QMessageBox.about(
+            self, "About", f"MobileNet Compression Studio {__version__}\nEvery number shown is measured on this "
+            "machine; compression runs in the background."))  # fmt: skip
+        self._refresh_recent()
+
+    def _connect_panels(self) -> None:
+        self.picker.load_requested.connect(self.load_zoo)
+        self.picker.open_file_requested.connect(self.ask_open_file)
+        self.data_panel.folder_chosen.connect(self.set_data_folder)
+        self.data_panel.evaluation_limit_changed.connect(
+            lambda limit: self.assign_folders(replace(self.state.folders, evaluation_limit=limit), "Evaluation size")
+        )
+        self.compress_panel.recipe_edited.connect(self.assign_recipe)
+        self.compress_panel.run_requested.connect(self.compress_current)
+        self.compress_panel.sensitivity_requested.connect(self.analyze_sensitivity)
+        self.compress_panel.suggestion_requested.connect(self.apply_suggestion)
+        self.runner.job_started.connect(self._track)
+        self.variants_panel.selected.connect(self.select_variant)
+        self.variants_panel.model.rename_requested.connect(self.rename_variant)
+        self.variants_panel.delete_requested.connect(self.ask_delete_variant)
+        self.variants_panel.evaluate_requested.connect(self.reevaluate)
+        self.variants_panel.benchmark_requested.connect(self.rebenchmark)
+        self.variants_panel.open_requested.connect(self.use_variant_as_model)
+        self.variants_panel.graph_requested.connect(self.show_variant_graph)
+        self.variants_panel.export_requested.connect(lambda _: self.tabs.setCurrentWidget(self.export_panel))
+        self.compare_panel.deployment.measure_requested.connect(self.measure_deployment)
+        self.compare_panel.deployment.target_changed.connect(self.set_target_fps)
+        self.graph_panel.variant_graph_requested.connect(
+            lambda: self.show_variant_graph(self.state.selected_variant) if self.state.selected_variant
+            else self.show_problem("Select a variant in the Variants tab first.")
+        )  # fmt: skip
+        self.graph_panel.model_graph_requested.connect(self.show_model_graph)
+        self.graph_panel.file_graph_requested.connect(self.ask_graph_file)
+        self.export_panel.export_requested.connect(self.export)
+
+    # Errors ------------------------------------------------------------------------------------
+    def show_problem(self, message: str, details: str = "", title: str = "Something went wrong") -> None:
+        """A non-blocking dialog: what went wrong (the message says what to do); a traceback under Details."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        if details:
+            box.setInformativeText("This looks like a bug in the studio; the details help to report it.")
+            box.setDetailedText(details)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.status_text.setText(message)
+        self.problem_shown.emit(message)
+
+    def _start(self, title: str, fn: Callable[..., Any], *args: Any, on_success: Callable[[Any], None],
+               **kwargs: Any) -> Job:  # fmt: skip
+        job = self.runner.start(title, fn, *args, **kwargs)
+        job.succeeded.connect(on_success)
+        job.failed.connect(lambda message, details: self.show_problem(f"{title} failed: {message}", details))
+        return job
+
+    # Undoable state ----------------------------------------------------------------------------
+    def _assign(self, field: str, value: Any, text: str, redraw: Callable[[], None]) -> None:
+        old = getattr(self.state, field)
+        if old == value:
+            return
+
+        def setter(new: Any) -> Callable[[], None]:
+            def apply() -> None:
+                setattr(self.state, field, new)
+                redraw()
+
+            return apply
+
+        self.undo_stack.push(Edit(text, setter(value), setter(old), merge_key=f"{field}:{text}"))
+
+    def assign_recipe(self, recipe: Recipe, text: str = "Edit recipe") -> None:
+        self._assign("recipe", recipe, text, self._recipe_changed)
+
+    def _recipe_changed(self) -> None:
+        self.compress_panel.show_recipe(self.state.recipe)
+        self.settings.setValue("recipe", self.state.recipe.to_json())  # the draft survives a restart
+
+    def _restored_recipe(self) -> Recipe:
+        saved = self.settings.value("recipe", None)
+        if saved:
+            with contextlib.suppress(RecipeError):  # a draft from another studio version: keep the default
+                self.state.recipe = Recipe.from_json(str(saved))
+        return self.state.recipe
+
+    def assign_folders(self, folders: DataFolders, text: str) -> None:
+        self._assign("folders", folders, text, self._folders_changed)
+
+    def _folders_changed(self) -> None:
+        folders = self.state.folders
+        self.data_panel.show_folders(folders)
+        for role in DATA_ROLES:
+            self.settings.setValue(f"data/{role}", folders.folder(role))
+            opened = self.state.datasets.get(role)
+            if folders.folder(role) and (opened is None or str(opened.root) != str(Path(folders.folder(role)))):
+                self.open_data(role)
+            elif not folders.folder(role):
+                self.state.datasets.pop(role, None)
+                self.data_panel.show_dataset(role, None)
+        self.settings.setValue("data/evaluation_limit", folders.evaluation_limit)
+
+    def set_data_folder(self, role: str, folder: str) -> None:
+        self.assign_folders(replace(self.state.folders, **{role: folder}), f"{DATA_ROLES[role]} folder")
+
+    def set_target_fps(self, fps: float) -> None:
+        self.state.target_fps = fps
+        self._refresh_selection()
+
+    def set_theme(self, name: str) -> None:
+        apply_theme(QApplication.instance(), name)  # type: ignore[arg-type]
+        self.settings.setValue("theme", name)
+        self.theme_actions[name].setChecked(True)
+
+    # Data --------------------------------------------------------------------------------------
+    def open_data(self, role: str) -> Job:
+        folder = self.state.folders.folder(role)
+        classes = self.state.report.model.card.num_classes if self.state.report else 1000
+        self.data_panel.show_opening(role)
+        job = self.runner.start(f"Reading {DATA_ROLES[role].lower()}",
+                                lambda progress: open_dataset(folder, num_classes=classes))  # fmt: skip
+
+        def opened(dataset: Any) -> None:
+            if self.state.folders.folder(role) == folder:  # not replaced while it was read
+                self.state.datasets[role] = dataset
+                self.data_panel.show_dataset(role, dataset)
+
+        def failed(message: str, _: str) -> None:
+            self.state.datasets.pop(role, None)
+            self.data_panel.show_dataset(role, None, message)
+
+        job.succeeded.connect(opened)
+        job.failed.connect(failed)
+        return job
 
     # Loading -----------------------------------------------------------------------------------
     def load_zoo(self, choice: ZooChoice) -> Job:
@@ -108,19 +349,20 @@ class MainWindow(QMainWindow):
         self.picker.set_choice(self.picker.choice())  # refreshes where the weights will come from
         self.status_text.setText(f"Weights folder: {folder}")
 
-    def _start_load(self, title: str, text: str, weights: str) -> Job:
+    def _start_load(self, title: str, text: str, weights: str, variant_id: str | None = None) -> Job:
         if self.current_load is not None and self.current_load.running:
             self.current_load.cancel()
         job = self.runner.start(title, inspect_model, text, weights)
         self.current_load = job
-        self._track(job)
-        job.succeeded.connect(self._on_loaded)
+        job.succeeded.connect(lambda report: self._on_loaded(report, variant_id))
         job.failed.connect(self._on_load_failed)
         return job
 
-    def _on_loaded(self, report: ModelReport) -> None:
-        self.state.report, self.state.error = report, ""
+    def _on_loaded(self, report: ModelReport, variant_id: str | None) -> None:
+        self.state.report, self.state.error, self.state.model_variant = report, "", variant_id
         self.view.show_report(report)
+        self.export_panel.source.setText(f"Current model: {report.model.card.title}. Select a variant in the "
+                                         "Variants tab to export it instead.")  # fmt: skip
         self.model_loaded.emit(report)
 
     def _on_load_failed(self, message: str, details: str) -> None:
@@ -128,23 +370,318 @@ class MainWindow(QMainWindow):
         self.view.show_error(message)
         self.load_failed.emit(message)
 
+    # Project -----------------------------------------------------------------------------------
+    def _open_remembered_project(self) -> None:
+        last = self.settings.value("project/last", None)
+        if last and (Path(str(last)) / PROJECT_FILE).is_file():
+            try:
+                self.set_project(Project.open(str(last)))
+            except StudioError as exc:
+                self.status_text.setText(f"Could not reopen the last project: {exc}")
+        self._refresh_variants()
+
+    def ensure_project(self) -> Project:
+        """The open project; the first compression of a session creates one in the studio's data folder."""
+        if self.state.project is None:
+            root = projects_dir() / time.strftime("project-%Y%m%d-%H%M%S")
+            self.set_project(Project.create(root))
+        assert self.state.project is not None
+        return self.state.project
+
+    def set_project(self, project: Project) -> None:
+        self.state.project, self.state.selected_variant, self.state.model_variant = project, None, None
+        self.undo_stack.clear()  # renames of another project's variants cannot be undone here
+        self.setWindowTitle(f"{project.name} — MobileNet Compression Studio")
+        self.export_panel.folder.setText(str(project.root / "exports"))
+        self.settings.setValue("project/last", str(project.root))
+        recent = [str(project.root)] + [p for p in self._recent() if p != str(project.root)]
+        self.settings.setValue("project/recent", json.dumps(recent[:MAX_RECENT]))
+        self._refresh_recent()
+        self._refresh_variants()
+        if project.problems:
+            self.show_problem("\n".join(project.problems), title="Some variants could not be read")
+
+    def _recent(self) -> list[str]:
+        try:
+            return [str(p) for p in json.loads(str(self.settings.value("project/recent", "[]")))]
+        except ValueError:
+            return []
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self._recent():
+            self._action(self.recent_menu, path, lambda p=path: self.open_project(p))
+        self.recent_menu.setEnabled(bool(self._recent()))
+
+    def open_project(self, folder: str) -> None:
+        try:
+            self.set_project(Project.open(folder))
+        except StudioError as exc:
+            self.show_problem(str(exc), title="Cannot open the project")
+
+    def ask_open_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a project folder", str(projects_dir()))
+        if folder:
+            self.open_project(folder)
+
+    def ask_new_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "An empty folder for the new project", str(projects_dir()))
+        if folder:
+            try:
+                self.set_project(Project.create(folder))
+            except StudioError as exc:
+                self.show_problem(str(exc), title="Cannot create the project")
+
+    def ask_save_project_as(self) -> None:
+        folder, _ = QFileDialog.getSaveFileName(self, "Save the project as (a new folder)", str(projects_dir()))
+        if folder:
+            self.save_project_as(folder)
+
+    def save_project_as(self, folder: str) -> None:
+        """Projects save themselves on every change; this copies one to a new folder and continues there."""
+        project = self.ensure_project()
+        target = Path(folder).expanduser()
+        if target.exists():
+            self.show_problem(f"{target} already exists; choose a new folder name", title="Cannot save the project")
+            return
+        try:
+            shutil.copytree(project.root, target, ignore=shutil.ignore_patterns("checkpoints", ".incoming-*"))
+        except OSError as exc:
+            shutil.rmtree(target, ignore_errors=True)
+            self.show_problem(f"Cannot copy the project to {target}: {exc.strerror or exc}",
+                              title="Cannot save the project")  # fmt: skip
+            return
+        self.open_project(str(target))
+
+    # Variants ----------------------------------------------------------------------------------
+    def _refresh_variants(self) -> None:
+        project = self.state.project
+        variants = project.variants if project else []
+        rows = variant_rows(variants)
+        recipes = {v.id: v.recipe.get("name", "") for v in variants}
+        self.variants_panel.show_rows(rows, recipes, self.state.selected_variant)
+        self.compare_panel.show_rows(rows, recommend(rows))
+        self._refresh_selection()
+        self.variants_changed.emit()
+
+    def select_variant(self, variant_id: str | None) -> None:
+        self.state.selected_variant = variant_id
+        self._refresh_selection()
+
+    def _refresh_selection(self) -> None:
+        project, chosen = self.state.project, self.state.selected_variant
+        variant = project.variant(chosen) if project and chosen else None
+        parent = project.variant(variant.parent) if project and variant and variant.parent else None
+        self.compare_panel.show_selection(variant, parent, self.state.target_fps)
+        if variant is not None:
+            self.export_panel.source.setText(f"Exporting variant <b>{variant.name}</b>.")
+
+    def rename_variant(self, variant_id: str, name: str) -> None:
+        project = self.ensure_project()
+        old = project.variant(variant_id).name
+        if name == old:
+            return
+
+        def to(value: str) -> Callable[[], None]:
+            def apply() -> None:
+                try:
+                    project.rename(variant_id, value)
+                except StudioError as exc:
+                    self.show_problem(str(exc), title="Cannot rename")
+                self._refresh_variants()
+
+            return apply
+
+        self.undo_stack.push(Edit(f"Rename {old} to {name}", to(name), to(old)))
+
+    def ask_delete_variant(self, variant_id: str) -> None:
+        name = self.ensure_project().variant(variant_id).name
+        answer = QMessageBox.question(self, "Delete variant", f"Delete {name} and its files? This cannot be undone.")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete_variant(variant_id)
+
+    def delete_variant(self, variant_id: str) -> None:
+        try:
+            self.ensure_project().delete(variant_id)
+        except StudioError as exc:
+            self.show_problem(str(exc), title="Cannot delete")
+            return
+        if self.state.selected_variant == variant_id:
+            self.state.selected_variant = None
+        self._refresh_variants()
+
+    def use_variant_as_model(self, variant_id: str) -> Job:
+        project = self.ensure_project()
+        text = str(project.variant_dir(project.variant(variant_id)) / project.variant(variant_id).model_file)
+        return self._start_load(f"Opening variant {project.variant(variant_id).name}", text, "auto",
+                                variant_id=variant_id)  # fmt: skip
+
+    def _remeasure(self, title: str, variant_id: str, **what: Any) -> Job:
+        project = self.ensure_project()
+        return self._start(
+            f"{title} {project.variant(variant_id).name}",
+            remeasure,
+            project,
+            variant_id,
+            threads=self.runner.threads,
+            on_success=lambda _: self._refresh_variants(),
+            **what,
+        )
+
+    def reevaluate(self, variant_id: str) -> Job | None:
+        evaluation = self.state.evaluation()
+        if evaluation is None or not evaluation.labeled:
+            self.show_problem("Re-evaluating needs labelled evaluation images: choose them in the Data tab.")
+            return None
+        return self._remeasure("Evaluating", variant_id, evaluation=evaluation)
+
+    def rebenchmark(self, variant_id: str) -> Job:
+        return self._remeasure("Benchmarking", variant_id, latency_runs=30, memory=True)
+
+    def measure_deployment(self, variant_id: str) -> Job:
+        return self._remeasure("Measuring FPS of", variant_id, resolutions=DEPLOYMENT_RESOLUTIONS, latency_runs=20)
+
+    # Compression -------------------------------------------------------------------------------
+    def _current_model(self) -> Any:
+        if self.state.report is None:
+            self.show_problem("Load a model first (Model tab).")
+            return None
+        return self.state.report.model
+
+    def compress_current(self, name: str = "") -> Job | None:
+        model, recipe = self._current_model(), self.state.recipe
+        if model is None:
+            return None
+        datasets = {role: self.state.dataset(role) for role in ("calib", "train")}
+        try:
+            recipe.check_data({role for role, data in datasets.items() if data is not None})
+        except RecipeError as exc:
+            self.show_problem(f"{exc}. Choose the folder in the Data tab.", title="Missing images")
+            return None
+        project = self.ensure_project()
+
+        def stored(result: Any) -> None:
+            self.state.model_variant = result.parent.id  # later runs on this model share its stored parent
+            self.state.selected_variant = result.variant.id
+            self._refresh_variants()
+
+        return self._start(f"Compressing {model.card.title} with {recipe.name}", compress, model, recipe, project,
+                           parent_variant=self.state.model_variant, calib=datasets["calib"], train=datasets["train"],
+                           evaluation=self.state.evaluation(), name=name or None, threads=self.runner.threads,
+                           on_success=stored)  # fmt: skip
+
+    def analyze_sensitivity(self) -> Job | None:
+        model, evaluation = self._current_model(), self.state.dataset("evaluation")
+        if model is None:
+            return None
+        if evaluation is None:
+            self.show_problem("Sensitivity analysis scores on evaluation images: choose them in the Data tab.")
+            return None
+        prune = next((s for s in self.state.recipe.steps if isinstance(s, PruneStep)), None)
+        return self._start("Analyzing sensitivity", analyze_sensitivity, model, evaluation,
+                           calib=self.state.dataset("calib"), images=SENSITIVITY_IMAGES, prune_settings=prune,
+                           on_success=self.compress_panel.show_sensitivity)  # fmt: skip
+
+    def apply_suggestion(self, macs_fraction: float) -> Job | None:
+        model, report = self._current_model(), self.compress_panel.report
+        if model is None or report is None:
+            return None
+
+        def apply(suggestion: Any) -> None:
+            recipe = self.state.recipe
+            prune = next((s for s in recipe.steps if isinstance(s, PruneStep)), None)
+            others = [s for s in recipe.steps if not isinstance(s, PruneStep)]
+            keep = report.keep_float_suggestion()
+            steps = [suggestion.step(prune)] + [
+                replace(s, keep_float=keep) if isinstance(s, QuantizeStep) and s.mode == "static" else s for s in others
+            ]
+            self.assign_recipe(Recipe("Custom", tuple(steps), "Sensitivity suggestion"), "Apply suggestion")
+
+        return self._start("Suggesting per-layer ratios", suggest_pruning, model, report,
+                           macs_fraction=macs_fraction, threads=self.runner.threads, on_success=apply)  # fmt: skip
+
+    # Export and graphs -------------------------------------------------------------------------
+    def _export_source(self) -> Any:
+        project, chosen = self.state.project, self.state.selected_variant
+        if project is not None and chosen is not None:
+            return lambda: from_project(project.root, chosen)
+        model = self._current_model()
+        return None if model is None else (lambda: from_model(model))
+
+    def export(self, formats: list[str], bundle: str | None, folder: str) -> Job | None:
+        source = self._export_source()
+        if source is None:
+            return None
+        if not formats and not bundle:
+            self.show_problem("Tick at least one format or a bundle.")
+            return None
+        out_dir = Path(folder or self.ensure_project().root / "exports").expanduser()
+        evaluation = self.state.evaluation()
+        calib, threads = self.state.dataset("calib"), self.runner.threads
+
+        def run(progress: Any) -> Any:
+            return export_model(source(), [FORMATS[name] for name in formats], out_dir,
+                                options=ExportOptions(threads=threads), calib=calib, evaluation=evaluation,
+                                bundle=bundle, progress=progress)  # fmt: skip
+
+        def done(report: Any) -> None:
+            self.export_panel.show_report(report, out_dir)
+            self.export_finished.emit(report)
+
+        return self._start("Exporting", run, on_success=done)
+
+    def show_variant_graph(self, variant_id: str) -> Job:
+        project = self.ensure_project()
+        variant = project.variant(variant_id)
+        return self._graph_job(variant.name, lambda: from_project(project.root, variant_id),
+                               project.root / "graphs" / variant.id)  # fmt: skip
+
+    def show_model_graph(self) -> Job | None:
+        model = self._current_model()
+        if model is None:
+            return None
+        folder = self.ensure_project().root / "graphs" / "current"
+        return self._graph_job(model.card.title, lambda: from_model(model), folder)
+
+    def _graph_job(self, title: str, source: Callable[[], Any], folder: Path) -> Job:
+        """netron reads ONNX best: the graph is an ONNX export of the model (unverified, cached per variant)."""
+
+        def run(progress: Any) -> Any:
+            report = export_model(source(), [FORMATS["onnx"]], folder, options=ExportOptions(latency_runs=0),
+                                  progress=progress)  # fmt: skip
+            if not report.results[0].path:
+                raise StudioError(report.results[0].verification.get("error", "the ONNX graph could not be written"))
+            return Path(report.results[0].path)
+
+        return self._start(f"Drawing the graph of {title}", run,
+                           on_success=lambda path: self.show_graph_file(path, title))  # fmt: skip
+
+    def ask_graph_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Show a model graph", "", GRAPH_FILE_FILTER)
+        if path:
+            self.show_graph_file(Path(path), Path(path).name)
+
+    def show_graph_file(self, path: Path, title: str) -> None:
+        url = self.graph_panel.show_file(path, title)
+        self.tabs.setCurrentWidget(self.graph_panel)
+        self.graph_shown.emit(url)
+
     # Job status --------------------------------------------------------------------------------
     def _track(self, job: Job) -> None:
-        self.status_text.setText(job.title + "…")
+        self.jobs_panel.add(job)
+        self.status_text.setText(job.title + (" (queued)" if len(self.runner.jobs) > 1 else "…"))
         self.progress.setValue(0)
         self.progress.show()
         self.cancel_button.show()
         job.progressed.connect(self._on_progress)
-        job.cancelled.connect(lambda: self.status_text.setText(f"{job.title}: cancelled"))
-        job.failed.connect(lambda message, _: self.status_text.setText(f"{job.title}: failed"))
-        job.succeeded.connect(lambda _: self.status_text.setText(f"{job.title}: done"))
-        job.finished.connect(self._on_job_finished)
+        job.finished.connect(lambda: self._on_job_finished(job))
 
     def _on_progress(self, fraction: float, message: str, eta: float) -> None:
         self.progress.setValue(int(1000 * fraction))
         self.status_text.setText(message + (f" — about {eta:.0f} s left" if eta >= 1 else ""))
 
-    def _on_job_finished(self) -> None:
+    def _on_job_finished(self, job: Job) -> None:
+        self.status_text.setText(f"{job.title}: {job.state}")
         if not self.runner.jobs:
             self.progress.hide()
             self.cancel_button.hide()
@@ -159,6 +696,7 @@ class MainWindow(QMainWindow):
         self.load_file(event.mimeData().urls()[0].toLocalFile())
         event.acceptProposedAction()
 
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: Any) -> None:
         self.runner.shutdown()
+        self.graph_panel.shutdown()
         super().closeEvent(event)

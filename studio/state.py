@@ -1,11 +1,21 @@
-"""Qt-free state behind the views: what the user picked and what is loaded."""
+"""Qt-free state behind the views: what the user picked, which data, the recipe being edited, the project."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from core.data.datasets import ImageDataset
 from core.inspect import ModelReport
+from core.project import Project
+from core.recipe import Recipe, load_recipe
 from core.zoo.registry import ModelSpec
+
+DEFAULT_PRESET = "near-lossless-int8"
+DATA_ROLES = {
+    "calib": "Calibration images",
+    "evaluation": "Evaluation images (labelled)",
+    "train": "Fine-tuning images (labelled)",
+}
 
 
 @dataclass(frozen=True)
@@ -29,8 +39,35 @@ class ZooChoice:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class DataFolders:
+    """Where each kind of image lives, and how many evaluation images a measurement reads."""
+
+    calib: str = ""
+    evaluation: str = ""
+    train: str = ""
+    evaluation_limit: int = 500
+
+    def folder(self, role: str) -> str:
+        return str(getattr(self, role))
+
+
 @dataclass
 class StudioState:
     choice: ZooChoice = ZooChoice()
     report: ModelReport | None = None
     error: str = ""
+    folders: DataFolders = DataFolders()
+    datasets: dict[str, ImageDataset] = field(default_factory=dict)  # opened folders, by role
+    recipe: Recipe = field(default_factory=lambda: load_recipe(DEFAULT_PRESET))
+    project: Project | None = None
+    selected_variant: str | None = None
+    model_variant: str | None = None  # the project variant the current model is stored as, once it is
+    target_fps: float = 30.0
+
+    def dataset(self, role: str, limit: int | None = None) -> ImageDataset | None:
+        data = self.datasets.get(role)
+        return data.subset(limit) if data is not None and limit else data
+
+    def evaluation(self) -> ImageDataset | None:
+        return self.dataset("evaluation", self.folders.evaluation_limit)

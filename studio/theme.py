@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -24,6 +25,8 @@ _COLORS = {
     },
 }  # fmt: skip
 
+THEMES = tuple(_COLORS)
+
 _STYLE = """
 QLabel#modelTitle { font-size: 18pt; font-weight: 600; }
 QLabel#banner { padding: 8px; border-radius: 4px; }
@@ -33,9 +36,20 @@ QLabel#banner[kind="error"] { background: #fde7e9; color: #8a1020; border: 1px s
 
 
 def apply_theme(app: QApplication, name: str = "light") -> None:
+    """Palette and style sheet for widgets; background and axes for charts, existing ones included."""
     app.setStyle("Fusion")
     palette = QPalette()
     for role, color in _COLORS[name].items():
         palette.setColor(role, QColor(color))
     app.setPalette(palette)
     app.setStyleSheet(_STYLE)
+    background = _COLORS[name][QPalette.ColorRole.Base]
+    foreground = _COLORS[name][QPalette.ColorRole.Text]
+    pg.setConfigOptions(background=background, foreground=foreground, antialias=True)
+    for widget in app.allWidgets():
+        if isinstance(widget, pg.GraphicsView):
+            widget.setBackground(background)
+            for item in widget.items():
+                if isinstance(item, pg.AxisItem):
+                    item.setPen(foreground)
+                    item.setTextPen(foreground)

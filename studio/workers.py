@@ -22,6 +22,7 @@ from core.jobs import Cancelled, CancelToken, Progress
 
 
 class _Relay(QObject):
+    started = Signal()
     progressed = Signal(float, str)
     succeeded = Signal(object)
     failed = Signal(str, str)
@@ -29,8 +30,9 @@ class _Relay(QObject):
 
 
 class Job(QObject):
-    """A running core function. Signals arrive on the GUI thread; `finished` always comes last."""
+    """A queued or running core function. Signals arrive on the GUI thread; `finished` always comes last."""
 
+    started = Signal()  # left the queue
     progressed = Signal(float, str, float)  # fraction, message, seconds left (-1 if unknown)
     succeeded = Signal(object)
     failed = Signal(str, str)  # user message, details
@@ -42,17 +44,29 @@ class Job(QObject):
         self.title = title
         self.token = CancelToken()
         self.relay = _Relay()
+        self.relay.started.connect(self._on_start)
         self.relay.progressed.connect(self._on_progress)
         self.relay.succeeded.connect(self._on_success)
         self.relay.failed.connect(self._on_failure)
         self.relay.cancelled.connect(self._on_cancel)
-        self.running = True
+        self.state = "queued"  # queued | running | done | failed | cancelled
         self.fraction = 0.0
-        self.message = ""
+        self.message = "waiting for the jobs before it"
         self._started = time.monotonic()
+
+    @property
+    def running(self) -> bool:
+        """Queued or running: not finished yet."""
+        return self.state in ("queued", "running")
 
     def cancel(self) -> None:
         self.token.cancel()
+
+    @Slot()
+    def _on_start(self) -> None:
+        self.state, self.message = "running", "started"
+        self._started = time.monotonic()
+        self.started.emit()
 
     def eta_seconds(self, fraction: float) -> float:
         elapsed = time.monotonic() - self._started
@@ -63,24 +77,27 @@ class Job(QObject):
         self.fraction, self.message = fraction, message
         self.progressed.emit(fraction, message, self.eta_seconds(fraction))
 
-    def _end(self) -> None:
-        self.running = False
+    def _end(self, state: str) -> None:
+        self.state = state
         self.finished.emit()
 
     @Slot(object)
     def _on_success(self, result: Any) -> None:
+        self.fraction = 1.0
         self.succeeded.emit(result)
-        self._end()
+        self._end("done")
 
     @Slot(str, str)
     def _on_failure(self, message: str, details: str) -> None:
+        self.message = message
         self.failed.emit(message, details)
-        self._end()
+        self._end("failed")
 
     @Slot()
     def _on_cancel(self) -> None:
+        self.message = "cancelled"
         self.cancelled.emit()
-        self._end()
+        self._end("cancelled")
 
 
 class _Task(QRunnable):
@@ -91,6 +108,10 @@ class _Task(QRunnable):
 
     def run(self) -> None:
         relay = self.job.relay
+        if self.job.token.cancelled:  # cancelled while it waited in the queue
+            relay.cancelled.emit()
+            return
+        relay.started.emit()
         torch.set_num_threads(self.threads)  # per thread: the pool thread must set its own
         progress = Progress(relay.progressed.emit, self.job.token)
         try:
@@ -106,14 +127,18 @@ class _Task(QRunnable):
 
 
 class JobRunner(QObject):
-    """Starts jobs on a thread pool and tracks the ones still running."""
+    """Runs jobs one after another on a worker thread (a queue) and tracks the unfinished ones.
+
+    One at a time because every job is CPU-bound: two would only share the cores and both finish
+    later, and their latency figures would measure each other.
+    """
 
     job_started = Signal(object)
 
     def __init__(self, threads: int, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(2)
+        self.pool.setMaxThreadCount(1)
         self.threads = threads
         self.jobs: list[Job] = []
 

@@ -1,4 +1,4 @@
-"""Studio tests run offscreen and fail if a test leaves worker threads running."""
+"""Studio tests run offscreen with fresh settings and fail if a test leaves worker threads running."""
 
 from __future__ import annotations
 
@@ -9,6 +9,17 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from studio.graph_panel import prepare_web_engine
+
+prepare_web_engine()  # before pytest-qt creates the QApplication
+
+
+# Not counted: Qt's own pool threads, which Python sees as "dummy" threads once a job ran on them
+# (the window fixture checks that its pool is idle instead), and tqdm's one shared monitor daemon,
+# which the TFLite converter's progress bars start and which never runs jobs.
+def _ours(thread: threading.Thread) -> bool:
+    return not isinstance(thread, threading._DummyThread) and thread.name != "tqdm_monitor"
+
 
 @pytest.fixture(autouse=True)
 def no_leftover_threads(qapp):
@@ -17,8 +28,19 @@ def no_leftover_threads(qapp):
     before = {t.ident for t in threading.enumerate()}
     yield
     QThreadPool.globalInstance().waitForDone(5000)
-    leftover = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+    leftover = [t for t in threading.enumerate() if t.ident not in before and t.is_alive() and _ours(t)]
     assert not leftover, f"test left threads running: {leftover}"
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings(qapp):
+    """Every test starts as a first run: no remembered project, folders, recipe or theme."""
+    from PySide6.QtCore import QSettings
+
+    qapp.setOrganizationName("mnstudio-tests")
+    QSettings().clear()
+    yield
+    QSettings().clear()
 
 
 @pytest.fixture
@@ -32,3 +54,13 @@ def window(qtbot):
     yield win
     assert win.runner.shutdown(10_000), "jobs still running after the test"
     assert win.runner.pool.activeThreadCount() == 0
+    win.graph_panel.shutdown()
+
+
+@pytest.fixture
+def ready_data(qtbot, window, calib_dir, val_dir, imagenette_dir):
+    """The window with the shared calibration, evaluation and fine-tuning folders opened."""
+    for role, folder in (("calib", calib_dir), ("evaluation", val_dir), ("train", imagenette_dir / "train")):
+        window.set_data_folder(role, str(folder))
+    qtbot.waitUntil(lambda: len(window.state.datasets) == 3, timeout=30_000)
+    return window

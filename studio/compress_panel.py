@@ -1,0 +1,414 @@
+"""Compress tab: presets and every recipe knob, sensitivity analysis with its chart, and the Run button.
+
+The controls are a view of `StudioState.recipe`. Any edit builds a new `Recipe` (validated on
+construction) and hands it to the window as one undoable assignment; a change of the state from
+elsewhere (a preset, undo, a suggestion) is drawn back into the controls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.compress.sensitivity import SensitivityReport
+from core.recipe import FinetuneStep, PruneStep, QuantizeStep, Recipe, RecipeError, load_recipe, preset_names
+
+CUSTOM = "Custom"
+
+TIPS = {
+    "preset": "Ready-made recipes. Near-lossless int8: 4× smaller, faster, accuracy within a fraction of a "
+              "point. Balanced, Fastest, Smallest trade more accuracy for speed or size.",
+    "prune": "Remove parts of the network. Structured pruning deletes whole channels, so the model really gets "
+             "smaller and faster; unstructured pruning zeroes single weights (smaller when zipped, not faster).",
+    "kind": "Structured: delete channels (real speed-up). Unstructured: zero the smallest weights.",
+    "ratio": "How much to remove. 30 % of the channels cuts roughly half the compute; accuracy needs "
+             "fine-tuning to come back.",
+    "scope": "Uniform: every layer loses the same share. Global: one ranking over all layers, so robust "
+             "layers lose more and fragile ones less.",
+    "importance": "How channels are ranked: by weight size (L1/L2), by their activations or a gradient "
+                  "estimate (Taylor; both read calibration images), or by BatchNorm scale.",
+    "bottlenecks": "Also narrow the residual streams between blocks: more savings, larger accuracy loss.",
+    "overrides": "Per-layer ratios that replace the global one for those layers (0 keeps a layer whole). "
+                 "Fill them by hand or with “Apply suggestion”.",
+    "quantize": "Store weights (and activations) with fewer bits: about 4× smaller files and faster CPU "
+                "inference.",
+    "mode": "Static: int8 weights and activations, calibrated on sample images (best for phones). Dynamic: "
+            "int8 weights only. QAT: train with quantization simulated (needs training images). fp16: half "
+            "the size, same speed on CPUs.",
+    "observer": "How activation ranges are measured during calibration. Percentile ignores rare outliers and "
+                "measured best.",
+    "calibration": "How many sample images set the activation ranges; a few hundred is plenty.",
+    "keep_float": "Layers left in full precision because int8 hurts them most (comma-separated module names).",
+    "finetune": "Train the compressed model for a while so it recovers accuracy.",
+    "epochs": "Passes over the fine-tuning images; fractions are fine.",
+    "lr": "Step size of the optimizer (AdamW). Smaller is safer.",
+    "distill": "Learn from the original model's answers (knowledge distillation): works even without labels.",
+    "labels": "Also learn from the true labels of the fine-tuning images.",
+    "minutes": "Stop fine-tuning after this many minutes (0: no limit).",
+    "sensitivity": "Prune or quantize each layer alone and measure how much the answers change; fragile "
+                   "layers should be pruned less or kept in float.",
+    "target": "The suggestion keeps this share of the original compute (MACs), pruning robust layers first.",
+}  # fmt: skip
+
+
+def _combo(values: tuple[str, ...], tip: str) -> QComboBox:
+    combo = QComboBox()
+    combo.addItems(list(values))
+    combo.setToolTip(tip)
+    return combo
+
+
+def _step(recipe: Recipe, kind: type) -> Any:
+    return next((s for s in recipe.steps if isinstance(s, kind)), None)
+
+
+class SensitivityChart(pg.PlotWidget):
+    """Agreement with the original per probed layer at the strongest probe: short bars are fragile layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setMinimumHeight(180)
+        self.setLabel("left", "answers unchanged", units="%")
+        self.showGrid(y=True, alpha=0.3)
+
+    def show_report(self, report: SensitivityReport) -> list[str]:
+        self.clear()
+        probes = report.of("prune") or report.of("quantize")
+        strongest: dict[str, Any] = {}
+        for probe in probes:
+            if probe.layer not in strongest or probe.ratio > strongest[probe.layer].ratio:
+                strongest[probe.layer] = probe
+        layers = list(strongest)
+        heights = [strongest[layer].agreement for layer in layers]
+        colors = [pg.mkBrush("#d9534f" if h < 90 else "#f0ad4e" if h < 97 else "#5cb85c") for h in heights]
+        self.addItem(pg.BarGraphItem(x=list(range(len(layers))), height=heights, width=0.8, brushes=colors))
+        self.getAxis("bottom").setTicks([[(i, name.split(".")[-1] if len(layers) > 12 else name)
+                                          for i, name in enumerate(layers)]])  # fmt: skip
+        self.setYRange(min(heights, default=0) - 5, 100)
+        return layers
+
+
+class CompressPanel(QWidget):
+    recipe_edited = Signal(object, str)  # Recipe, description for undo
+    run_requested = Signal(str)  # variant name ("" for the default)
+    sensitivity_requested = Signal()
+    suggestion_requested = Signal(float)  # MACs fraction to keep
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._drawing = False
+        self.report: SensitivityReport | None = None
+
+        self.preset = QComboBox()
+        self.preset.addItem(CUSTOM, "")
+        self.presets = {name: load_recipe(name) for name in preset_names()}
+        for name, recipe in self.presets.items():
+            self.preset.addItem(recipe.name, name)
+            self.preset.setItemData(self.preset.count() - 1, recipe.description, Qt.ItemDataRole.ToolTipRole)
+        self.preset.setToolTip(TIPS["preset"])
+
+        self.prune = QGroupBox("Pruning")
+        self.prune.setCheckable(True)
+        self.prune.setToolTip(TIPS["prune"])
+        self.kind = _combo(PruneStep.KINDS, TIPS["kind"])
+        self.ratio = QSlider(Qt.Orientation.Horizontal)
+        self.ratio.setRange(0, 90)
+        self.ratio.setSingleStep(5)
+        self.ratio.setPageStep(10)
+        self.ratio.setToolTip(TIPS["ratio"])
+        self.ratio_label = QLabel()
+        self.scope = _combo(PruneStep.SCOPES, TIPS["scope"])
+        self.importance = _combo(PruneStep.IMPORTANCES, TIPS["importance"])
+        self.bottlenecks = QCheckBox("Narrow residual streams too")
+        self.bottlenecks.setToolTip(TIPS["bottlenecks"])
+        self.overrides = QTableWidget(0, 2)
+        self.overrides.setHorizontalHeaderLabels(["Layer", "Ratio %"])
+        self.overrides.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.overrides.verticalHeader().hide()
+        self.overrides.setToolTip(TIPS["overrides"])
+        self.overrides.setMaximumHeight(150)
+        self.overrides.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.clear_overrides = QPushButton("Clear overrides")
+        ratio_row = QHBoxLayout()
+        ratio_row.addWidget(self.ratio, 1)
+        ratio_row.addWidget(self.ratio_label)
+        prune_form = QFormLayout(self.prune)
+        prune_form.addRow("Kind", self.kind)
+        prune_form.addRow("Ratio", ratio_row)
+        prune_form.addRow("Scope", self.scope)
+        prune_form.addRow("Importance", self.importance)
+        prune_form.addRow("", self.bottlenecks)
+        prune_form.addRow("Per-layer", self.overrides)
+        prune_form.addRow("", self.clear_overrides)
+
+        self.quantize = QGroupBox("Quantization")
+        self.quantize.setCheckable(True)
+        self.quantize.setToolTip(TIPS["quantize"])
+        self.mode = _combo(QuantizeStep.MODES, TIPS["mode"])
+        self.observer = _combo(QuantizeStep.OBSERVERS, TIPS["observer"])
+        self.calibration = QSpinBox()
+        self.calibration.setRange(1, 100_000)
+        self.calibration.setToolTip(TIPS["calibration"])
+        self.keep_float = QLineEdit()
+        self.keep_float.setPlaceholderText("none")
+        self.keep_float.setToolTip(TIPS["keep_float"])
+        quant_form = QFormLayout(self.quantize)
+        quant_form.addRow("Mode", self.mode)
+        quant_form.addRow("Observer", self.observer)
+        quant_form.addRow("Calibration images", self.calibration)
+        quant_form.addRow("Keep in float", self.keep_float)
+
+        self.finetune = QGroupBox("Fine-tuning")
+        self.finetune.setCheckable(True)
+        self.finetune.setToolTip(TIPS["finetune"])
+        self.epochs = QDoubleSpinBox()
+        self.epochs.setRange(0.05, 100)
+        self.epochs.setSingleStep(0.5)
+        self.epochs.setToolTip(TIPS["epochs"])
+        self.learning_rate = QDoubleSpinBox()
+        self.learning_rate.setDecimals(6)
+        self.learning_rate.setRange(1e-6, 0.1)
+        self.learning_rate.setSingleStep(1e-5)
+        self.learning_rate.setToolTip(TIPS["lr"])
+        self.distill = QCheckBox("Distil from the original model")
+        self.distill.setToolTip(TIPS["distill"])
+        self.labels = QCheckBox("Use labels")
+        self.labels.setToolTip(TIPS["labels"])
+        self.minutes = QDoubleSpinBox()
+        self.minutes.setRange(0, 10_000)
+        self.minutes.setSuffix(" min")
+        self.minutes.setToolTip(TIPS["minutes"])
+        tune_form = QFormLayout(self.finetune)
+        tune_form.addRow("Epochs", self.epochs)
+        tune_form.addRow("Learning rate", self.learning_rate)
+        tune_form.addRow("", self.distill)
+        tune_form.addRow("", self.labels)
+        tune_form.addRow("Time limit", self.minutes)
+
+        self.sensitivity = QGroupBox("Sensitivity analysis")
+        self.sensitivity.setToolTip(TIPS["sensitivity"])
+        self.analyze_button = QPushButton("Analyze sensitivity")
+        self.analyze_button.setToolTip(TIPS["sensitivity"])
+        self.target = QSpinBox()
+        self.target.setRange(10, 99)
+        self.target.setValue(70)
+        self.target.setSuffix(" % of MACs")
+        self.target.setToolTip(TIPS["target"])
+        self.apply_button = QPushButton("Apply suggestion")
+        self.apply_button.setEnabled(False)
+        self.apply_button.setToolTip("Set per-layer pruning ratios (and layers kept in float) from the analysis")
+        self.chart = SensitivityChart()
+        self.sensitivity_note = QLabel("Run the analysis to see which layers are fragile.")
+        self.sensitivity_note.setWordWrap(True)
+        sens_row = QHBoxLayout()
+        sens_row.addWidget(self.analyze_button)
+        sens_row.addWidget(QLabel("Keep"))
+        sens_row.addWidget(self.target)
+        sens_row.addWidget(self.apply_button)
+        sens_layout = QVBoxLayout(self.sensitivity)
+        sens_layout.addLayout(sens_row)
+        sens_layout.addWidget(self.chart)
+        sens_layout.addWidget(self.sensitivity_note)
+
+        self.error = QLabel()
+        self.error.setObjectName("banner")
+        self.error.setProperty("kind", "error")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        self.variant_name = QLineEdit()
+        self.variant_name.setPlaceholderText("variant name (default: model · recipe)")
+        self.run_button = QPushButton("Compress")
+        self.run_button.setToolTip("Run the recipe on the current model as a job; the result becomes a variant")
+        self.run_button.setDefault(True)
+        self.needs = QLabel()
+        self.needs.setWordWrap(True)
+
+        knobs = QWidget()
+        knob_layout = QVBoxLayout(knobs)
+        top = QFormLayout()
+        top.addRow("Preset", self.preset)
+        knob_layout.addLayout(top)
+        for group in (self.prune, self.finetune, self.quantize):
+            knob_layout.addWidget(group)
+        knob_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(knobs)
+        scroll.setWidgetResizable(True)
+        right = QVBoxLayout()
+        right.addWidget(self.sensitivity, 1)
+        right.addWidget(self.error)
+        right.addWidget(self.needs)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.variant_name, 1)
+        run_row.addWidget(self.run_button)
+        right.addLayout(run_row)
+        layout = QHBoxLayout(self)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(right, 1)
+
+        self._connect()
+
+    def _connect(self) -> None:
+        self.preset.activated.connect(self._on_preset)
+        edited: list[tuple[Any, str]] = [
+            (self.prune.toggled, "Toggle pruning"), (self.kind.currentIndexChanged, "Pruning kind"),
+            (self.ratio.valueChanged, "Pruning ratio"), (self.scope.currentIndexChanged, "Pruning scope"),
+            (self.importance.currentIndexChanged, "Importance"), (self.bottlenecks.toggled, "Residual streams"),
+            (self.overrides.itemChanged, "Per-layer ratio"), (self.quantize.toggled, "Toggle quantization"),
+            (self.mode.currentIndexChanged, "Quantization mode"), (self.observer.currentIndexChanged, "Observer"),
+            (self.calibration.valueChanged, "Calibration images"), (self.keep_float.editingFinished, "Keep in float"),
+            (self.finetune.toggled, "Toggle fine-tuning"), (self.epochs.valueChanged, "Epochs"),
+            (self.learning_rate.valueChanged, "Learning rate"), (self.distill.toggled, "Distillation"),
+            (self.labels.toggled, "Labels"), (self.minutes.valueChanged, "Time limit"),
+        ]  # fmt: skip
+        for signal, text in edited:
+            signal.connect(self._edited(text))
+        self.clear_overrides.clicked.connect(self._on_clear_overrides)
+        self.run_button.clicked.connect(lambda: self.run_requested.emit(self.variant_name.text().strip()))
+        self.analyze_button.clicked.connect(self.sensitivity_requested)
+        self.apply_button.clicked.connect(lambda: self.suggestion_requested.emit(self.target.value() / 100))
+
+    def _edited(self, text: str) -> Callable[..., None]:
+        def handler(*_: object) -> None:
+            if self._drawing:
+                return
+            try:
+                recipe = self.recipe_from_controls()
+            except RecipeError as exc:
+                self.error.setText(str(exc))
+                self.error.show()
+                return
+            self.error.hide()
+            self.recipe_edited.emit(recipe, text)
+
+        return handler
+
+    def _on_preset(self) -> None:
+        name = self.preset.currentData()
+        if name:
+            self.recipe_edited.emit(self.presets[name], f"Preset {self.presets[name].name}")
+
+    def _on_clear_overrides(self) -> None:
+        self.overrides.setRowCount(0)
+        self._edited("Clear per-layer ratios")()
+
+    def _layer_ratios(self) -> dict[str, float]:
+        ratios = {}
+        for row in range(self.overrides.rowCount()):
+            layer, value = self.overrides.item(row, 0), self.overrides.item(row, 1)
+            try:
+                ratios[layer.text()] = float(value.text().rstrip("% ")) / 100
+            except (AttributeError, ValueError):
+                raise RecipeError(f"per-layer ratio on row {row + 1} is not a number") from None
+        return ratios
+
+    def recipe_from_controls(self) -> Recipe:
+        """The shown recipe with the controls' values; fields without a control keep their values."""
+        base = self._shown or Recipe(CUSTOM, (QuantizeStep(),))
+        steps: list[Any] = []
+        if self.prune.isChecked():
+            steps.append(replace(
+                _step(base, PruneStep) or PruneStep(), kind=self.kind.currentText(), ratio=self.ratio.value() / 100,
+                scope=self.scope.currentText(), importance=self.importance.currentText(),
+                bottlenecks=self.bottlenecks.isChecked(), layer_ratios=self._layer_ratios(),
+            ))  # fmt: skip
+        if self.finetune.isChecked():
+            steps.append(replace(
+                _step(base, FinetuneStep) or FinetuneStep(), epochs=self.epochs.value(),
+                learning_rate=self.learning_rate.value(), distill=self.distill.isChecked(),
+                labels=self.labels.isChecked(), max_minutes=self.minutes.value() or None,
+            ))  # fmt: skip
+        if self.quantize.isChecked():
+            keep = tuple(name.strip() for name in self.keep_float.text().split(",") if name.strip())
+            steps.append(replace(
+                _step(base, QuantizeStep) or QuantizeStep(), mode=self.mode.currentText(),
+                observer=self.observer.currentText(), calibration_images=self.calibration.value(), keep_float=keep,
+            ))  # fmt: skip
+        if not steps:
+            raise RecipeError("turn on pruning, fine-tuning or quantization: a recipe needs at least one step")
+        if tuple(steps) == base.steps:
+            return base
+        origin = base.description if base.name == CUSTOM else f"Edited from the {base.name} preset"
+        return Recipe(CUSTOM, tuple(steps), origin)
+
+    _shown: Recipe | None = None
+
+    def show_recipe(self, recipe: Recipe) -> None:
+        """Draw `recipe` into the controls without emitting edits."""
+        self._drawing = True
+        try:
+            self._shown = recipe
+            index = next((i for i in range(1, self.preset.count())
+                          if self.presets[self.preset.itemData(i)] == recipe), 0)  # fmt: skip
+            self.preset.setCurrentIndex(index)
+            prune, tune, quant = (_step(recipe, kind) for kind in (PruneStep, FinetuneStep, QuantizeStep))
+            self.prune.setChecked(prune is not None)
+            prune = prune or PruneStep()
+            self.kind.setCurrentText(prune.kind)
+            self.ratio.setValue(round(prune.ratio * 100))
+            self.ratio_label.setText(f"{prune.ratio:.0%}")
+            self.scope.setCurrentText(prune.scope)
+            self.importance.setCurrentText(prune.importance)
+            self.bottlenecks.setChecked(prune.bottlenecks)
+            self.overrides.setRowCount(0)
+            for layer, ratio in prune.layer_ratios.items():
+                row = self.overrides.rowCount()
+                self.overrides.insertRow(row)
+                name = QTableWidgetItem(layer)
+                name.setFlags(name.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                self.overrides.setItem(row, 0, name)
+                self.overrides.setItem(row, 1, QTableWidgetItem(f"{100 * ratio:.0f}"))
+            self.finetune.setChecked(tune is not None)
+            tune = tune or FinetuneStep()
+            self.epochs.setValue(tune.epochs)
+            self.learning_rate.setValue(tune.learning_rate)
+            self.distill.setChecked(tune.distill)
+            self.labels.setChecked(tune.labels)
+            self.minutes.setValue(tune.max_minutes or 0)
+            self.quantize.setChecked(quant is not None)
+            quant = quant or QuantizeStep()
+            self.mode.setCurrentText(quant.mode)
+            self.observer.setCurrentText(quant.observer)
+            self.calibration.setValue(quant.calibration_images)
+            self.keep_float.setText(", ".join(quant.keep_float))
+            needs = recipe.requirements()
+            self.needs.setText(
+                "Needs " + " and ".join(sorted({"calib": "calibration images", "train": "fine-tuning images"}[n]
+                                               for n in needs)) + " (Data tab)." if needs else ""
+            )  # fmt: skip
+        finally:
+            self._drawing = False
+
+    def show_sensitivity(self, report: SensitivityReport) -> None:
+        self.report = report
+        layers = self.chart.show_report(report)
+        keep = report.keep_float_suggestion()
+        self.sensitivity_note.setText(
+            f"{len(layers)} layers probed on {report.images} images. Red bars change the answers most."
+            + (f" Suggested to keep in float: {', '.join(keep)}." if keep else "")
+        )
+        self.apply_button.setEnabled(True)

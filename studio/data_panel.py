@@ -1,0 +1,111 @@
+"""Data tab: the calibration, evaluation and fine-tuning folders, what each holds and what was skipped."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.data.datasets import ImageDataset
+from studio.state import DATA_ROLES, DataFolders
+
+TIPS = {
+    "calib": "Sample images that set int8 activation ranges and guide pruning; labels are not needed. "
+             "A few hundred photos like the ones the app will see.",
+    "evaluation": "Labelled images (ImageNet class folders or labels.csv) to measure accuracy before and after.",
+    "train": "Labelled images to fine-tune on after pruning (Imagenette works; labels may be unused with "
+             "distillation).",
+    "limit": "Accuracy is measured on a fixed random subset of this many images; more is slower and surer.",
+}  # fmt: skip
+
+
+class DataRow(QWidget):
+    """A folder field with Browse, and a line saying what the folder holds."""
+
+    chosen = Signal(str, str)  # role, folder
+
+    def __init__(self, role: str) -> None:
+        super().__init__()
+        self.role = role
+        self.path = QLineEdit()
+        self.path.setPlaceholderText("choose a folder of images")
+        self.path.setToolTip(TIPS[role])
+        self.browse = QPushButton("Browse…")
+        self.status = QLabel("not set")
+        self.status.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(self.browse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        self.browse.clicked.connect(self._ask)
+        self.path.editingFinished.connect(lambda: self.chosen.emit(self.role, self.path.text().strip()))
+
+    def _ask(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, DATA_ROLES[self.role], self.path.text())
+        if folder:
+            self.chosen.emit(self.role, folder)
+
+
+class DataPanel(QWidget):
+    folder_chosen = Signal(str, str)  # role, folder
+    evaluation_limit_changed = Signal(int)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows = {role: DataRow(role) for role in DATA_ROLES}
+        self._problems: dict[str, list[str]] = {}
+        self.limit = QSpinBox()
+        self.limit.setRange(10, 1_000_000)
+        self.limit.setSingleStep(100)
+        self.limit.setToolTip(TIPS["limit"])
+        self.problems = QPlainTextEdit()
+        self.problems.setReadOnly(True)
+        self.problems.setPlaceholderText("Files that could not be used are listed here.")
+        box = QGroupBox("Image folders (remembered between runs)")
+        form = QFormLayout(box)
+        for role, row in self.rows.items():
+            form.addRow(DATA_ROLES[role], row)
+            row.chosen.connect(self.folder_chosen)
+        form.addRow("Evaluate on", self.limit)
+        layout = QVBoxLayout(self)
+        layout.addWidget(box)
+        layout.addWidget(QLabel("Skipped files"))
+        layout.addWidget(self.problems, 1)
+        self.limit.editingFinished.connect(lambda: self.evaluation_limit_changed.emit(self.limit.value()))
+
+    def show_folders(self, folders: DataFolders) -> None:
+        for role, row in self.rows.items():
+            row.path.setText(folders.folder(role))
+        self.limit.setValue(folders.evaluation_limit)
+
+    def show_opening(self, role: str) -> None:
+        self.rows[role].status.setText("reading the folder…")
+
+    def show_dataset(self, role: str, dataset: ImageDataset | None, error: str = "") -> None:
+        row = self.rows[role]
+        if error:
+            row.status.setText(f"⚠ {error}")
+        elif dataset is None:
+            row.status.setText("not set")
+        else:
+            labels = f"{len(dataset.class_names) or 'no'} class names" if dataset.labeled else "unlabelled"
+            skipped = f", {len(dataset.skipped)} files skipped" if dataset.skipped else ""
+            row.status.setText(f"{len(dataset)} images ({dataset.kind}, {labels}){skipped}")
+        self._problems[role] = [error] if error else [f"{p} — {why}" for p, why in (dataset.skipped if dataset else [])]
+        self.problems.setPlainText("\n".join(
+            f"{DATA_ROLES[r]}: {line}" for r, lines in self._problems.items() for line in lines
+        ))  # fmt: skip

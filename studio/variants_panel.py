@@ -1,0 +1,214 @@
+"""Variants tab: a model/view table of every variant's measured numbers, the lineage tree, and actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.compare import VariantRow
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def _number(value: float | None, fmt: str) -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def _top1(row: VariantRow) -> str:
+    if row.top1 is None:
+        return "–"
+    low, high = row.top1_ci95 or (row.top1, row.top1)
+    return f"{row.top1:.1f}% [{low:.1f}–{high:.1f}] n={row.images}"
+
+
+def _latency(row: VariantRow) -> str:
+    if row.latency_ms is None:
+        return "–"
+    cv = f" ±{100 * row.latency_cv:.0f}%" if row.latency_cv is not None else ""
+    return f"{row.latency_ms:.1f} / {row.latency_p90_ms:.1f}{cv}"
+
+
+# (header, tooltip, text of a row, value to sort by)
+COLUMNS: tuple[tuple[str, str, Callable[[VariantRow], str], Callable[[VariantRow], Any]], ...] = (
+    ("Name", "Double-click to rename", lambda r: r.name, lambda r: r.name),
+    ("Size MB", "Weights as stored (state_dict bytes)", lambda r: _number(r.size_mb, ".2f"), lambda r: r.size_mb),
+    ("MACs M", "Multiply-accumulates per image, counted on the float graph", lambda r: _number(r.macs_m, ".1f"),
+     lambda r: r.macs_m),
+    ("Params M", "Parameters", lambda r: _number(r.params_m, ".2f"), lambda r: r.params_m),
+    ("Latency ms", "Median / p90 of timed runs in PyTorch on this machine, ± spread (CV)", _latency,
+     lambda r: r.latency_ms),
+    ("Memory MB", "Peak RSS while running inference, measured in a fresh process (Re-benchmark)",
+     lambda r: _number(r.memory_mb, ".0f"), lambda r: r.memory_mb),
+    ("Top-1", "Top-1 accuracy with its 95% confidence interval and the number of images", _top1, lambda r: r.top1),
+    ("Top-5", "Top-5 accuracy", lambda r: _number(r.top5, ".1f"), lambda r: r.top5),
+    ("Retention", "Top-1 as a share of the parent's top-1 on the same images",
+     lambda r: _number(None if r.retention is None else 100 * r.retention, ".1f") + ("%" if r.retention else ""),
+     lambda r: r.retention),
+    ("Speed-up", "Parent latency / this latency", lambda r: _number(r.speedup, ".2f") + ("×" if r.speedup else ""),
+     lambda r: r.speedup),
+)  # fmt: skip
+
+
+class VariantTableModel(QAbstractTableModel):
+    rename_requested = Signal(str, str)  # variant id, new name
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[VariantRow] = []
+
+    def set_rows(self, rows: Sequence[VariantRow]) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section][0]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMNS[section][1]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return COLUMNS[index.column()][2](row)
+        if role == Qt.ItemDataRole.UserRole:
+            return row
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() > 0:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        return flags | Qt.ItemFlag.ItemIsEditable if index.column() == 0 else flags
+
+    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.EditRole or index.column() != 0 or not str(value).strip():
+            return False
+        # The project renames (undoably); the table is redrawn from the project afterwards.
+        self.rename_requested.emit(self.rows[index.row()].id, str(value).strip())
+        return True
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        key = COLUMNS[column][3]
+        missing = [r for r in self.rows if key(r) is None]
+        present = sorted((r for r in self.rows if key(r) is not None), key=key,
+                         reverse=order == Qt.SortOrder.DescendingOrder)  # fmt: skip
+        self.set_rows(present + missing)  # unmeasured rows last either way
+
+
+class VariantsPanel(QWidget):
+    selected = Signal(object)  # variant id or None
+    delete_requested = Signal(str)
+    evaluate_requested = Signal(str)
+    benchmark_requested = Signal(str)
+    export_requested = Signal(str)
+    graph_requested = Signal(str)
+    open_requested = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = VariantTableModel()
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSortingEnabled(True)
+        self.table.setAlternatingRowColors(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.lineage = QTreeWidget()
+        self.lineage.setHeaderLabels(["Lineage", "Recipe"])
+        self.empty = QLabel("No variants yet: load a model, then Compress. Every result is stored in the project.")
+        self.empty.setWordWrap(True)
+        self.buttons: dict[str, QPushButton] = {}
+        actions = (
+            ("Re-evaluate", "Measure accuracy again on the evaluation images (Data tab)", self.evaluate_requested),
+            ("Re-benchmark", "Measure latency again and peak memory in a fresh process", self.benchmark_requested),
+            ("Use as model", "Make this variant the current model, to compress it further", self.open_requested),
+            ("Graph", "Show this variant's graph (netron)", self.graph_requested),
+            ("Export…", "Export this variant for phones and runtimes", self.export_requested),
+            ("Delete", "Delete this variant from the project (its derived variants first)", self.delete_requested),
+        )
+        row = QHBoxLayout()
+        for text, tip, signal in actions:
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.setEnabled(False)
+            button.clicked.connect(lambda _=False, s=signal: self._emit_for_selection(s))
+            self.buttons[text] = button
+            row.addWidget(button)
+        row.addStretch(1)
+        splitter = QSplitter()
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.lineage)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.empty)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(row)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection)
+        self.lineage.itemClicked.connect(lambda item: self.select(item.data(0, Qt.ItemDataRole.UserRole)))
+
+    def current_id(self) -> str | None:
+        indexes = self.table.selectionModel().selectedRows()
+        return self.model.rows[indexes[0].row()].id if indexes else None
+
+    def _emit_for_selection(self, signal: Any) -> None:
+        variant_id = self.current_id()
+        if variant_id:
+            signal.emit(variant_id)
+
+    def _on_selection(self) -> None:
+        variant_id = self.current_id()
+        for button in self.buttons.values():
+            button.setEnabled(variant_id is not None)
+        self.selected.emit(variant_id)
+
+    def select(self, variant_id: str | None) -> None:
+        for index, row in enumerate(self.model.rows):
+            if row.id == variant_id:
+                self.table.selectRow(index)
+                return
+        self.table.clearSelection()
+
+    def show_rows(self, rows: Sequence[VariantRow], recipes: dict[str, str], selected: str | None) -> None:
+        self.model.set_rows(rows)
+        self.empty.setVisible(not rows)
+        self.lineage.clear()
+        items: dict[str, QTreeWidgetItem] = {}
+        for row in rows:  # parents are stored before their children
+            parent = items.get(row.parent or "")
+            item = QTreeWidgetItem([row.name, recipes.get(row.id, "")])
+            item.setData(0, Qt.ItemDataRole.UserRole, row.id)
+            (parent.addChild(item) if parent else self.lineage.addTopLevelItem(item))
+            items[row.id] = item
+        self.lineage.expandAll()
+        self.select(selected)

@@ -1,0 +1,185 @@
+"""The tabs one by one: undo/redo, themes, data problems, cancel, variants and projects, the graph view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
+
+from core.project import Project
+from core.recipe import PruneStep, QuantizeStep, Recipe
+from core.zoo.loading import create_model
+from core.zoo.registry import ModelSpec
+from studio.state import ZooChoice
+
+TINY = ModelSpec("mobilenet_v3_small", resolution=96)
+
+
+@pytest.fixture
+def tiny_project(tmp_path: Path) -> Project:
+    """A project with an untrained V3-Small at 96 px and a child variant, built without the GUI."""
+    project = Project.create(tmp_path / "project")
+    model = create_model(TINY, "none")
+    parent = project.add_variant(model, "tiny", metrics={"size_bytes": 10_000_000, "macs": 6_000_000})
+    project.add_variant(model, "tiny copy", parent=parent.id, metrics={"size_bytes": 5_000_000})
+    return project
+
+
+def test_recipe_edits_undo_and_redo_including_a_dragged_slider(window) -> None:
+    panel = window.compress_panel
+    original = window.state.recipe
+    panel.prune.setChecked(True)
+    for value in (10, 20, 30, 40):  # one drag: merges into one undo step
+        panel.ratio.setValue(value)
+    (prune, quantize) = window.state.recipe.steps
+    assert isinstance(prune, PruneStep) and prune.ratio == 0.4 and isinstance(quantize, QuantizeStep)
+    assert panel.preset.currentText() == "Custom" and panel.ratio_label.text() == "40%"
+    window.undo_stack.undo()
+    assert window.state.recipe.steps[0].ratio == 0.3 and panel.ratio.value() == 30  # before the drag: default
+    window.undo_stack.undo()
+    assert window.state.recipe == original and not panel.prune.isChecked()
+    assert panel.preset.currentText() == "Near-lossless int8"
+    window.undo_stack.redo()
+    window.undo_stack.redo()
+    assert window.state.recipe.steps[0].ratio == 0.4 and panel.ratio.value() == 40
+    assert Recipe.from_json(str(QSettings().value("recipe"))) == window.state.recipe  # autosaved draft
+
+
+def test_an_invalid_edit_is_explained_and_not_applied(window) -> None:
+    panel = window.compress_panel
+    window.tabs.setCurrentWidget(panel)
+    before = window.state.recipe
+    panel.quantize.setChecked(False)  # the preset's only step: nothing left to run
+    assert panel.error.isVisible() and "needs at least one step" in panel.error.text()
+    assert window.state.recipe == before
+
+
+def test_themes_switch_and_are_remembered(window) -> None:
+    window.theme_actions["dark"].trigger()
+    app = QApplication.instance()
+    assert app.palette().color(QPalette.ColorRole.Window).name() == "#1e2024"
+    assert QSettings().value("theme") == "dark"
+    chart = window.compare_panel.pareto_latency
+    assert chart.backgroundBrush().color().name() == "#15171a"  # charts follow the theme too
+    window.set_theme("light")
+    assert app.palette().color(QPalette.ColorRole.Window).name() == "#f4f5f7"
+
+
+def test_an_empty_data_folder_is_reported_and_nothing_else_changes(qtbot, window, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not an image")
+    window.set_data_folder("calib", str(empty))
+    row = window.data_panel.rows["calib"]
+    qtbot.waitUntil(lambda: row.status.text().startswith("⚠"), timeout=30_000)
+    assert "no usable images" in row.status.text() and "calib" not in window.state.datasets
+    assert "Calibration images: no usable images" in window.data_panel.problems.toPlainText()
+    window.undo_stack.undo()
+    assert window.state.folders.calib != str(empty)
+
+
+def test_cancelling_a_compression_stores_no_variant(qtbot, window, calib_dir) -> None:
+    window.set_data_folder("calib", str(calib_dir))
+    window.set_data_folder("evaluation", "")
+    with qtbot.waitSignal(window.model_loaded, timeout=60_000):
+        window.load_zoo(ZooChoice("mobilenet_v2", pretrained=False))
+    qtbot.waitUntil(lambda: "calib" in window.state.datasets, timeout=30_000)
+    job = window.compress_current()
+    assert job is not None
+    with qtbot.waitSignal(job.progressed, timeout=60_000):
+        pass
+    window.cancel_button.click()
+    with qtbot.waitSignal(job.finished, timeout=30_000):
+        pass
+    assert job.state == "cancelled"
+    project = window.state.project
+    assert project is not None and not [v for v in project.variants if v.parent]  # no compressed variant
+    assert Project.open(project.root).variants == project.variants  # and the folder agrees
+    qtbot.waitUntil(lambda: not window.cancel_button.isVisible())
+    assert window.jobs_panel.table.item(window.jobs_panel.table.rowCount() - 1, 1).text() == "cancelled"
+
+
+def test_a_queued_job_cancelled_before_it_starts_never_runs(qtbot, window) -> None:
+    first = window.load_zoo(ZooChoice("mobilenet_v3_small", resolution=96, pretrained=False))
+    ran: list[bool] = []
+    second = window.runner.start("never", lambda progress: ran.append(True))
+    assert second.state == "queued"
+    second.cancel()
+    with qtbot.waitSignal(second.finished, timeout=60_000):
+        pass
+    assert second.state == "cancelled" and not ran
+    qtbot.waitUntil(lambda: not first.running, timeout=60_000)
+
+
+def test_variants_table_rename_undo_and_lineage(qtbot, window, tiny_project: Project) -> None:
+    window.set_project(tiny_project)
+    table = window.variants_panel.model
+    assert [row.name for row in table.rows] == ["tiny", "tiny copy"]
+    assert table.index(1, 1).data() == "5.00" and table.index(1, 4).data() == "–"  # unmeasured stays missing
+    lineage = window.variants_panel.lineage
+    assert lineage.topLevelItemCount() == 1 and lineage.topLevelItem(0).child(0).text(0) == "tiny copy"
+    child = table.rows[1].id
+    assert table.setData(table.index(1, 0), "phone build", Qt.ItemDataRole.EditRole)
+    assert Project.open(tiny_project.root).variant(child).name == "phone build"
+    window.undo_stack.undo()
+    assert Project.open(tiny_project.root).variant(child).name == "tiny copy"
+    assert [row.name for row in window.variants_panel.model.rows] == ["tiny", "tiny copy"]
+    window.undo_stack.redo()
+    assert window.variants_panel.model.rows[1].name == "phone build"
+
+
+def test_deleting_a_parent_is_refused_and_explained(qtbot, window, tiny_project: Project) -> None:
+    window.set_project(tiny_project)
+    parent = window.variants_panel.model.rows[0].id
+    with qtbot.waitSignal(window.problem_shown) as shown:
+        window.delete_variant(parent)
+    assert "delete those first" in shown.args[0]
+    child = window.variants_panel.model.rows[1].id
+    window.delete_variant(child)
+    assert [row.name for row in window.variants_panel.model.rows] == ["tiny"]
+
+
+def test_rebenchmark_measures_latency_and_peak_memory(qtbot, window, tiny_project: Project) -> None:
+    window.set_project(tiny_project)
+    variant = window.variants_panel.model.rows[1].id
+    window.variants_panel.select(variant)
+    assert window.variants_panel.buttons["Re-benchmark"].isEnabled()
+    with qtbot.waitSignal(window.variants_changed, timeout=120_000):
+        window.variants_panel.buttons["Re-benchmark"].click()
+    row = window.variants_panel.model.rows[1]
+    assert row.latency_ms is not None and row.latency_ms > 0 and row.latency_p90_ms >= row.latency_ms
+    assert row.memory_mb is not None and row.memory_mb > 50  # a process with torch loaded
+    assert row.speedup is None  # the parent was never timed: no ratio is made up
+
+
+def test_projects_are_remembered_saved_as_and_reopened(qtbot, window, tiny_project: Project, tmp_path) -> None:
+    window.set_project(tiny_project)
+    assert QSettings().value("project/last") == str(tiny_project.root)
+    copy = tmp_path / "copy"
+    window.save_project_as(str(copy))
+    assert window.state.project is not None and window.state.project.root == copy
+    assert [v.name for v in window.state.project.variants] == ["tiny", "tiny copy"]
+    recent = [action.text() for action in window.recent_menu.actions()]
+    assert recent[:2] == [str(copy), str(tiny_project.root)]
+    with qtbot.waitSignal(window.problem_shown) as shown:
+        window.open_project(str(tmp_path / "nowhere"))
+    assert "not a studio project" in shown.args[0]
+    assert window.state.project.root == copy
+
+
+def test_graph_view_serves_netron_locally_and_shows_it(qtbot, window, tiny_project: Project) -> None:
+    window.set_project(tiny_project)
+    variant = window.variants_panel.model.rows[0].id
+    with qtbot.waitSignal(window.graph_shown, timeout=120_000) as shown:
+        window.show_variant_graph(variant)
+    url = shown.args[0]
+    assert url.startswith("http://127.0.0.1:") and window.graph_panel.url.text() == url
+    assert window.tabs.currentWidget() is window.graph_panel
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as page:  # the copyable fallback address works
+        assert b"netron" in page.read().lower()
+    assert (tiny_project.root / "graphs" / variant).is_dir()
