@@ -9,7 +9,7 @@ APT_PACKAGES := xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-re
                 libxrandr2 libxtst6 libxkbfile1 libasound2 fonts-wqy-microhei desktop-file-utils
 export MNSTUDIO_SHARED ?= $(abspath ../shared)
 
-.PHONY: run test lint typecheck bench system-deps clean
+.PHONY: run test lint typecheck bench bundle system-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ test: $(STAMP) system-deps lint typecheck
 bench: $(STAMP)
 	$(PY) -m bench.latency
 	$(PY) -m bench.accuracy
+
+# A one-folder desktop bundle in dist/mnstudio (see packaging/README.md); not part of `make test`.
+bundle: $(STAMP)
+	$(PY) -m pip install --quiet 'pyinstaller==6.22.3'
+	$(VENV)/bin/pyinstaller --noconfirm --clean --distpath dist --workpath build packaging/mnstudio.spec
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

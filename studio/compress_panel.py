@@ -38,6 +38,7 @@ from core.compress.sensitivity import SensitivityReport
 from core.recipe import FinetuneStep, PruneStep, QuantizeStep, Recipe, RecipeError, load_recipe, preset_names
 
 CUSTOM = "Custom"
+EDITED = " (edited)"
 
 TIPS = {
     "preset": "Ready-made recipes. Near-lossless int8: 4× smaller, faster, accuracy within a fraction of a "
@@ -352,8 +353,9 @@ class CompressPanel(QWidget):
             raise RecipeError("turn on pruning, fine-tuning or quantization: a recipe needs at least one step")
         if tuple(steps) == base.steps:
             return base
-        origin = base.description if base.name == CUSTOM else f"Edited from the {base.name} preset"
-        return Recipe(CUSTOM, tuple(steps), origin)
+        if base.name == CUSTOM or base.name.endswith(EDITED):
+            return Recipe(base.name, tuple(steps), base.description)
+        return Recipe(base.name + EDITED, tuple(steps), f"Edited from the {base.name} preset")
 
     _shown: Recipe | None = None
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt
 
 from core.metrics.complexity import ComplexityReport, LayerStats
-
-_Index = QModelIndex | QPersistentModelIndex
+from studio.table_model import ColumnTableModel, Index
 
 
 def _millions(value: int) -> str:
@@ -30,7 +29,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-class LayerTableModel(QAbstractTableModel):
+class LayerTableModel(ColumnTableModel):
+    columns = COLUMNS
+
     def __init__(self) -> None:
         super().__init__()
         self.report: ComplexityReport | None = None
@@ -40,22 +41,10 @@ class LayerTableModel(QAbstractTableModel):
         self.report = report
         self.endResetModel()
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
         return 0 if parent.isValid() or self.report is None else len(self.report.layers)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal:
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section][0]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return COLUMNS[section][1]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if self.report is None or not index.isValid():
             return None
         layer = self.report.layers[index.row()]

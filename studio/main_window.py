@@ -48,7 +48,7 @@ from core.recipe import PruneStep, QuantizeStep, Recipe, RecipeError
 from core.runtime import default_threads
 from core.settings import load_settings, save_settings
 from studio.compare_panel import ComparePanel
-from studio.compress_panel import CompressPanel
+from studio.compress_panel import CUSTOM, CompressPanel
 from studio.data_panel import DataPanel
 from studio.export_panel import ExportPanel
 from studio.graph_panel import GRAPH_FILE_FILTER, GraphPanel
@@ -577,8 +577,14 @@ class MainWindow(QMainWindow):
         if evaluation is None:
             self.show_problem("Sensitivity analysis scores on evaluation images: choose them in the Data tab.")
             return None
-        prune = next((s for s in self.state.recipe.steps if isinstance(s, PruneStep)), None)
-        return self._start("Analyzing sensitivity", analyze_sensitivity, model, evaluation,
+        steps = self.state.recipe.steps
+        prune = next((s for s in steps if isinstance(s, PruneStep)), None)
+        # Probe what the recipe does: pruning probes for a prune step, int8 probes for static quantization.
+        techniques = tuple(name for name, used in (
+            ("prune", prune is not None),
+            ("quantize", any(isinstance(s, QuantizeStep) and s.mode == "static" for s in steps)),
+        ) if used) or ("prune", "quantize")  # fmt: skip
+        return self._start("Analyzing sensitivity", analyze_sensitivity, model, evaluation, techniques=techniques,
                            calib=self.state.dataset("calib"), images=SENSITIVITY_IMAGES, prune_settings=prune,
                            on_success=self.compress_panel.show_sensitivity)  # fmt: skip
 
@@ -595,7 +601,7 @@ class MainWindow(QMainWindow):
             steps = [suggestion.step(prune)] + [
                 replace(s, keep_float=keep) if isinstance(s, QuantizeStep) and s.mode == "static" else s for s in others
             ]
-            self.assign_recipe(Recipe("Custom", tuple(steps), "Sensitivity suggestion"), "Apply suggestion")
+            self.assign_recipe(Recipe(CUSTOM, tuple(steps), "Sensitivity suggestion"), "Apply suggestion")
 
         return self._start("Suggesting per-layer ratios", suggest_pruning, model, report,
                            macs_fraction=macs_fraction, threads=self.runner.threads, on_success=apply)  # fmt: skip

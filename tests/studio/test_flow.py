@@ -40,7 +40,7 @@ def test_near_lossless_int8_from_pretrained_v2_to_verified_exports(qtbot, ready_
     with qtbot.waitSignal(window.runner.job_started) as started:
         panel.run_button.click()
     job = started.args[0]
-    assert window.progress.isVisible() and job.title == "Compressing MobileNetV2 with Custom"
+    assert window.progress.isVisible() and job.title == "Compressing MobileNetV2 with Near-lossless int8 (edited)"
     with qtbot.waitSignal(job.finished, timeout=JOB_TIMEOUT_MS):
         pass
     assert job.state == "done", job.message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QPalette
@@ -183,3 +184,47 @@ def test_graph_view_serves_netron_locally_and_shows_it(qtbot, window, tiny_proje
     with urllib.request.urlopen(url, timeout=10) as page:  # the copyable fallback address works
         assert b"netron" in page.read().lower()
     assert (tiny_project.root / "graphs" / variant).is_dir()
+
+
+def test_sensitivity_chart_and_applying_its_suggestion(qtbot, ready_data) -> None:
+    window = ready_data
+    with qtbot.waitSignal(window.model_loaded, timeout=60_000):
+        window.load_zoo(ZooChoice("mobilenet_v3_small", resolution=96, pretrained=True))
+    panel = window.compress_panel
+    panel.prune.setChecked(True)
+    panel.quantize.setChecked(False)
+    with qtbot.waitSignal(window.runner.job_started) as started:
+        panel.analyze_button.click()
+    with qtbot.waitSignal(started.args[0].finished, timeout=600_000):
+        pass
+    report = panel.report
+    assert report is not None and report.of("prune") and not report.of("quantize")
+    (bars,) = [item for item in panel.chart.getPlotItem().items if isinstance(item, pg.BarGraphItem)]
+    assert len(bars.opts["height"]) == len({probe.layer for probe in report.of("prune")})
+    assert panel.apply_button.isEnabled() and "layers probed on 64 images" in panel.sensitivity_note.text()
+    before = window.state.recipe
+    panel.target.setValue(80)
+    with qtbot.waitSignal(window.runner.job_started) as started:
+        panel.apply_button.click()
+    with qtbot.waitSignal(started.args[0].finished, timeout=600_000):
+        pass
+    (prune,) = window.state.recipe.steps
+    assert isinstance(prune, PruneStep) and prune.layer_ratios and prune.ratio == 0.0
+    assert panel.overrides.rowCount() == len(prune.layer_ratios)
+    window.undo_stack.undo()
+    assert window.state.recipe == before
+
+
+def test_deployment_view_measures_fps_at_each_resolution(qtbot, window, tiny_project: Project) -> None:
+    window.set_project(tiny_project)
+    window.variants_panel.select(window.variants_panel.model.rows[0].id)
+    deployment = window.compare_panel.deployment
+    window.tabs.setCurrentWidget(window.compare_panel)
+    assert "Not measured yet" in deployment.verdict.text() and deployment.measure.isEnabled()
+    with qtbot.waitSignal(window.variants_changed, timeout=300_000):
+        deployment.measure.click()
+    text = deployment.verdict.text()
+    assert all(f"{size} px" in text for size in (128, 160, 192, 224)) and "FPS" in text
+    deployment.target.setValue(1000)  # the spin box's top: no MobileNet reaches it on one CPU thread
+    deployment.target.editingFinished.emit()
+    assert "misses by" in deployment.verdict.text()
