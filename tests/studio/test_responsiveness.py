@@ -14,7 +14,7 @@ TICK_MS = 5
 STALL_GOAL_MS = 50
 
 
-def test_event_loop_stall_while_calibrating(qtbot, ready_data) -> None:
+def test_event_loop_stall_while_calibrating(qtbot, ready_data, capsys) -> None:
     window = ready_data
     window.set_data_folder("evaluation", "")  # calibration and timing only
     with qtbot.waitSignal(window.model_loaded, timeout=60_000):
@@ -33,9 +33,10 @@ def test_event_loop_stall_while_calibrating(qtbot, ready_data) -> None:
     assert job.state == "done", job.message
     gaps = sorted(1000 * (b - a) - TICK_MS for a, b in itertools.pairwise(ticks))
     worst, p99 = gaps[-1], gaps[int(0.99 * (len(gaps) - 1))]
-    print(f"\nGUI event-loop stall while calibrating V2 (64 images) and timing it: max {worst:.1f} ms, "
-          f"p99 {p99:.1f} ms, median {statistics.median(gaps):.1f} ms over {len(gaps)} ticks "
-          f"({ticks[-1] - ticks[0]:.0f} s); goal max ≤ {STALL_GOAL_MS} ms")  # fmt: skip
+    with capsys.disabled():  # shown in every run's log, not only when the test fails
+        print(f"\nGUI event-loop stall while calibrating V2 (64 images) and timing it: max {worst:.1f} ms, "
+              f"p99 {p99:.1f} ms, median {statistics.median(gaps):.1f} ms over {len(gaps)} ticks "
+              f"({ticks[-1] - ticks[0]:.0f} s); goal max ≤ {STALL_GOAL_MS} ms")  # fmt: skip
     assert len(gaps) > 100
     # The goal is printed, not asserted (timings belong in benchmarks): these bounds catch a window
     # that stutters or freezes, not one that misses the goal by a few milliseconds on a loaded CI box.
