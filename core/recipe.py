@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from core.errors import StudioError
 
@@ -157,6 +157,7 @@ class QuantizeStep:
 
 
 Step = PruneStep | FinetuneStep | QuantizeStep
+StepT = TypeVar("StepT", PruneStep, FinetuneStep, QuantizeStep)
 STEP_TYPES: dict[str, type[PruneStep] | type[FinetuneStep] | type[QuantizeStep]] = {
     cls.TYPE: cls for cls in (PruneStep, FinetuneStep, QuantizeStep)
 }
@@ -177,6 +178,10 @@ class Recipe:
         quantize = [i for i, s in enumerate(self.steps) if isinstance(s, QuantizeStep)]
         if len(quantize) > 1 or (quantize and quantize[0] != len(self.steps) - 1):
             raise RecipeError("quantization must be the single last step of a recipe")
+
+    def step(self, kind: type[StepT]) -> StepT | None:
+        """The recipe's step of this kind (each kind appears at most once in a studio recipe), or None."""
+        return next((s for s in self.steps if isinstance(s, kind)), None)
 
     def requirements(self) -> set[str]:
         """Data folders a run needs: "calib" (calibration images), "train" (labelled training images)."""

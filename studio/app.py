@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen
 
@@ -30,9 +30,6 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("MobileNet Compression Studio")
     app.setOrganizationName("mnstudio")
     app.setWindowIcon(QIcon(str(ICON)))
-    from studio.theme import apply_theme
-
-    apply_theme(app, str(QSettings().value("theme", "light")))
     splash = QSplashScreen(QIcon(str(ICON)).pixmap(256, 256))
     splash.showMessage("Loading PyTorch…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
     splash.show()

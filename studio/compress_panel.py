@@ -83,10 +83,6 @@ def _combo(values: tuple[str, ...], tip: str) -> QComboBox:
     return combo
 
 
-def _step(recipe: Recipe, kind: type) -> Any:
-    return next((s for s in recipe.steps if isinstance(s, kind)), None)
-
-
 class SensitivityChart(pg.PlotWidget):
     """Agreement with the original per probed layer at the strongest probe: short bars are fragile layers."""
 
@@ -122,6 +118,7 @@ class CompressPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self._drawing = False
+        self._shown: Recipe | None = None  # the recipe the controls draw; edits start from it
         self.report: SensitivityReport | None = None
 
         self.preset = QComboBox()
@@ -333,20 +330,20 @@ class CompressPanel(QWidget):
         steps: list[Any] = []
         if self.prune.isChecked():
             steps.append(replace(
-                _step(base, PruneStep) or PruneStep(), kind=self.kind.currentText(), ratio=self.ratio.value() / 100,
+                base.step(PruneStep) or PruneStep(), kind=self.kind.currentText(), ratio=self.ratio.value() / 100,
                 scope=self.scope.currentText(), importance=self.importance.currentText(),
                 bottlenecks=self.bottlenecks.isChecked(), layer_ratios=self._layer_ratios(),
             ))  # fmt: skip
         if self.finetune.isChecked():
             steps.append(replace(
-                _step(base, FinetuneStep) or FinetuneStep(), epochs=self.epochs.value(),
+                base.step(FinetuneStep) or FinetuneStep(), epochs=self.epochs.value(),
                 learning_rate=self.learning_rate.value(), distill=self.distill.isChecked(),
                 labels=self.labels.isChecked(), max_minutes=self.minutes.value() or None,
             ))  # fmt: skip
         if self.quantize.isChecked():
             keep = tuple(name.strip() for name in self.keep_float.text().split(",") if name.strip())
             steps.append(replace(
-                _step(base, QuantizeStep) or QuantizeStep(), mode=self.mode.currentText(),
+                base.step(QuantizeStep) or QuantizeStep(), mode=self.mode.currentText(),
                 observer=self.observer.currentText(), calibration_images=self.calibration.value(), keep_float=keep,
             ))  # fmt: skip
         if not steps:
@@ -357,8 +354,6 @@ class CompressPanel(QWidget):
             return Recipe(base.name, tuple(steps), base.description)
         return Recipe(base.name + EDITED, tuple(steps), f"Edited from the {base.name} preset")
 
-    _shown: Recipe | None = None
-
     def show_recipe(self, recipe: Recipe) -> None:
         """Draw `recipe` into the controls without emitting edits."""
         self._drawing = True
@@ -367,7 +362,7 @@ class CompressPanel(QWidget):
             index = next((i for i in range(1, self.preset.count())
                           if self.presets[self.preset.itemData(i)] == recipe), 0)  # fmt: skip
             self.preset.setCurrentIndex(index)
-            prune, tune, quant = (_step(recipe, kind) for kind in (PruneStep, FinetuneStep, QuantizeStep))
+            prune, tune, quant = recipe.step(PruneStep), recipe.step(FinetuneStep), recipe.step(QuantizeStep)
             self.prune.setChecked(prune is not None)
             prune = prune or PruneStep()
             self.kind.setCurrentText(prune.kind)

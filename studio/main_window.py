@@ -41,7 +41,7 @@ from core.errors import StudioError
 from core.export.registry import FORMATS
 from core.export.run import ExportOptions, export_model
 from core.export.source import from_model, from_project
-from core.inspect import ModelReport, inspect_model
+from core.inspect import ModelReport, describe, inspect_model
 from core.paths import projects_dir, shared_dir
 from core.project import PROJECT_FILE, Project
 from core.recipe import PruneStep, QuantizeStep, Recipe, RecipeError
@@ -329,10 +329,10 @@ class MainWindow(QMainWindow):
     # Loading -----------------------------------------------------------------------------------
     def load_zoo(self, choice: ZooChoice) -> Job:
         self.state.choice = choice
-        return self._start_load(f"Loading {choice.spec}", str(choice.spec), choice.weights)
+        return self._start_load(f"Loading {choice.spec}", inspect_model, str(choice.spec), choice.weights)
 
     def load_file(self, path: str | Path) -> Job:
-        return self._start_load(f"Opening {Path(path).name}", str(path), "auto")
+        return self._start_load(f"Opening {Path(path).name}", inspect_model, str(path), "auto")
 
     def ask_open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", MODEL_FILE_FILTER)
@@ -349,10 +349,11 @@ class MainWindow(QMainWindow):
         self.picker.set_choice(self.picker.choice())  # refreshes where the weights will come from
         self.status_text.setText(f"Weights folder: {folder}")
 
-    def _start_load(self, title: str, text: str, weights: str, variant_id: str | None = None) -> Job:
+    def _start_load(self, title: str, load: Callable[..., ModelReport], *args: Any,
+                    variant_id: str | None = None) -> Job:  # fmt: skip
         if self.current_load is not None and self.current_load.running:
             self.current_load.cancel()
-        job = self.runner.start(title, inspect_model, text, weights)
+        job = self.runner.start(title, load, *args)
         self.current_load = job
         job.succeeded.connect(lambda report: self._on_loaded(report, variant_id))
         job.failed.connect(self._on_load_failed)
@@ -512,9 +513,12 @@ class MainWindow(QMainWindow):
 
     def use_variant_as_model(self, variant_id: str) -> Job:
         project = self.ensure_project()
-        text = str(project.variant_dir(project.variant(variant_id)) / project.variant(variant_id).model_file)
-        return self._start_load(f"Opening variant {project.variant(variant_id).name}", text, "auto",
-                                variant_id=variant_id)  # fmt: skip
+
+        def load(progress: Any) -> ModelReport:
+            progress(0.0, "loading the variant")
+            return describe(project.load(variant_id))
+
+        return self._start_load(f"Opening variant {project.variant(variant_id).name}", load, variant_id=variant_id)
 
     def _remeasure(self, title: str, variant_id: str, **what: Any) -> Job:
         project = self.ensure_project()
@@ -577,13 +581,11 @@ class MainWindow(QMainWindow):
         if evaluation is None:
             self.show_problem("Sensitivity analysis scores on evaluation images: choose them in the Data tab.")
             return None
-        steps = self.state.recipe.steps
-        prune = next((s for s in steps if isinstance(s, PruneStep)), None)
+        prune, quantize = self.state.recipe.step(PruneStep), self.state.recipe.step(QuantizeStep)
+        static = quantize is not None and quantize.mode == "static"
         # Probe what the recipe does: pruning probes for a prune step, int8 probes for static quantization.
-        techniques = tuple(name for name, used in (
-            ("prune", prune is not None),
-            ("quantize", any(isinstance(s, QuantizeStep) and s.mode == "static" for s in steps)),
-        ) if used) or ("prune", "quantize")  # fmt: skip
+        techniques = tuple(name for name, used in (("prune", prune is not None), ("quantize", static)) if used)
+        techniques = techniques or ("prune", "quantize")
         return self._start("Analyzing sensitivity", analyze_sensitivity, model, evaluation, techniques=techniques,
                            calib=self.state.dataset("calib"), images=SENSITIVITY_IMAGES, prune_settings=prune,
                            on_success=self.compress_panel.show_sensitivity)  # fmt: skip
@@ -595,11 +597,11 @@ class MainWindow(QMainWindow):
 
         def apply(suggestion: Any) -> None:
             recipe = self.state.recipe
-            prune = next((s for s in recipe.steps if isinstance(s, PruneStep)), None)
-            others = [s for s in recipe.steps if not isinstance(s, PruneStep)]
             keep = report.keep_float_suggestion()
-            steps = [suggestion.step(prune)] + [
-                replace(s, keep_float=keep) if isinstance(s, QuantizeStep) and s.mode == "static" else s for s in others
+            steps = [suggestion.step(recipe.step(PruneStep))] + [
+                replace(s, keep_float=keep) if isinstance(s, QuantizeStep) and s.mode == "static" else s
+                for s in recipe.steps
+                if not isinstance(s, PruneStep)
             ]
             self.assign_recipe(Recipe(CUSTOM, tuple(steps), "Sensitivity suggestion"), "Apply suggestion")
 

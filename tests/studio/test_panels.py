@@ -228,3 +228,12 @@ def test_deployment_view_measures_fps_at_each_resolution(qtbot, window, tiny_pro
     deployment.target.setValue(1000)  # the spin box's top: no MobileNet reaches it on one CPU thread
     deployment.target.editingFinished.emit()
     assert "misses by" in deployment.verdict.text()
+
+
+def test_a_variant_becomes_the_current_model_through_its_project(qtbot, window, tiny_project: Project) -> None:
+    window.set_project(tiny_project)
+    child = window.variants_panel.model.rows[1].id
+    window.variants_panel.select(child)
+    with qtbot.waitSignal(window.model_loaded, timeout=60_000) as loaded:
+        window.variants_panel.buttons["Use as model"].click()
+    assert loaded.args[0].model.card.spec == TINY and window.state.model_variant == child
