@@ -20,8 +20,9 @@ from bench.common import print_table, save_results
 from core.compress.pruning import prune
 from core.compress.quantize import quantize
 from core.data import open_dataset
+from core.export.job import ExportOptions
 from core.export.registry import parse_formats
-from core.export.run import ExportOptions, export_model
+from core.export.run import export_model
 from core.export.source import ExportSource, from_model
 from core.export.verify import load_images, logits, top1_percent
 from core.jobs import silent

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.export.registry import FORMATS
-from core.export.run import ExportReport
+from core.export.report import ExportReport
 
 REPORT_COLUMNS = ("Format", "Verified", "Agreement", "Max |Δ|", "Cosine", "Top-1", "Latency ms", "Size MB", "File")
 DEFAULT_FORMATS = ("onnx", "tflite")

@@ -38,8 +38,9 @@ from core.compress.pipeline import compress, remeasure
 from core.compress.sensitivity import analyze_sensitivity, suggest_pruning
 from core.data import open_dataset
 from core.errors import StudioError
+from core.export.job import ExportOptions
 from core.export.registry import FORMATS
-from core.export.run import ExportOptions, export_model
+from core.export.run import export_model
 from core.export.source import from_model, from_project
 from core.inspect import ModelReport, describe, inspect_model
 from core.paths import projects_dir, shared_dir

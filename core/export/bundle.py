@@ -12,7 +12,7 @@ from core.jobs import Progress
 from core.storage import atomic_write
 
 if TYPE_CHECKING:
-    from core.export.run import ExportReport
+    from core.export.report import ExportReport
     from core.export.source import ExportSource
 
 KOTLIN = """// LiteRT (TensorFlow Lite) on Android: classify one {size}×{size} RGB bitmap.

@@ -12,12 +12,12 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.export.job import Artifact
 from core.export.registry import FLOAT, FP16, INT8, ExportFormat
-from core.export.run import Artifact
 from core.jobs import Progress
 
 if TYPE_CHECKING:
-    from core.export.run import ExportJob
+    from core.export.job import ExportJob
 
 INT8_WEIGHTS = "int8-weights"
 # Operations that carry compressed (int8) weights in an ML program.

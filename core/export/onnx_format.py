@@ -12,13 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.export.job import Artifact
 from core.export.registry import FLOAT, INT8, ExportFormat
-from core.export.run import Artifact
 from core.jobs import Progress
 from core.runtime import Predictor, export_onnx, onnx_predictor
 
 if TYPE_CHECKING:
-    from core.export.run import ExportJob
+    from core.export.job import ExportJob
 
 CALIBRATION_BATCH = 16
 # ONNX Runtime keeps every calibration batch's activations until it computes ranges (MobileNetV2 at

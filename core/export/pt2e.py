@@ -19,7 +19,7 @@ from core.jobs import Progress
 from core.recipe import QuantizeStep
 
 if TYPE_CHECKING:
-    from core.export.run import ExportJob
+    from core.export.job import ExportJob
 
 
 def _activation_observer(observer: str) -> Any:

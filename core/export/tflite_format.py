@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.export.job import Artifact
 from core.export.registry import FLOAT, FP16, INT8, ExportFormat
-from core.export.run import Artifact
 from core.jobs import Progress
 from core.runtime import Predictor
 
 if TYPE_CHECKING:
-    from core.export.run import ExportJob
+    from core.export.job import ExportJob
 
 FP16_RECIPE = [{
     "regex": ".*", "operation": "*", "algorithm_key": "float_casting",

@@ -11,13 +11,13 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.export.job import Artifact
 from core.export.registry import INT8, ExportFormat
-from core.export.run import Artifact
 from core.jobs import Progress
 from core.runtime import Predictor, hooks_as_modules, torch_predictor
 
 if TYPE_CHECKING:
-    from core.export.run import ExportJob
+    from core.export.job import ExportJob
 
 TORCHSCRIPT_NOTE = "PyTorch deprecates TorchScript; prefer .pt2 (torch.export) or ExecuTorch (.pte) for new work"
 

@@ -15,8 +15,9 @@ from core.cli import main
 from core.compress.quantize import quantize
 from core.data import open_dataset
 from core.errors import ExportError
+from core.export.job import ExportOptions
 from core.export.registry import FORMATS, parse_formats
-from core.export.run import ExportOptions, export_model
+from core.export.run import export_model
 from core.export.source import ExportSource, from_model
 from core.jobs import Cancelled, CancelToken, Progress
 from core.model import LoadedModel
@@ -157,8 +158,8 @@ def test_int8_variant_exports_its_own_graph_or_requantized_from_its_parent(calib
 
 
 def test_requantized_graph_quantizes_activations_on_the_variants_grid(calib, tmp_path: Path) -> None:
+    from core.export.job import ExportJob
     from core.export.pt2e import xnnpack_int8
-    from core.export.run import ExportJob
 
     parent = create_model(ModelSpec.parse("mobilenet_v2:res=96"), "pretrained")
     step = QuantizeStep(observer="histogram", calibration_images=32)
