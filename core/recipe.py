@@ -8,9 +8,12 @@ work starts; `requirements()` tells which data folders a run needs.
 from __future__ import annotations
 
 import json
+import math
+import reprlib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from types import NoneType, UnionType
+from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
 from core.errors import StudioError
 
@@ -22,15 +25,78 @@ class RecipeError(StudioError):
     """A recipe is invalid; the message names the field and the allowed values."""
 
 
+# Values quoted in messages are abbreviated: a recipe file can hold a megabyte string or lists nested a
+# thousand deep, and the message must stay one readable line (repr also escapes newlines).
+_SHOW = reprlib.Repr()
+_SHOW.maxstring = _SHOW.maxother = 60
+
+
+def _show(value: object) -> str:
+    return _SHOW.repr(value)
+
+
 def _check_choice(step: str, name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise RecipeError(f"{step}.{name} must be one of {', '.join(allowed)}; got {value!r}")
+        raise RecipeError(f"{step}.{name} must be one of {', '.join(allowed)}; got {_show(value)}")
 
 
 def _check_range(step: str, name: str, value: float, low: float, high: float, high_open: bool = False) -> None:
-    if not (low <= value < high if high_open else low <= value <= high):
+    # NaN fails every comparison, so it is named explicitly rather than left to the chained comparison.
+    # Only floats are tested: math.isfinite overflows on ints too large for a float, which are finite anyway.
+    finite = not isinstance(value, float) or math.isfinite(value)
+    if not finite or not (low <= value < high if high_open else low <= value <= high):
         bracket = ")" if high_open else "]"
-        raise RecipeError(f"{step}.{name} must be in [{low:g}, {high:g}{bracket}; got {value!r}")
+        raise RecipeError(f"{step}.{name} must be in [{low:g}, {high:g}{bracket}; got {_show(value)}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is not the number 1
+
+
+_EXPECTED: dict[type, str] = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    str: "a string",
+    dict: "an object",
+    tuple: "a list",
+}
+
+
+def _expected(hint: Any) -> str:
+    if get_origin(hint) is UnionType:
+        return " or ".join("null" if arg is NoneType else _expected(arg) for arg in get_args(hint))
+    return _EXPECTED[get_origin(hint) or hint]
+
+
+def _coerce_field(where: str, value: object, hint: Any) -> Any:
+    """`value` from JSON checked against a step field's annotation, lists turned into tuples.
+
+    The step constructors trust their types (their range checks compare numbers), so a string, a bool
+    or a list in a JSON file is caught here and named, before it can surface as a TypeError.
+    """
+    expected = _expected(hint)
+    if get_origin(hint) is UnionType:
+        if value is None:
+            return None
+        # The steps only use `X | None`; X is checked with the message naming null as allowed too.
+        (hint,) = (arg for arg in get_args(hint) if arg is not NoneType)
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is dict and isinstance(value, dict):
+        key_hint, value_hint = args
+        return {
+            _coerce_field(f"{where} key", key, key_hint): _coerce_field(f"{where}[{key!r}]", item, value_hint)
+            for key, item in value.items()
+        }
+    if origin is tuple and isinstance(value, list | tuple):  # tuple[X, ...]: JSON has only lists
+        return tuple(_coerce_field(f"{where}[{i}]", item, args[0]) for i, item in enumerate(value))
+    if hint is float and (_is_int(value) or isinstance(value, float)):
+        return value
+    if hint is int and _is_int(value):
+        return value
+    if hint in (bool, str) and isinstance(value, hint):
+        return value
+    raise RecipeError(f"{where} must be {expected}; got {_show(value)}")
 
 
 @dataclass(frozen=True)
@@ -217,29 +283,23 @@ class Recipe:
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Recipe:
+    def from_dict(cls, data: object) -> Recipe:
+        """The recipe a JSON document describes; any malformed shape raises RecipeError (one line)."""
         if not isinstance(data, dict) or data.get("format") != RECIPE_FORMAT:
             raise RecipeError(f'not a studio recipe (expected "format": "{RECIPE_FORMAT}")')
-        if data.get("version", 0) > RECIPE_VERSION:
-            raise RecipeError(f"recipe version {data['version']} is newer than this studio understands")
-        steps: list[Step] = []
-        for index, raw in enumerate(data.get("steps") or []):
-            raw = dict(raw)
-            kind = raw.pop("type", None)
-            if kind not in STEP_TYPES:
-                raise RecipeError(f"step {index + 1}: unknown type {kind!r}; use one of {', '.join(STEP_TYPES)}")
-            step_cls = STEP_TYPES[kind]
-            known = {f.name for f in fields(step_cls)}
-            unknown = set(raw) - known
-            if unknown:
-                raise RecipeError(f"step {index + 1} ({kind}): unknown fields {sorted(unknown)}")
-            if "keep_float" in raw:
-                raw["keep_float"] = tuple(raw["keep_float"])
-            try:
-                steps.append(step_cls(**raw))
-            except TypeError as exc:
-                raise RecipeError(f"step {index + 1} ({kind}): {exc}") from None
-        return cls(data.get("name", ""), tuple(steps), data.get("description", ""), data.get("version", 1))
+        version = data.get("version", RECIPE_VERSION)
+        if not _is_int(version) or version < 1:
+            raise RecipeError(f"recipe version must be a whole number of at least 1; got {_show(version)}")
+        if version > RECIPE_VERSION:
+            raise RecipeError(f"recipe version {version} is newer than this studio understands")
+        name, description = data.get("name", ""), data.get("description", "")
+        for key, value in (("name", name), ("description", description)):
+            if not isinstance(value, str):
+                raise RecipeError(f"recipe {key} must be a string; got {_show(value)}")
+        raw_steps = data.get("steps", [])
+        if not isinstance(raw_steps, list):
+            raise RecipeError(f"recipe steps must be a list of objects; got {_show(raw_steps)}")
+        return cls(name, tuple(_step_from_dict(i + 1, raw) for i, raw in enumerate(raw_steps)), description, version)
 
     @classmethod
     def from_json(cls, text: str) -> Recipe:
@@ -247,14 +307,36 @@ class Recipe:
             data = json.loads(text)
         except ValueError as exc:
             raise RecipeError(f"recipe is not valid JSON: {exc}") from None
+        except RecursionError:  # the decoder recurses once per nested list or object
+            raise RecipeError("recipe is not valid JSON: nested too deeply") from None
         return cls.from_dict(data)
 
     @classmethod
     def load(cls, path: str | Path) -> Recipe:
         try:
-            return cls.from_json(Path(path).read_text())
+            text = Path(path).read_text(encoding="utf-8")  # JSON is UTF-8 whatever the locale
         except OSError as exc:
             raise RecipeError(f"cannot read recipe {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise RecipeError(f"recipe {path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+        return cls.from_json(text)
+
+
+def _step_from_dict(number: int, raw: object) -> Step:
+    if not isinstance(raw, dict):
+        raise RecipeError(f"step {number} must be an object; got {_show(raw)}")
+    kind = raw.get("type")
+    if not isinstance(kind, str) or kind not in STEP_TYPES:  # a list as type would be unhashable
+        raise RecipeError(f"step {number}: unknown type {_show(kind)}; use one of {', '.join(STEP_TYPES)}")
+    step_cls = STEP_TYPES[kind]
+    hints = get_type_hints(step_cls)  # the module's annotations are strings (postponed evaluation)
+    known = {f.name for f in fields(step_cls)}
+    values = {k: v for k, v in raw.items() if k != "type"}
+    unknown = set(values) - known
+    if unknown:
+        raise RecipeError(f"step {number} ({kind}): unknown fields {sorted(unknown, key=str)}")
+    where = f"step {number} ({kind}):"
+    return step_cls(**{name: _coerce_field(f"{where} {name}", value, hints[name]) for name, value in values.items()})
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
