@@ -1,7 +1,8 @@
 """Image datasets: ImageFolder, folder + labels.csv, or unlabeled folder.
 
-Problems never stop a run: files that are not images, cannot be decoded, or are
-listed but missing are skipped, counted and reported with their reason.
+Problems never stop a run: files that are not images, cannot be decoded, are over
+Pillow's pixel limit, or are listed but missing or outside the folder are skipped,
+counted and reported with their reason.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ class Preprocessing:
     def for_card(cls, card: ModelCard) -> Preprocessing:
         return cls(card.input_size, card.resize_size, card.mean, card.std)
 
+    @property
+    def decode_min_side(self) -> int:
+        """The short side a decoded image must keep: the resize shrinks it to exactly this anyway."""
+        return self.resize_size
+
     def __call__(self, image: Image.Image) -> torch.Tensor:
         from torchvision.transforms import functional as F
 
@@ -55,6 +61,11 @@ class TrainPreprocessing:
     def __init__(self, input_size: int, mean: tuple[float, ...], std: tuple[float, ...], seed: int = 0) -> None:
         self.input_size, self.mean, self.std = input_size, mean, std
         self.random = random.Random(seed)
+
+    @property
+    def decode_min_side(self) -> int:
+        """The short side a decoded image must keep: the smallest crops span about half of it."""
+        return 2 * self.input_size
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         import math
@@ -130,8 +141,13 @@ class ImageDataset:
 
     def load(self, sample: Sample, preprocess: Preprocessing | TrainPreprocessing) -> torch.Tensor | None:
         """The preprocessed image, or None (recorded as skipped) when it cannot be decoded."""
+        from PIL import Image
+
         try:
-            return preprocess(read_rgb(sample.path))
+            return preprocess(read_rgb(sample.path, preprocess.decode_min_side))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            self._skip(sample.path, "too large")
+            return None
         except (OSError, ValueError, SyntaxError) as exc:
             self._skip(sample.path, f"unreadable image ({type(exc).__name__})")
             return None
@@ -173,18 +189,73 @@ class ImageDataset:
                     yield torch.stack(images), torch.tensor(labels, dtype=torch.long)
 
 
-def read_rgb(path: Path) -> Image.Image:
-    """Any PIL-readable image as RGB: grayscale and CMYK converted, transparency composed on white."""
+def read_rgb(path: Path, min_side: int | None = None) -> Image.Image:
+    """Any PIL-readable image as 8-bit RGB: grayscale, CMYK and 16-bit or float pixels converted, transparency
+    composed on white.
+
+    With `min_side`, an image whose short side is at least twice that is decoded reduced by a whole factor that
+    keeps its short side >= `min_side`, so a photo of many megapixels costs megabytes, not a gigabyte; smaller
+    images decode exactly as without it. Images over Pillow's pixel limit raise DecompressionBombError.
+    """
     from PIL import Image
 
     with Image.open(path) as opened:
+        _check_pixel_limit(opened)
+        if min_side and _reduction(opened.size, min_side) > 1:
+            # JPEG decodes at 1/2, 1/4 or 1/8 scale for free, keeping both sides >= min_side; other formats ignore it.
+            opened.draft("RGB", (min_side, min_side))
         opened.load()
-        image: Image.Image = opened.convert("RGBA") if opened.mode == "P" else opened
+        image = _eight_bit(opened)
+        image = image.convert("RGBA") if image.mode in ("P", "PA") else image
+        factor = _reduction(image.size, min_side)
+        if factor > 1:
+            # Box-average what the decoder did not shrink, before any conversion copies the full-size pixels.
+            image = (image.convert("L") if image.mode == "1" else image).reduce(factor)
         if image.mode in ("RGBA", "LA"):
             background = Image.new("RGB", image.size, (255, 255, 255))
             background.paste(image, mask=image.getchannel("A"))
             return background
         return image.convert("RGB")
+
+
+def _reduction(size: tuple[int, int], min_side: int | None) -> int:
+    """The largest whole factor an image of `size` can shrink by with its short side staying >= `min_side`."""
+    return max(1, min(size) // min_side) if min_side else 1
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """`image` with 16-bit or float grayscale scaled to 8-bit "L"; other modes unchanged.
+
+    Pillow's convert() clips such pixels at 255 instead of scaling them, so they came out near-white. 16-bit RGB(A)
+    needs nothing here: Pillow already opens it as 8-bit "RGB"/"RGBA".
+    """
+    import numpy as np
+    from PIL import Image
+
+    if image.mode.startswith("I;16") or image.mode == "I":
+        # "I" holds 0..65535 too: Pillow widens 16-bit data to it (e.g. PGM/PPM with maxval > 255 are scaled there).
+        values = (np.clip(np.asarray(image).astype(np.int32), 0, 65535) + 128) // 257
+    elif image.mode == "F":
+        # Float images carry no range, so guess it from the peak: [0, 1] (the usual convention), else 8-bit, else
+        # 16-bit. This judges each image alone; it cannot tell a dim 16-bit image from an 8-bit one.
+        values = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        peak = values.max(initial=0.0)
+        values = np.rint(values * (255.0 if peak <= 1 else 1.0 if peak <= 255 else 1 / 257))
+    else:
+        return image
+    return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
+
+
+def _check_pixel_limit(image: Image.Image) -> None:
+    """Raise DecompressionBombError over Pillow's pixel limit.
+
+    Image.open only warns between the limit and twice it, but decoding such an image costs gigabytes of memory.
+    """
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and image.width * image.height > limit:
+        raise Image.DecompressionBombError(f"{image.width}x{image.height} pixels is over Pillow's limit of {limit}")
 
 
 def _looks_like_image(path: Path) -> str | None:
@@ -194,8 +265,10 @@ def _looks_like_image(path: Path) -> str | None:
     if path.suffix.lower() not in IMAGE_EXTENSIONS:
         return "not an image file"
     try:
-        with Image.open(path) as image:
-            image.size  # noqa: B018 - parses the header only
+        with Image.open(path) as image:  # parses the header only
+            _check_pixel_limit(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return "too large"
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return "unreadable image"
     return None
@@ -262,6 +335,7 @@ def _class_names(num_classes: int | None) -> tuple[str, ...]:
 
 def _labels_csv_samples(root: Path, num_classes: int | None, skipped: list[tuple[str, str]]) -> list[Sample]:
     samples = []
+    folder = root.resolve()
     try:
         with open(root / LABELS_FILE, newline="") as fh:
             rows = list(csv.DictReader(fh))
@@ -277,12 +351,26 @@ def _labels_csv_samples(root: Path, num_classes: int | None, skipped: list[tuple
             raise DatasetError(f"{LABELS_FILE} line {line}: label {row.get('label')!r} is not an integer") from None
         if label < 0 or (num_classes is not None and label >= num_classes):
             raise DatasetError(f"{LABELS_FILE} line {line}: label {label} is outside 0..{(num_classes or 1) - 1}")
-        reason = "listed in labels.csv but missing" if not path.is_file() else _looks_like_image(path)
+        if not _inside(path, folder):
+            reason: str | None = "outside the data folder"
+        elif not path.is_file():
+            reason = "listed in labels.csv but missing"
+        else:
+            reason = _looks_like_image(path)
         if reason:
             skipped.append((str(path), reason))
         else:
             samples.append(Sample(path, label))
     return samples
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether `path`, symlinks followed, lies in the resolved `folder`: a labels.csv must not make us read
+    "../../etc/passwd", an absolute path or a link out of the folder."""
+    try:
+        return path.resolve().is_relative_to(folder)
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13) cannot be shown to be inside
+        return False
 
 
 def _imagefolder_samples(
