@@ -141,7 +141,6 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
-    from pathlib import Path
 
     from core.compress.pipeline import compress
     from core.data import open_dataset
@@ -159,8 +158,7 @@ def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
 
     calib, train = data(args.calib, None), data(args.train, None)
     evaluation = data(args.eval, args.eval_limit)
-    out = Path(args.out)
-    project = Project.open(out) if (out / "project.json").exists() else Project.create(out)
+    project = Project.open_or_create(args.out)
     result = compress(model, recipe, project, calib=calib, train=train, evaluation=evaluation, name=args.name,
                       threads=args.threads, progress=progress)  # fmt: skip
     metrics, parent = result.metrics, result.parent.metrics
@@ -216,8 +214,10 @@ def cmd_sensitivity(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
     from core.data import open_dataset
+    from core.export.checks import check_supported, check_writable
+    from core.export.job import ExportOptions
     from core.export.registry import parse_formats
-    from core.export.run import ExportOptions, check_supported, check_writable, export_model
+    from core.export.run import export_model
     from core.export.source import resolve_source
 
     formats = parse_formats(args.format)

@@ -31,3 +31,11 @@ class ProjectError(StudioError):
 
 class ExportError(StudioError):
     """A model cannot be exported as asked; the message names the reason and the alternative."""
+
+
+class StorageError(StudioError):
+    """A file cannot be written (permissions, a path that is a file, a failing disk)."""
+
+
+class DiskFullError(StorageError):
+    """A write would not fit on its disk (checked before writing, or reported by the OS)."""

@@ -6,24 +6,31 @@ Layout:
     variants/<id>/model.pt        state_dict (loads with weights_only=True), or the
                                   user's original file for models the zoo did not build
 
+    checkpoints/<parent id>-<run>/  resumable state of an interrupted fine-tune
+    .lock                         held by whichever process is writing
+
 Every write is atomic (temp file or temp folder, then rename), so a crash or a
-full disk leaves the previous state readable.
+full disk leaves the previous state readable. Ids and file names read from the JSON
+are plain names that resolve inside their folders: nothing outside the project is
+read or deleted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
+import re
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from core.errors import ProjectError
+from core.errors import ProjectError, StorageError
 from core.model import LoadedModel
-from core.storage import atomic_write_text
+from core.storage import atomic_write_text, check_free_space, torch_bytes, write_bytes
 from core.zoo.registry import ModelSpec
 from core.zoo.weights import WeightsInfo
 
@@ -31,6 +38,34 @@ PROJECT_FORMAT = "mnstudio-project"
 PROJECT_VERSION = 1
 PROJECT_FILE = "project.json"
 VARIANT_FILE = "variant.json"
+LOCK_FILE = ".lock"
+LOCK_TIMEOUT_S = 120.0
+STAGING_PREFIX = ".incoming-"
+CHECKPOINTS = "checkpoints"
+STORED_FORMATS = ("state_dict", "torchscript", "pt2", "onnx")
+# Ids and file names read from a project's JSON are used as path components: plain names only, so a
+# hand-edited or hostile project cannot point a load or a delete outside its own folders.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_PLAIN_FILE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+
+
+def check_variant_id(value: Any) -> str:
+    if not isinstance(value, str) or not _PLAIN_ID.fullmatch(value):
+        raise ProjectError(f"{value!r} is not a valid variant id (letters, digits, - and _ only)")
+    return value
+
+
+def _check_file_name(value: Any) -> str:
+    if not isinstance(value, str) or not _PLAIN_FILE.fullmatch(value) or ".." in value:
+        raise ProjectError(f"{value!r} is not a plain file name inside the variant folder")
+    return value
+
+
+def _typed(data: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+    value = data.get(key, default)
+    if value is not default and not isinstance(value, kind):
+        raise ProjectError(f"{VARIANT_FILE}: {key} has the wrong type ({type(value).__name__})")
+    return value
 
 
 @dataclass
@@ -47,6 +82,7 @@ class Variant:
     metrics: dict[str, Any] = field(default_factory=dict)
     quantization: dict[str, Any] | None = None  # how to rebuild an int8/fp16 variant's skeleton
     pruned: bool = False
+    fingerprint: str = ""  # of the stored weights: a re-run finds its parent instead of storing it again
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,28 +98,55 @@ class Variant:
             "metrics": self.metrics,
             "quantization": self.quantization,
             "pruned": self.pruned,
+            "fingerprint": self.fingerprint,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Variant:
+        if not isinstance(data, dict):
+            raise ProjectError(f"{VARIANT_FILE} does not hold an object")
+        fmt = data.get("format")
+        if fmt not in STORED_FORMATS:
+            raise ProjectError(f"{VARIANT_FILE}: unknown model format {fmt!r}")
+        parent = data.get("parent")
         return cls(
-            id=data["id"],
-            name=data["name"],
-            model_file=data["model_file"],
-            format=data["format"],
+            id=check_variant_id(data.get("id")),
+            name=_typed(data, "name", str, ""),
+            model_file=_check_file_name(data.get("model_file")),
+            format=fmt,
             spec=ModelSpec.from_dict(data["spec"]) if data.get("spec") else None,
-            weights=WeightsInfo(**data["weights"]),
-            parent=data.get("parent"),
-            created=data.get("created", 0.0),
-            recipe=data.get("recipe") or {},
-            metrics=data.get("metrics") or {},
-            quantization=data.get("quantization"),
-            pruned=data.get("pruned", False),
+            weights=WeightsInfo(**_typed(data, "weights", dict, {})),
+            parent=None if parent is None else check_variant_id(parent),
+            created=_typed(data, "created", (int, float), 0.0),
+            recipe=_typed(data, "recipe", dict, None) or {},
+            metrics=_typed(data, "metrics", dict, None) or {},
+            quantization=_typed(data, "quantization", dict, None),
+            pruned=_typed(data, "pruned", bool, False),
+            fingerprint=_typed(data, "fingerprint", str, ""),
         )
 
 
+def weights_fingerprint(module: Any) -> str:
+    """A digest of every tensor of a module's state_dict: the same weights give the same fingerprint."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        if hasattr(tensor, "detach"):
+            value = tensor.detach()
+            value = value.int_repr() if value.is_quantized else value
+            digest.update(value.cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:24]
+
+
 class Project:
-    """An open project folder. Create with `Project.create`, reopen with `Project.open`."""
+    """An open project folder. Create with `Project.create`, reopen with `Project.open`.
+
+    Several processes (two `mnstudio compress` runs, the studio and a script) may write to one
+    project: every change takes the project's file lock, re-reads the index and the variant it
+    changes, and writes them back before the lock is released, so no writer loses another's work.
+    """
 
     def __init__(self, root: Path, name: str, variants: list[Variant], problems: list[str]) -> None:
         self.root = root
@@ -96,6 +159,8 @@ class Project:
         root = Path(root).expanduser()
         if (root / PROJECT_FILE).exists():
             raise ProjectError(f"{root} already holds a project; open it instead")
+        if root.exists() and not root.is_dir():
+            raise ProjectError(f"{root} is a file, not a folder; choose a new or empty folder for the project")
         if root.exists() and any(root.iterdir()):
             raise ProjectError(f"{root} is not empty; choose an empty or new folder for a project")
         try:
@@ -103,12 +168,33 @@ class Project:
         except OSError as exc:
             raise ProjectError(f"cannot create a project in {root}: {exc.strerror or exc}") from exc
         project = cls(root, name or root.name, [], [])
-        project._save_index()
+        with project._locked():
+            project._save_index()
         return project
+
+    @classmethod
+    def open_or_create(cls, root: str | Path) -> Project:
+        root = Path(root).expanduser()
+        if root.exists() and not root.is_dir():
+            raise ProjectError(f"{root} is a file, not a folder; choose another project folder")
+        return cls.open(root) if (root / PROJECT_FILE).exists() else cls.create(root)
 
     @classmethod
     def open(cls, root: str | Path) -> Project:
         root = Path(root).expanduser()
+        if root.exists() and not root.is_dir():
+            raise ProjectError(f"{root} is a file, not a studio project folder")
+        name, ids = cls._read_index(root)
+        variants, problems = [], []
+        for variant_id in ids:
+            try:
+                variants.append(cls._read_variant(root, variant_id))
+            except (OSError, ValueError, KeyError, TypeError, ProjectError) as exc:
+                problems.append(f"variant {variant_id!r} is unreadable and was left out: {exc}")
+        return cls(root, name, variants, problems)
+
+    @staticmethod
+    def _read_index(root: Path) -> tuple[str, list[str]]:
         index_path = root / PROJECT_FILE
         try:
             index = json.loads(index_path.read_text())
@@ -118,16 +204,60 @@ class Project:
             raise ProjectError(f"{index_path} is unreadable or corrupt: {exc}") from exc
         if not isinstance(index, dict) or index.get("format") != PROJECT_FORMAT:
             raise ProjectError(f"{index_path} is not a studio project file")
-        if index.get("version", 0) > PROJECT_VERSION:
-            raise ProjectError(f"{root} was written by a newer studio (format {index['version']}); update the studio")
-        variants, problems = [], []
-        for variant_id in index.get("variants", []):
+        version = index.get("version", 0)
+        if not isinstance(version, int):
+            raise ProjectError(f"{index_path} has a version that is not a number: {version!r}")
+        if version > PROJECT_VERSION:
+            raise ProjectError(f"{root} was written by a newer studio (format {version}); update the studio")
+        ids = index.get("variants", [])
+        name = index.get("name", root.name)
+        if not isinstance(ids, list) or not isinstance(name, str):
+            raise ProjectError(f"{index_path} is corrupt: 'variants' must be a list and 'name' a string")
+        return name, ids
+
+    @staticmethod
+    def _read_variant(root: Path, variant_id: Any) -> Variant:
+        folder = root / "variants" / check_variant_id(variant_id)
+        variant = Variant.from_dict(json.loads((folder / VARIANT_FILE).read_text()))
+        if variant.id != variant_id:
+            raise ProjectError(f"its {VARIANT_FILE} names another id ({variant.id!r})")
+        return variant
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the project's file lock; no other writer changes the project meanwhile."""
+        from filelock import FileLock, Timeout
+
+        try:
+            with FileLock(self.root / LOCK_FILE, timeout=LOCK_TIMEOUT_S):
+                self._remove_stale_staging()
+                yield
+        except Timeout:
+            raise ProjectError(
+                f"{self.root} stayed locked by another run for {LOCK_TIMEOUT_S:.0f} s; try again when it has finished"
+            ) from None
+        except OSError as exc:
+            raise ProjectError(f"cannot lock {self.root} for writing: {exc.strerror or exc}") from exc
+
+    def _remove_stale_staging(self) -> None:
+        """Staging folders left by a killed writer (every live writer holds the lock while it stages)."""
+        variants = self.root / "variants"
+        for stale in variants.glob(STAGING_PREFIX + "*") if variants.is_dir() else ():
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+
+    def _refresh(self) -> None:
+        """Re-read the index under the lock: variants other writers added or deleted since we read it."""
+        self.name, ids = self._read_index(self.root)
+        known = {v.id: v for v in self.variants}
+        fresh = []
+        for variant_id in ids:
             try:
-                data = json.loads((root / "variants" / variant_id / VARIANT_FILE).read_text())
-                variants.append(Variant.from_dict(data))
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                problems.append(f"variant {variant_id} is unreadable and was left out: {exc}")
-        return cls(root, index.get("name", root.name), variants, problems)
+                fresh.append(self._read_variant(self.root, variant_id))
+            except (OSError, ValueError, KeyError, TypeError, ProjectError):
+                if variant_id in known:
+                    fresh.append(known[variant_id])
+        self.variants = fresh
 
     def _save_index(self) -> None:
         index = {
@@ -139,13 +269,53 @@ class Project:
         atomic_write_text(self.root / PROJECT_FILE, json.dumps(index, indent=2))
 
     def variant(self, variant_id: str) -> Variant:
+        """A variant by id, or by name when exactly one variant has that name."""
         for variant in self.variants:
-            if variant.id == variant_id or variant.name == variant_id:
+            if variant.id == variant_id:
                 return variant
-        raise ProjectError(f"no variant {variant_id!r} in project {self.name}")
+        named = [v for v in self.variants if v.name == variant_id]
+        if len(named) > 1:
+            ids = ", ".join(v.id for v in named)
+            raise ProjectError(f"{len(named)} variants of project {self.name} are named {variant_id!r}; "
+                               f"name one by its id ({ids})")  # fmt: skip
+        if not named:
+            raise ProjectError(f"no variant {variant_id!r} in project {self.name}")
+        return named[0]
+
+    def find_by_fingerprint(self, fingerprint: str) -> Variant | None:
+        """The stored variant with exactly these weights (a re-run's parent), if any."""
+        return next((v for v in self.variants if fingerprint and v.fingerprint == fingerprint), None)
 
     def variant_dir(self, variant: Variant) -> Path:
-        return self.root / "variants" / variant.id
+        """The variant's own folder; refused if it resolves anywhere but directly inside `variants/`."""
+        folder = self.root / "variants" / check_variant_id(variant.id)
+        if folder.is_symlink() or folder.resolve().parent != (self.root / "variants").resolve():
+            raise ProjectError(f"variant {variant.id!r} points outside the project folder; refusing to use it")
+        return folder
+
+    def model_path(self, variant: Variant) -> Path:
+        folder = self.variant_dir(variant)
+        path = folder / _check_file_name(variant.model_file)
+        if path.resolve().parent != folder.resolve():
+            raise ProjectError(f"variant {variant.name}'s model file points outside its folder; refusing to load it")
+        return path
+
+    def checkpoints_dir(self, parent: Variant, key: str) -> Path:
+        """Where a run from `parent` keeps resumable checkpoints; removed with the parent."""
+        return self.root / CHECKPOINTS / f"{check_variant_id(parent.id)}-{key}"
+
+    def remove_checkpoints(self, keep: tuple[Path, ...] = ()) -> None:
+        """Remove checkpoint folders that no run can use any more: their parent is gone, or the run finished."""
+        folder = self.root / CHECKPOINTS
+        if not folder.is_dir():
+            return
+        ids = {v.id for v in self.variants}
+        for entry in folder.iterdir():
+            owner = entry.name.split("-", 1)[0]
+            if entry in keep or entry.is_symlink():
+                continue
+            if owner not in ids or not any(entry.rglob("*.pt")):
+                shutil.rmtree(entry, ignore_errors=True)
 
     def add_variant(
         self,
@@ -157,73 +327,100 @@ class Project:
         metrics: dict[str, Any] | None = None,
     ) -> Variant:
         """Store `model` as a new variant (written to a temp folder, then renamed into place)."""
-        import torch
-
         from core.compress.quantize import storable_state_dict
 
-        if parent is not None:
-            self.variant(parent)
         variant_id = uuid.uuid4().hex[:12]
         card = model.card
         if card.spec is not None and card.format == "pytorch" and model.module is not None:
             model_file, fmt = "model.pt", "state_dict"
         elif card.path and card.format in ("torchscript", "pt2", "onnx"):
-            model_file, fmt = "model" + Path(card.path).suffix, card.format
+            model_file, fmt = "model" + Path(card.path).suffix.lower(), card.format
         else:
             raise ProjectError(f"{card.title} cannot be stored: save it as a state_dict, TorchScript, .pt2 or ONNX")
-        variant = Variant(
-            variant_id, name, model_file, fmt, card.spec, card.weights, parent,
-            recipe=recipe or {}, metrics=metrics or {}, quantization=card.quantization, pruned=card.pruned,
-        )  # fmt: skip
-        staging = self.root / "variants" / f".incoming-{variant_id}"
+        fingerprint = weights_fingerprint(model.module) if fmt == "state_dict" and model.module is not None else ""
         try:
-            staging.mkdir(parents=True)
-            if fmt == "state_dict":
-                assert model.module is not None
-                torch.save(storable_state_dict(model.module), staging / model_file)
-            else:
-                shutil.copyfile(card.path, staging / model_file)
-            (staging / VARIANT_FILE).write_text(json.dumps(variant.to_dict(), indent=2))
-            os.replace(staging, self.variant_dir(variant))
+            # Serialized before taking the lock: the bytes are checked against the free space, and
+            # torch's own file writer, which aborts the process on a full disk, never touches the disk.
+            stored = storable_state_dict(model.module) if model.module is not None and fmt == "state_dict" else None
+            payload = torch_bytes(stored) if stored is not None else None
         except OSError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
             raise ProjectError(f"cannot write variant to {self.root}: {exc.strerror or exc}") from exc
-        self.variants.append(variant)
-        self._save_index()
+        with self._locked():
+            self._refresh()
+            if parent is not None:
+                parent = self.variant(parent).id  # it may have been deleted by another writer meanwhile
+            variant = Variant(
+                variant_id, name, model_file, fmt, card.spec, card.weights, parent,
+                recipe=recipe or {}, metrics=metrics or {}, quantization=card.quantization, pruned=card.pruned,
+                fingerprint=fingerprint,
+            )  # fmt: skip
+            staging = self.root / "variants" / f"{STAGING_PREFIX}{variant_id}"
+            try:
+                size = len(payload) if payload is not None else Path(card.path).stat().st_size
+                check_free_space(self.root, size, f"variant {name}")
+                staging.mkdir(parents=True)
+                if payload is not None:
+                    write_bytes(staging / model_file, payload)
+                else:
+                    shutil.copyfile(card.path, staging / model_file)
+                write_bytes(staging / VARIANT_FILE, json.dumps(variant.to_dict(), indent=2).encode())
+                staging.rename(self.root / "variants" / variant_id)
+            except (OSError, StorageError) as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise ProjectError(f"cannot write variant to {self.root}: {detail}") from exc
+            self.variants.append(variant)
+            try:
+                self._save_index()
+            except StorageError:
+                self.variants.remove(variant)
+                shutil.rmtree(self.root / "variants" / variant_id, ignore_errors=True)
+                raise
         return variant
 
-    def _save_variant(self, variant: Variant) -> None:
-        atomic_write_text(self.variant_dir(variant) / VARIANT_FILE, json.dumps(variant.to_dict(), indent=2))
+    def _change_variant(self, variant_id: str, change: Any) -> Variant:
+        """Apply `change(variant)` to the variant as stored now, under the lock, and write it back."""
+        with self._locked():
+            self._refresh()
+            variant = self.variant(variant_id)
+            change(variant)
+            atomic_write_text(self.variant_dir(variant) / VARIANT_FILE, json.dumps(variant.to_dict(), indent=2))
+        return variant
 
     def update_metrics(self, variant_id: str, metrics: dict[str, Any]) -> Variant:
-        variant = self.variant(variant_id)
-        variant.metrics = {**variant.metrics, **metrics}
-        self._save_variant(variant)
-        return variant
+        def merge(variant: Variant) -> None:
+            variant.metrics = {**variant.metrics, **metrics}
+
+        return self._change_variant(variant_id, merge)
 
     def rename(self, variant_id: str, name: str) -> Variant:
         if not name.strip():
             raise ProjectError("a variant name cannot be empty")
-        variant = self.variant(variant_id)
-        variant.name = name.strip()
-        self._save_variant(variant)
-        return variant
+
+        def rename(variant: Variant) -> None:
+            variant.name = name.strip()
+
+        return self._change_variant(variant_id, rename)
 
     def delete(self, variant_id: str) -> None:
-        variant = self.variant(variant_id)
-        children = [v.name for v in self.variants if v.parent == variant.id]
-        if children:
-            raise ProjectError(f"{variant.name} has derived variants ({', '.join(children)}); delete those first")
-        self.variants.remove(variant)
-        self._save_index()
-        shutil.rmtree(self.variant_dir(variant), ignore_errors=True)
+        with self._locked():
+            self._refresh()
+            variant = self.variant(variant_id)
+            children = [v.name for v in self.variants if v.parent == variant.id]
+            if children:
+                raise ProjectError(f"{variant.name} has derived variants ({', '.join(children)}); delete those first")
+            folder = self.variant_dir(variant)  # checked before anything changes
+            self.variants.remove(variant)
+            self._save_index()
+            shutil.rmtree(folder, ignore_errors=True)
+            self.remove_checkpoints()
 
     def load(self, variant_id: str) -> LoadedModel:
         """Re-create a stored variant as a runnable model."""
         from core.zoo.loading import assemble_model, load_model_file, load_state_dict_into, read_state_dict
 
         variant = self.variant(variant_id)
-        path = self.variant_dir(variant) / variant.model_file
+        path = self.model_path(variant)
         if variant.format != "state_dict":
             return load_model_file(path)
         assert variant.spec is not None

@@ -1,34 +1,121 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+Writes that can be large are serialized in memory first, checked against the free space of the
+disk that will hold them, and written by Python's own file I/O: a full disk then raises a clear
+error instead of aborting the process inside a C++ writer (torch's zip writer calls abort()
+on ENOSPC), and no partial file is left behind.
+"""
 
 from __future__ import annotations
 
+import errno
+import io
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from core.errors import ProjectError
+from core.errors import DiskFullError, StorageError
+
+# Head-room kept free on top of what a write needs: file-system metadata and the index files after it.
+FREE_SPACE_MARGIN = 1 << 20
+
+
+def _existing_parent(folder: Path) -> Path:
+    folder = Path(folder).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def check_free_space(folder: Path, needed: int, what: str = "the file") -> None:
+    """Raise `DiskFullError` naming the disk unless `needed` bytes (plus a margin) fit in `folder`."""
+    existing = _existing_parent(folder)
+    try:
+        free = shutil.disk_usage(existing).free
+    except OSError:
+        return  # an unknown file system: let the write itself report
+    if free < needed + FREE_SPACE_MARGIN:
+        raise DiskFullError(
+            f"not enough free space for {what} on the disk holding {existing}: needs {_mb(needed)}, "
+            f"{_mb(free)} free; free some space or choose a folder on another disk"
+        )
+
+
+def _mb(nbytes: float) -> str:
+    return f"{nbytes / 1e6:.1f} MB"
+
+
+def explain_os_error(exc: OSError, folder: Path) -> str:
+    """One line for a failed write, naming the disk when it is full."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"the disk holding {_existing_parent(folder)} is full ({exc.strerror or exc}); free some space "
+                "or choose a folder on another disk")
+    return f"cannot write to {folder}: {exc.strerror or exc}"
+
+
+def storage_error(exc: OSError, folder: Path) -> StorageError:
+    """The StudioError for a failed write: `DiskFullError` when the disk is full."""
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return (DiskFullError if full else StorageError)(explain_os_error(exc, folder))
+
+
+def torch_bytes(obj: Any) -> bytes:
+    """`torch.save(obj)` into memory, so that the bytes can be checked and written safely."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` after checking the free space, removing the file if the write fails."""
+    path = Path(path)
+    check_free_space(path.parent, len(data), path.name)
+    try:
+        with open(path, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Call `write(tmp_path)` then move the finished file over `path`."""
+    """Call `write(tmp_path)` then move the finished file over `path`; OS errors become `StorageError`."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
     except OSError as exc:
-        raise ProjectError(f"cannot write to {path.parent}: {exc.strerror or exc}") from exc
+        raise storage_error(exc, path.parent) from exc
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise storage_error(exc, path.parent) from exc
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    atomic_write(path, lambda tmp: write_bytes(tmp, data))
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text))
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_torch_save(path: Path, obj: Any) -> None:
+    """`torch.save` that never aborts on a full disk and never leaves a partial file."""
+    atomic_write_bytes(path, torch_bytes(obj))

@@ -24,7 +24,7 @@ from core.metrics.complexity import analyze_complexity
 from core.metrics.latency import benchmark
 from core.metrics.size import state_dict_bytes
 from core.model import LoadedModel
-from core.project import Project, Variant
+from core.project import Project, Variant, weights_fingerprint
 from core.recipe import FinetuneStep, PruneStep, QuantizeStep, Recipe, Step
 
 
@@ -88,10 +88,15 @@ def compress(
     recipe.check_data(available)  # before any work
     model.editable_module("compressed")
     started = time.perf_counter()
-    if parent_variant is None:
+    stored = project.find_by_fingerprint(weights_fingerprint(model.module)) if parent_variant is None else None
+    if parent_variant is None and stored is None:
         parent_metrics = measure(model, model.module, evaluation, threads, progress.span(0.0, 0.1))
         parent = project.add_variant(model, model.card.title, metrics=parent_metrics)
     else:
+        # The model is already stored (given, or found by its weights: a re-run of an interrupted
+        # command): it is reused, so the run's checkpoints, keyed by the parent, are found again.
+        parent_variant = parent_variant or (stored.id if stored else None)
+        assert parent_variant is not None
         parent = project.variant(parent_variant)
         if evaluation is not None and "accuracy" not in parent.metrics:
             project.update_metrics(parent.id, measure(model, model.module, evaluation, threads, progress.span(0, 0.1)))
@@ -99,7 +104,7 @@ def compress(
     timings: list[dict[str, Any]] = []
 
     def checkpoints(index: int) -> Path:
-        return project.root / "checkpoints" / _run_key(parent.id, recipe, index)
+        return project.checkpoints_dir(parent, _run_key(recipe, index))
 
     steps: list[Step] = list(recipe.steps)
     span = 0.8 / len(steps)
@@ -135,12 +140,13 @@ def compress(
     metrics["seconds"] = round(time.perf_counter() - started, 2)
     variant = project.add_variant(current, name or f"{model.card.title} · {recipe.name}", parent=parent.id,
                                   recipe=recipe.to_dict(), metrics=metrics)  # fmt: skip
+    project.remove_checkpoints()  # this run's are finished; others' parents may be gone
     progress(1.0, f"stored {variant.name}")
     return CompressionResult(variant, project.variant(parent.id), current, metrics)
 
 
-def _run_key(parent_id: str, recipe: Recipe, step_index: int) -> str:
-    return hashlib.sha256(f"{parent_id}:{recipe.to_json()}:{step_index}".encode()).hexdigest()[:12]
+def _run_key(recipe: Recipe, step_index: int) -> str:
+    return hashlib.sha256(f"{recipe.to_json()}:{step_index}".encode()).hexdigest()[:12]
 
 
 def remeasure(
