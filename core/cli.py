@@ -30,7 +30,10 @@ def _progress_printer() -> Progress:
     return Progress(show)
 
 
-MODEL_HELP = "zoo name with options (mobilenet_v1:width=0.5,res=160) or a model file"
+MODEL_HELP = (
+    "zoo name with options (mobilenet_v1:width=0.5,res=160), a model file, or a project variant "
+    "PROJECT_DIR:VARIANT (id or name)"
+)
 
 
 def _model_args(parser: argparse.ArgumentParser, help: str = MODEL_HELP) -> None:
@@ -43,9 +46,43 @@ def _model_args(parser: argparse.ArgumentParser, help: str = MODEL_HELP) -> None
 
 
 def _load(args: argparse.Namespace, progress: Progress):
-    from core.zoo.loading import resolve_model
+    from core.references import resolve_reference
 
-    return resolve_model(args.model, args.weights, trust_pickle=args.trust_pickle, progress=progress)
+    model = resolve_reference(args.model, args.weights, trust_pickle=args.trust_pickle, progress=progress)
+    for warning in model.card.warnings:
+        print(f"mnstudio: warning: {warning}", file=sys.stderr)
+    return model
+
+
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    """argparse type for counts (threads, runs, images): a whole number of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}; got {value}")
+        return value
+
+    return parse
+
+
+positive_int, non_negative_int = _whole_number(1), _whole_number(0)
+
+
+def strict_json(value: Any) -> Any:
+    """`value` with NaN and ±Infinity replaced by null: --json output is strict JSON that any parser reads."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    return value
 
 
 def cmd_zoo(args: argparse.Namespace) -> dict[str, Any]:
@@ -77,6 +114,8 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
 
     described = inspect_model(args.model, args.weights, trust_pickle=args.trust_pickle, progress=_progress_printer())
     model, report = described.model, described.complexity
+    for warning in model.card.warnings:
+        print(f"mnstudio: warning: {warning}", file=sys.stderr)
     result: dict[str, Any] = {"card": model.card.to_dict(), **report.to_dict()}
     result["size_bytes"] = described.size_bytes
     result["separable_savings"] = report.separable_savings
@@ -111,7 +150,8 @@ def cmd_eval(args: argparse.Namespace) -> dict[str, Any]:
     out.update(result.to_dict(with_per_class=args.per_class))
     if not args.json:
         low, high = result.top1_ci95
-        print(f"{model.card.title} [{model.card.weights.label}] on {dataset.summary()}")
+        skipped = f"; {len(result.skipped)} skipped (unreadable)" if result.skipped else ""
+        print(f"{model.card.title} [{model.card.weights.label}] on {result.n} images of {dataset.root}{skipped}")
         print(f"top-1 {result.top1:.2f}% (95% CI {low:.1f}–{high:.1f}, n={result.n})   top-5 {result.top5:.2f}%"
               f"   {result.seconds:.1f} s")  # fmt: skip
     return out
@@ -268,12 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub = command(name, handler, text)
         _model_args(sub)
         sub.add_argument("--runtime", choices=RUNTIMES, default="torch")
-        sub.add_argument("--threads", type=int, default=default_threads(), help="intra-op threads (default cores−1)")
+        sub.add_argument("--threads", type=positive_int, default=default_threads(),
+                         help="intra-op threads (default cores−1)")  # fmt: skip
     evaluate = commands.choices["eval"]
     evaluate.add_argument("--data", required=True, help="ImageFolder, folder with labels.csv")
-    evaluate.add_argument("--limit", type=int, help="evaluate a deterministic random subset of N images")
+    evaluate.add_argument("--limit", type=positive_int, help="evaluate a deterministic random subset of N images")
     evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--batch-size", type=int, default=32)
+    evaluate.add_argument("--batch-size", type=positive_int, default=32)
     evaluate.add_argument("--per-class", action="store_true", help="include per-class accuracy in --json")
     squeeze = command("compress", cmd_compress, "run a recipe (prune, fine-tune, quantize) into a project")
     _model_args(squeeze)
@@ -282,29 +323,31 @@ def build_parser() -> argparse.ArgumentParser:
     squeeze.add_argument("--calib", help="calibration images (quantization, Taylor importance)")
     squeeze.add_argument("--train", help="training images (fine-tuning, distillation)")
     squeeze.add_argument("--eval", help="labelled images to measure accuracy of the parent and the variant")
-    squeeze.add_argument("--eval-limit", type=int, help="evaluate on a deterministic subset of N images")
+    squeeze.add_argument("--eval-limit", type=positive_int, help="evaluate on a deterministic subset of N images")
     squeeze.add_argument("--out", required=True, help="project folder (created if missing)")
     squeeze.add_argument("--name", help="variant name")
-    squeeze.add_argument("--threads", type=int, default=default_threads())
+    squeeze.add_argument("--threads", type=positive_int, default=default_threads())
     sensitivity = command("sensitivity", cmd_sensitivity, "prune or quantize one layer at a time; suggest a plan")
     _model_args(sensitivity)
     sensitivity.add_argument("--eval", required=True, help="images to score on (labels optional)")
     sensitivity.add_argument("--calib", help="calibration images (default: the --eval images)")
     sensitivity.add_argument("--techniques", default="prune,quantize", help="prune, quantize or both")
-    sensitivity.add_argument("--images", type=int, default=128, help="evaluation subset size")
+    sensitivity.add_argument("--images", type=positive_int, default=128, help="evaluation subset size")
     sensitivity.add_argument("--levels", type=float, nargs="+", default=[0.25, 0.5], help="pruning ratios probed")
     target = sensitivity.add_mutually_exclusive_group()
     target.add_argument("--macs", type=float, help="suggest per-layer ratios reaching this fraction of the MACs")
     target.add_argument("--latency-ms", type=float, help="suggest per-layer ratios reaching this torch latency")
-    sensitivity.add_argument("--threads", type=int, default=default_threads())
+    sensitivity.add_argument("--threads", type=positive_int, default=default_threads())
     export = command("export", cmd_export, "export to ONNX, TFLite, TorchScript, .pt2, ExecuTorch or Core ML, "
                      "each verified in its own runtime")  # fmt: skip
-    _model_args(export, MODEL_HELP + ", or a project variant PROJECT_DIR:VARIANT (id or name)")
+    _model_args(export)
     export.add_argument("--format", required=True, help="comma-separated: onnx,tflite,torchscript,pt2,pte,coreml")
     export.add_argument("--out", required=True, help="output folder (created if missing)")
     export.add_argument("--bundle", choices=("android", "ios"), help="also zip an app bundle (adds tflite/coreml)")
     export.add_argument("--eval", help="labelled images: agreement with the source and top-1 of each artifact")
-    export.add_argument("--eval-limit", type=int, default=300, help="verify on a deterministic subset of N images")
+    export.add_argument(
+        "--eval-limit", type=positive_int, default=300, help="verify on a deterministic subset of N images"
+    )
     export.add_argument("--calib", help="calibration images (re-quantizing an int8 variant's float parent)")
     export.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
     export.add_argument("--static-batch", action="store_true", help="ONNX/.pt2 with batch 1 instead of any batch")
@@ -313,12 +356,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--int8-weights", action="store_true", help="Core ML, float sources: int8 weights")
     export.add_argument("--reduce-range", action=argparse.BooleanOptionalAction, default=None,
                         help="ONNX int8: 7-bit weights (default: only on CPUs without VNNI)")  # fmt: skip
-    export.add_argument("--latency-runs", type=int, default=30, help="timed runs per artifact at 1 thread (0: skip)")
-    export.add_argument("--threads", type=int, default=default_threads(), help="threads for conversion")
+    export.add_argument(
+        "--latency-runs", type=non_negative_int, default=30, help="timed runs per artifact at 1 thread (0: skip)"
+    )
+    export.add_argument("--threads", type=positive_int, default=default_threads(), help="threads for conversion")
     bench = commands.choices["bench"]
-    bench.add_argument("--runs", type=int, default=50)
-    bench.add_argument("--warmup", type=int, default=10)
-    bench.add_argument("--batch", type=int, default=1)
+    bench.add_argument("--runs", type=positive_int, default=50)
+    bench.add_argument("--warmup", type=non_negative_int, default=10)
+    bench.add_argument("--batch", type=positive_int, default=1)
     bench.add_argument("--memory", action="store_true", help="also measure peak memory in a fresh process")
     return parser
 
@@ -336,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(strict_json(result), allow_nan=False))
     return 0
 
 

@@ -9,7 +9,7 @@ from core.jobs import Progress, silent
 from core.metrics.complexity import ComplexityReport, analyze_complexity
 from core.metrics.size import state_dict_bytes
 from core.model import LoadedModel
-from core.zoo.loading import resolve_model
+from core.references import resolve_reference
 
 
 @dataclass
@@ -28,9 +28,9 @@ def describe(model: LoadedModel) -> ModelReport:
 def inspect_model(
     text: str, weights: str = "auto", *, trust_pickle: bool = False, progress: Progress | None = None
 ) -> ModelReport:
-    """Load a zoo spec or a model file and describe it."""
+    """Load a zoo spec, a model file or a project variant and describe it."""
     progress = progress or silent()
-    model = resolve_model(text, weights, trust_pickle=trust_pickle, progress=progress.span(0.0, 0.8))
+    model = resolve_reference(text, weights, trust_pickle=trust_pickle, progress=progress.span(0.0, 0.8))
     progress(0.8, "counting MACs")
     report = describe(model)
     progress(1.0, "ready")

@@ -33,6 +33,7 @@ class ModelCard:
     quantization: dict[str, Any] | None = None  # QuantInfo of a quantized variant
     path: str = ""
     class_names: tuple[str, ...] = field(default=(), repr=False)
+    warnings: tuple[str, ...] = ()  # what a user should know before trusting this model's numbers
 
     @property
     def resize_size(self) -> int:
@@ -58,6 +59,7 @@ class ModelCard:
             "weights_kind": self.weights.kind,
             "weights_source": self.weights.source,
             "license": self.weights.license or (self.spec.card.license if self.spec else ""),
+            "warnings": list(self.warnings),
         }
 
 

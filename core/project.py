@@ -279,7 +279,8 @@ class Project:
             raise ProjectError(f"{len(named)} variants of project {self.name} are named {variant_id!r}; "
                                f"name one by its id ({ids})")  # fmt: skip
         if not named:
-            raise ProjectError(f"no variant {variant_id!r} in project {self.name}")
+            unreadable = next((p for p in self.problems if f"variant {variant_id!r} " in p), None)
+            raise ProjectError(unreadable or f"no variant {variant_id!r} in project {self.name}")
         return named[0]
 
     def find_by_fingerprint(self, fingerprint: str) -> Variant | None:

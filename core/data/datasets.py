@@ -338,10 +338,11 @@ def _labels_csv_samples(root: Path, num_classes: int | None, skipped: list[tuple
     folder = root.resolve()
     try:
         with open(root / LABELS_FILE, newline="") as fh:
-            rows = list(csv.DictReader(fh))
+            reader = csv.DictReader(fh)
+            rows, header = list(reader), reader.fieldnames or []
     except (OSError, csv.Error, UnicodeDecodeError) as exc:
         raise DatasetError(f"cannot read {root / LABELS_FILE}: {exc}") from exc
-    if rows and not {"file", "label"} <= set(rows[0]):
+    if not {"file", "label"} <= set(header):
         raise DatasetError(f"{root / LABELS_FILE} needs a header with 'file' and 'label' columns")
     for line, row in enumerate(rows, start=2):
         path = root / (row.get("file") or "")

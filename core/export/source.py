@@ -12,7 +12,7 @@ from core.errors import ExportError
 from core.export.registry import FLOAT, FP16, INT8, INT8_DYNAMIC
 from core.jobs import Progress
 from core.model import LoadedModel
-from core.project import PROJECT_FILE, Project
+from core.project import Project
 from core.recipe import QuantizeStep
 
 
@@ -104,10 +104,10 @@ def from_project(root: str | Path, variant_id: str) -> ExportSource:
 
 def resolve_source(text: str, weights: str = "auto", *, trust_pickle: bool = False,
                    progress: Progress | None = None) -> ExportSource:  # fmt: skip
-    """`PROJECT_DIR:VARIANT` (a project variant), else a zoo spec or model file as `resolve_model` takes."""
-    from core.zoo.loading import resolve_model
+    """`PROJECT_DIR:VARIANT` (a project variant, with its float parent), else a zoo spec or model file."""
+    from core.references import resolve_reference, split_variant_reference
 
-    folder, sep, variant_id = text.rpartition(":")
-    if sep and folder and (Path(folder).expanduser() / PROJECT_FILE).is_file():
-        return from_project(Path(folder).expanduser(), variant_id)
-    return from_model(resolve_model(text, weights, trust_pickle=trust_pickle, progress=progress))
+    reference = split_variant_reference(text)
+    if reference is not None:
+        return from_project(*reference)
+    return from_model(resolve_reference(text, weights, trust_pickle=trust_pickle, progress=progress))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -110,20 +111,43 @@ def read_checkpoint(path: Path, trust_pickle: bool = False) -> Any:
     if not path.is_file():
         raise ModelLoadError(f"no such file: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+        with warnings.catch_warnings():
+            # torch warns about any pickle protocol but 2 before it refuses or reads the file: noise here.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except pickle.UnpicklingError as exc:
-        # The safe unpickler names the class it refused ("Unsupported global"); garbage bytes fail otherwise.
-        if "Unsupported global" in str(exc):
+        # torch's safe unpickler refuses code ("Weights only load failed", naming the global or opcode it
+        # refused); garbage bytes fail otherwise ("invalid load key").
+        refused = _refused_by_safe_unpickler(str(exc))
+        if refused and (zipfile.is_zipfile(path) or _starts_like_a_pickle(path)):
             raise UntrustedPickleError(
-                f"{path.name} contains pickled Python objects (e.g. a whole nn.Module), which can run arbitrary "
-                "code when loaded; save a state_dict instead, or open it with 'trust this file' "
-                "(--trust-pickle) only if you made it yourself"
+                f"{path.name} holds code, not just weights (pickled Python objects{refused}), which would run "
+                "when loaded; save a state_dict instead, or pass --trust-pickle ('trust this file' in the studio) "
+                "only if you made the file yourself"
             ) from exc
         raise ModelLoadError(f"{path.name} is not a readable PyTorch checkpoint ({_first_line(exc)})") from exc
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError, ImportError) as exc:
         raise ModelLoadError(
             f"{path.name} is not a readable PyTorch checkpoint (corrupt or truncated?): {_first_line(exc)}"
         ) from exc
+
+
+def _starts_like_a_pickle(path: Path) -> bool:
+    """Pickles of protocol 2 and later open with the PROTO opcode; garbage bytes rarely do."""
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def _refused_by_safe_unpickler(message: str) -> str:
+    """What torch's weights-only unpickler refused, from its long message: ", e.g. posix.system"."""
+    import re
+
+    found = re.search(r"[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)|Unsupported operand (\d+)", message)
+    if not found:
+        return ""
+    name, operand = found.groups()
+    return f" such as {name}" if name else f" in a pickle format torch refuses (opcode {operand})"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -223,8 +247,7 @@ def load_model_file(
     """Open a user's model: state_dict (.pth/.pt), TorchScript, torch.export (.pt2) or ONNX."""
     progress = progress or silent()
     path = Path(path)
-    if not path.is_file():
-        raise ModelLoadError(f"no such file: {path}")
+    check_model_path(path)
     progress(0.0, f"opening {path.name}")
     kind = _detect_format(path)
     if kind == "onnx":
@@ -258,6 +281,22 @@ def load_model_file(
     spec = infer_spec(state_dict, path.name, **overrides)
     module, pruned = load_state_dict_into(spec, state_dict, path.name)
     return assemble_model(spec, module, _file_weights(path, known), "pytorch", str(path), pruned=pruned)
+
+
+MODEL_SUFFIXES = (".pth", ".pt", ".pt2", ".onnx", ".ckpt", ".bin")
+
+
+def check_model_path(path: Path) -> None:
+    """A clear refusal for what is not a model file: a folder, a missing path, a device or pipe."""
+    if path.is_dir():
+        raise ModelLoadError(
+            f"{path} is a folder, not a model file; give a model file inside it ({', '.join(MODEL_SUFFIXES[:4])}), "
+            "a zoo name such as mobilenet_v2, or PROJECT_DIR:VARIANT"
+        )
+    if not path.exists():
+        raise ModelLoadError(f"no such file: {path}")
+    if not path.is_file():
+        raise ModelLoadError(f"{path} is not a regular file (a device, pipe or socket); give a model file")
 
 
 def _detect_format(path: Path) -> str:
