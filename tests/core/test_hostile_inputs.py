@@ -142,6 +142,11 @@ def _bomb_folder(s: Sandbox) -> str:
     return str(folder)
 
 
+def _eval_labels(s: Sandbox, labels_csv: str) -> list[str]:
+    folder = Path(s.file(f"labels-{abs(hash(labels_csv))}/labels.csv", labels_csv)).parent
+    return ["eval", TINY, "--weights", "none", "--data", str(folder)]
+
+
 def _compress(s: Sandbox, out: Path, recipe: str, *extra: str) -> list[str]:
     return ["compress", TINY, "--weights", "none", "--recipe", recipe, "--out", str(out), "--threads", "1", *extra]
 
@@ -170,15 +175,10 @@ CASES: list[Case] = [
     ("evaluation folder that is missing", lambda s, o: ["eval", TINY, "--data", str(s.root / "nope")], "not found"),
     ("evaluation folder without images",
      lambda s, o: ["eval", TINY, "--weights", "none", "--data", str(s.root / "victim")], "no usable images"),
-    ("labels.csv with a label that is not a number",
-     lambda s, o: ["eval", TINY, "--weights", "none", "--data", str(Path(s.file("l1/labels.csv", "file,label\na,x\n"))
-                                                                      .parent)], "not an integer"),
-    ("labels.csv with a label beyond the classes",
-     lambda s, o: ["eval", TINY, "--weights", "none", "--data", str(Path(s.file("l2/labels.csv", "file,label\na,1000\n"))
-                                                                      .parent)], "outside"),
-    ("labels.csv without its header",
-     lambda s, o: ["eval", TINY, "--weights", "none", "--data", str(Path(s.file("l3/labels.csv", "a.png,1\n")).parent)],
-     "header"),
+    ("labels.csv with a label that is not a number", lambda s, o: _eval_labels(s, "file,label\na,x\n"),
+     "not an integer"),
+    ("labels.csv with a label beyond the classes", lambda s, o: _eval_labels(s, "file,label\na,1000\n"), "outside"),
+    ("labels.csv without its header", lambda s, o: _eval_labels(s, "a.png,1\n"), "header"),
     # 6. Recipes.
     ("recipe version given as a string",
      lambda s, o: _compress(s, o, s.recipe({**STATIC_RECIPE, "version": "1"})), "version"),
