@@ -174,10 +174,25 @@ class Project:
 
     @classmethod
     def open_or_create(cls, root: str | Path) -> Project:
+        """The project in `root`, created if the folder is new or empty (safe when two runs start at once)."""
         root = Path(root).expanduser()
         if root.exists() and not root.is_dir():
             raise ProjectError(f"{root} is a file, not a folder; choose another project folder")
-        return cls.open(root) if (root / PROJECT_FILE).exists() else cls.create(root)
+        if (root / PROJECT_FILE).exists():
+            return cls.open(root)
+        if root.exists() and any(p.name != LOCK_FILE for p in root.iterdir()):
+            raise ProjectError(f"{root} is not empty and holds no project; choose an empty or new folder")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProjectError(f"cannot create a project in {root}: {exc.strerror or exc}") from exc
+        project = cls(root, root.name, [], [])
+        with project._locked():  # whoever takes the lock first creates it; the other opens it
+            if (root / PROJECT_FILE).exists():
+                return cls.open(root)
+            (root / "variants").mkdir(exist_ok=True)
+            project._save_index()
+        return project
 
     @classmethod
     def open(cls, root: str | Path) -> Project:
@@ -326,8 +341,13 @@ class Project:
         parent: str | None = None,
         recipe: dict[str, Any] | None = None,
         metrics: dict[str, Any] | None = None,
+        reuse_same_weights: bool = False,
     ) -> Variant:
-        """Store `model` as a new variant (written to a temp folder, then renamed into place)."""
+        """Store `model` as a new variant (written to a temp folder, then renamed into place).
+
+        `reuse_same_weights`: return the stored variant with exactly these weights instead, if there is one
+        (a parent that a concurrent run stored meanwhile).
+        """
         from core.compress.quantize import storable_state_dict
 
         variant_id = uuid.uuid4().hex[:12]
@@ -348,6 +368,9 @@ class Project:
             raise ProjectError(f"cannot write variant to {self.root}: {exc.strerror or exc}") from exc
         with self._locked():
             self._refresh()
+            same = self.find_by_fingerprint(fingerprint) if reuse_same_weights else None
+            if same is not None:
+                return same
             if parent is not None:
                 parent = self.variant(parent).id  # it may have been deleted by another writer meanwhile
             variant = Variant(

@@ -71,6 +71,24 @@ def torch_bytes(obj: Any) -> bytes:
     return buffer.getvalue()
 
 
+def save_through_memory(path: Path, save: Callable[[io.BytesIO], object]) -> None:
+    """Let a library's writer (torch.jit.save, torch.export.save) write into memory, then write the bytes
+    after checking the free space: those writers abort the whole process on a full disk."""
+    buffer = io.BytesIO()
+    save(buffer)
+    write_bytes(path, buffer.getvalue())
+
+
+def disk_full_cause(exc: BaseException) -> OSError | None:
+    """The ENOSPC/EDQUOT OSError behind `exc` (a back end may wrap it in its own exception), if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` after checking the free space, removing the file if the write fails."""
     path = Path(path)

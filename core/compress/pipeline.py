@@ -91,7 +91,7 @@ def compress(
     stored = project.find_by_fingerprint(weights_fingerprint(model.module)) if parent_variant is None else None
     if parent_variant is None and stored is None:
         parent_metrics = measure(model, model.module, evaluation, threads, progress.span(0.0, 0.1))
-        parent = project.add_variant(model, model.card.title, metrics=parent_metrics)
+        parent = project.add_variant(model, model.card.title, metrics=parent_metrics, reuse_same_weights=True)
     else:
         # The model is already stored (given, or found by its weights: a re-run of an interrupted
         # command): it is reused, so the run's checkpoints, keyed by the parent, are found again.

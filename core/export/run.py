@@ -22,7 +22,9 @@ from core.export.source import ExportSource
 from core.export.staging import artifact_size, staged
 from core.export.verify import FLOAT_AGREEMENT, INT8_AGREEMENT, VerificationImages, load_images, logits, verify
 from core.jobs import Progress, silent
+from core.metrics.size import state_dict_bytes
 from core.runtime import torch_predictor, torch_threads
+from core.storage import check_free_space, disk_full_cause, storage_error
 
 if TYPE_CHECKING:
     from core.data.datasets import ImageDataset
@@ -55,6 +57,9 @@ def export_model(
         raise ExportError(f"no export format given; choose from {', '.join(FORMATS)}")
     check_supported(source, formats, calib, options)
     check_writable(out_dir)
+    # Every artifact holds about the source's weights (a float parent's, when it is re-quantized).
+    assert source.model.module is not None  # check_supported refused module-less sources
+    check_free_space(out_dir, len(formats) * state_dict_bytes(source.model.module), f"{len(formats)} export(s)")
     progress(0.0, "preparing verification images")
     data, reference = _reference(source, evaluation, calib, progress.span(0.0, 0.05))
     results: list[ExportResult] = []
@@ -124,6 +129,9 @@ def _export_one(
     except StudioError:
         raise
     except Exception as exc:  # a back end's own failure: reported for this format, the others go on
+        full = disk_full_cause(exc)
+        if full is not None:  # no other format would fit either: stop, and say which disk
+            raise storage_error(full, out_dir) from exc
         failure = {"verified": False, "error": f"{fmt.title} conversion failed: {_first_line(exc)}"}
         return ExportResult(fmt.name, "", 0, job.source.precision, time.perf_counter() - started, failure, [], {})
     seconds = time.perf_counter() - started

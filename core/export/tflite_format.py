@@ -14,6 +14,7 @@ from core.export.job import Artifact
 from core.export.registry import FLOAT, FP16, INT8, ExportFormat
 from core.jobs import Progress
 from core.runtime import Predictor
+from core.storage import write_bytes
 
 if TYPE_CHECKING:
     from core.export.job import ExportJob
@@ -77,7 +78,7 @@ def _cast_to_fp16(float_path: Path, target: Path) -> None:
 
     result = quantizer.Quantizer(str(float_path), FP16_RECIPE).quantize(enable_progress_report=False)
     assert result.quantized_model is not None
-    target.write_bytes(bytes(result.quantized_model))
+    write_bytes(target, bytes(result.quantized_model))
 
 
 def io_details(path: Path) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from core.export.job import Artifact
 from core.export.registry import INT8, ExportFormat
 from core.jobs import Progress
 from core.runtime import Predictor, hooks_as_modules, torch_predictor
+from core.storage import save_through_memory, write_bytes
 
 if TYPE_CHECKING:
     from core.export.job import ExportJob
@@ -34,7 +35,7 @@ def _torchscript(job: ExportJob, target: Path, progress: Progress) -> Artifact:
         warnings.simplefilter("always")
         with hooks_as_modules(job.model.module) as traceable:
             traced = torch.jit.trace(traceable, job.example(), check_trace=False)
-        torch.jit.save(traced, str(target))
+        save_through_memory(target, lambda buffer: torch.jit.save(traced, buffer))
     deprecations = {str(w.message).splitlines()[0] for w in caught if "deprecat" in str(w.message).lower()}
     notes = [TORCHSCRIPT_NOTE, *(f"PyTorch: {message}" for message in sorted(deprecations))]
     return Artifact(job.source.precision, torchscript_predictor, notes)
@@ -65,7 +66,7 @@ def _pt2(job: ExportJob, target: Path, progress: Progress) -> Artifact:
         program = torch.export.export(module, (job.example(2),), dynamic_shapes=({0: batch},))
     else:
         program = torch.export.export(module, (job.example(),))
-    torch.export.save(program, str(target))
+    save_through_memory(target, lambda buffer: torch.export.save(program, buffer))
     predict = pt2_predictor if job.options.dynamic_batch else _batch_one(pt2_predictor)
     if precision == INT8:
         notes.append("int8 as quantize/dequantize ops: torch runs them in float (slow); lower it for speed (.pte)")
@@ -94,7 +95,7 @@ def _pte(job: ExportJob, target: Path, progress: Progress) -> Artifact:
     progress(0.6, "lowering to ExecuTorch (XNNPACK)")
     program = torch.export.export(module, (job.example(),))
     lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch()
-    target.write_bytes(lowered.buffer)
+    write_bytes(target, lowered.buffer)
     return Artifact(precision, pte_predictor, notes, {"delegate": "XNNPACK", "batch": 1})
 
 
