@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import StudioError
+from core.precision import FLOAT, Precision, QuantInfo
 from core.zoo.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 from core.zoo.weights import WeightsInfo
 
@@ -30,10 +31,14 @@ class ModelCard:
     std: tuple[float, float, float] = IMAGENET_STD
     format: str = "pytorch"  # pytorch | torchscript | pt2 | pickle | onnx
     pruned: bool = False  # channel counts differ from the stock architecture
-    quantization: dict[str, Any] | None = None  # QuantInfo of a quantized variant
+    quantization: QuantInfo | None = None  # how a quantized model is laid out; None for float
     path: str = ""
     class_names: tuple[str, ...] = field(default=(), repr=False)
     warnings: tuple[str, ...] = ()  # what a user should know before trusting this model's numbers
+
+    @property
+    def precision(self) -> Precision:
+        return self.quantization.precision if self.quantization else FLOAT
 
     @property
     def resize_size(self) -> int:
@@ -53,7 +58,8 @@ class ModelCard:
             "std": list(self.std),
             "format": self.format,
             "pruned": self.pruned,
-            "quantization": (self.quantization or {}).get("mode"),
+            "quantization": self.quantization.precision.key if self.quantization else None,
+            "precision": str(self.precision),
             "path": self.path,
             "weights": self.weights.label,
             "weights_kind": self.weights.kind,

@@ -30,6 +30,7 @@ from typing import Any
 
 from core.errors import ProjectError, StorageError
 from core.model import LoadedModel
+from core.precision import QuantInfo
 from core.storage import atomic_write_text, check_free_space, torch_bytes, write_bytes
 from core.zoo.registry import ModelSpec
 from core.zoo.weights import WeightsInfo
@@ -80,7 +81,7 @@ class Variant:
     created: float = field(default_factory=time.time)
     recipe: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
-    quantization: dict[str, Any] | None = None  # how to rebuild an int8/fp16 variant's skeleton
+    quantization: QuantInfo | None = None  # how to rebuild an int8/fp16 variant's skeleton
     pruned: bool = False
     fingerprint: str = ""  # of the stored weights: a re-run finds its parent instead of storing it again
 
@@ -96,7 +97,7 @@ class Variant:
             "created": self.created,
             "recipe": self.recipe,
             "metrics": self.metrics,
-            "quantization": self.quantization,
+            "quantization": self.quantization.to_dict() if self.quantization else None,
             "pruned": self.pruned,
             "fingerprint": self.fingerprint,
         }
@@ -120,10 +121,17 @@ class Variant:
             created=_typed(data, "created", (int, float), 0.0),
             recipe=_typed(data, "recipe", dict, None) or {},
             metrics=_typed(data, "metrics", dict, None) or {},
-            quantization=_typed(data, "quantization", dict, None),
+            quantization=_quant_info(data.get("quantization")),
             pruned=_typed(data, "pruned", bool, False),
             fingerprint=_typed(data, "fingerprint", str, ""),
         )
+
+
+def _quant_info(data: Any) -> QuantInfo | None:
+    try:
+        return None if data is None else QuantInfo.from_dict(data)
+    except ValueError as exc:
+        raise ProjectError(f"{VARIANT_FILE}: {exc}") from None
 
 
 def weights_fingerprint(module: Any) -> str:
@@ -348,7 +356,7 @@ class Project:
         `reuse_same_weights`: return the stored variant with exactly these weights instead, if there is one
         (a parent that a concurrent run stored meanwhile).
         """
-        from core.compress.quantize import storable_state_dict
+        from core.zoo.quantized_store import storable_state_dict
 
         variant_id = uuid.uuid4().hex[:12]
         card = model.card
@@ -454,11 +462,11 @@ class Project:
         return assemble_model(variant.spec, module, variant.weights, "pytorch", str(path), pruned=pruned)
 
     def _load_quantized(self, variant: Variant, path: Path) -> LoadedModel:
-        from core.compress.quantize import QuantInfo, rebuild_quantized
         from core.zoo.loading import assemble_model, read_checkpoint
+        from core.zoo.quantized_store import rebuild_quantized
 
         assert variant.spec is not None and variant.quantization is not None
-        info = QuantInfo.from_dict(variant.quantization)
+        info = variant.quantization
         state_dict = read_checkpoint(path)
         try:
             module = rebuild_quantized(variant.spec, info, state_dict)

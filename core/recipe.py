@@ -16,6 +16,7 @@ from types import NoneType, UnionType
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
 from core.errors import StudioError
+from core.precision import QUANTIZED, Int8Qat, Int8Static, Precision
 
 RECIPE_FORMAT = "mnstudio-recipe"
 RECIPE_VERSION = 1
@@ -156,6 +157,8 @@ class FinetuneStep:
     resolution: int | None = None  # train at a lower resolution to save CPU time
     max_minutes: float | None = None  # stop after this wall time (a CPU budget)
     bn_recalibration_images: int = 256  # re-estimate BatchNorm statistics afterwards
+    # Training images held out to keep the best weights by agreement with the parent (at most a fifth).
+    held_out_images: int = 64
 
     TYPE: ClassVar[str] = "finetune"
 
@@ -172,6 +175,7 @@ class FinetuneStep:
         if self.max_minutes is not None:
             _check_range("finetune", "max_minutes", self.max_minutes, 0.01, 100_000.0)
         _check_range("finetune", "bn_recalibration_images", self.bn_recalibration_images, 0, 1_000_000)
+        _check_range("finetune", "held_out_images", self.held_out_images, 0, 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -199,8 +203,13 @@ class QuantizeStep:
     freeze_observers_after: int = 300  # QAT steps before quantization ranges freeze
 
     TYPE: ClassVar[str] = "quantize"
-    MODES: ClassVar[tuple[str, ...]] = ("dynamic", "static", "qat", "fp16")
+    MODES: ClassVar[tuple[str, ...]] = tuple(QUANTIZED)
     OBSERVERS: ClassVar[tuple[str, ...]] = ("minmax", "moving_average", "histogram", "percentile")
+
+    @property
+    def precision(self) -> Precision:
+        """The typed precision this step makes; the `mode` string exists for the recipe's JSON."""
+        return QUANTIZED[self.mode]
 
     @property
     def activations_7bit(self) -> bool:
@@ -253,9 +262,9 @@ class Recipe:
         """Data folders a run needs: "calib" (calibration images), "train" (labelled training images)."""
         needs: set[str] = set()
         for step in self.steps:
-            if isinstance(step, QuantizeStep) and step.mode == "static":
+            if isinstance(step, QuantizeStep) and isinstance(step.precision, Int8Static):
                 needs.add("calib")
-            if isinstance(step, QuantizeStep) and step.mode == "qat":
+            if isinstance(step, QuantizeStep) and isinstance(step.precision, Int8Qat):
                 needs.add("train")
             if isinstance(step, FinetuneStep):
                 needs.add("train")

@@ -13,19 +13,28 @@ scaled channel stays below 6, which `t_i ≤ 6 / max_i` keeps for the calibratio
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from core.compress.dataflow import DataFlow
 from core.hooks import removed_after
+from core.jobs import Progress, silent
+from core.model import LoadedModel
+from core.recipe import QuantizeStep
+
+if TYPE_CHECKING:
+    from core.data.datasets import ImageDataset
 
 # t_i = (M / max_i) ** STRENGTH, the geometric middle between "leave it" and "stretch every
 # channel to the widest one": stretching fully makes the consumer's weights for those channels tiny.
 STRENGTH = 0.5
 MAX_SCALE = 16.0
+EQUALIZATION_IMAGES = 128
 
 
 @dataclass(frozen=True)
@@ -98,3 +107,18 @@ def equalize_activations(module: nn.Module, batches: Iterable[torch.Tensor]) -> 
             else:  # depthwise: output channel i reads input channel i only
                 weight.div_(scales.view(-1, 1, 1, 1))
     return len(chains)
+
+
+def equalized(
+    model: LoadedModel, step: QuantizeStep, data: ImageDataset, progress: Progress | None = None
+) -> LoadedModel:
+    """The float model `step` quantizes: an activation-equalized copy when the step asks for it."""
+    from core.data.datasets import Preprocessing
+
+    if not step.equalizes:
+        return model
+    module = copy.deepcopy(model.editable_module("equalized")).eval()
+    images = data.subset(min(len(data), EQUALIZATION_IMAGES), seed=1)
+    batches = images.batches(Preprocessing.for_card(model.card), 32, progress=progress or silent())
+    equalize_activations(module, (batch for batch, _ in batches))
+    return replace(model, module=module)

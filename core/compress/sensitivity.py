@@ -200,7 +200,7 @@ def _output_ranges(
     module: nn.Module, points: list[nn.Module], calib: ImageDataset, model: LoadedModel, progress: Progress
 ) -> dict[nn.Module, tuple[float, int, int, int]]:
     """Calibrated (scale, zero point, quant min, quant max) of each output point, observed as the int8 verb does."""
-    from core.compress.quantize import qconfig_for
+    from core.compress.observers import qconfig_for
     from core.data.datasets import Preprocessing
 
     make_observer = qconfig_for(QuantizeStep()).activation

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.export.job import Artifact
-from core.export.registry import FLOAT, FP16, INT8, ExportFormat
+from core.export.registry import ExportFormat
 from core.jobs import Progress
+from core.precision import FLOAT, FP16, INT8, INT8_WEIGHTS, Fp16, Int8, Int8Weights, Precision
 
 if TYPE_CHECKING:
     from core.export.job import ExportJob
 
-INT8_WEIGHTS = "int8-weights"
 # Operations that carry compressed (int8) weights in an ML program.
 INT8_WEIGHT_OPS = ("constexpr_affine_dequantize", "constexpr_blockwise_shift_scale")
 
@@ -30,19 +30,20 @@ def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress)
 
     size = job.input_size
     notes: list[str] = []
-    if job.source.precision == INT8:
+    if isinstance(job.source.precision, Int8):
         from core.export.pt2e import requantization_notes, xnnpack_int8
 
         module = xnnpack_int8(job, progress.span(0.0, 0.6))
         progress(0.6, "converting to Core ML W8A8")
         program = torch.export.export(module, (job.example(),)).run_decompositions({})
         model = ct.convert(program, minimum_deployment_target=ct.target.iOS17)
-        precision, notes = INT8, requantization_notes(job)
+        precision: Precision = INT8
+        notes = requantization_notes(job)
     else:
         # torch.export, not jit.trace: traced TF-SAME padding reaches coremltools as tensors it cannot convert.
         progress(0.1, "torch.export")
         program = torch.export.export(job.float_module(), (job.example(),)).run_decompositions({})
-        half = job.options.fp16 or job.source.precision == FP16
+        half = job.options.fp16 or isinstance(job.source.precision, Fp16)
         progress(0.3, "converting to Core ML")
         model = ct.convert(
             program, convert_to="mlprogram", minimum_deployment_target=ct.target.iOS16,
@@ -93,7 +94,7 @@ def inspect_package(path: Path) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def structure_problems(details: dict[str, Any], precision: str, size: int, num_classes: int) -> list[str]:
+def structure_problems(details: dict[str, Any], precision: Precision, size: int, num_classes: int) -> list[str]:
     """What in the spec contradicts the requested model (empty when it is what was asked for)."""
     problems = []
     if [i["shape"] for i in details["inputs"]] != [[1, 3, size, size]]:
@@ -101,10 +102,10 @@ def structure_problems(details: dict[str, Any], precision: str, size: int, num_c
     if [o["shape"][-1:] for o in details["outputs"]] != [[num_classes]]:
         problems.append(f"output is {details['outputs']}, expected {num_classes} logits")
     ops = details["ops"]
-    if precision in (INT8, INT8_WEIGHTS) and not any(op in ops for op in INT8_WEIGHT_OPS):
+    if isinstance(precision, Int8 | Int8Weights) and not any(op in ops for op in INT8_WEIGHT_OPS):
         problems.append("no int8 weight operations in the program")
-    if precision == INT8 and "quantize" not in ops:
+    if isinstance(precision, Int8) and "quantize" not in ops:
         problems.append("no activation quantize operations (expected W8A8)")
-    if precision == FP16 and "FLOAT16" not in details["weight_dtypes"]:
+    if isinstance(precision, Fp16) and "FLOAT16" not in details["weight_dtypes"]:
         problems.append("no fp16 weights")
     return problems

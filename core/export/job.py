@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.export.registry import ExportFormat
 from core.export.source import ExportSource
+from core.precision import Precision
 from core.runtime import Predictor, default_threads, seven_bit_int8
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class ExportOptions:
 class Artifact:
     """What a converter made: its precision, how to run it, and what it reports."""
 
-    precision: str
+    precision: Precision
     predictor: Callable[[Path], Predictor] | None  # None: no runtime on this machine
     notes: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
@@ -78,7 +79,8 @@ class ExportJob:
     def float_parent(self) -> LoadedModel:
         """The float graph the int8 variant was quantized from, activation-equalized as `quantize` did,
         with the variant's bias correction carried over."""
-        from core.compress.quantize import carry_bias_correction, equalized
+        from core.compress.bias_correction import carry_bias_correction
+        from core.compress.equalize import equalized
 
         def load() -> LoadedModel:
             assert self.calib is not None and self.source.quantize_step is not None
@@ -94,7 +96,7 @@ class ExportJob:
 
     def float_module(self) -> Any:
         """The float torch module of a float or fp16 source (fp16 weights widened exactly to fp32)."""
-        from core.compress.quantize import Fp16Module
+        from core.zoo.quantized_store import Fp16Module
 
         module = self.model.module
         if isinstance(module, Fp16Module):

@@ -13,7 +13,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from core.compress.quantize import PercentileRange, activation_ranges
+from core.compress.observers import PercentileRange
+from core.compress.quantize import activation_ranges
 from core.hooks import removed_after
 from core.jobs import Progress
 from core.recipe import QuantizeStep

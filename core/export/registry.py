@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import ExportError
-
-# What a source model is, as far as exporting goes.
-FLOAT, FP16, INT8, INT8_DYNAMIC = "float", "fp16", "int8", "int8-dynamic"
+from core.precision import Float, Fp16, Int8, Int8Dynamic, Int8Static, Precision
 
 
 @dataclass(frozen=True)
@@ -16,15 +14,19 @@ class ExportFormat:
     title: str
     suffix: str
     runtime: str  # the runtime that reloads and verifies the artifact
-    precisions: tuple[str, ...]  # source precisions this format takes
+    precisions: tuple[type[Precision], ...]  # source precisions this format takes (and their subtypes)
     requantizes: bool  # an int8 source is re-quantized from its float parent with calibration images
     module: str  # the converter module; imported only when the format is used
     supports: str  # one line for users: what the format can hold
 
+    def takes(self, precision: Precision) -> bool:
+        return isinstance(precision, self.precisions)
+
     def to_dict(self) -> dict[str, object]:
         return {
             "name": self.name, "title": self.title, "suffix": self.suffix, "runtime": self.runtime,
-            "precisions": list(self.precisions), "requantizes": self.requantizes, "supports": self.supports,
+            "precisions": [p.label for p in self.precisions], "requantizes": self.requantizes,
+            "supports": self.supports,
         }  # fmt: skip
 
 
@@ -32,29 +34,30 @@ FORMATS: dict[str, ExportFormat] = {
     f.name: f
     for f in (
         ExportFormat(
-            "onnx", "ONNX", ".onnx", "onnxruntime", (FLOAT, INT8), False, "core.export.onnx_format",
+            "onnx", "ONNX", ".onnx", "onnxruntime", (Float, Int8), False, "core.export.onnx_format",
             "float (dynamic batch, opset choice); int8 as a QDQ model with the variant's own scales, or "
             "re-quantized by ONNX Runtime quantize_static with 7-bit weights for CPUs without VNNI",
         ),
         ExportFormat(
-            "tflite", "TensorFlow Lite (LiteRT)", ".tflite", "ai_edge_litert", (FLOAT, FP16, INT8), True,
+            "tflite", "TensorFlow Lite (LiteRT)", ".tflite", "ai_edge_litert", (Float, Fp16, Int8Static), True,
             "core.export.tflite_format",
             "float, fp16 weights, full-integer int8 with int8 input/output; optional NHWC input",
         ),
         ExportFormat(
-            "torchscript", "TorchScript", ".pt", "torch.jit", (FLOAT, INT8, INT8_DYNAMIC), False,
+            "torchscript", "TorchScript", ".pt", "torch.jit", (Float, Int8, Int8Dynamic), False,
             "core.export.torch_formats", "float and int8 as they are (x86 int8 kernels); deprecated by PyTorch",
         ),
         ExportFormat(
-            "pt2", "torch.export program", ".pt2", "torch.export", (FLOAT, INT8), True, "core.export.torch_formats",
+            "pt2", "torch.export program", ".pt2", "torch.export", (Float, Int8Static), True,
+            "core.export.torch_formats",
             "float (dynamic batch); int8 as a PT2E (XNNPACK-style) quantized program",
         ),
         ExportFormat(
-            "pte", "ExecuTorch", ".pte", "executorch", (FLOAT, INT8), True, "core.export.torch_formats",
+            "pte", "ExecuTorch", ".pte", "executorch", (Float, Int8Static), True, "core.export.torch_formats",
             "float and int8, delegated to XNNPACK; batch 1",
         ),
         ExportFormat(
-            "coreml", "Core ML", ".mlpackage", "coremltools (spec only on Linux)", (FLOAT, FP16, INT8), True,
+            "coreml", "Core ML", ".mlpackage", "coremltools (spec only on Linux)", (Float, Fp16, Int8Static), True,
             "core.export.coreml_format",
             "fp32/fp16 compute, int8 weights, W8A8 for int8 sources (iOS 17); predictions need macOS",
         ),

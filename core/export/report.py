@@ -88,7 +88,7 @@ class ExportReport:
 def describe_source(source: ExportSource, options: ExportOptions) -> dict[str, Any]:
     card = source.model.card
     described: dict[str, Any] = {
-        "name": source.name, "precision": source.precision, "spec": str(card.spec or ""), "pruned": card.pruned,
+        "name": source.name, "precision": str(source.precision), "spec": str(card.spec or ""), "pruned": card.pruned,
         "input_size": card.input_size, "resize_size": card.resize_size, "num_classes": card.num_classes,
         "mean": list(card.mean), "std": list(card.std), "options": {
             k: getattr(options, k) for k in ("dynamic_batch", "opset", "nhwc", "fp16", "int8_weights", "reduce_range")

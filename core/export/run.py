@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 from core.errors import ExportError, StudioError
 from core.export.checks import check_supported, check_writable
 from core.export.job import Artifact, ExportJob, ExportOptions
-from core.export.registry import FORMATS, INT8, ExportFormat
+from core.export.registry import FORMATS, ExportFormat
 from core.export.report import ExportReport, ExportResult, describe_images, describe_source, save_report
 from core.export.source import ExportSource
 from core.export.staging import artifact_size, staged
 from core.export.verify import FLOAT_AGREEMENT, INT8_AGREEMENT, VerificationImages, load_images, logits, verify
 from core.jobs import Progress, silent
 from core.metrics.size import state_dict_bytes
+from core.precision import Int8Static
 from core.runtime import torch_predictor, torch_threads
 from core.storage import check_free_space, disk_full_cause, storage_error
 
@@ -107,7 +108,8 @@ def _reference(
 def _float_parent_reference(job: ExportJob, data: VerificationImages | None) -> Any:
     """An int8 source's float parent's logits, when the parent is at hand (else None)."""
     source = job.source
-    if data is None or source.precision != INT8 or source.float_parent is None or source.parent_problem:
+    requantizable = isinstance(source.precision, Int8Static) and source.float_parent and not source.parent_problem
+    if data is None or not requantizable:
         return None
     module = job.float_parent().module
     assert module is not None
@@ -133,10 +135,10 @@ def _export_one(
         if full is not None:  # no other format would fit either: stop, and say which disk
             raise storage_error(full, out_dir) from exc
         failure = {"verified": False, "error": f"{fmt.title} conversion failed: {_first_line(exc)}"}
-        return ExportResult(fmt.name, "", 0, job.source.precision, time.perf_counter() - started, failure, [], {})
+        return ExportResult(fmt.name, "", 0, str(job.source.precision), time.perf_counter() - started, failure, [], {})
     seconds = time.perf_counter() - started
     verification = _verify(fmt, artifact, target, data, references, job.options, progress.span(0.7, 1.0))
-    return ExportResult(fmt.name, str(target), artifact_size(target), artifact.precision, seconds, verification,
+    return ExportResult(fmt.name, str(target), artifact_size(target), str(artifact.precision), seconds, verification,
                         job.source.notes + artifact.notes, artifact.details)  # fmt: skip
 
 
@@ -149,7 +151,7 @@ def _verify(
     if data is None:
         return {"verified": False, "reason": "no images to verify with: give evaluation (--eval) or --calib images"}
     predictor = artifact.predictor
-    threshold = INT8_AGREEMENT if INT8 in artifact.precision else FLOAT_AGREEMENT
+    threshold = INT8_AGREEMENT if artifact.precision.int8 else FLOAT_AGREEMENT
     progress(0.0, f"verifying {fmt.title}")
     try:
         with torch_threads(1):

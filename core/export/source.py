@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ExportError
-from core.export.registry import FLOAT, FP16, INT8, INT8_DYNAMIC
 from core.jobs import Progress
 from core.model import LoadedModel
+from core.precision import Int8Static, Precision
 from core.project import Project
 from core.recipe import QuantizeStep
 
@@ -34,9 +34,8 @@ class ExportSource:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def precision(self) -> str:
-        mode = (self.model.card.quantization or {}).get("mode")
-        return {"static": INT8, "dynamic": INT8_DYNAMIC, "fp16": FP16}.get(mode or "", FLOAT)
+    def precision(self) -> Precision:
+        return self.model.card.precision
 
     @property
     def stem(self) -> str:
@@ -53,7 +52,8 @@ class ExportSource:
                 "exports the int8 model as it is"
             )
         parent = self.float_parent()
-        expected = (self.model.card.quantization or {}).get("layer_shapes") or {}
+        quantization = self.model.card.quantization
+        expected = quantization.layer_shapes if quantization else {}
         assert parent.module is not None
         actual = {k: list(v.shape) for k, v in parent.module.state_dict().items() if k.endswith(".weight")}
         if expected and expected != actual:
@@ -75,7 +75,7 @@ def from_project(root: str | Path, variant_id: str) -> ExportSource:
     variant = project.variant(variant_id)
     model = project.load(variant.id)
     source = ExportSource(model=model, name=variant.name)
-    if not variant.quantization or variant.quantization.get("mode") != "static":
+    if variant.quantization is None or not isinstance(variant.quantization.precision, Int8Static):
         return source
     steps = (variant.recipe or {}).get("steps") or []
     quantize = [s for s in steps if s.get("type") == "quantize"]

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.export.job import Artifact
-from core.export.registry import FLOAT, FP16, INT8, ExportFormat
+from core.export.registry import ExportFormat
 from core.jobs import Progress
+from core.precision import FLOAT, FP16, INT8, Fp16, Int8, Precision
 from core.runtime import Predictor
 from core.storage import write_bytes
 
@@ -31,7 +32,7 @@ def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress)
 
     notes: list[str] = []
     nhwc = job.options.nhwc
-    if job.source.precision == INT8:
+    if isinstance(job.source.precision, Int8):
         from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
         from litert_torch.quantize.quant_config import QuantConfig
 
@@ -46,11 +47,12 @@ def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress)
         edge = litert_torch.convert(_layout(module, nhwc), (_example(job, nhwc),),
                                     quant_config=QuantConfig(pt2e_quantizer=quantizer))  # fmt: skip
         edge.export(str(target))
-        precision, notes = INT8, requantization_notes(job)
+        precision: Precision = INT8
+        notes = requantization_notes(job)
     else:
         progress(0.1, "converting to TFLite")
         edge = litert_torch.convert(_layout(job.float_module(), nhwc), (_example(job, nhwc),))
-        half = job.options.fp16 or job.source.precision == FP16
+        half = job.options.fp16 or isinstance(job.source.precision, Fp16)
         if half:
             float_path = job.scratch / "float.tflite"
             edge.export(str(float_path))

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.export.job import Artifact
-from core.export.registry import INT8, ExportFormat
+from core.export.registry import ExportFormat
 from core.jobs import Progress
+from core.precision import INT8, Int8, Int8Static, Precision
 from core.runtime import Predictor, hooks_as_modules, torch_predictor
 from core.storage import save_through_memory, write_bytes
 
@@ -47,9 +48,9 @@ def torchscript_predictor(path: Path) -> Predictor:
     return torch_predictor(torch.jit.load(str(path), map_location="cpu"))
 
 
-def _exportable(job: ExportJob, progress: Progress) -> tuple[Any, str, list[str]]:
+def _exportable(job: ExportJob, progress: Progress) -> tuple[Any, Precision, list[str]]:
     """The module torch.export traces: the float source, or its PT2E re-quantized parent."""
-    if job.source.precision == INT8:
+    if isinstance(job.source.precision, Int8Static):
         from core.export.pt2e import requantization_notes, xnnpack_int8
 
         return xnnpack_int8(job, progress), INT8, requantization_notes(job)
@@ -68,7 +69,7 @@ def _pt2(job: ExportJob, target: Path, progress: Progress) -> Artifact:
         program = torch.export.export(module, (job.example(),))
     save_through_memory(target, lambda buffer: torch.export.save(program, buffer))
     predict = pt2_predictor if job.options.dynamic_batch else _batch_one(pt2_predictor)
-    if precision == INT8:
+    if isinstance(precision, Int8):
         notes.append("int8 as quantize/dequantize ops: torch runs them in float (slow); lower it for speed (.pte)")
     return Artifact(precision, predict, notes, {"dynamic_batch": job.options.dynamic_batch})
 

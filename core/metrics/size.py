@@ -13,7 +13,7 @@ def state_dict_bytes(module: nn.Module) -> int:
     """Bytes of the state_dict file the studio stores for `module` (int8 weights stored compactly)."""
     import torch
 
-    from core.compress.quantize import storable_state_dict
+    from core.zoo.quantized_store import storable_state_dict
 
     buffer = io.BytesIO()
     torch.save(storable_state_dict(module), buffer)

@@ -21,6 +21,7 @@ from core.export.run import export_model
 from core.export.source import ExportSource, from_model
 from core.jobs import Cancelled, CancelToken, Progress
 from core.model import LoadedModel
+from core.precision import Float
 from core.project import Project
 from core.recipe import QuantizeStep, Recipe
 from core.zoo.loading import create_model
@@ -66,7 +67,7 @@ def _files(folder: Path) -> list[str]:
 def test_registry_cards_name_suffix_runtime_and_support() -> None:
     assert list(FORMATS) == ["onnx", "tflite", "torchscript", "pt2", "pte", "coreml"]
     for fmt in FORMATS.values():
-        assert fmt.suffix.startswith(".") and fmt.runtime and fmt.supports and "float" in fmt.precisions
+        assert fmt.suffix.startswith(".") and fmt.runtime and fmt.supports and Float in fmt.precisions
     with pytest.raises(ExportError, match="unknown export format 'tf'"):
         parse_formats("onnx,tf")
 

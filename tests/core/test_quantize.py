@@ -13,6 +13,7 @@ from core.compress.quantize import quantize
 from core.data import open_dataset
 from core.errors import StudioError
 from core.metrics.size import state_dict_bytes
+from core.precision import Int8Qat, Int8Static
 from core.project import Project
 from core.recipe import PruneStep, QuantizeStep
 from core.runtime import predictor_for
@@ -50,7 +51,7 @@ def _reload(model, tmp_path: Path):
 def test_static_int8_for_every_architecture_reloads_bit_exactly(arch: str, calib, tmp_path: Path) -> None:
     parent = create_model(ModelSpec(arch, resolution=RES), "none")
     int8 = quantize(parent, QuantizeStep(observer="moving_average", calibration_images=16), calib=calib)
-    assert int8.card.quantization["mode"] == "static" and int8.card.title.endswith("int8")
+    assert isinstance(int8.card.precision, Int8Static) and int8.card.title.endswith("int8")
     assert any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in int8.module.modules())
     x = np.random.default_rng(0).standard_normal((2, 3, RES, RES), dtype=np.float32)
     reloaded = _reload(int8, tmp_path)
@@ -87,7 +88,7 @@ def test_bias_correction_removes_the_mean_error_of_int8_outputs(calib, images) -
 
 
 def test_exporters_float_parent_carries_the_bias_correction(calib) -> None:
-    from core.compress.quantize import carry_bias_correction
+    from core.compress.bias_correction import carry_bias_correction
 
     parent = create_model(ModelSpec("mobilenet_v2", resolution=RES), "pretrained")
     plain = quantize(parent, QuantizeStep(calibration_images=16, bias_correction=False), calib=calib)
@@ -108,7 +109,7 @@ def test_pruned_then_quantized_keeps_its_channels_through_a_reload(calib, tmp_pa
     )
     int8 = quantize(pruned, QuantizeStep(observer="minmax", calibration_images=8), calib=calib)
     reloaded = _reload(int8, tmp_path)
-    assert reloaded.card.pruned and reloaded.card.quantization["mode"] == "static"
+    assert reloaded.card.pruned and isinstance(reloaded.card.precision, Int8Static)
     x = np.random.default_rng(1).standard_normal((1, 3, RES, RES), dtype=np.float32)
     assert np.array_equal(_logits(int8, x), _logits(reloaded, x))
 
@@ -171,7 +172,7 @@ def test_quantization_aware_training_freezes_then_converts_and_reloads(
     step = QuantizeStep(mode="qat", qat_epochs=3, freeze_bn_after=1, freeze_observers_after=2)
     int8 = quantize(parent, step, train=train, checkpoint_dir=tmp_path / "ckpt")
     assert frozen_at == {"observers": 2}
-    assert int8.card.quantization["mode"] == "qat" and int8.card.title.endswith("int8-qat")
+    assert isinstance(int8.card.precision, Int8Qat) and int8.card.title.endswith("int8-qat")
     assert any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in int8.module.modules())
     x = np.random.default_rng(0).standard_normal((2, 3, RES, RES), dtype=np.float32)
     assert np.array_equal(_logits(int8, x), _logits(_reload(int8, tmp_path), x))
@@ -181,10 +182,10 @@ def test_quantization_aware_training_freezes_then_converts_and_reloads(
 @pytest.mark.parametrize("spec", ["mobilenet_v1:width=0.25,padding=tf_same", "mobilenet_v3_small:padding=tf_same"])
 def test_tf_same_convs_keep_fast_kernel_padding_and_compute_exactly_tf_same(spec: str) -> None:
     """Strided convs keep symmetric padding (x86 int8's fast kernels need it); hooks re-align to TF-SAME."""
-    from core.compress.quantize import _layer_shapes, _quantizable_twin, add_tf_same_hooks
+    from core.zoo.quantizable import add_tf_same_hooks, layer_shapes, quantizable_twin
 
     parent = create_model(ModelSpec.parse(spec), "none")
-    twin = _quantizable_twin(parent.card.spec, _layer_shapes(parent.module))
+    twin = quantizable_twin(parent.card.spec, layer_shapes(parent.module))
     twin.load_state_dict(parent.module.state_dict())
     twin.fuse_model(is_qat=False)
     add_tf_same_hooks(twin)
