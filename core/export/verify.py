@@ -5,6 +5,8 @@ its top-1 agrees with the source's on at least FLOAT_AGREEMENT % of them (float,
 sources and fp16 artifacts) or INT8_AGREEMENT % (anything int8). Max |Δ| and cosine are reported
 for judgement, not thresholded: an int8 re-quantization legitimately moves logits. An artifact whose
 runtime cannot predict here (Core ML on Linux) is never `verified`; its structure checks are reported.
+Neither is one whose outputs, or whose source's, hold a NaN or an Inf: agreement between such numbers
+means nothing (NaN's argmax is an accident of the runtime).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from core.jobs import Progress
+from core.metrics.finite import nonfinite_rows
 from core.metrics.latency import time_predictor
 from core.runtime import Predictor
 
@@ -60,21 +63,38 @@ def logits(predict: Predictor, images: np.ndarray, progress: Progress) -> np.nda
 
 
 def top1_percent(scores: np.ndarray, labels: np.ndarray) -> float:
-    return round(100 * float((scores.argmax(1) == labels).mean()), 3)
+    """Top-1 (%); an image whose scores are not finite is a miss."""
+    return round(100 * float(((scores.argmax(1) == labels) & ~nonfinite_rows(scores)).mean()), 3)
 
 
-def compare(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
-    """Top-1 agreement (%), max |Δ| of logits, and mean per-image cosine similarity."""
+def compare(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float | None]:
+    """Top-1 agreement (%), max |Δ| of logits, and mean per-image cosine similarity.
+
+    Images with non-finite logits on either side disagree; max |Δ| and cosine are None rather than
+    NaN or Inf then, so that reports stay strict JSON.
+    """
     if candidate.shape != reference.shape:
         raise ValueError(f"artifact returned {candidate.shape}, the source {reference.shape}")
-    dot = (reference * candidate).sum(1)
-    norms = np.linalg.norm(reference, axis=1) * np.linalg.norm(candidate, axis=1)
-    cosine = dot / np.maximum(norms, 1e-12)
+    agree = (reference.argmax(1) == candidate.argmax(1)) & ~nonfinite_rows(reference) & ~nonfinite_rows(candidate)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN and Inf become None below
+        dot = (reference * candidate).sum(1)
+        norms = np.linalg.norm(reference, axis=1) * np.linalg.norm(candidate, axis=1)
+        cosine = float((dot / np.maximum(norms, 1e-12)).mean())
+        max_abs_diff = float(np.abs(reference - candidate).max())
     return {
-        "agreement_top1": round(100 * float((reference.argmax(1) == candidate.argmax(1)).mean()), 3),
-        "max_abs_diff": float(np.abs(reference - candidate).max()),
-        "cosine": round(float(cosine.mean()), 6),
+        "agreement_top1": round(100 * float(agree.mean()), 3),
+        "max_abs_diff": max_abs_diff if np.isfinite(max_abs_diff) else None,
+        "cosine": round(cosine, 6) if np.isfinite(cosine) else None,
     }
+
+
+def _nonfinite_reason(reference: np.ndarray, scores: np.ndarray) -> str | None:
+    """Why outputs holding NaN or Inf cannot be verified; the source first, as the artifact inherits its numbers."""
+    for whose, outputs in (("the source model's", reference), ("the artifact's", scores)):
+        broken = int(nonfinite_rows(outputs).sum())
+        if broken:
+            return f"{whose} outputs are not finite (NaN/Inf) on {broken} of {len(outputs)} images"
+    return None
 
 
 def verify(
@@ -101,5 +121,8 @@ def verify(
     if latency_runs > 0:
         times = time_predictor(predict, data.images[:1], latency_runs, min(5, latency_runs), progress.span(0.8, 1.0))
         result["latency_ms"] = round(float(np.median(times)), 3)
-    result["verified"] = result["agreement_top1"] >= threshold
+    reason = _nonfinite_reason(reference, scores)
+    if reason is not None:
+        result["reason"] = reason
+    result["verified"] = reason is None and result["agreement_top1"] >= threshold
     return result

@@ -11,9 +11,12 @@ import numpy as np
 from core.data.datasets import ImageDataset, Preprocessing
 from core.errors import DatasetError
 from core.jobs import Progress, silent
+from core.metrics.finite import nonfinite_parameters, nonfinite_rows
 from core.metrics.stats import wilson_interval
 from core.model import LoadedModel
 from core.runtime import default_threads, predictor_for
+
+REPORTED_NONFINITE_PARAMETERS = 10  # enough to locate the damage; a wholly broken model would list every tensor
 
 
 @dataclass
@@ -28,6 +31,13 @@ class AccuracyResult:
     seconds: float
     per_class: dict[int, tuple[int, int]] = field(default_factory=dict)  # class → (correct top-1, total)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    nonfinite_outputs: int = 0  # images whose logits hold a NaN or an Inf (counted as misses)
+    nonfinite_parameters: list[str] = field(default_factory=list)  # torch models only
+
+    @property
+    def finite(self) -> bool:
+        """False when the numbers cannot be right, whatever top-1 says: callers warn on it."""
+        return self.nonfinite_outputs == 0 and not self.nonfinite_parameters
 
     def to_dict(self, with_per_class: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -40,6 +50,8 @@ class AccuracyResult:
             "dataset": self.dataset,
             "seconds": round(self.seconds, 2),
             "skipped": len(self.skipped),
+            "nonfinite_outputs": self.nonfinite_outputs,
+            "nonfinite_parameters": self.nonfinite_parameters[:REPORTED_NONFINITE_PARAMETERS],
         }
         if with_per_class:
             data["per_class"] = {str(k): {"correct": c, "total": t} for k, (c, t) in sorted(self.per_class.items())}
@@ -61,7 +73,7 @@ def evaluate(
         raise DatasetError(f"{dataset.root} has no labels: accuracy needs class folders or labels.csv")
     preprocess = Preprocessing.for_card(model.card)
     start = time.perf_counter()
-    correct1 = correct5 = total = 0
+    correct1 = correct5 = total = nonfinite = 0
     per_class: dict[int, list[int]] = {}
     with predictor_for(model, runtime, threads or default_threads()) as predict:
         progress(0.0, f"evaluating on {len(dataset)} images")
@@ -72,8 +84,11 @@ def evaluate(
             k = min(5, logits.shape[1])
             top = np.argsort(-logits, axis=1)[:, :k]
             truth = labels.numpy()
-            hit1 = top[:, 0] == truth
-            hit5 = (top == truth[:, None]).any(axis=1)
+            # NaN sorts arbitrarily, so a NaN row could "hit" its label: such images are misses, explicitly.
+            broken = nonfinite_rows(logits)
+            hit1 = (top[:, 0] == truth) & ~broken
+            hit5 = (top == truth[:, None]).any(axis=1) & ~broken
+            nonfinite += int(broken.sum())
             correct1 += int(hit1.sum())
             correct5 += int(hit5.sum())
             total += len(truth)
@@ -94,4 +109,6 @@ def evaluate(
         seconds=time.perf_counter() - start,
         per_class={k: (v[0], v[1]) for k, v in per_class.items()},
         skipped=list(dataset.skipped),
+        nonfinite_outputs=nonfinite,
+        nonfinite_parameters=nonfinite_parameters(model.module) if model.module is not None else [],
     )
