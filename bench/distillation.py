@@ -47,7 +47,7 @@ def main() -> None:
                 step = FinetuneStep(epochs=epochs, learning_rate=lr, labels=False, distill=True,
                                     resolution=args.resolution, bn_recalibration_images=512)  # fmt: skip
                 started = time.perf_counter()
-                tuned = finetune(pruned, step, train=train, teacher=parent)
+                tuned = finetune(pruned, step, train=train, teacher=parent).model
                 seconds = time.perf_counter() - started
                 top1 = evaluate(tuned, evaluation, threads=args.threads).top1
                 rows.append({"ratio": ratio, "epochs": epochs, "lr": lr, "top1": f"{top1:.2f}",

@@ -148,13 +148,21 @@ def cmd_eval(args: argparse.Namespace) -> dict[str, Any]:
                       progress=progress)  # fmt: skip
     out = {"model": model.card.title, "spec": str(model.card.spec or ""), "weights": model.card.weights.label}
     out.update(result.to_dict(with_per_class=args.per_class))
+    if not result.finite:
+        print(f"mnstudio: warning: {_nonfinite_text(result)}", file=sys.stderr)
     if not args.json:
         low, high = result.top1_ci95
-        skipped = f"; {len(result.skipped)} skipped (unreadable)" if result.skipped else ""
+        skipped = f"; {len(result.skipped)} files skipped" if result.skipped else ""
         print(f"{model.card.title} [{model.card.weights.label}] on {result.n} images of {dataset.root}{skipped}")
         print(f"top-1 {result.top1:.2f}% (95% CI {low:.1f}–{high:.1f}, n={result.n})   top-5 {result.top5:.2f}%"
               f"   {result.seconds:.1f} s")  # fmt: skip
     return out
+
+
+def _nonfinite_text(result: Any) -> str:
+    return (f"{result.nonfinite_outputs} of {result.n} images gave NaN or Inf outputs (counted as wrong)"
+            + (f"; non-finite weights in {', '.join(result.nonfinite_parameters[:3])}"
+               if result.nonfinite_parameters else ""))  # fmt: skip
 
 
 def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -209,8 +217,10 @@ def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
         "macs": metrics["macs"], "macs_parent": parent["macs"], "params": metrics["params"],
         "size_bytes": metrics["size_bytes"], "size_bytes_parent": parent["size_bytes"],
         "latency_ms": metrics["latency"]["median_ms"], "latency_ms_parent": parent["latency"]["median_ms"],
-        "seconds": metrics["seconds"], "steps": metrics["steps"],
+        "seconds": metrics["seconds"], "steps": metrics["steps"], "warnings": metrics.get("warnings", []),
     }  # fmt: skip
+    for warning in summary["warnings"]:
+        print(f"mnstudio: warning: {warning}", file=sys.stderr)
     if not args.json:
         print(f"{result.variant.name} -> {project.root} (variant {result.variant.id})")
         for key in ("top1", "macs", "size_bytes", "latency_ms"):

@@ -17,7 +17,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,29 @@ from core.storage import atomic_write
 
 CHECKPOINT_FILE = "finetune-checkpoint.pt"
 CHECKPOINT_EVERY_S = 120.0
+MIN_IMAGES_TO_HOLD_OUT = 20  # below this every image trains: too few to judge progress on
+
+
+@dataclass(frozen=True)
+class FinetuneReport:
+    """What a fine-tune did: steps, where it resumed, and which weights it kept by held-out agreement."""
+
+    steps: int
+    resumed_at: int | None
+    held_out: int  # images never trained on, scored against the teacher (or the labels)
+    agreement_start: float | None  # top-1 agreement (%) with the teacher before training
+    agreement_kept: float | None
+    kept: str  # "trained" | "best during training" | "start"
+    note: str = ""  # said to the user when the kept weights are not the trained ones
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class FinetuneResult:
+    model: LoadedModel
+    report: FinetuneReport
 
 
 def _device() -> torch.device:
@@ -78,8 +101,12 @@ def finetune(
     seed: int = 0,
     on_step: Callable[[int, nn.Module], None] | None = None,
     progress: Progress | None = None,
-) -> LoadedModel:
+) -> FinetuneResult:
     """A fine-tuned copy of `model` (float, pruned, or prepared for quantization-aware training).
+
+    A few images of `train` are held out (`step.held_out_images`); the weights kept are the best by
+    top-1 agreement with the teacher on them, among the start, each epoch's and the final ones, so a
+    fine-tune never returns a model worse than its start without saying so in the report.
 
     `on_step(steps_done, student)` runs before training and after every step (QAT freezes BN and
     observers from it); it must be idempotent because a resumed run calls it again.
@@ -93,6 +120,7 @@ def finetune(
         raise StudioError("distillation needs the parent variant as teacher")
     if len(train) < 2:
         raise DatasetError(f"fine-tuning needs at least 2 training images; {train.root} has {len(train)}")
+    held_out, train = _hold_out(train, step.held_out_images)
     device = _device()
     student = copy.deepcopy(model.module).to(device)
     teacher_module = teacher.module.to(device).eval() if step.distill and teacher and teacher.module else None
@@ -104,7 +132,7 @@ def finetune(
     # weights, whose BatchNorm scales were folded in and de-quantized.
     optimizer = torch.optim.AdamW(student.parameters(), lr=step.learning_rate, weight_decay=0.0)
     budget_s = 60 * step.max_minutes if step.max_minutes is not None else math.inf
-    done, spent_before = 0, 0.0
+    done, spent_before, resumed_at = 0, 0.0, None
     checkpoint = checkpoint_dir / CHECKPOINT_FILE if checkpoint_dir else None
     fingerprint = _fingerprint(model, step, train)
     if checkpoint is not None and checkpoint.is_file():
@@ -113,6 +141,7 @@ def finetune(
             student.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             done, spent_before = int(state["step"]), float(state.get("seconds", 0.0))
+            resumed_at = done
             progress(done / total_steps * 0.9, f"resuming at step {done}/{total_steps}")
 
     def save_checkpoint() -> None:
@@ -139,9 +168,23 @@ def finetune(
 
     train_progress = progress.span(0.0, 0.9)
     started = last_save = time.monotonic()
+    # The judge of progress: top-1 agreement with the teacher (or accuracy) on images never trained on.
+    # Not for QAT students: scoring them would feed held-out images to their observers.
+    judge = _Judge(held_out, teacher_module if step.distill else None, model.card, device) if on_step is None else None
+    start_score = judge.score(model.module.to(device)) if judge else None
+    best_score, best_state = start_score, None
     student.train()
     if on_step is not None:
         on_step(done, student)
+
+    def keep_if_best() -> None:
+        nonlocal best_score, best_state
+        if judge is None:
+            return
+        score = judge.score(student)
+        student.train()
+        if best_score is None or score > best_score:
+            best_score, best_state = score, copy.deepcopy(student.state_dict())
     try:
         while done < total_steps:
             epoch = done // steps_per_epoch
@@ -167,6 +210,7 @@ def finetune(
                                            f"learning rate {learning_rate:.2g}")  # fmt: skip
                 out_of_time = spent() > budget_s
                 if done % steps_per_epoch == 0 or time.monotonic() - last_save > CHECKPOINT_EVERY_S:
+                    keep_if_best()
                     save_checkpoint()
                     last_save = time.monotonic()
                 if done >= total_steps or out_of_time:
@@ -182,15 +226,39 @@ def finetune(
         if teacher_module is not None:
             teacher_module.cpu()
     student.eval()
+    final_score = judge.score(student) if judge else None
     if step.bn_recalibration_images:
+        # Kept only where it measurably helps: on V3-Small at 96 px it took held-out agreement from 42 % to 11 %.
+        before = {k: v.clone() for k, v in student.state_dict().items() if "running_" in k or "num_batches" in k}
         recalibrate_batchnorm(student, train, Preprocessing.for_card(model.card), step.bn_recalibration_images,
-                              progress.span(0.9, 1.0))  # fmt: skip
-    student.cpu()
+                              progress.span(0.9, 0.97))  # fmt: skip
+        recalibrated = judge.score(student) if judge else None
+        if final_score is not None and recalibrated is not None and recalibrated < final_score:
+            student.load_state_dict(before, strict=False)
+        else:
+            final_score = recalibrated
+    kept = "trained"
+    if judge is not None and final_score is not None and best_score is not None and final_score < best_score:
+        if best_state is None:  # nothing beat the start: fine-tuning made the model worse
+            student.load_state_dict(model.module.state_dict())
+            kept = "start"
+        else:
+            student.load_state_dict(best_state)
+            kept = "best during training"
+    student.eval().cpu()
+    model.module.cpu()
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
+    report = FinetuneReport(
+        steps=done, resumed_at=resumed_at, held_out=len(held_out) if held_out else 0,
+        agreement_start=start_score, agreement_kept=best_score if kept != "trained" else final_score, kept=kept,
+        note=_kept_note(kept, start_score, final_score, best_score, judge),
+    )  # fmt: skip
     card = replace(model.card, title=f"{model.card.title} fine-tuned", path="")
-    progress(1.0, f"fine-tuned {done} steps in {time.monotonic() - started:.0f} s")
-    return LoadedModel(card=card, module=student)
+    if report.note:
+        card = replace(card, warnings=(*card.warnings, report.note))
+    progress(1.0, report.note or f"fine-tuned {done} steps in {time.monotonic() - started:.0f} s")
+    return FinetuneResult(LoadedModel(card=card, module=student), report)
 
 
 @torch.no_grad()
@@ -214,3 +282,49 @@ def recalibrate_batchnorm(
         module.eval()
         for norm, momentum in saved_momentum.items():
             norm.momentum = momentum
+
+
+def _hold_out(train: ImageDataset, wanted: int) -> tuple[ImageDataset | None, ImageDataset]:
+    """(held-out images, the rest to train on): at most a fifth of the set, none from a tiny set."""
+    count = min(wanted, len(train) // 5)
+    if len(train) < MIN_IMAGES_TO_HOLD_OUT or count < 1:
+        return None, train
+    order = train.shuffled(seed=12345).samples  # training reshuffles every epoch anyway
+    return replace(train, samples=order[:count]), replace(train, samples=order[count:])
+
+
+class _Judge:
+    """Top-1 agreement (%) of a student with the teacher, or accuracy when there is no teacher."""
+
+    def __init__(self, images: ImageDataset | None, teacher: nn.Module | None, card: Any, device: torch.device):
+        self.batches: list[tuple[torch.Tensor, torch.Tensor]] = []
+        if images is not None:
+            self.batches = list(images.batches(Preprocessing.for_card(card), 32))
+        self.targets = []
+        with torch.no_grad():
+            for batch, labels in self.batches:
+                self.targets.append(teacher(batch.to(device)).argmax(1).cpu() if teacher is not None else labels)
+        self.count = sum(len(t) for t in self.targets)
+
+    def __bool__(self) -> bool:
+        return bool(self.batches) and all(bool((t >= 0).all()) for t in self.targets)
+
+    @torch.no_grad()
+    def score(self, module: nn.Module) -> float:
+        module.eval()
+        device = next(module.parameters()).device
+        hits = total = 0
+        for (batch, _), target in zip(self.batches, self.targets, strict=True):
+            hits += int((module(batch.to(device)).argmax(1).cpu() == target).sum())
+            total += len(target)
+        return round(100 * hits / max(1, total), 2)
+
+
+def _kept_note(kept: str, start: float | None, final: float | None, best: float | None, judge: Any) -> str:
+    if kept == "start":
+        return (f"fine-tuning lowered top-1 agreement with the parent on {judge.count} held-out images "
+                f"({start:.1f} % → {final:.1f} %), so the weights from before fine-tuning were kept")
+    if kept == "best during training":
+        return (f"the last weights agreed less with the parent on held-out images ({final:.1f} %) than an earlier "
+                f"checkpoint ({best:.1f} %), which was kept")
+    return ""

@@ -21,6 +21,7 @@ from core.data.datasets import ImageDataset
 from core.jobs import Progress, silent
 from core.metrics.accuracy import evaluate
 from core.metrics.complexity import analyze_complexity
+from core.metrics.finite import nonfinite_warning
 from core.metrics.latency import benchmark
 from core.metrics.size import state_dict_bytes
 from core.model import LoadedModel
@@ -102,6 +103,7 @@ def compress(
             project.update_metrics(parent.id, measure(model, model.module, evaluation, threads, progress.span(0, 0.1)))
     current = model
     timings: list[dict[str, Any]] = []
+    reports: dict[int, dict[str, Any]] = {}  # a fine-tune's own report, by step
 
     def checkpoints(index: int) -> Path:
         return project.checkpoints_dir(parent, _run_key(recipe, index))
@@ -121,22 +123,27 @@ def compress(
                     assert train is not None
                     between = replace(following, epochs=following.epochs / len(rounds))
                     current = finetune(current, between, train=train, teacher=model,
-                                       progress=round_progress.span(0.3, 1.0))  # fmt: skip
+                                       progress=round_progress.span(0.3, 1.0)).model  # fmt: skip
         elif isinstance(step, FinetuneStep):
             assert train is not None
-            current = finetune(current, step, train=train, teacher=model, checkpoint_dir=checkpoints(index),
-                               progress=step_progress)  # fmt: skip
+            tuned = finetune(current, step, train=train, teacher=model, checkpoint_dir=checkpoints(index),
+                             progress=step_progress)  # fmt: skip
+            current, reports[index] = tuned.model, tuned.report.to_dict()
         else:
             assert isinstance(step, QuantizeStep)
             # Recipes end with quantization, so this is the last float graph: MACs are counted on it.
             float_module = current.module
             current = quantize(current, step, calib=calib, train=train, checkpoint_dir=checkpoints(index),
                                progress=step_progress)  # fmt: skip
-        timings.append({"step": step.TYPE, "seconds": round(time.perf_counter() - step_started, 2)})
+        timings.append({"step": step.TYPE, "seconds": round(time.perf_counter() - step_started, 2),
+                        **reports.get(index, {})})  # fmt: skip
     if current.card.quantization is None:
         float_module = current.module
     metrics = measure(current, float_module, evaluation, threads, progress.span(0.9, 1.0))
     metrics["steps"] = timings
+    metrics["warnings"] = [note for note in (r.get("note") for r in reports.values()) if note]
+    if (broken := nonfinite_warning(current.module)) is not None:
+        metrics["warnings"].append(broken)
     metrics["seconds"] = round(time.perf_counter() - started, 2)
     variant = project.add_variant(current, name or f"{model.card.title} · {recipe.name}", parent=parent.id,
                                   recipe=recipe.to_dict(), metrics=metrics)  # fmt: skip

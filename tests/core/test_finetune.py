@@ -14,6 +14,7 @@ from core.compress.pruning import prune
 from core.data import Preprocessing, open_dataset
 from core.errors import DatasetError, StudioError
 from core.jobs import Cancelled, CancelToken, Progress
+from core.precision import INT8_STATIC, QuantInfo
 from core.recipe import FinetuneStep, PruneStep
 from core.zoo.loading import create_model
 from core.zoo.registry import ModelSpec
@@ -45,7 +46,7 @@ def test_distillation_brings_a_pruned_student_closer_to_its_parent(imagenette_di
         [b for b, _ in open_dataset(imagenette_dir / "val", limit=64).batches(Preprocessing(160, 183), 64)]
     )
     step = FinetuneStep(epochs=1, batch_size=16, learning_rate=1e-3, bn_recalibration_images=128)
-    tuned = finetune(student, step, train=open_dataset(imagenette_dir / "train", limit=256), teacher=teacher)
+    tuned = finetune(student, step, train=open_dataset(imagenette_dir / "train", limit=256), teacher=teacher).model
     before = _kl_to_teacher(student.module, teacher.module, held_out)
     after = _kl_to_teacher(tuned.module, teacher.module, held_out)
     assert after < 0.85 * before, (before, after)
@@ -56,8 +57,8 @@ def test_unlabeled_data_is_allowed_for_distillation_only(parent, shared: Path) -
     unlabeled = open_dataset(shared / "datasets" / "imagenet_calib1000", limit=32)
     with pytest.raises(DatasetError, match="no labels"):
         finetune(parent, FinetuneStep(labels=True, distill=False), train=unlabeled)
-    tuned = finetune(parent, FinetuneStep(labels=False, distill=True, epochs=1, batch_size=16,
-                                          bn_recalibration_images=0), train=unlabeled, teacher=parent)  # fmt: skip
+    step = FinetuneStep(labels=False, distill=True, epochs=1, batch_size=16, bn_recalibration_images=0)
+    tuned = finetune(parent, step, train=unlabeled, teacher=parent).model
     assert tuned.module is not parent.module
 
 
@@ -66,13 +67,13 @@ def test_missing_teacher_and_quantized_students_are_refused(parent, train) -> No
         finetune(parent, FinetuneStep(distill=True), train=train)
     from dataclasses import replace
 
-    quantized = replace(parent, card=replace(parent.card, quantization={"mode": "static"}))
+    quantized = replace(parent, card=replace(parent.card, quantization=QuantInfo(INT8_STATIC, True, (), {})))
     with pytest.raises(StudioError, match="quantize after fine-tuning"):
         finetune(quantized, FinetuneStep(distill=False), train=train)
 
 
 def test_a_cancelled_run_resumes_from_its_checkpoint(parent, train, tmp_path: Path) -> None:
-    step = FinetuneStep(epochs=1, batch_size=16, distill=False, bn_recalibration_images=0)
+    step = FinetuneStep(epochs=1, batch_size=16, distill=False, bn_recalibration_images=0, held_out_images=0)
     token = CancelToken()
     messages: list[str] = []
 
@@ -92,7 +93,7 @@ def test_a_cancelled_run_resumes_from_its_checkpoint(parent, train, tmp_path: Pa
 
 
 def test_a_killed_run_resumes_from_the_last_epoch(parent, train, tmp_path: Path) -> None:
-    step = FinetuneStep(epochs=2, batch_size=16, distill=False, bn_recalibration_images=0)
+    step = FinetuneStep(epochs=2, batch_size=16, distill=False, bn_recalibration_images=0, held_out_images=0)
 
     def crash_in_second_epoch(fraction: float, message: str) -> None:
         if "step 8/" in message:
@@ -124,7 +125,7 @@ def test_a_time_budget_anneals_the_learning_rate_to_its_end(parent, train, monke
 
     monkeypatch.setattr("core.compress.finetune.time", SimpleNamespace(monotonic=clock))
     step = FinetuneStep(epochs=100, learning_rate=0.01, batch_size=16, distill=False, max_minutes=0.5,
-                        bn_recalibration_images=0)  # fmt: skip
+                        bn_recalibration_images=0, held_out_images=0)  # fmt: skip
     rates: list[float] = []
     finetune(parent, step, train=train, progress=Progress(lambda f, m: rates.extend(_learning_rates(m))))
     steps_possible = 100 * len(train) // 16
@@ -135,3 +136,31 @@ def test_a_time_budget_anneals_the_learning_rate_to_its_end(parent, train, monke
 
 def _learning_rates(message: str) -> list[float]:
     return [float(message.rsplit("learning rate ", 1)[1])] if "learning rate" in message else []
+
+
+def test_a_fine_tune_that_makes_the_model_worse_returns_its_start_and_says_so(parent, train) -> None:
+    # A learning rate 10,000× too high wrecks the weights within one epoch.
+    step = FinetuneStep(epochs=1, batch_size=16, learning_rate=1.0, labels=False, distill=True,
+                        bn_recalibration_images=0, held_out_images=24)  # fmt: skip
+    tuned = finetune(parent, step, train=train, teacher=parent)
+    assert tuned.report.kept == "start" and tuned.report.held_out == 19  # a fifth of 96 at most
+    assert tuned.report.agreement_start == 100.0 and "kept" in tuned.report.note
+    assert tuned.report.note in tuned.model.card.warnings
+    for name, value in parent.module.state_dict().items():
+        assert torch.equal(tuned.model.module.state_dict()[name], value), name
+
+
+def test_a_fine_tune_that_helps_keeps_its_trained_weights(parent, train) -> None:
+    import copy
+    from dataclasses import replace
+
+    module = copy.deepcopy(parent.module)
+    head = module.classifier[-1]
+    with torch.no_grad():  # a damaged head that distillation repairs within an epoch
+        head.weight.add_(0.05 * torch.randn(head.weight.shape, generator=torch.Generator().manual_seed(0)))
+    student = replace(parent, module=module)
+    step = FinetuneStep(epochs=2, batch_size=16, learning_rate=1e-4, labels=False, distill=True,
+                        bn_recalibration_images=64)  # fmt: skip
+    tuned = finetune(student, step, train=train, teacher=parent)
+    assert tuned.report.kept != "start" and not tuned.report.note.startswith("fine-tuning lowered")
+    assert tuned.report.agreement_kept > tuned.report.agreement_start
