@@ -21,11 +21,11 @@ def main(text: str, weights: str, runtime: str, threads: int, runs: int) -> None
     if runtime == "onnxruntime":
         import onnxruntime  # noqa: F401 - counted in the baseline like torch
 
-    from core.export.source import resolve_source
+    from core.references import resolve_reference
     from core.runtime import predictor_for
 
     baseline = _status_mb("VmRSS")
-    model = resolve_source(text, weights).model  # a zoo spec, a model file or PROJECT_DIR:VARIANT
+    model = resolve_reference(text, weights)  # a zoo spec, a model file or PROJECT_DIR:VARIANT
     size = model.card.input_size
     batch = np.random.default_rng(0).standard_normal((1, 3, size, size), dtype=np.float32)
     with predictor_for(model, runtime, threads) as predict:

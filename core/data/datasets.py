@@ -193,9 +193,9 @@ def read_rgb(path: Path, min_side: int | None = None) -> Image.Image:
     """Any PIL-readable image as 8-bit RGB: grayscale, CMYK and 16-bit or float pixels converted, transparency
     composed on white.
 
-    With `min_side`, an image whose short side is at least twice that is decoded reduced by a whole factor that
-    keeps its short side >= `min_side`, so a photo of many megapixels costs megabytes, not a gigabyte; smaller
-    images decode exactly as without it. Images over Pillow's pixel limit raise DecompressionBombError.
+    With `min_side`, an image of more than 4 Mpx whose short side is at least twice that is decoded reduced by a
+    whole factor that keeps its short side >= `min_side`, so it costs megabytes, not a gigabyte; other images
+    decode exactly as without it. Images over Pillow's pixel limit raise DecompressionBombError.
     """
     from PIL import Image
 
@@ -218,9 +218,16 @@ def read_rgb(path: Path, min_side: int | None = None) -> Image.Image:
         return image.convert("RGB")
 
 
+# Images up to this many pixels decode in full, exactly as the preprocessing expects (ImageNet-sized photos
+# lose accuracy when JPEG's draft mode shrinks them); only larger ones are decoded reduced.
+REDUCE_ABOVE_PIXELS = 2048 * 2048
+
+
 def _reduction(size: tuple[int, int], min_side: int | None) -> int:
-    """The largest whole factor an image of `size` can shrink by with its short side staying >= `min_side`."""
-    return max(1, min(size) // min_side) if min_side else 1
+    """The largest whole factor a huge image of `size` can shrink by with its short side staying >= `min_side`."""
+    if not min_side or size[0] * size[1] <= REDUCE_ABOVE_PIXELS:
+        return 1
+    return max(1, min(size) // min_side)
 
 
 def _eight_bit(image: Image.Image) -> Image.Image:

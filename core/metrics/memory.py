@@ -43,7 +43,7 @@ def measure_peak_memory(model: LoadedModel, runtime: str = "torch", threads: int
                         stored_as: str | None = None) -> MemoryResult:  # fmt: skip
     """Peak RSS of inference; `stored_as` ("PROJECT_DIR:VARIANT") re-creates a project variant in the child."""
     text, weights = (stored_as, "auto") if stored_as else _model_argument(model)
-    command = [sys.executable, "-m", "core.metrics.memory_probe", text, weights, runtime, str(threads), str(runs)]
+    command = [sys.executable, "-m", "core.memory_probe", text, weights, runtime, str(threads), str(runs)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
         raise StudioError(f"memory probe failed: {(done.stderr.strip().splitlines() or ['no output'])[-1]}")

@@ -141,9 +141,9 @@ def test_huge_jpeg_decodes_reduced_but_no_smaller_than_needed(huge_jpeg: Path) -
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P"])
 def test_huge_png_decodes_reduced(mode: str, tmp_path: Path) -> None:
-    path = write_image(tmp_path / "huge.png", mode=mode, size=(1200, 900))
+    path = write_image(tmp_path / "huge.png", mode=mode, size=(2400, 1800))  # over REDUCE_ABOVE_PIXELS
     reduced = read_rgb(path, min_side=256)
-    assert reduced.mode == "RGB" and reduced.size == (400, 300)  # factor 900 // 256 = 3
+    assert reduced.mode == "RGB" and reduced.size == (343, 258)  # factor 1800 // 256 = 7, rounded up
 
 
 def test_preprocessing_decodes_huge_images_reduced_with_the_same_result(huge_jpeg: Path) -> None:
