@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from core.errors import ProjectError, StorageError
+from core.errors import ProjectError, StorageError, StudioError
 from core.model import LoadedModel
 from core.precision import QuantInfo
 from core.storage import atomic_write_text, check_free_space, torch_bytes, write_bytes
@@ -134,6 +134,15 @@ def _quant_info(data: Any) -> QuantInfo | None:
         raise ProjectError(f"{VARIANT_FILE}: {exc}") from None
 
 
+def model_fingerprint(model: LoadedModel) -> str:
+    """A digest of a model's spec (resolution and padding change what it computes) and every tensor."""
+    import hashlib
+
+    assert model.module is not None
+    spec = json.dumps(model.card.spec.to_dict() if model.card.spec else None, sort_keys=True)
+    return hashlib.sha256(f"{spec}:{weights_fingerprint(model.module)}".encode()).hexdigest()[:24]
+
+
 def weights_fingerprint(module: Any) -> str:
     """A digest of every tensor of a module's state_dict: the same weights give the same fingerprint."""
     import hashlib
@@ -146,6 +155,17 @@ def weights_fingerprint(module: Any) -> str:
             value = value.int_repr() if value.is_quantized else value
             digest.update(value.cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:24]
+
+
+def _empty_or_half_made(root: Path) -> bool:
+    """Nothing in `root` but what a creation killed before its index was written leaves behind."""
+    if not root.exists():
+        return True
+    for entry in root.iterdir():
+        leftover = entry.name == LOCK_FILE or entry.name.endswith(".tmp")
+        if not (leftover or (entry.name == "variants" and entry.is_dir() and not any(entry.iterdir()))):
+            return False
+    return True
 
 
 class Project:
@@ -161,6 +181,9 @@ class Project:
         self.name = name
         self.variants = variants
         self.problems = problems  # variants that could not be read when opening
+        # Ids in the index whose variant could not be read: kept in the index, so repairing a
+        # variant.json by hand brings the variant back, and no write of ours drops it for good.
+        self._unreadable: list[str] = []
 
     @classmethod
     def create(cls, root: str | Path, name: str | None = None) -> Project:
@@ -188,7 +211,7 @@ class Project:
             raise ProjectError(f"{root} is a file, not a folder; choose another project folder")
         if (root / PROJECT_FILE).exists():
             return cls.open(root)
-        if root.exists() and any(p.name != LOCK_FILE for p in root.iterdir()):
+        if not _empty_or_half_made(root):
             raise ProjectError(f"{root} is not empty and holds no project; choose an empty or new folder")
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -198,6 +221,8 @@ class Project:
         with project._locked():  # whoever takes the lock first creates it; the other opens it
             if (root / PROJECT_FILE).exists():
                 return cls.open(root)
+            if not _empty_or_half_made(root):
+                raise ProjectError(f"{root} is not empty and holds no project; choose an empty or new folder")
             (root / "variants").mkdir(exist_ok=True)
             project._save_index()
         return project
@@ -212,9 +237,11 @@ class Project:
         for variant_id in ids:
             try:
                 variants.append(cls._read_variant(root, variant_id))
-            except (OSError, ValueError, KeyError, TypeError, ProjectError) as exc:
+            except (OSError, ValueError, KeyError, TypeError, StudioError) as exc:
                 problems.append(f"variant {variant_id!r} is unreadable and was left out: {exc}")
-        return cls(root, name, variants, problems)
+        project = cls(root, name, variants, problems)
+        project._unreadable = [i for i in ids if isinstance(i, str) and i not in {v.id for v in variants}]
+        return project
 
     @staticmethod
     def _read_index(root: Path) -> tuple[str, list[str]]:
@@ -251,43 +278,57 @@ class Project:
         """Hold the project's file lock; no other writer changes the project meanwhile."""
         from filelock import FileLock, Timeout
 
+        lock = FileLock(self.root / LOCK_FILE, timeout=LOCK_TIMEOUT_S)
         try:
-            with FileLock(self.root / LOCK_FILE, timeout=LOCK_TIMEOUT_S):
-                self._remove_stale_staging()
-                yield
+            lock.acquire()
         except Timeout:
             raise ProjectError(
                 f"{self.root} stayed locked by another run for {LOCK_TIMEOUT_S:.0f} s; try again when it has finished"
             ) from None
         except OSError as exc:
             raise ProjectError(f"cannot lock {self.root} for writing: {exc.strerror or exc}") from exc
+        try:
+            self._remove_stale_staging()
+            yield
+        finally:
+            lock.release()
 
     def _remove_stale_staging(self) -> None:
         """Staging folders left by a killed writer (every live writer holds the lock while it stages)."""
         variants = self.root / "variants"
-        for stale in variants.glob(STAGING_PREFIX + "*") if variants.is_dir() else ():
+        if not self._own_folder(variants):
+            return
+        for stale in variants.glob(STAGING_PREFIX + "*"):
             if stale.is_dir() and not stale.is_symlink():
                 shutil.rmtree(stale, ignore_errors=True)
+
+    def _own_folder(self, folder: Path) -> bool:
+        """`folder` is a real folder directly inside the project (not a symlink to somewhere else)."""
+        return folder.is_dir() and not folder.is_symlink() and folder.resolve().parent == self.root.resolve()
 
     def _refresh(self) -> None:
         """Re-read the index under the lock: variants other writers added or deleted since we read it."""
         self.name, ids = self._read_index(self.root)
         known = {v.id: v for v in self.variants}
-        fresh = []
+        fresh, self._unreadable = [], []
         for variant_id in ids:
             try:
                 fresh.append(self._read_variant(self.root, variant_id))
-            except (OSError, ValueError, KeyError, TypeError, ProjectError):
+            except (OSError, ValueError, KeyError, TypeError, StudioError):
+                if not isinstance(variant_id, str):
+                    continue
+                self._unreadable.append(variant_id)
                 if variant_id in known:
                     fresh.append(known[variant_id])
         self.variants = fresh
 
     def _save_index(self) -> None:
+        readable = {v.id for v in self.variants}
         index = {
             "format": PROJECT_FORMAT,
             "version": PROJECT_VERSION,
             "name": self.name,
-            "variants": [v.id for v in self.variants],
+            "variants": [v.id for v in self.variants] + [i for i in self._unreadable if i not in readable],
         }
         atomic_write_text(self.root / PROJECT_FILE, json.dumps(index, indent=2))
 
@@ -326,19 +367,23 @@ class Project:
 
     def checkpoints_dir(self, parent: Variant, key: str) -> Path:
         """Where a run from `parent` keeps resumable checkpoints; removed with the parent."""
-        return self.root / CHECKPOINTS / f"{check_variant_id(parent.id)}-{key}"
+        folder = self.root / CHECKPOINTS
+        if folder.exists() and not self._own_folder(folder):
+            raise ProjectError(f"{folder} points outside the project; remove the link to resume runs here")
+        return folder / f"{check_variant_id(parent.id)}-{key}"
 
     def remove_checkpoints(self, keep: tuple[Path, ...] = ()) -> None:
         """Remove checkpoint folders that no run can use any more: their parent is gone, or the run finished."""
         folder = self.root / CHECKPOINTS
-        if not folder.is_dir():
-            return
+        if not self._own_folder(folder):
+            return  # a checkpoints folder linked elsewhere is never walked, let alone emptied
         ids = {v.id for v in self.variants}
         for entry in folder.iterdir():
-            owner = entry.name.split("-", 1)[0]
-            if entry in keep or entry.is_symlink():
+            owner = entry.name.rsplit("-", 1)[0]
+            if entry in keep or entry.is_symlink() or not entry.is_dir():
                 continue
-            if owner not in ids or not any(entry.rglob("*.pt")):
+            # An entry with any file (a checkpoint, or one being written) belongs to a run that may resume.
+            if owner not in ids or not any(p.is_file() for p in entry.rglob("*")):
                 shutil.rmtree(entry, ignore_errors=True)
 
     def add_variant(
@@ -366,7 +411,7 @@ class Project:
             model_file, fmt = "model" + Path(card.path).suffix.lower(), card.format
         else:
             raise ProjectError(f"{card.title} cannot be stored: save it as a state_dict, TorchScript, .pt2 or ONNX")
-        fingerprint = weights_fingerprint(model.module) if fmt == "state_dict" and model.module is not None else ""
+        fingerprint = model_fingerprint(model) if fmt == "state_dict" and model.module is not None else ""
         try:
             # Serialized before taking the lock: the bytes are checked against the free space, and
             # torch's own file writer, which aborts the process on a full disk, never touches the disk.

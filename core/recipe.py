@@ -167,7 +167,7 @@ class FinetuneStep:
             raise RecipeError("finetune needs labels, distill, or both")
         _check_range("finetune", "epochs", self.epochs, 0.0, 1000.0)
         _check_range("finetune", "learning_rate", self.learning_rate, 1e-8, 10.0)
-        _check_range("finetune", "batch_size", self.batch_size, 1, 4096)
+        _check_range("finetune", "batch_size", self.batch_size, 2, 4096)  # BatchNorm needs two samples
         _check_range("finetune", "temperature", self.temperature, 0.1, 100.0)
         _check_range("finetune", "distill_weight", self.distill_weight, 0.0, 1.0)
         if self.resolution is not None:

@@ -30,7 +30,7 @@ from core.errors import DatasetError, StudioError
 from core.jobs import Cancelled, Progress, silent
 from core.model import LoadedModel
 from core.recipe import FinetuneStep
-from core.storage import atomic_write
+from core.storage import atomic_torch_save
 
 CHECKPOINT_FILE = "finetune-checkpoint.pt"
 CHECKPOINT_EVERY_S = 120.0
@@ -135,14 +135,17 @@ def finetune(
     done, spent_before, resumed_at = 0, 0.0, None
     checkpoint = checkpoint_dir / CHECKPOINT_FILE if checkpoint_dir else None
     fingerprint = _fingerprint(model, step, train)
-    if checkpoint is not None and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state.get("fingerprint") == fingerprint:
+    state = _read_checkpoint(checkpoint, device) if checkpoint is not None else None
+    if state is not None and state.get("fingerprint") == fingerprint:
+        try:
             student.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             done, spent_before = int(state["step"]), float(state.get("seconds", 0.0))
             resumed_at = done
             progress(done / total_steps * 0.9, f"resuming at step {done}/{total_steps}")
+        except (RuntimeError, KeyError, ValueError, TypeError):  # a damaged checkpoint: start afresh
+            student.load_state_dict(model.module.state_dict())
+            optimizer = torch.optim.AdamW(student.parameters(), lr=step.learning_rate, weight_decay=0.0)
 
     def save_checkpoint() -> None:
         if checkpoint is None:
@@ -151,7 +154,7 @@ def finetune(
             "fingerprint": fingerprint, "step": done, "seconds": spent(), "model": student.state_dict(),
             "optimizer": optimizer.state_dict(),
         }  # fmt: skip
-        atomic_write(checkpoint, lambda tmp: torch.save(state, tmp))
+        atomic_torch_save(checkpoint, state)
 
     def spent() -> float:
         return spent_before + time.monotonic() - started
@@ -223,6 +226,7 @@ def finetune(
         save_checkpoint()
         raise
     finally:
+        model.module.cpu()  # the judge scored the start on the training device
         if teacher_module is not None:
             teacher_module.cpu()
     student.eval()
@@ -246,7 +250,6 @@ def finetune(
             student.load_state_dict(best_state)
             kept = "best during training"
     student.eval().cpu()
-    model.module.cpu()
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
     report = FinetuneReport(
@@ -282,6 +285,17 @@ def recalibrate_batchnorm(
         module.eval()
         for norm, momentum in saved_momentum.items():
             norm.momentum = momentum
+
+
+def _read_checkpoint(path: Path, device: torch.device) -> dict[str, Any] | None:
+    """The saved state of an interrupted run, or None when there is none or it cannot be read."""
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception:  # a truncated or foreign file: the run starts afresh and overwrites it
+        return None
+    return state if isinstance(state, dict) else None
 
 
 def _hold_out(train: ImageDataset, wanted: int) -> tuple[ImageDataset | None, ImageDataset]:

@@ -37,7 +37,8 @@ class PercentileRange:
         values = x_orig.detach().float().flatten()
         # A strided sample of ≤100k values keeps the sort cheap; percentiles barely move.
         values = values[:: max(1, values.numel() // 100_000)]
-        low, high = torch.quantile(values, torch.tensor([1 - self.percentile / 100, self.percentile / 100]))
+        levels = torch.tensor([1 - self.percentile / 100, self.percentile / 100], device=values.device)
+        low, high = torch.quantile(values, levels)
         if self.min_val.numel() == 0 or torch.isinf(self.min_val):
             self.min_val.copy_(low)
             self.max_val.copy_(high)

@@ -25,7 +25,7 @@ from core.metrics.finite import nonfinite_warning
 from core.metrics.latency import benchmark
 from core.metrics.size import state_dict_bytes
 from core.model import LoadedModel
-from core.project import Project, Variant, weights_fingerprint
+from core.project import Project, Variant, model_fingerprint
 from core.recipe import FinetuneStep, PruneStep, QuantizeStep, Recipe, Step
 
 
@@ -89,7 +89,7 @@ def compress(
     recipe.check_data(available)  # before any work
     model.editable_module("compressed")
     started = time.perf_counter()
-    stored = project.find_by_fingerprint(weights_fingerprint(model.module)) if parent_variant is None else None
+    stored = project.find_by_fingerprint(model_fingerprint(model)) if parent_variant is None else None
     if parent_variant is None and stored is None:
         parent_metrics = measure(model, model.module, evaluation, threads, progress.span(0.0, 0.1))
         parent = project.add_variant(model, model.card.title, metrics=parent_metrics, reuse_same_weights=True)
@@ -104,6 +104,7 @@ def compress(
     current = model
     timings: list[dict[str, Any]] = []
     reports: dict[int, dict[str, Any]] = {}  # a fine-tune's own report, by step
+    notes: list[str] = []  # what fine-tunes between pruning rounds had to say
 
     def checkpoints(index: int) -> Path:
         return project.checkpoints_dir(parent, _run_key(recipe, index))
@@ -122,8 +123,10 @@ def compress(
                 if isinstance(following, FinetuneStep) and round_index < len(rounds) - 1:
                     assert train is not None
                     between = replace(following, epochs=following.epochs / len(rounds))
-                    current = finetune(current, between, train=train, teacher=model,
-                                       progress=round_progress.span(0.3, 1.0)).model  # fmt: skip
+                    tuned = finetune(current, between, train=train, teacher=model,
+                                     progress=round_progress.span(0.3, 1.0))  # fmt: skip
+                    current = tuned.model
+                    notes.extend([tuned.report.note] if tuned.report.note else [])
         elif isinstance(step, FinetuneStep):
             assert train is not None
             tuned = finetune(current, step, train=train, teacher=model, checkpoint_dir=checkpoints(index),
@@ -141,7 +144,7 @@ def compress(
         float_module = current.module
     metrics = measure(current, float_module, evaluation, threads, progress.span(0.9, 1.0))
     metrics["steps"] = timings
-    metrics["warnings"] = [note for note in (r.get("note") for r in reports.values()) if note]
+    metrics["warnings"] = notes + [note for note in (r.get("note") for r in reports.values()) if note]
     if (broken := nonfinite_warning(current.module)) is not None:
         metrics["warnings"].append(broken)
     metrics["seconds"] = round(time.perf_counter() - started, 2)

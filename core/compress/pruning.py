@@ -308,8 +308,8 @@ def _layer_ratios(module: nn.Module, step: PruneStep) -> dict[str, float]:
         channels = layer.out_channels if isinstance(layer, nn.Conv2d) else layer.out_features
         if ratio <= 0 or name in step.layer_ratios:
             continue
-        kept = channels - int(channels * ratio)
-        kept -= kept % step.round_to  # as torch-pruning rounds
+        kept = int(channels * (1 - ratio))
+        kept -= kept % step.round_to  # as torch-pruning 1.6 rounds (base_pruner: down to a multiple)
         if 1 - kept / channels > MAX_ROUNDING_OVERSHOOT * ratio:
             ratios[name] = 0.0
     return ratios

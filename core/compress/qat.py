@@ -63,6 +63,7 @@ def qat_int8(
     training = FinetuneStep(
         epochs=step.qat_epochs, learning_rate=step.qat_learning_rate, labels=train.labeled, distill=True,
         bn_recalibration_images=0,  # BN statistics are frozen into the int8 weights
+        held_out_images=0,  # no judge for a fake-quantized student (it would feed its observers)
     )  # fmt: skip
     trained = finetune(
         LoadedModel(card=model.card, module=prepared), training, train=train, teacher=model,

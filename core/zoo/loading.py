@@ -126,7 +126,9 @@ def read_checkpoint(path: Path, trust_pickle: bool = False) -> Any:
                 "only if you made the file yourself"
             ) from exc
         raise ModelLoadError(f"{path.name} is not a readable PyTorch checkpoint ({_first_line(exc)})") from exc
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError, ImportError) as exc:
+    # Garbage bytes fail inside torch's unpickler in many ways (a text file: KeyError on its memo).
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError, ImportError, KeyError,
+            IndexError, TypeError) as exc:
         raise ModelLoadError(
             f"{path.name} is not a readable PyTorch checkpoint (corrupt or truncated?): {_first_line(exc)}"
         ) from exc

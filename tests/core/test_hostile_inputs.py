@@ -213,6 +213,8 @@ CASES: list[Case] = [
     ("a model file that does not exist", lambda s, o: ["info", str(s.root / "missing.pth")], "no such file"),
     ("garbage bytes named .pth", lambda s, o: ["info", s.file("junk.pth", b"\x00\x01garbage")], "not a readable"),
     ("an empty .pt file", lambda s, o: ["info", s.file("empty.pt", b"")], "not a readable"),
+    ("a text file named .pth", lambda s, o: ["info", s.file("notes.pth", "hello, this is not a model\n")],
+     "not a readable"),
     ("a truncated checkpoint", lambda s, o: ["info", s.file("cut.pth", _truncated_checkpoint())], "not a readable"),
     ("a broken ONNX file", lambda s, o: ["info", _tiny_onnx_garbage(s)], "not a valid ONNX"),
     ("a checkpoint of tensors that is no MobileNet",

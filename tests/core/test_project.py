@@ -107,3 +107,37 @@ def test_foreign_format_models_are_stored_as_files(tmp_path: Path) -> None:
     variant = project.add_variant(onnx_model, "from onnx")
     assert variant.format == "onnx" and variant.model_file == "model.onnx"
     assert Project.open(tmp_path / "proj").load(variant.id).card.format == "onnx"
+
+
+def test_a_checkpoints_folder_linked_elsewhere_is_never_emptied(tmp_path: Path, small_model) -> None:
+    project = Project.create(tmp_path / "proj")
+    variant = project.add_variant(small_model, "v")
+    elsewhere = tmp_path / "documents"
+    (elsewhere / "taxes").mkdir(parents=True)
+    (elsewhere / "taxes" / "2026.txt").write_text("keep me")
+    (project.root / "checkpoints").symlink_to(elsewhere, target_is_directory=True)
+    project.delete(variant.id)
+    assert (elsewhere / "taxes" / "2026.txt").read_text() == "keep me"
+
+
+def test_an_unreadable_variant_stays_listed_through_other_writes(tmp_path: Path, small_model) -> None:
+    project = Project.create(tmp_path / "proj")
+    broken = project.add_variant(small_model, "broken")
+    path = project.variant_dir(broken) / "variant.json"
+    good_json = path.read_text()
+    path.write_text(json.dumps({**json.loads(good_json), "spec": {"arch": "nope"}}))  # a bad spec, not only bad JSON
+    reopened = Project.open(tmp_path / "proj")
+    assert reopened.variants == [] and "unreadable" in reopened.problems[0]
+    reopened.add_variant(small_model, "other")
+    path.write_text(good_json)  # repaired by hand: it comes back
+    assert sorted(v.name for v in Project.open(tmp_path / "proj").variants) == ["broken", "other"]
+
+
+def test_the_same_weights_at_another_resolution_are_another_parent(tmp_path: Path) -> None:
+    from core.project import model_fingerprint
+
+    weights = ModelSpec("mobilenet_v3_small").build().state_dict()
+    at = {res: create_model(ModelSpec("mobilenet_v3_small", resolution=res), "none") for res in (160, 224)}
+    for model in at.values():
+        model.module.load_state_dict(weights)
+    assert model_fingerprint(at[160]) != model_fingerprint(at[224])
