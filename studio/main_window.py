@@ -1,5 +1,6 @@
 """The studio's main window: one tab per step (model, data, compress, jobs, variants, compare, graph,
-export), the project, settings, undo/redo, themes and the job status bar.
+export), settings, undo/redo, themes and the job status bar; the project's own actions are in
+`studio.project_actions`.
 
 Slots here assign state or start one core verb as a job; the panels only draw state.
 """
@@ -7,15 +8,12 @@ Slots here assign state or start one core verb as a job; the panels only draw st
 from __future__ import annotations
 
 import contextlib
-import json
-import shutil
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -43,11 +41,13 @@ from core.export.registry import FORMATS
 from core.export.run import export_model
 from core.export.source import from_model, from_project
 from core.inspect import ModelReport, describe, inspect_model
-from core.paths import projects_dir, shared_dir
-from core.project import PROJECT_FILE, Project
+from core.paths import shared_dir
+from core.precision import Int8Static
+from core.project import Project
 from core.recipe import PruneStep, QuantizeStep, Recipe, RecipeError
 from core.runtime import default_threads
 from core.settings import load_settings, save_settings
+from studio.actions import add_action
 from studio.compare_panel import ComparePanel
 from studio.compress_panel import CUSTOM, CompressPanel
 from studio.data_panel import DataPanel
@@ -55,18 +55,24 @@ from studio.export_panel import ExportPanel
 from studio.graph_panel import GRAPH_FILE_FILTER, GraphPanel
 from studio.jobs_panel import JobsPanel
 from studio.model_panel import ModelView, ZooPicker
+from studio.project_actions import ProjectActions, ProjectUse
 from studio.state import DATA_ROLES, DataFolders, StudioState, ZooChoice
 from studio.theme import THEMES, apply_theme
 from studio.undo import Edit
 from studio.variants_panel import VariantsPanel
 from studio.workers import Job, JobRunner
 
-MODEL_FILE_FILTER = "Models (*.pth *.pt *.pt2 *.onnx);;All files (*)"
+MODEL_SUFFIXES = (".pth", ".pt", ".pt2", ".onnx")
+MODEL_FILE_FILTER = f"Models ({' '.join('*' + suffix for suffix in MODEL_SUFFIXES)});;All files (*)"
+DROP_HINT = "Drop a .pth, .pt, .pt2 or .onnx file, or choose a model from the zoo."
 SHARED_FOLDERS = {"calib": "imagenet_calib1000", "evaluation": "imagenet_val1300", "train": "imagenette/train"}
 SENSITIVITY_IMAGES = 64
 DEPLOYMENT_RESOLUTIONS = (128, 160, 192, 224)
-MAX_RECENT = 8
 TABS = ("Model", "Data", "Compress", "Jobs", "Variants", "Compare", "Graph", "Export")
+
+
+def _static_int8(step: object) -> bool:
+    return isinstance(step, QuantizeStep) and isinstance(step.precision, Int8Static)
 
 
 def _default_folders(settings: QSettings) -> DataFolders:
@@ -77,6 +83,21 @@ def _default_folders(settings: QSettings) -> DataFolders:
         default = shared_dir() / "datasets" / name
         folders[role] = str(remembered) if remembered is not None else str(default) if default.is_dir() else ""
     return DataFolders(**folders, evaluation_limit=int(settings.value("data/evaluation_limit", 500)))
+
+
+def _not_a_model(urls: list[QUrl]) -> str:
+    """Why dropped `urls` cannot be opened as a model, in plain words; '' when they are one model file.
+
+    Checked before a load job starts: the loader's errors for a text file or a folder are not for people.
+    """
+    if len(urls) != 1 or not urls[0].isLocalFile():
+        return f"Drop one model file from this computer. {DROP_HINT}"
+    path = Path(urls[0].toLocalFile())
+    if path.is_dir():
+        return f"{path.name} is a folder, not a model file. {DROP_HINT}"
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        return f"{path.name} is not a model file. {DROP_HINT}"
+    return ""
 
 
 class MainWindow(QMainWindow):
@@ -95,6 +116,7 @@ class MainWindow(QMainWindow):
         self.runner = JobRunner(threads or default_threads(), self)
         self.undo_stack = QUndoStack(self)
         self.current_load: Job | None = None
+        self.projects = ProjectActions(self)
         self.setWindowTitle("MobileNet Compression Studio")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
@@ -125,7 +147,8 @@ class MainWindow(QMainWindow):
 
         self.data_panel.show_folders(self.state.folders)
         self.compress_panel.show_recipe(self._restored_recipe())
-        self._open_remembered_project()
+        self.projects.open_remembered()
+        self.refresh_variants()
         for role in DATA_ROLES:
             if self.state.folders.folder(role):
                 self.open_data(role)
@@ -145,31 +168,15 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.cancel_button)
         self.cancel_button.clicked.connect(self.runner.cancel_all)
 
-    def _action(self, menu: Any, text: str, slot: Callable[[], Any], shortcut: Any = None, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        action.triggered.connect(lambda _=False: slot())
-        menu.addAction(action)
-        return action
-
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self._action(file_menu, "&New project…", self.ask_new_project, QKeySequence.StandardKey.New,
-                     "Start an empty project folder for variants")  # fmt: skip
-        self._action(file_menu, "Open &project…", self.ask_open_project, "Ctrl+Shift+O")
-        self.recent_menu = file_menu.addMenu("Recent projects")
-        self._action(file_menu, "&Save project as…", self.ask_save_project_as, QKeySequence.StandardKey.SaveAs,
-                     "Copy the project to another folder and continue there")  # fmt: skip
+        self.projects.add_to_menu(file_menu)
         file_menu.addSeparator()
-        self._action(file_menu, "&Open model…", self.ask_open_file, QKeySequence.StandardKey.Open)
-        self._action(file_menu, "Set &weights folder…", self.ask_weights_folder,
-                     tip="A folder of pretrained weight files the zoo should use")  # fmt: skip
+        add_action(self, file_menu, "&Open model…", self.ask_open_file, QKeySequence.StandardKey.Open)
+        add_action(self, file_menu, "Set &weights folder…", self.ask_weights_folder,
+                   tip="A folder of pretrained weight files the zoo should use")  # fmt: skip
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        add_action(self, file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         edit_menu = self.menuBar().addMenu("&Edit")
         undo = self.undo_stack.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)
@@ -177,27 +184,26 @@ class MainWindow(QMainWindow):
         redo.setShortcut(QKeySequence.StandardKey.Redo)
         edit_menu.addActions([undo, redo])
         run_menu = self.menuBar().addMenu("&Run")
-        self._action(run_menu, "&Compress", lambda: self.compress_current(""), "Ctrl+R")
-        self._action(run_menu, "&Export", self.export_panel.export_button.click, "Ctrl+E")
-        self._action(run_menu, "Cancel &all jobs", self.runner.cancel_all, "Ctrl+.")
+        add_action(self, run_menu, "&Compress", lambda: self.compress_current(""), "Ctrl+R")
+        add_action(self, run_menu, "&Export", self.export_panel.export_button.click, "Ctrl+E")
+        add_action(self, run_menu, "Cancel &all jobs", self.runner.cancel_all, "Ctrl+.")
         view_menu = self.menuBar().addMenu("&View")
         for index, title in enumerate(TABS):
-            self._action(view_menu, title, lambda i=index: self.tabs.setCurrentIndex(i), f"Ctrl+{index + 1}")
+            add_action(self, view_menu, title, lambda i=index: self.tabs.setCurrentIndex(i), f"Ctrl+{index + 1}")
         view_menu.addSeparator()
         themes = QActionGroup(self)
         current = str(self.settings.value("theme", "light"))
         self.theme_actions: dict[str, QAction] = {}
         for name in THEMES:
-            action = self._action(view_menu, f"{name.title()} theme", lambda n=name: self.set_theme(n))
+            action = add_action(self, view_menu, f"{name.title()} theme", lambda n=name: self.set_theme(n))
             action.setCheckable(True)
             action.setChecked(name == current)
             themes.addAction(action)
             self.theme_actions[name] = action
         help_menu = self.menuBar().addMenu("&Help")
-        self._action(help_menu, "&About", lambda: QMessageBox.about(
+        add_action(self, help_menu, "&About", lambda: QMessageBox.about(
             self, "About", f"MobileNet Compression Studio {__version__}\nEvery number shown is measured on this "
             "machine; compression runs in the background."))  # fmt: skip
-        self._refresh_recent()
 
     def _connect_panels(self) -> None:
         self.picker.load_requested.connect(self.load_zoo)
@@ -212,8 +218,8 @@ class MainWindow(QMainWindow):
         self.compress_panel.suggestion_requested.connect(self.apply_suggestion)
         self.runner.job_started.connect(self._track)
         self.variants_panel.selected.connect(self.select_variant)
-        self.variants_panel.model.rename_requested.connect(self.rename_variant)
-        self.variants_panel.delete_requested.connect(self.ask_delete_variant)
+        self.variants_panel.model.rename_requested.connect(self.projects.rename_variant)
+        self.variants_panel.delete_requested.connect(self.projects.ask_delete_variant)
         self.variants_panel.evaluate_requested.connect(self.reevaluate)
         self.variants_panel.benchmark_requested.connect(self.rebenchmark)
         self.variants_panel.open_requested.connect(self.use_variant_as_model)
@@ -243,9 +249,13 @@ class MainWindow(QMainWindow):
         self.problem_shown.emit(message)
 
     def _start(self, title: str, fn: Callable[..., Any], *args: Any, on_success: Callable[[Any], None],
-               **kwargs: Any) -> Job:  # fmt: skip
+               use: ProjectUse | None = None, **kwargs: Any) -> Job:  # fmt: skip
+        """Run `fn` as a job; one that reads or writes a project says what in `use` (see ProjectActions.bind)."""
         job = self.runner.start(title, fn, *args, **kwargs)
-        job.succeeded.connect(on_success)
+        if use is None:
+            job.succeeded.connect(on_success)
+        else:
+            self.projects.bind(job, use, on_success)
         job.failed.connect(lambda message, details: self.show_problem(f"{title} failed: {message}", details))
         return job
 
@@ -330,10 +340,12 @@ class MainWindow(QMainWindow):
     # Loading -----------------------------------------------------------------------------------
     def load_zoo(self, choice: ZooChoice) -> Job:
         self.state.choice = choice
-        return self._start_load(f"Loading {choice.spec}", inspect_model, str(choice.spec), choice.weights)
+        return self._start_load(f"Loading {choice.spec}", str(choice.spec), inspect_model, str(choice.spec),
+                                choice.weights)  # fmt: skip
 
     def load_file(self, path: str | Path) -> Job:
-        return self._start_load(f"Opening {Path(path).name}", inspect_model, str(path), "auto")
+        name = Path(path).name
+        return self._start_load(f"Opening {name}", name, inspect_model, str(path), "auto")
 
     def ask_open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", MODEL_FILE_FILTER)
@@ -350,14 +362,20 @@ class MainWindow(QMainWindow):
         self.picker.set_choice(self.picker.choice())  # refreshes where the weights will come from
         self.status_text.setText(f"Weights folder: {folder}")
 
-    def _start_load(self, title: str, load: Callable[..., ModelReport], *args: Any,
-                    variant_id: str | None = None) -> Job:  # fmt: skip
+    def _start_load(self, title: str, name: str, load: Callable[..., ModelReport], *args: Any,
+                    variant: tuple[Project, str] | None = None) -> Job:  # fmt: skip
+        """Load `name` as the current model; `variant`: the (project, variant id) it is stored as."""
         if self.current_load is not None and self.current_load.running:
             self.current_load.cancel()
         job = self.runner.start(title, load, *args)
         self.current_load = job
-        job.succeeded.connect(lambda report: self._on_loaded(report, variant_id))
-        job.failed.connect(self._on_load_failed)
+        if variant is None:
+            job.succeeded.connect(lambda report: self._on_loaded(report, None))
+        else:
+            project, variant_id = variant
+            self.projects.bind(job, ProjectUse(project, frozenset({variant_id})),
+                               lambda report: self._on_loaded(report, variant_id))  # fmt: skip
+        job.failed.connect(lambda message, details: self._on_load_failed(name, message, details))
         return job
 
     def _on_loaded(self, report: ModelReport, variant_id: str | None) -> None:
@@ -367,96 +385,23 @@ class MainWindow(QMainWindow):
                                          "Variants tab to export it instead.")  # fmt: skip
         self.model_loaded.emit(report)
 
-    def _on_load_failed(self, message: str, details: str) -> None:
+    def _on_load_failed(self, name: str, message: str, details: str) -> None:
+        if details:  # not a refusal the core explained but an exception it let through: say it plainly
+            message = f"{name} could not be opened as a model; it may be damaged or not a model at all."
         self.state.error = message
         self.view.show_error(message)
+        self.show_problem(message, details, title="Cannot open the model")
         self.load_failed.emit(message)
 
     # Project -----------------------------------------------------------------------------------
-    def _open_remembered_project(self) -> None:
-        last = self.settings.value("project/last", None)
-        if last and (Path(str(last)) / PROJECT_FILE).is_file():
-            try:
-                self.set_project(Project.open(str(last)))
-            except StudioError as exc:
-                self.status_text.setText(f"Could not reopen the last project: {exc}")
-        self._refresh_variants()
-
     def ensure_project(self) -> Project:
-        """The open project; the first compression of a session creates one in the studio's data folder."""
-        if self.state.project is None:
-            root = projects_dir() / time.strftime("project-%Y%m%d-%H%M%S")
-            self.set_project(Project.create(root))
-        assert self.state.project is not None
-        return self.state.project
+        return self.projects.ensure_project()
 
     def set_project(self, project: Project) -> None:
-        self.state.project, self.state.selected_variant, self.state.model_variant = project, None, None
-        self.undo_stack.clear()  # renames of another project's variants cannot be undone here
-        self.setWindowTitle(f"{project.name} — MobileNet Compression Studio")
-        self.export_panel.folder.setText(str(project.root / "exports"))
-        self.settings.setValue("project/last", str(project.root))
-        recent = [str(project.root)] + [p for p in self._recent() if p != str(project.root)]
-        self.settings.setValue("project/recent", json.dumps(recent[:MAX_RECENT]))
-        self._refresh_recent()
-        self._refresh_variants()
-        if project.problems:
-            self.show_problem("\n".join(project.problems), title="Some variants could not be read")
-
-    def _recent(self) -> list[str]:
-        try:
-            return [str(p) for p in json.loads(str(self.settings.value("project/recent", "[]")))]
-        except ValueError:
-            return []
-
-    def _refresh_recent(self) -> None:
-        self.recent_menu.clear()
-        for path in self._recent():
-            self._action(self.recent_menu, path, lambda p=path: self.open_project(p))
-        self.recent_menu.setEnabled(bool(self._recent()))
-
-    def open_project(self, folder: str) -> None:
-        try:
-            self.set_project(Project.open(folder))
-        except StudioError as exc:
-            self.show_problem(str(exc), title="Cannot open the project")
-
-    def ask_open_project(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a project folder", str(projects_dir()))
-        if folder:
-            self.open_project(folder)
-
-    def ask_new_project(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "An empty folder for the new project", str(projects_dir()))
-        if folder:
-            try:
-                self.set_project(Project.create(folder))
-            except StudioError as exc:
-                self.show_problem(str(exc), title="Cannot create the project")
-
-    def ask_save_project_as(self) -> None:
-        folder, _ = QFileDialog.getSaveFileName(self, "Save the project as (a new folder)", str(projects_dir()))
-        if folder:
-            self.save_project_as(folder)
-
-    def save_project_as(self, folder: str) -> None:
-        """Projects save themselves on every change; this copies one to a new folder and continues there."""
-        project = self.ensure_project()
-        target = Path(folder).expanduser()
-        if target.exists():
-            self.show_problem(f"{target} already exists; choose a new folder name", title="Cannot save the project")
-            return
-        try:
-            shutil.copytree(project.root, target, ignore=shutil.ignore_patterns("checkpoints", ".incoming-*"))
-        except OSError as exc:
-            shutil.rmtree(target, ignore_errors=True)
-            self.show_problem(f"Cannot copy the project to {target}: {exc.strerror or exc}",
-                              title="Cannot save the project")  # fmt: skip
-            return
-        self.open_project(str(target))
+        self.projects.set_project(project)
 
     # Variants ----------------------------------------------------------------------------------
-    def _refresh_variants(self) -> None:
+    def refresh_variants(self) -> None:
         project = self.state.project
         variants = project.variants if project else []
         rows = variant_rows(variants)
@@ -478,40 +423,6 @@ class MainWindow(QMainWindow):
         if variant is not None:
             self.export_panel.source.setText(f"Exporting variant <b>{variant.name}</b>.")
 
-    def rename_variant(self, variant_id: str, name: str) -> None:
-        project = self.ensure_project()
-        old = project.variant(variant_id).name
-        if name == old:
-            return
-
-        def to(value: str) -> Callable[[], None]:
-            def apply() -> None:
-                try:
-                    project.rename(variant_id, value)
-                except StudioError as exc:
-                    self.show_problem(str(exc), title="Cannot rename")
-                self._refresh_variants()
-
-            return apply
-
-        self.undo_stack.push(Edit(f"Rename {old} to {name}", to(name), to(old)))
-
-    def ask_delete_variant(self, variant_id: str) -> None:
-        name = self.ensure_project().variant(variant_id).name
-        answer = QMessageBox.question(self, "Delete variant", f"Delete {name} and its files? This cannot be undone.")
-        if answer == QMessageBox.StandardButton.Yes:
-            self.delete_variant(variant_id)
-
-    def delete_variant(self, variant_id: str) -> None:
-        try:
-            self.ensure_project().delete(variant_id)
-        except StudioError as exc:
-            self.show_problem(str(exc), title="Cannot delete")
-            return
-        if self.state.selected_variant == variant_id:
-            self.state.selected_variant = None
-        self._refresh_variants()
-
     def use_variant_as_model(self, variant_id: str) -> Job:
         project = self.ensure_project()
 
@@ -519,7 +430,8 @@ class MainWindow(QMainWindow):
             progress(0.0, "loading the variant")
             return describe(project.load(variant_id))
 
-        return self._start_load(f"Opening variant {project.variant(variant_id).name}", load, variant_id=variant_id)
+        name = project.variant(variant_id).name
+        return self._start_load(f"Opening variant {name}", name, load, variant=(project, variant_id))
 
     def _remeasure(self, title: str, variant_id: str, **what: Any) -> Job:
         project = self.ensure_project()
@@ -529,7 +441,8 @@ class MainWindow(QMainWindow):
             project,
             variant_id,
             threads=self.runner.threads,
-            on_success=lambda _: self._refresh_variants(),
+            on_success=lambda _: self.refresh_variants(),
+            use=ProjectUse(project, frozenset({variant_id})),
             **what,
         )
 
@@ -563,17 +476,18 @@ class MainWindow(QMainWindow):
         except RecipeError as exc:
             self.show_problem(f"{exc}. Choose the folder in the Data tab.", title="Missing images")
             return None
-        project = self.ensure_project()
+        project, parent = self.ensure_project(), self.state.model_variant
 
         def stored(result: Any) -> None:
             self.state.model_variant = result.parent.id  # later runs on this model share its stored parent
             self.state.selected_variant = result.variant.id
-            self._refresh_variants()
+            self.refresh_variants()
 
         return self._start(f"Compressing {model.card.title} with {recipe.name}", compress, model, recipe, project,
-                           parent_variant=self.state.model_variant, calib=datasets["calib"], train=datasets["train"],
+                           parent_variant=parent, calib=datasets["calib"], train=datasets["train"],
                            evaluation=self.state.evaluation(), name=name or None, threads=self.runner.threads,
-                           on_success=stored)  # fmt: skip
+                           on_success=stored, use=ProjectUse(project, frozenset({parent} if parent else ()),
+                                                             stores_parent=parent is None))  # fmt: skip
 
     def analyze_sensitivity(self) -> Job | None:
         model, evaluation = self._current_model(), self.state.dataset("evaluation")
@@ -583,7 +497,7 @@ class MainWindow(QMainWindow):
             self.show_problem("Sensitivity analysis scores on evaluation images: choose them in the Data tab.")
             return None
         prune, quantize = self.state.recipe.step(PruneStep), self.state.recipe.step(QuantizeStep)
-        static = quantize is not None and quantize.mode == "static"
+        static = quantize is not None and isinstance(quantize.precision, Int8Static)
         # Probe what the recipe does: pruning probes for a prune step, int8 probes for static quantization.
         techniques = tuple(name for name, used in (("prune", prune is not None), ("quantize", static)) if used)
         techniques = techniques or ("prune", "quantize")
@@ -600,7 +514,7 @@ class MainWindow(QMainWindow):
             recipe = self.state.recipe
             keep = report.keep_float_suggestion()
             steps = [suggestion.step(recipe.step(PruneStep))] + [
-                replace(s, keep_float=keep) if isinstance(s, QuantizeStep) and s.mode == "static" else s
+                replace(s, keep_float=keep) if _static_int8(s) else s
                 for s in recipe.steps
                 if not isinstance(s, PruneStep)
             ]
@@ -610,17 +524,19 @@ class MainWindow(QMainWindow):
                            macs_fraction=macs_fraction, threads=self.runner.threads, on_success=apply)  # fmt: skip
 
     # Export and graphs -------------------------------------------------------------------------
-    def _export_source(self) -> Any:
+    def _export_source(self) -> tuple[Callable[[], Any], ProjectUse | None] | None:
+        """What to export: the selected variant (which the export then uses), else the current model."""
         project, chosen = self.state.project, self.state.selected_variant
         if project is not None and chosen is not None:
-            return lambda: from_project(project.root, chosen)
+            return (lambda: from_project(project.root, chosen)), ProjectUse(project, frozenset({chosen}))
         model = self._current_model()
-        return None if model is None else (lambda: from_model(model))
+        return None if model is None else ((lambda: from_model(model)), None)
 
     def export(self, formats: list[str], bundle: str | None, folder: str) -> Job | None:
-        source = self._export_source()
-        if source is None:
+        chosen = self._export_source()
+        if chosen is None:
             return None
+        source, use = chosen
         if not formats and not bundle:
             self.show_problem("Tick at least one format or a bundle.")
             return None
@@ -637,13 +553,14 @@ class MainWindow(QMainWindow):
             self.export_panel.show_report(report, out_dir)
             self.export_finished.emit(report)
 
-        return self._start("Exporting", run, on_success=done)
+        return self._start("Exporting", run, on_success=done, use=use)
 
     def show_variant_graph(self, variant_id: str) -> Job:
         project = self.ensure_project()
         variant = project.variant(variant_id)
         return self._graph_job(variant.name, lambda: from_project(project.root, variant_id),
-                               project.root / "graphs" / variant.id)  # fmt: skip
+                               project.root / "graphs" / variant.id,
+                               ProjectUse(project, frozenset({variant.id})))  # fmt: skip
 
     def show_model_graph(self) -> Job | None:
         model = self._current_model()
@@ -652,7 +569,7 @@ class MainWindow(QMainWindow):
         folder = self.ensure_project().root / "graphs" / "current"
         return self._graph_job(model.card.title, lambda: from_model(model), folder)
 
-    def _graph_job(self, title: str, source: Callable[[], Any], folder: Path) -> Job:
+    def _graph_job(self, title: str, source: Callable[[], Any], folder: Path, use: ProjectUse | None = None) -> Job:
         """netron reads ONNX best: the graph is an ONNX export of the model (unverified, cached per variant)."""
 
         def run(progress: Any) -> Any:
@@ -663,7 +580,7 @@ class MainWindow(QMainWindow):
             return Path(report.results[0].path)
 
         return self._start(f"Drawing the graph of {title}", run,
-                           on_success=lambda path: self.show_graph_file(path, title))  # fmt: skip
+                           on_success=lambda path: self.show_graph_file(path, title), use=use)  # fmt: skip
 
     def ask_graph_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Show a model graph", "", GRAPH_FILE_FILTER)
@@ -690,19 +607,26 @@ class MainWindow(QMainWindow):
         self.status_text.setText(message + (f" — about {eta:.0f} s left" if eta >= 1 else ""))
 
     def _on_job_finished(self, job: Job) -> None:
-        self.status_text.setText(f"{job.title}: {job.state}")
+        elsewhere = self.projects.left_behind(job)
+        note = f"; stored in project {elsewhere}, which is no longer open" if elsewhere else ""
+        self.status_text.setText(f"{job.title}: {job.state}{note}")
         if not self.runner.jobs:
             self.progress.hide()
             self.cancel_button.hide()
 
     # Drag and drop ---------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        urls = event.mimeData().urls()
-        if len(urls) == 1 and urls[0].isLocalFile():
+        if not _not_a_model(event.mimeData().urls()):  # the cursor shows a refusal for anything else
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        self.load_file(event.mimeData().urls()[0].toLocalFile())
+        urls = event.mimeData().urls()
+        problem = _not_a_model(urls)
+        if problem:
+            event.ignore()
+            self.show_problem(problem, title="Not a model file")
+            return
+        self.load_file(urls[0].toLocalFile())
         event.acceptProposedAction()
 
     def closeEvent(self, event: Any) -> None:

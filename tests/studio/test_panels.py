@@ -136,10 +136,10 @@ def test_deleting_a_parent_is_refused_and_explained(qtbot, window, tiny_project:
     window.set_project(tiny_project)
     parent = window.variants_panel.model.rows[0].id
     with qtbot.waitSignal(window.problem_shown) as shown:
-        window.delete_variant(parent)
+        window.projects.delete_variant(parent)
     assert "delete those first" in shown.args[0]
     child = window.variants_panel.model.rows[1].id
-    window.delete_variant(child)
+    window.projects.delete_variant(child)
     assert [row.name for row in window.variants_panel.model.rows] == ["tiny"]
 
 
@@ -160,13 +160,13 @@ def test_projects_are_remembered_saved_as_and_reopened(qtbot, window, tiny_proje
     window.set_project(tiny_project)
     assert QSettings().value("project/last") == str(tiny_project.root)
     copy = tmp_path / "copy"
-    window.save_project_as(str(copy))
+    window.projects.save_project_as(str(copy))
     assert window.state.project is not None and window.state.project.root == copy
     assert [v.name for v in window.state.project.variants] == ["tiny", "tiny copy"]
-    recent = [action.text() for action in window.recent_menu.actions()]
+    recent = [action.text() for action in window.projects.recent_menu.actions()]
     assert recent[:2] == [str(copy), str(tiny_project.root)]
     with qtbot.waitSignal(window.problem_shown) as shown:
-        window.open_project(str(tmp_path / "nowhere"))
+        window.projects.open_project(str(tmp_path / "nowhere"))
     assert "not a studio project" in shown.args[0]
     assert window.state.project.root == copy
 
