@@ -14,8 +14,6 @@ from core.zoo.weights import WeightsInfo
 if TYPE_CHECKING:
     from torch import nn
 
-# torchvision's evaluation crop: resize the short side to resolution / 0.875, centre-crop.
-CROP_FRACTION = 0.875
 
 
 @dataclass(frozen=True)
@@ -26,6 +24,7 @@ class ModelCard:
     weights: WeightsInfo
     spec: ModelSpec | None = None
     input_size: int = 224
+    crop_fraction: float = 0.875  # evaluation: resize the short side to input_size / crop_fraction, centre-crop
     num_classes: int = 1000
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
@@ -42,7 +41,7 @@ class ModelCard:
 
     @property
     def resize_size(self) -> int:
-        return round(self.input_size / CROP_FRACTION)
+        return round(self.input_size / self.crop_fraction)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +52,7 @@ class ModelCard:
             "padding": self.spec.padding if self.spec else None,
             "input_size": self.input_size,
             "resize_size": self.resize_size,
+            "crop_fraction": self.crop_fraction,
             "num_classes": self.num_classes,
             "mean": list(self.mean),
             "std": list(self.std),

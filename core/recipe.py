@@ -179,6 +179,25 @@ class FinetuneStep:
 
 
 @dataclass(frozen=True)
+class ResolutionStep:
+    """Shrink the input image: MACs fall with the pixel count, and on pretrained weights accuracy often
+    falls little (V2 at 192 px: 79.00 against 78.69 % at 224; at 160 px 76.23 %, all 1,300 images)."""
+
+    input_size: int = 160
+    crop_fraction: float = 0.875  # evaluation: resize the short side to input_size / crop_fraction, centre-crop
+    # Re-estimate BatchNorm statistics at the new size on this many calibration images (0: off). An option
+    # to measure, not a default: on V2 it cost 3.6 pt at 160 px and 11 pt at 128 px (1,000 images).
+    bn_recalibration_images: int = 0
+
+    TYPE: ClassVar[str] = "resolution"
+
+    def __post_init__(self) -> None:
+        _check_range("resolution", "input_size", self.input_size, 32, 1024)
+        _check_range("resolution", "crop_fraction", self.crop_fraction, 0.5, 1.0)
+        _check_range("resolution", "bn_recalibration_images", self.bn_recalibration_images, 0, 1_000_000)
+
+
+@dataclass(frozen=True)
 class QuantizeStep:
     """Lower the precision: dynamic, static int8 (calibrated), quantization-aware training, or fp16."""
 
@@ -231,10 +250,10 @@ class QuantizeStep:
             raise RecipeError("quantize.freeze_bn_after and freeze_observers_after must not be negative")
 
 
-Step = PruneStep | FinetuneStep | QuantizeStep
-StepT = TypeVar("StepT", PruneStep, FinetuneStep, QuantizeStep)
-STEP_TYPES: dict[str, type[PruneStep] | type[FinetuneStep] | type[QuantizeStep]] = {
-    cls.TYPE: cls for cls in (PruneStep, FinetuneStep, QuantizeStep)
+Step = ResolutionStep | PruneStep | FinetuneStep | QuantizeStep
+StepT = TypeVar("StepT", ResolutionStep, PruneStep, FinetuneStep, QuantizeStep)
+STEP_TYPES: dict[str, type[ResolutionStep] | type[PruneStep] | type[FinetuneStep] | type[QuantizeStep]] = {
+    cls.TYPE: cls for cls in (ResolutionStep, PruneStep, FinetuneStep, QuantizeStep)
 }
 
 
@@ -269,6 +288,8 @@ class Recipe:
             if isinstance(step, FinetuneStep):
                 needs.add("train")
             if isinstance(step, PruneStep) and step.needs_data:
+                needs.add("calib")
+            if isinstance(step, ResolutionStep) and step.bn_recalibration_images:
                 needs.add("calib")
         return needs
 

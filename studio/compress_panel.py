@@ -35,7 +35,16 @@ from PySide6.QtWidgets import (
 )
 
 from core.compress.sensitivity import SensitivityReport
-from core.recipe import FinetuneStep, PruneStep, QuantizeStep, Recipe, RecipeError, load_recipe, preset_names
+from core.recipe import (
+    FinetuneStep,
+    PruneStep,
+    QuantizeStep,
+    Recipe,
+    RecipeError,
+    ResolutionStep,
+    load_recipe,
+    preset_names,
+)
 
 CUSTOM = "Custom"
 EDITED = " (edited)"
@@ -327,7 +336,8 @@ class CompressPanel(QWidget):
     def recipe_from_controls(self) -> Recipe:
         """The shown recipe with the controls' values; fields without a control keep their values."""
         base = self._shown or Recipe(CUSTOM, (QuantizeStep(),))
-        steps: list[Any] = []
+        # Steps without controls here (a smaller input size) are kept as the recipe has them.
+        steps: list[Any] = [s for s in base.steps if isinstance(s, ResolutionStep)]
         if self.prune.isChecked():
             steps.append(replace(
                 base.step(PruneStep) or PruneStep(), kind=self.kind.currentText(), ratio=self.ratio.value() / 100,

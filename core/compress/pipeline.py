@@ -17,6 +17,7 @@ from typing import Any
 from core.compress.finetune import finetune
 from core.compress.pruning import prune
 from core.compress.quantize import quantize
+from core.compress.resolution import at_resolution
 from core.data.datasets import ImageDataset
 from core.jobs import Progress, silent
 from core.metrics.accuracy import evaluate
@@ -26,7 +27,7 @@ from core.metrics.latency import benchmark
 from core.metrics.size import state_dict_bytes
 from core.model import LoadedModel
 from core.project import Project, Variant, model_fingerprint
-from core.recipe import FinetuneStep, PruneStep, QuantizeStep, Recipe, Step
+from core.recipe import FinetuneStep, PruneStep, QuantizeStep, Recipe, ResolutionStep, Step
 
 
 @dataclass
@@ -114,7 +115,9 @@ def compress(
     for index, step in enumerate(steps):
         step_progress = progress.span(0.1 + index * span, 0.1 + (index + 1) * span)
         step_started = time.perf_counter()
-        if isinstance(step, PruneStep):
+        if isinstance(step, ResolutionStep):
+            current = at_resolution(current, step, calib=calib, progress=step_progress)
+        elif isinstance(step, PruneStep):
             following = steps[index + 1] if index + 1 < len(steps) else None
             rounds = _iterative_prune(step)
             for round_index, single in enumerate(rounds):

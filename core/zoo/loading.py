@@ -93,6 +93,7 @@ def assemble_model(
         weights=weights,
         spec=spec,
         input_size=spec.resolution,
+        crop_fraction=spec.crop,
         num_classes=spec.num_classes,
         format=fmt,
         path=path,

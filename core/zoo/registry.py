@@ -52,6 +52,9 @@ def get_arch(name: str) -> ArchCard:
         raise SpecError(f"unknown architecture {name!r}; choose one of: {', '.join(ARCHITECTURES)}") from None
 
 
+_SPEC_TYPES: dict[str, type] = {"width": float, "resolution": int, "num_classes": int, "crop": float}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One concrete network: architecture, width α, input resolution, classes, padding."""
@@ -61,6 +64,8 @@ class ModelSpec:
     resolution: int = 224
     num_classes: int = 1000
     padding: str = "torch"
+    # Evaluation crop: the short side is resized to resolution / crop, then centre-cropped (torchvision: 0.875).
+    crop: float = 0.875
 
     def __post_init__(self) -> None:
         get_arch(self.arch)
@@ -72,6 +77,8 @@ class ModelSpec:
             raise SpecError(f"num_classes must be at least 1, got {self.num_classes}")
         if self.padding not in PADDINGS:
             raise SpecError(f"padding must be one of {PADDINGS}, got {self.padding!r}")
+        if not 0.5 <= self.crop <= 1.0:
+            raise SpecError(f"crop must be between 0.5 and 1.0 (the centre crop's share), got {self.crop}")
 
     @property
     def card(self) -> ArchCard:
@@ -85,10 +92,10 @@ class ModelSpec:
         for item in filter(None, (part.strip() for part in options.split(","))):
             key, sep, value = item.partition("=")
             key = _SPEC_ALIASES.get(key.strip(), key.strip())
-            if not sep or key not in ("width", "resolution", "num_classes", "padding"):
-                raise SpecError(f"bad model option {item!r}; use width=, res=, classes= or padding=")
+            if not sep or key not in ("width", "resolution", "num_classes", "padding", "crop"):
+                raise SpecError(f"bad model option {item!r}; use width=, res=, classes=, padding= or crop=")
             try:
-                values[key] = {"width": float, "resolution": int, "num_classes": int}.get(key, str)(value)
+                values[key] = _SPEC_TYPES.get(key, str)(value)
             except ValueError:
                 raise SpecError(f"bad value in model option {item!r}") from None
         return cls(**values)
@@ -99,7 +106,7 @@ class ModelSpec:
             f"{short}={getattr(self, name):g}" if isinstance(getattr(self, name), float)
             else f"{short}={getattr(self, name)}"
             for name, short in (("width", "width"), ("resolution", "res"), ("num_classes", "classes"),
-                                ("padding", "padding"))
+                                ("padding", "padding"), ("crop", "crop"))
             if getattr(self, name) != getattr(defaults, name)
         ]  # fmt: skip
         return self.arch + (":" + ",".join(options) if options else "")
@@ -112,7 +119,7 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
-        known = {"arch", "width", "resolution", "num_classes", "padding"}
+        known = {"arch", "width", "resolution", "num_classes", "padding", "crop"}
         unknown = set(data) - known
         if unknown:
             raise SpecError(f"unknown model spec fields: {sorted(unknown)}")
