@@ -126,6 +126,15 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
         raise
 
 
+def remove_with_leftovers(path: Path) -> None:
+    """Remove `path` and the temporary files that killed `atomic_write`s of it left beside it."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        if leftover.is_file() and not leftover.is_symlink():
+            leftover.unlink(missing_ok=True)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     atomic_write(path, lambda tmp: write_bytes(tmp, data))
 

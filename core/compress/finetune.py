@@ -30,7 +30,7 @@ from core.errors import DatasetError, StudioError
 from core.jobs import Cancelled, Progress, silent
 from core.model import LoadedModel
 from core.recipe import FinetuneStep
-from core.storage import atomic_torch_save
+from core.storage import atomic_torch_save, remove_with_leftovers
 
 CHECKPOINT_FILE = "finetune-checkpoint.pt"
 CHECKPOINT_EVERY_S = 120.0
@@ -251,7 +251,8 @@ def finetune(
             kept = "best during training"
     student.eval().cpu()
     if checkpoint is not None:
-        checkpoint.unlink(missing_ok=True)
+        # A run killed while writing its checkpoint left a temporary file that would keep the folder forever.
+        remove_with_leftovers(checkpoint)
     report = FinetuneReport(
         steps=done, resumed_at=resumed_at, held_out=len(held_out) if held_out else 0,
         agreement_start=start_score, agreement_kept=best_score if kept != "trained" else final_score, kept=kept,

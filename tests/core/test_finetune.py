@@ -92,6 +92,15 @@ def test_a_cancelled_run_resumes_from_its_checkpoint(parent, train, tmp_path: Pa
     assert not (tmp_path / CHECKPOINT_FILE).exists(), "a finished run removes its checkpoint"
 
 
+def test_a_finished_run_removes_what_a_write_killed_mid_checkpoint_left(parent, train, tmp_path: Path) -> None:
+    # kill -9 during atomic_write leaves its temporary file; the project keeps any folder holding a file.
+    leftover = tmp_path / f".{CHECKPOINT_FILE}.x1y2z3.tmp"
+    leftover.write_bytes(b"half a checkpoint")
+    finetune(parent, FinetuneStep(epochs=1, batch_size=32, distill=False, bn_recalibration_images=0),
+             train=train, checkpoint_dir=tmp_path)  # fmt: skip
+    assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
+
+
 def test_a_killed_run_resumes_from_the_last_epoch(parent, train, tmp_path: Path) -> None:
     step = FinetuneStep(epochs=2, batch_size=16, distill=False, bn_recalibration_images=0, held_out_images=0)
 
