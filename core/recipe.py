@@ -198,6 +198,27 @@ class ResolutionStep:
 
 
 @dataclass(frozen=True)
+class DropBlocksStep:
+    """Remove whole blocks whose input and output shapes match; an adaptor fitted by least squares on
+    calibration features stands in for each run of removed blocks, folded into a neighbouring layer so
+    the graph has no extra op (core.compress.drop_blocks)."""
+
+    blocks: tuple[int, ...] = ()  # positions in the model's `features`
+    fit_images: int = 256  # calibration images the adaptors are fitted on (0: no adaptor, a plain gap)
+
+    TYPE: ClassVar[str] = "drop_blocks"
+
+    def __post_init__(self) -> None:
+        if not self.blocks:
+            raise RecipeError("drop_blocks.blocks must name at least one block")
+        for block in self.blocks:
+            _check_range("drop_blocks", "blocks", block, 1, 99)
+        if len(set(self.blocks)) != len(self.blocks):
+            raise RecipeError(f"drop_blocks.blocks names a block twice: {list(self.blocks)}")
+        _check_range("drop_blocks", "fit_images", self.fit_images, 0, 1_000_000)
+
+
+@dataclass(frozen=True)
 class QuantizeStep:
     """Lower the precision: dynamic, static int8 (calibrated), quantization-aware training, or fp16."""
 
@@ -250,10 +271,10 @@ class QuantizeStep:
             raise RecipeError("quantize.freeze_bn_after and freeze_observers_after must not be negative")
 
 
-Step = ResolutionStep | PruneStep | FinetuneStep | QuantizeStep
-StepT = TypeVar("StepT", ResolutionStep, PruneStep, FinetuneStep, QuantizeStep)
-STEP_TYPES: dict[str, type[ResolutionStep] | type[PruneStep] | type[FinetuneStep] | type[QuantizeStep]] = {
-    cls.TYPE: cls for cls in (ResolutionStep, PruneStep, FinetuneStep, QuantizeStep)
+Step = ResolutionStep | DropBlocksStep | PruneStep | FinetuneStep | QuantizeStep
+StepT = TypeVar("StepT", ResolutionStep, DropBlocksStep, PruneStep, FinetuneStep, QuantizeStep)
+STEP_TYPES: dict[str, type[Step]] = {
+    cls.TYPE: cls for cls in (ResolutionStep, DropBlocksStep, PruneStep, FinetuneStep, QuantizeStep)
 }
 
 
@@ -290,6 +311,8 @@ class Recipe:
             if isinstance(step, PruneStep) and step.needs_data:
                 needs.add("calib")
             if isinstance(step, ResolutionStep) and step.bn_recalibration_images:
+                needs.add("calib")
+            if isinstance(step, DropBlocksStep) and step.fit_images:
                 needs.add("calib")
         return needs
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core.compress.drop_blocks import remove_blocks
 from core.compress.finetune import finetune
 from core.compress.pruning import prune
 from core.compress.quantize import quantize
@@ -27,7 +28,7 @@ from core.metrics.latency import benchmark
 from core.metrics.size import state_dict_bytes
 from core.model import LoadedModel
 from core.project import Project, Variant, model_fingerprint
-from core.recipe import FinetuneStep, PruneStep, QuantizeStep, Recipe, ResolutionStep, Step
+from core.recipe import DropBlocksStep, FinetuneStep, PruneStep, QuantizeStep, Recipe, ResolutionStep, Step
 
 
 @dataclass
@@ -117,6 +118,8 @@ def compress(
         step_started = time.perf_counter()
         if isinstance(step, ResolutionStep):
             current = at_resolution(current, step, calib=calib, progress=step_progress)
+        elif isinstance(step, DropBlocksStep):
+            current = remove_blocks(current, step, calib=calib, progress=step_progress)
         elif isinstance(step, PruneStep):
             following = steps[index + 1] if index + 1 < len(steps) else None
             rounds = _iterative_prune(step)

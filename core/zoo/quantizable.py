@@ -37,6 +37,7 @@ def quantizable_twin(spec: ModelSpec, layer_shapes: dict[str, list[int]]) -> nn.
     from torchvision.models.quantization.mobilenetv3 import QuantizableInvertedResidual as V3Block
     from torchvision.models.quantization.mobilenetv3 import QuantizableMobileNetV3, _mobilenet_v3_conf
 
+    from core.zoo.blocks import drop_blocks
     from core.zoo.resize import fit_to_shapes
 
     if spec.arch == "mobilenet_v1":
@@ -48,6 +49,7 @@ def quantizable_twin(spec: ModelSpec, layer_shapes: dict[str, list[int]]) -> nn.
     else:
         settings, last_channel = _mobilenet_v3_conf(spec.arch, width_mult=spec.width)
         twin = QuantizableMobileNetV3(settings, last_channel, block=V3Block, num_classes=spec.num_classes)
+    drop_blocks(twin, spec.dropped)
     fit_to_shapes(twin, layer_shapes)
     relu6_as_clipped_relu(twin)
     if spec.padding == "tf_same":

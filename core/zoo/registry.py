@@ -66,6 +66,8 @@ class ModelSpec:
     padding: str = "torch"
     # Evaluation crop: the short side is resized to resolution / crop, then centre-cropped (torchvision: 0.875).
     crop: float = 0.875
+    # Blocks of `features` removed whole (core.zoo.blocks): they are built as identities.
+    dropped: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         get_arch(self.arch)
@@ -79,6 +81,10 @@ class ModelSpec:
             raise SpecError(f"padding must be one of {PADDINGS}, got {self.padding!r}")
         if not 0.5 <= self.crop <= 1.0:
             raise SpecError(f"crop must be between 0.5 and 1.0 (the centre crop's share), got {self.crop}")
+        if not isinstance(self.dropped, tuple) or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 < i < 100 for i in self.dropped
+        ) or list(self.dropped) != sorted(set(self.dropped)):
+            raise SpecError(f"dropped must list block numbers 1-99 in increasing order, got {self.dropped!r}")
 
     @property
     def card(self) -> ArchCard:
@@ -92,9 +98,12 @@ class ModelSpec:
         for item in filter(None, (part.strip() for part in options.split(","))):
             key, sep, value = item.partition("=")
             key = _SPEC_ALIASES.get(key.strip(), key.strip())
-            if not sep or key not in ("width", "resolution", "num_classes", "padding", "crop"):
-                raise SpecError(f"bad model option {item!r}; use width=, res=, classes=, padding= or crop=")
+            if not sep or key not in ("width", "resolution", "num_classes", "padding", "crop", "drop"):
+                raise SpecError(f"bad model option {item!r}; use width=, res=, classes=, padding=, crop= or drop=")
             try:
+                if key == "drop":  # drop=5+6: the blocks removed
+                    values["dropped"] = tuple(sorted({int(part) for part in value.split("+")}))
+                    continue
                 values[key] = _SPEC_TYPES.get(key, str)(value)
             except ValueError:
                 raise SpecError(f"bad value in model option {item!r}") from None
@@ -109,29 +118,40 @@ class ModelSpec:
                                 ("padding", "padding"), ("crop", "crop"))
             if getattr(self, name) != getattr(defaults, name)
         ]  # fmt: skip
+        if self.dropped:
+            options.append("drop=" + "+".join(str(i) for i in self.dropped))
         return self.arch + (":" + ",".join(options) if options else "")
 
     def replace(self, **changes: Any) -> ModelSpec:
         return ModelSpec(**{**asdict(self), **changes})
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["dropped"] = list(self.dropped)
+        if not self.dropped:
+            del data["dropped"]  # project files written before block dropping stay byte-identical
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
-        known = {"arch", "width", "resolution", "num_classes", "padding", "crop"}
+        known = {"arch", "width", "resolution", "num_classes", "padding", "crop", "dropped"}
         unknown = set(data) - known
         if unknown:
             raise SpecError(f"unknown model spec fields: {sorted(unknown)}")
-        return cls(**data)
+        dropped = data.get("dropped", [])
+        if not isinstance(dropped, list):
+            raise SpecError(f"model spec dropped must be a list of block numbers, got {dropped!r}")
+        return cls(**{**data, "dropped": tuple(dropped)})
 
     def build(self) -> nn.Module:
         """An untrained module for this spec, in eval mode."""
+        from core.zoo.blocks import drop_blocks
         from core.zoo.tf_same import use_tf_same_padding
 
         module = self.card.builder(self.width, self.num_classes)
         if self.padding == "tf_same":
             use_tf_same_padding(module)
+        drop_blocks(module, self.dropped)
         return module.eval()
 
 
