@@ -1,6 +1,8 @@
-"""The compression engine's figures from one run: PTQ vs ONNX Runtime's baseline, pruning, the Balanced preset.
+"""The compression engine's figures from one run: PTQ vs ONNX Runtime's baseline, pruning, and one table per
+model for the target presets (searched end to end) with zero-shot and ablation rows (see bench/targets.py).
 
-    python -m bench.compression [--sections ptq,prune,balanced] [--finetune-minutes 20] [--eval-limit N]
+    python -m bench.compression [--sections ptq,prune,targets] [--models v2,v3s,v1] [--presets balanced,fastest]
+                                [--budget 25] [--ablation-minutes 5] [--finetune-minutes 20] [--eval-limit N]
 
 Data from ../shared: calibration from imagenet_calib1000 (512 images), accuracy on all of
 imagenet_val1300, distillation from imagenet_calib1000 + imagenette/train. Latency is
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import print_table, save_results
+from bench.targets import MODELS, model_table
 from core.compress.pipeline import compress
 from core.compress.quantize import quantize
 from core.data import open_dataset
@@ -29,7 +32,7 @@ from core.metrics.size import state_dict_bytes
 from core.model import LoadedModel
 from core.paths import shared_dir
 from core.project import Project
-from core.recipe import FinetuneStep, PruneStep, QuantizeStep, Recipe, load_recipe
+from core.recipe import FinetuneStep, PruneStep, QuantizeStep, Recipe
 from core.runtime import cpu_has_vnni, export_onnx
 from core.zoo.loading import resolve_model
 
@@ -169,7 +172,11 @@ def _distillation_images(data: Path) -> ImageDataset:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sections", default="ptq,prune,balanced")
+    parser.add_argument("--sections", default="ptq,prune,targets")
+    parser.add_argument("--models", default="v2,v3s,v1", help="targets: which models (v2, v3s, v1)")
+    parser.add_argument("--presets", default="balanced,fastest", help="targets: which presets to search")
+    parser.add_argument("--budget", type=float, default=25.0, help="targets: minutes per preset's search")
+    parser.add_argument("--ablation-minutes", type=float, default=5.0, help="targets: distillation per row")
     parser.add_argument("--finetune-minutes", type=float, default=20.0)
     parser.add_argument("--ratios", type=float, nargs="+", default=[0.3, 0.5], help="structured pruning ratios")
     parser.add_argument("--eval-limit", type=int, help="evaluate on a subset (default: all 1,300 images)")
@@ -190,13 +197,11 @@ def main() -> None:
         if "prune" in sections:
             results["prune"] = prune_rows(evaluation, calib, train, args.finetune_minutes, project, args.ratios,
                                           args.prune_bottlenecks)  # fmt: skip
-        if "balanced" in sections:
-            balanced = load_recipe("balanced")
-            steps = tuple(replace(s, max_minutes=args.finetune_minutes) if isinstance(s, FinetuneStep) else s
-                          for s in balanced.steps)  # fmt: skip
-            parent = resolve_model("mobilenet_v2", "pretrained")
-            row = _recipe_row(parent, replace(balanced, steps=steps), project, evaluation, calib, train)
-            results["balanced"] = [row]
+        if "targets" in sections:
+            for key in args.models.split(","):
+                results[f"targets {MODELS[key][0]}"] = model_table(
+                    key, evaluation, calib, train, Path(folder), args.presets.split(","), args.budget,
+                    args.ablation_minutes)  # fmt: skip
     for name, rows in results.items():
         print(f"\n== {name} (accuracy on {len(evaluation)} images)")
         print_table(rows, list(rows[0]))

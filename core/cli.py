@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core import __version__
-from core.errors import StudioError
+from core.errors import StudioError, TargetMissedError
 from core.jobs import Progress
 
 
@@ -191,12 +191,11 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
 
     from core.compress.pipeline import compress
-    from core.data import open_dataset
+    from core.data import combine_datasets, open_dataset
     from core.project import Project
-    from core.recipe import load_recipe
 
-    recipe = load_recipe(args.recipe)
-    recipe.check_data({k for k in ("calib", "train") if getattr(args, k)})  # before any work
+    recipe = _compress_recipe(args)
+    recipe.check_data({k for k in ("calib", "train", "eval") if getattr(args, k)})  # before any work
     progress = _progress_printer()
     model = _load(args, progress)
     classes = model.card.num_classes
@@ -204,11 +203,19 @@ def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
     def data(folder: str | None, limit: int | None) -> Any:
         return open_dataset(folder, num_classes=classes, limit=limit) if folder else None
 
-    calib, train = data(args.calib, None), data(args.train, None)
+    calib = data(args.calib, None)
+    train = combine_datasets([data(folder, None) for folder in args.train]) if args.train else None
     evaluation = data(args.eval, args.eval_limit)
     project = Project.open_or_create(args.out)
-    result = compress(model, recipe, project, calib=calib, train=train, evaluation=evaluation, name=args.name,
-                      threads=args.threads, progress=progress)  # fmt: skip
+    try:
+        result = compress(model, recipe, project, calib=calib, train=train, evaluation=evaluation, name=args.name,
+                          threads=args.threads, progress=progress)  # fmt: skip
+    except TargetMissedError as missed:
+        if args.json:
+            print(json.dumps(strict_json({"variant": None, "project": str(project.root), "candidates": missed.rows})))
+        else:
+            _print_candidates(missed.rows)
+        raise
     metrics, parent = result.metrics, result.parent.metrics
     summary: dict[str, Any] = {
         "variant": result.variant.id, "name": result.variant.name, "project": str(project.root),
@@ -218,10 +225,14 @@ def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
         "size_bytes": metrics["size_bytes"], "size_bytes_parent": parent["size_bytes"],
         "latency_ms": metrics["latency"]["median_ms"], "latency_ms_parent": parent["latency"]["median_ms"],
         "seconds": metrics["seconds"], "steps": metrics["steps"], "warnings": metrics.get("warnings", []),
+        "float_variant": result.float_graph.id if result.float_graph else None,
+        "candidates": metrics.get("candidates", []),
     }  # fmt: skip
     for warning in summary["warnings"]:
         print(f"mnstudio: warning: {warning}", file=sys.stderr)
     if not args.json:
+        if summary["candidates"]:
+            _print_candidates(summary["candidates"])
         print(f"{result.variant.name} -> {project.root} (variant {result.variant.id})")
         for key in ("top1", "macs", "size_bytes", "latency_ms"):
             print(f"  {key:<11} {summary[key]!s:>14}   parent {summary.get(key + '_parent')!s:>14}")
@@ -230,6 +241,52 @@ def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
             + ", ".join(f"{s['step']} {s['seconds']:.0f} s" for s in summary["steps"])
         )
     return summary
+
+
+def _compress_recipe(args: argparse.Namespace) -> Any:
+    """--recipe (a preset or file), or a target search built from --target and its options."""
+    from core.recipe import Recipe, RecipeError, TargetStep, load_recipe
+
+    if (args.recipe is None) == (args.target is None):
+        raise RecipeError("give either --recipe (a preset or recipe file) or --target (top-1 points to lose at most)")
+    if args.recipe is not None:
+        return load_recipe(args.recipe)
+    precisions = tuple(p.strip() for p in args.precision.split(",") if p.strip())
+    step = TargetStep(max_drop=args.target, objective=args.objective, runtime=args.runtime, precisions=precisions,
+                      budget_minutes=args.budget, candidates=args.candidates, seed=args.seed)  # fmt: skip
+    return Recipe(f"target −{args.target:g} pt", (step,), step.describe())
+
+
+def _print_candidates(rows: list[dict[str, Any]]) -> None:
+    print(f"{'candidate':<36} {'precision':<9} {'Δtop-1 [95% CI]':<26} {'latency ×':>9}  verdict")
+    for row in rows:
+        low, high = row.get("delta_top1_ci95") or (float("nan"), float("nan"))
+        delta = f"{row['delta_top1']:+.2f} [{low:+.2f}, {high:+.2f}] n={row['n']}" if row.get("n") else "–"
+        ratio = f"{row['latency_ratio']:.3f}" if row.get("latency_ratio") is not None else "–"
+        print(f"{row['label'][:36]:<36} {row['precision']:<9} {delta:<26} {ratio:>9}  {row['verdict']}")
+
+
+def cmd_recipe(args: argparse.Namespace) -> dict[str, Any]:
+    from core.compress.pipeline import replay_recipe
+    from core.errors import ProjectError
+    from core.project import Project
+    from core.references import split_variant_reference
+    from core.storage import atomic_write_text
+
+    reference = split_variant_reference(args.variant)
+    if reference is None:
+        raise ProjectError(f"{args.variant!r} is not PROJECT_DIR:VARIANT of an existing project")
+    project = Project.open(reference[0])
+    recipe = replay_recipe(project, reference[1])
+    root = project.lineage(reference[1])[0]
+    if args.out:
+        atomic_write_text(Path(args.out), recipe.to_json() + "\n")
+    if not args.json:
+        if not args.out:
+            print(recipe.to_json())
+        print(f"mnstudio: replay with: mnstudio compress '{root.spec or root.name}' --recipe "
+              f"{args.out or 'RECIPE.json'} ...", file=sys.stderr)  # fmt: skip
+    return {"recipe": recipe.to_dict(), "model": str(root.spec) if root.spec else root.name}
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> dict[str, Any]:
@@ -328,15 +385,29 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--per-class", action="store_true", help="include per-class accuracy in --json")
     squeeze = command("compress", cmd_compress, "run a recipe (prune, fine-tune, quantize) into a project")
     _model_args(squeeze)
-    squeeze.add_argument("--recipe", required=True, help="preset name (balanced, fastest, smallest, "
-                         "near-lossless-int8) or a recipe JSON file")  # fmt: skip
+    squeeze.add_argument("--recipe", help="preset name (balanced, fastest, smallest, near-lossless-int8) or a "
+                         "recipe JSON file")  # fmt: skip
+    squeeze.add_argument("--target", type=float, help="instead of --recipe: search for the best variant that loses "
+                         "at most this many top-1 points (needs --calib and --eval; --train to distil)")  # fmt: skip
+    squeeze.add_argument("--objective", default="latency", help="with --target: latency, size or macs")
+    squeeze.add_argument("--runtime", default="onnxruntime", help="with --target: where latency is measured "
+                         "(torch or onnxruntime)")  # fmt: skip
+    squeeze.add_argument("--precision", default="float,int8", help="with --target: float, int8 or both")
+    squeeze.add_argument("--budget", type=float, default=25.0, help="with --target: minutes for the whole search")
+    squeeze.add_argument("--candidates", type=positive_int, default=2, help="with --target: candidates distilled")
+    squeeze.add_argument("--seed", type=int, default=0, help="with --target: the search's seed")
     squeeze.add_argument("--calib", help="calibration images (quantization, Taylor importance)")
-    squeeze.add_argument("--train", help="training images (fine-tuning, distillation)")
+    squeeze.add_argument("--train", action="append", help="training images (fine-tuning, distillation); give it "
+                         "several times to train on several folders together")  # fmt: skip
     squeeze.add_argument("--eval", help="labelled images to measure accuracy of the parent and the variant")
     squeeze.add_argument("--eval-limit", type=positive_int, help="evaluate on a deterministic subset of N images")
     squeeze.add_argument("--out", required=True, help="project folder (created if missing)")
     squeeze.add_argument("--name", help="variant name")
     squeeze.add_argument("--threads", type=positive_int, default=default_threads())
+    replay = command("recipe", cmd_recipe, "print the recipe that makes a project variant from its original model, "
+                     "to replay it with compress --recipe")  # fmt: skip
+    replay.add_argument("variant", help="PROJECT_DIR:VARIANT (id or name)")
+    replay.add_argument("--out", help="write the recipe to this JSON file")
     sensitivity = command("sensitivity", cmd_sensitivity, "prune or quantize one layer at a time; suggest a plan")
     _model_args(sensitivity)
     sensitivity.add_argument("--eval", required=True, help="images to score on (labels optional)")

@@ -34,6 +34,9 @@ class VariantRow:
     images: int | None
     retention: float | None  # top-1 as a fraction of the parent's, on the same images
     speedup: float | None  # parent latency / this latency
+    input_size: int | None = None  # pixels per side the variant is fed
+    dropped: tuple[int, ...] = ()  # blocks removed whole
+    search: str | None = None  # a target search's verdict on it: chosen | met
 
 
 def _get(metrics: dict[str, Any], *keys: str) -> Any:
@@ -72,6 +75,8 @@ def variant_rows(variants: Sequence[Variant]) -> list[VariantRow]:
             top1_ci95=tuple(ci) if ci else None, images=_get(m, "accuracy", "n"),
             retention=_ratio(top1, _get(parent_m, "accuracy", "top1")) if parent and same_images else None,
             speedup=_ratio(_get(parent_m, "latency", "median_ms"), latency) if parent else None,
+            input_size=variant.spec.resolution if variant.spec else None,
+            dropped=variant.spec.dropped if variant.spec else (), search=_get(m, "search", "verdict"),
         ))  # fmt: skip
     return rows
 

@@ -347,6 +347,14 @@ class Project:
             raise ProjectError(unreadable or f"no variant {variant_id!r} in project {self.name}")
         return named[0]
 
+    def lineage(self, variant_id: str) -> list[Variant]:
+        """The variant's ancestors and itself, root first (a parent lost from the project ends the chain)."""
+        chain = [self.variant(variant_id)]
+        ids = {v.id for v in self.variants}
+        while chain[-1].parent in ids and len(chain) <= len(self.variants):
+            chain.append(self.variant(chain[-1].parent or ""))
+        return chain[::-1]
+
     def find_by_fingerprint(self, fingerprint: str) -> Variant | None:
         """The stored variant with exactly these weights (a re-run's parent), if any."""
         return next((v for v in self.variants if fingerprint and v.fingerprint == fingerprint), None)

@@ -159,6 +159,25 @@ class FinetuneStep:
     bn_recalibration_images: int = 256  # re-estimate BatchNorm statistics afterwards
     # Training images held out to keep the best weights by agreement with the parent (at most a fifth).
     held_out_images: int = 64
+    # Weight of the pre-pool feature-map MSE beside the logit KL (MiR: the last feature map carries what
+    # the classifier reads), normalised by the teacher features' mean square; 0: logits only.
+    feature_weight: float = 0.0
+    # Run the teacher once over a fixed set of augmented views (`views_per_image` per training image) and
+    # train every epoch on those, instead of running the teacher on every batch.
+    teacher_cache: bool = False
+    views_per_image: int = 2
+    # Draw cached views with weights 1 / (views of the same teacher top-1 class), so a folder of few classes
+    # cannot pull the student towards them (needs teacher_cache).
+    balance_classes: bool = False
+    # Block-local reconstruction before the end-to-end phase: each changed block learns to map the teacher's
+    # input to that block onto the teacher's output of it, for this many steps.
+    local_steps: int = 0
+    # Keep BatchNorm's running statistics as they are (its scale and shift still learn): on few images and
+    # other input sizes, statistics re-estimated from training crops moved V2 further from its parent.
+    freeze_batchnorm: bool = False
+    # The smallest random crop, as a share of the image's area (torchvision's training default is 0.08; milder
+    # crops keep the views closer to what the model is evaluated on).
+    crop_min_area: float = 0.25
 
     TYPE: ClassVar[str] = "finetune"
 
@@ -176,6 +195,14 @@ class FinetuneStep:
             _check_range("finetune", "max_minutes", self.max_minutes, 0.01, 100_000.0)
         _check_range("finetune", "bn_recalibration_images", self.bn_recalibration_images, 0, 1_000_000)
         _check_range("finetune", "held_out_images", self.held_out_images, 0, 1_000_000)
+        _check_range("finetune", "feature_weight", self.feature_weight, 0.0, 1000.0)
+        _check_range("finetune", "views_per_image", self.views_per_image, 1, 64)
+        _check_range("finetune", "local_steps", self.local_steps, 0, 1_000_000)
+        _check_range("finetune", "crop_min_area", self.crop_min_area, 0.01, 1.0)
+        if (self.feature_weight or self.teacher_cache or self.local_steps) and not self.distill:
+            raise RecipeError("finetune.feature_weight, teacher_cache and local_steps need distill (a teacher)")
+        if self.balance_classes and not self.teacher_cache:
+            raise RecipeError("finetune.balance_classes needs teacher_cache (classes come from the teacher's outputs)")
 
 
 @dataclass(frozen=True)
@@ -271,10 +298,50 @@ class QuantizeStep:
             raise RecipeError("quantize.freeze_bn_after and freeze_observers_after must not be negative")
 
 
-Step = ResolutionStep | DropBlocksStep | PruneStep | FinetuneStep | QuantizeStep
-StepT = TypeVar("StepT", ResolutionStep, DropBlocksStep, PruneStep, FinetuneStep, QuantizeStep)
+@dataclass(frozen=True)
+class TargetStep:
+    """Say what is needed, not how: the search (core.compress.search) finds the best variant by `objective`
+    that loses at most `max_drop` top-1 points on the evaluation images, within `budget_minutes`."""
+
+    max_drop: float = 1.0  # top-1 points the variant may lose against its parent, measured on the same images
+    objective: str = "latency"  # latency (in `runtime`) | size (file) | macs
+    runtime: str = "onnxruntime"  # where latency is measured
+    precisions: tuple[str, ...] = ("float", "int8")  # what the variant may compute in
+    budget_minutes: float = 25.0  # the whole search: scan, recovery, verification
+    candidates: int = 2  # how many structural candidates are distilled and verified in full
+    residual_streams: bool = False  # also prune residual streams (measured as V2's most fragile channels)
+    seed: int = 0  # the search is repeatable: same data, same seed, same candidates
+
+    TYPE: ClassVar[str] = "target"
+    OBJECTIVES: ClassVar[tuple[str, ...]] = ("latency", "size", "macs")
+    RUNTIMES: ClassVar[tuple[str, ...]] = ("torch", "onnxruntime")
+    PRECISIONS: ClassVar[tuple[str, ...]] = ("float", "int8")
+
+    def __post_init__(self) -> None:
+        _check_range("target", "max_drop", self.max_drop, 0.0, 100.0)
+        _check_choice("target", "objective", self.objective, self.OBJECTIVES)
+        _check_choice("target", "runtime", self.runtime, self.RUNTIMES)
+        if not self.precisions:
+            raise RecipeError("target.precisions must name at least one of float, int8")
+        for precision in self.precisions:
+            _check_choice("target", "precisions", precision, self.PRECISIONS)
+        if not (isinstance(self.budget_minutes, int | float) and math.isfinite(self.budget_minutes)) or (
+            self.budget_minutes <= 0 or self.budget_minutes > 100_000
+        ):
+            raise RecipeError(f"target.budget_minutes must be more than 0; got {_show(self.budget_minutes)}")
+        _check_range("target", "candidates", self.candidates, 1, 20)
+        _check_range("target", "seed", self.seed, 0, 2**31 - 1)
+
+    def describe(self) -> str:
+        what = {"latency": f"the fastest in {self.runtime}", "size": "the smallest file", "macs": "the fewest MACs"}
+        return (f"{what[self.objective]} within {self.max_drop:g} pt of top-1 ({' or '.join(self.precisions)}), "
+                f"searched in at most {self.budget_minutes:g} min")  # fmt: skip
+
+
+Step = ResolutionStep | DropBlocksStep | PruneStep | FinetuneStep | QuantizeStep | TargetStep
+StepT = TypeVar("StepT", ResolutionStep, DropBlocksStep, PruneStep, FinetuneStep, QuantizeStep, TargetStep)
 STEP_TYPES: dict[str, type[Step]] = {
-    cls.TYPE: cls for cls in (ResolutionStep, DropBlocksStep, PruneStep, FinetuneStep, QuantizeStep)
+    cls.TYPE: cls for cls in (ResolutionStep, DropBlocksStep, PruneStep, FinetuneStep, QuantizeStep, TargetStep)
 }
 
 
@@ -293,6 +360,8 @@ class Recipe:
         quantize = [i for i, s in enumerate(self.steps) if isinstance(s, QuantizeStep)]
         if len(quantize) > 1 or (quantize and quantize[0] != len(self.steps) - 1):
             raise RecipeError("quantization must be the single last step of a recipe")
+        if any(isinstance(s, TargetStep) for s in self.steps) and len(self.steps) > 1:
+            raise RecipeError("a target step searches for the steps itself: it must be a recipe's only step")
 
     def step(self, kind: type[StepT]) -> StepT | None:
         """The recipe's step of this kind (each kind appears at most once in a studio recipe), or None."""
@@ -314,12 +383,15 @@ class Recipe:
                 needs.add("calib")
             if isinstance(step, DropBlocksStep) and step.fit_images:
                 needs.add("calib")
+            if isinstance(step, TargetStep):
+                needs.update(("calib", "eval"))  # fits and int8 read calibration images; verdicts need labels
         return needs
 
     def check_data(self, available: set[str]) -> None:
         """Fail before any work starts when a step's data is missing."""
         missing = self.requirements() - available
-        explain = {"calib": "calibration images (--calib)", "train": "training images (--train)"}
+        explain = {"calib": "calibration images (--calib)", "train": "training images (--train)",
+                   "eval": "labelled evaluation images to verify the target on (--eval)"}  # fmt: skip
         if missing:
             raise RecipeError(f"recipe {self.name!r} needs " + " and ".join(explain[m] for m in sorted(missing)))
 

@@ -1,4 +1,9 @@
-"""Compress tab: presets and every recipe knob, sensitivity analysis with its chart, and the Run button.
+"""Compress tab: say what you need (a target the search meets), or set every knob by hand under Advanced.
+
+The target form asks in plain words: what matters (speed, size, compute), the points of accuracy one can
+lose, the minutes one can wait, where speed is measured and whether 8-bit numbers are allowed. While the
+search runs, its candidates appear on the chart. The knobs (pruning, fine-tuning, quantization, sensitivity
+analysis) are one click away under "Set the knobs by hand".
 
 The controls are a view of `StudioState.recipe`. Any edit builds a new `Recipe` (validated on
 construction) and hands it to the window as one undoable assignment; a change of the state from
@@ -42,6 +47,7 @@ from core.recipe import (
     Recipe,
     RecipeError,
     ResolutionStep,
+    TargetStep,
     load_recipe,
     preset_names,
 )
@@ -82,7 +88,19 @@ TIPS = {
     "sensitivity": "Prune or quantize each layer alone and measure how much the answers change; fragile "
                    "layers should be pruned less or kept in float.",
     "target": "The suggestion keeps this share of the original compute (MACs), pruning robust layers first.",
+    "goal": "What the search makes as small as it can: the time one image takes (speed), the file (size) or the "
+            "arithmetic per image (compute, MACs).",
+    "max_drop": "How many points of top-1 accuracy the new model may lose against the current one, measured on "
+                "your evaluation images (Data tab). Technical: the paired Δtop-1 must not fall below −this.",
+    "budget": "The whole search stays within this time: trying candidates, training the best few (distillation "
+              "from the current model) and measuring them.",
+    "runtime": "Where speed is measured: ONNX Runtime (what most desktop and server apps run) or PyTorch.",
+    "int8": "Also try 8-bit numbers (int8 quantization): about 4× smaller files and faster on most CPUs.",
+    "advanced": "Set pruning, fine-tuning and quantization yourself instead of stating a target.",
 }  # fmt: skip
+
+GOALS = (("Speed", "latency"), ("File size", "size"), ("Compute (MACs)", "macs"))
+RUNTIME_NAMES = (("ONNX Runtime", "onnxruntime"), ("PyTorch", "torch"))
 
 
 def _combo(values: tuple[str, ...], tip: str) -> QComboBox:
@@ -118,6 +136,38 @@ class SensitivityChart(pg.PlotWidget):
         return layers
 
 
+class SearchChart(pg.PlotWidget):
+    """The search's candidates as they are measured: time against the current model (x) and answers that
+    agree with it (y). Scanned candidates are grey; verified ones green (met the target) or red; the chosen
+    one is a star."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.colors = {"scan": "#9e9e9e", "met": "#5cb85c", "chosen": "#2e7d32", "rejected": "#d9534f"}
+        self.setMinimumHeight(200)
+        self.setLabel("bottom", "time per image vs the current model (×)")
+        self.setLabel("left", "answers agreeing with the current model", units="%")
+        self.showGrid(x=True, y=True, alpha=0.3)
+        self.rows: list[dict[str, Any]] = []
+
+    def clear_candidates(self) -> None:
+        self.rows = []
+        self.clear()
+
+    def add_candidate(self, row: dict[str, Any]) -> None:
+        ratio, agreement = row.get("latency_ratio"), row.get("agreement")
+        if ratio is None or agreement is None:
+            return
+        self.rows.append(row)
+        kind = "scan" if row.get("stage") == "scan" else str(row.get("verdict"))
+        item = pg.ScatterPlotItem(
+            [ratio], [agreement], size=16 if kind == "chosen" else 9, symbol="star" if kind == "chosen" else "o",
+            brush=pg.mkBrush(self.colors.get(kind, "#9e9e9e")), pen=None,
+        )  # fmt: skip
+        item.setToolTip(f"{row.get('label')} ({row.get('precision', 'float')}): {row.get('reason', 'scanned')}")
+        self.addItem(item)
+
+
 class CompressPanel(QWidget):
     recipe_edited = Signal(object, str)  # Recipe, description for undo
     run_requested = Signal(str)  # variant name ("" for the default)
@@ -137,6 +187,43 @@ class CompressPanel(QWidget):
             self.preset.addItem(recipe.name, name)
             self.preset.setItemData(self.preset.count() - 1, recipe.description, Qt.ItemDataRole.ToolTipRole)
         self.preset.setToolTip(TIPS["preset"])
+
+        self.goal = QComboBox()
+        for text, key in GOALS:
+            self.goal.addItem(text, key)
+        self.goal.setToolTip(TIPS["goal"])
+        self.max_drop = QDoubleSpinBox()
+        self.max_drop.setRange(0.0, 50.0)
+        self.max_drop.setSingleStep(0.5)
+        self.max_drop.setSuffix(" points")
+        self.max_drop.setToolTip(TIPS["max_drop"])
+        self.budget = QSpinBox()
+        self.budget.setRange(1, 24 * 60)
+        self.budget.setSuffix(" min")
+        self.budget.setToolTip(TIPS["budget"])
+        self.runtime = QComboBox()
+        for text, key in RUNTIME_NAMES:
+            self.runtime.addItem(text, key)
+        self.runtime.setToolTip(TIPS["runtime"])
+        self.allow_int8 = QCheckBox("Allow 8-bit numbers (int8)")
+        self.allow_int8.setToolTip(TIPS["int8"])
+        self.eta = QLabel()
+        self.eta.setWordWrap(True)
+        self.target_form = QGroupBox("What do you need?")
+        target_layout = QFormLayout(self.target_form)
+        target_layout.addRow("What matters most", self.goal)
+        target_layout.addRow("Points of accuracy I can lose", self.max_drop)
+        target_layout.addRow("Minutes I can wait", self.budget)
+        target_layout.addRow("Speed measured in", self.runtime)
+        target_layout.addRow("", self.allow_int8)
+        target_layout.addRow("", self.eta)
+        for widget in (self.goal, self.max_drop, self.budget, self.runtime, self.allow_int8):
+            widget.setWhatsThis(widget.toolTip())
+        self.advanced = QCheckBox("Set the knobs by hand (advanced)")
+        self.advanced.setToolTip(TIPS["advanced"])
+        self.search_chart = SearchChart()
+        self.search_box = QGroupBox("Candidates the search tried")
+        QVBoxLayout(self.search_box).addWidget(self.search_chart)
 
         self.prune = QGroupBox("Pruning")
         self.prune.setCheckable(True)
@@ -259,13 +346,17 @@ class CompressPanel(QWidget):
         top = QFormLayout()
         top.addRow("Preset", self.preset)
         knob_layout.addLayout(top)
-        for group in (self.prune, self.finetune, self.quantize):
+        knob_layout.addWidget(self.target_form)
+        knob_layout.addWidget(self.advanced)
+        self.knob_groups = (self.prune, self.finetune, self.quantize)
+        for group in self.knob_groups:
             knob_layout.addWidget(group)
         knob_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(knobs)
         scroll.setWidgetResizable(True)
         right = QVBoxLayout()
+        right.addWidget(self.search_box, 1)
         right.addWidget(self.sensitivity, 1)
         right.addWidget(self.error)
         right.addWidget(self.needs)
@@ -291,6 +382,9 @@ class CompressPanel(QWidget):
             (self.finetune.toggled, "Toggle fine-tuning"), (self.epochs.valueChanged, "Epochs"),
             (self.learning_rate.valueChanged, "Learning rate"), (self.distill.toggled, "Distillation"),
             (self.labels.toggled, "Labels"), (self.minutes.valueChanged, "Time limit"),
+            (self.goal.currentIndexChanged, "What matters most"), (self.max_drop.valueChanged, "Points I can lose"),
+            (self.budget.valueChanged, "Minutes I can wait"), (self.runtime.currentIndexChanged, "Speed measured in"),
+            (self.allow_int8.toggled, "Allow int8"), (self.advanced.toggled, "Knobs by hand"),
         ]  # fmt: skip
         for signal, text in edited:
             signal.connect(self._edited(text))
@@ -333,9 +427,25 @@ class CompressPanel(QWidget):
                 raise RecipeError(f"per-layer ratio on row {row + 1} is not a number") from None
         return ratios
 
+    def _target_from_controls(self, base: Recipe) -> Recipe:
+        step = replace(
+            base.step(TargetStep) or TargetStep(), objective=self.goal.currentData(), max_drop=self.max_drop.value(),
+            budget_minutes=float(self.budget.value()), runtime=self.runtime.currentData(),
+            precisions=("float", "int8") if self.allow_int8.isChecked() else ("float",),
+        )  # fmt: skip
+        if base.step(TargetStep) == step:
+            return base
+        name = base.name if base.step(TargetStep) and (base.name == CUSTOM or base.name.endswith(EDITED)) else (
+            base.name + EDITED if base.step(TargetStep) else CUSTOM)  # fmt: skip
+        return Recipe(name, (step,), step.describe())
+
     def recipe_from_controls(self) -> Recipe:
         """The shown recipe with the controls' values; fields without a control keep their values."""
         base = self._shown or Recipe(CUSTOM, (QuantizeStep(),))
+        if not self.advanced.isChecked():
+            return self._target_from_controls(base)
+        if base.step(TargetStep) is not None:  # switching to the knobs starts from plain static int8
+            return Recipe(CUSTOM, (QuantizeStep(),))
         # Steps without controls here (a smaller input size) are kept as the recipe has them.
         steps: list[Any] = [s for s in base.steps if isinstance(s, ResolutionStep)]
         if self.prune.isChecked():
@@ -372,6 +482,16 @@ class CompressPanel(QWidget):
             index = next((i for i in range(1, self.preset.count())
                           if self.presets[self.preset.itemData(i)] == recipe), 0)  # fmt: skip
             self.preset.setCurrentIndex(index)
+            target = recipe.step(TargetStep)
+            self._show_mode(target is None)
+            shown = target or TargetStep()
+            self.goal.setCurrentIndex(max(0, self.goal.findData(shown.objective)))
+            self.max_drop.setValue(shown.max_drop)
+            self.budget.setValue(max(1, round(shown.budget_minutes)))
+            self.runtime.setCurrentIndex(max(0, self.runtime.findData(shown.runtime)))
+            self.allow_int8.setChecked("int8" in shown.precisions)
+            self.eta.setText(f"Takes at most {shown.budget_minutes:g} min; then the best model it found is ready "
+                             "to compare and export.")  # fmt: skip
             prune, tune, quant = recipe.step(PruneStep), recipe.step(FinetuneStep), recipe.step(QuantizeStep)
             self.prune.setChecked(prune is not None)
             prune = prune or PruneStep()
@@ -402,13 +522,21 @@ class CompressPanel(QWidget):
             self.observer.setCurrentText(quant.observer)
             self.calibration.setValue(quant.calibration_images)
             self.keep_float.setText(", ".join(quant.keep_float))
-            needs = recipe.requirements()
-            self.needs.setText(
-                "Needs " + " and ".join(sorted({"calib": "calibration images", "train": "fine-tuning images"}[n]
-                                               for n in needs)) + " (Data tab)." if needs else ""
-            )  # fmt: skip
         finally:
             self._drawing = False
+
+    def _show_mode(self, by_hand: bool) -> None:
+        """The target form, or the knobs (with sensitivity analysis) when setting them by hand."""
+        self.advanced.setChecked(by_hand)
+        self.target_form.setVisible(not by_hand)
+        self.search_box.setVisible(not by_hand)
+        for group in (*self.knob_groups, self.sensitivity):
+            group.setVisible(by_hand)
+        self.run_button.setText("Compress" if by_hand else "Find the best model")
+
+    def show_needs(self, missing: list[str]) -> None:
+        """What the recipe still needs from the Data tab, from the folders chosen now (empty: nothing)."""
+        self.needs.setText(f"Choose {' and '.join(missing)} in the Data tab first." if missing else "")
 
     def show_sensitivity(self, report: SensitivityReport) -> None:
         self.report = report

@@ -51,7 +51,7 @@ class JobsPanel(QWidget):
         bar = QProgressBar()
         bar.setRange(0, 1000)
         self.table.setCellWidget(row, 2, bar)
-        self.table.setItem(row, 3, QTableWidgetItem(job.message))
+        self.table.setItem(row, 3, QTableWidgetItem(f"{job.message}  {_eta_text(job.eta_seconds(0.0))}".strip()))
         cancel = QPushButton("Cancel")
         cancel.setToolTip("Stop this job (or take it off the queue); finished results are kept")
         cancel.clicked.connect(job.cancel)

@@ -34,7 +34,7 @@ from core import __version__
 from core.compare import recommend, variant_rows
 from core.compress.pipeline import compress, remeasure
 from core.compress.sensitivity import analyze_sensitivity, suggest_pruning
-from core.data import open_dataset
+from core.data import combine_datasets, open_dataset
 from core.errors import StudioError
 from core.export.job import ExportOptions
 from core.export.registry import FORMATS
@@ -44,7 +44,7 @@ from core.inspect import ModelReport, describe, inspect_model
 from core.paths import shared_dir
 from core.precision import Int8Static
 from core.project import Project
-from core.recipe import PruneStep, QuantizeStep, Recipe, RecipeError
+from core.recipe import PruneStep, QuantizeStep, Recipe, RecipeError, TargetStep
 from core.runtime import default_threads
 from core.settings import load_settings, save_settings
 from studio.actions import add_action
@@ -249,9 +249,10 @@ class MainWindow(QMainWindow):
         self.problem_shown.emit(message)
 
     def _start(self, title: str, fn: Callable[..., Any], *args: Any, on_success: Callable[[Any], None],
-               use: ProjectUse | None = None, **kwargs: Any) -> Job:  # fmt: skip
+               use: ProjectUse | None = None, budget_s: float | None = None, partial_keyword: str | None = None,
+               **kwargs: Any) -> Job:  # fmt: skip
         """Run `fn` as a job; one that reads or writes a project says what in `use` (see ProjectActions.bind)."""
-        job = self.runner.start(title, fn, *args, **kwargs)
+        job = self.runner.start(title, fn, *args, budget_s=budget_s, partial_keyword=partial_keyword, **kwargs)
         if use is None:
             job.succeeded.connect(on_success)
         else:
@@ -279,7 +280,12 @@ class MainWindow(QMainWindow):
 
     def _recipe_changed(self) -> None:
         self.compress_panel.show_recipe(self.state.recipe)
+        self._refresh_needs()
         self.settings.setValue("recipe", self.state.recipe.to_json())  # the draft survives a restart
+
+    def _refresh_needs(self) -> None:
+        """The Compress tab's hint, from the recipe and the folders open now (never a stale one)."""
+        self.compress_panel.show_needs(self.state.missing_data())
 
     def _restored_recipe(self) -> Recipe:
         saved = self.settings.value("recipe", None)
@@ -302,6 +308,7 @@ class MainWindow(QMainWindow):
             elif not folders.folder(role):
                 self.state.datasets.pop(role, None)
                 self.data_panel.show_dataset(role, None)
+        self._refresh_needs()
         self.settings.setValue("data/evaluation_limit", folders.evaluation_limit)
 
     def set_data_folder(self, role: str, folder: str) -> None:
@@ -328,10 +335,12 @@ class MainWindow(QMainWindow):
             if self.state.folders.folder(role) == folder:  # not replaced while it was read
                 self.state.datasets[role] = dataset
                 self.data_panel.show_dataset(role, dataset)
+                self._refresh_needs()
 
         def failed(message: str, _: str) -> None:
             self.state.datasets.pop(role, None)
             self.data_panel.show_dataset(role, None, message)
+            self._refresh_needs()
 
         job.succeeded.connect(opened)
         job.failed.connect(failed)
@@ -470,24 +479,33 @@ class MainWindow(QMainWindow):
         model, recipe = self._current_model(), self.state.recipe
         if model is None:
             return None
-        datasets = {role: self.state.dataset(role) for role in ("calib", "train")}
-        try:
-            recipe.check_data({role for role, data in datasets.items() if data is not None})
-        except RecipeError as exc:
-            self.show_problem(f"{exc}. Choose the folder in the Data tab.", title="Missing images")
+        missing = self.state.missing_data()
+        if missing:
+            self.show_problem(f"This needs {' and '.join(missing)}: choose the folder in the Data tab.",
+                              title="Missing images")  # fmt: skip
             return None
         project, parent = self.ensure_project(), self.state.model_variant
+        target = recipe.step(TargetStep)
+        train = self.state.dataset("train")
+        if target is not None and self.state.dataset("calib") is not None:
+            # The search distils on every image it may train on: the calibration and the fine-tuning folders.
+            train = combine_datasets([d for d in (self.state.dataset("calib"), train) if d is not None])
+            self.compress_panel.search_chart.clear_candidates()
 
         def stored(result: Any) -> None:
             self.state.model_variant = result.parent.id  # later runs on this model share its stored parent
             self.state.selected_variant = result.variant.id
             self.refresh_variants()
 
-        return self._start(f"Compressing {model.card.title} with {recipe.name}", compress, model, recipe, project,
-                           parent_variant=parent, calib=datasets["calib"], train=datasets["train"],
-                           evaluation=self.state.evaluation(), name=name or None, threads=self.runner.threads,
-                           on_success=stored, use=ProjectUse(project, frozenset({parent} if parent else ()),
-                                                             stores_parent=parent is None))  # fmt: skip
+        job = self._start(f"Compressing {model.card.title} with {recipe.name}", compress, model, recipe, project,
+                          parent_variant=parent, calib=self.state.dataset("calib"), train=train,
+                          evaluation=self.state.evaluation(), name=name or None, threads=self.runner.threads,
+                          on_success=stored, use=ProjectUse(project, frozenset({parent} if parent else ()),
+                                                            stores_parent=parent is None),
+                          budget_s=60 * target.budget_minutes if target else None,
+                          partial_keyword="on_candidate" if target else None)  # fmt: skip
+        job.partial.connect(self.compress_panel.search_chart.add_candidate)
+        return job
 
     def analyze_sensitivity(self) -> Job | None:
         model, evaluation = self._current_model(), self.state.dataset("evaluation")

@@ -169,6 +169,7 @@ class ModelView(QWidget):
             ("Model", str(card.spec) if card.spec else card.format),
             ("Weights", card.weights.label),
             ("Input", f"{card.input_size}×{card.input_size} RGB, resize {card.resize_size}, ImageNet mean/std"),
+            *([("Blocks removed", ", ".join(map(str, card.spec.dropped)))] if card.spec and card.spec.dropped else []),
             ("Classes", f"{card.num_classes}"),
             ("Licence", card.to_dict()["license"] or "unknown"),
         ]

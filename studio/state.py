@@ -18,6 +18,11 @@ DATA_ROLES = {
 }
 
 
+# A recipe's requirements (core.recipe) and the Data tab's folders that meet them.
+ROLE_OF_NEED = {"calib": "calib", "train": "train", "evaluation": "eval"}
+NEEDS = {"calib": "calibration images", "train": "fine-tuning images", "eval": "labelled evaluation images"}
+
+
 @dataclass(frozen=True)
 class ZooChoice:
     """The zoo picker's selection."""
@@ -71,3 +76,8 @@ class StudioState:
 
     def evaluation(self) -> ImageDataset | None:
         return self.dataset("evaluation", self.folders.evaluation_limit)
+
+    def missing_data(self) -> list[str]:
+        """What the recipe needs that no open folder gives, in words for the Data tab."""
+        met = {ROLE_OF_NEED[role] for role, data in self.datasets.items() if data is not None and role in ROLE_OF_NEED}
+        return [NEEDS[need] for need in sorted(self.recipe.requirements()) if need not in met]

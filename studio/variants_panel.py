@@ -35,6 +35,13 @@ def _top1(row: VariantRow) -> str:
     return f"{row.top1:.1f}% [{low:.1f}–{high:.1f}] n={row.images}"
 
 
+def _input(row: VariantRow) -> str:
+    if row.input_size is None:
+        return "–"
+    blocks = f", −{len(row.dropped)} block{'s' if len(row.dropped) > 1 else ''}" if row.dropped else ""
+    return f"{row.input_size} px{blocks}"
+
+
 def _latency(row: VariantRow) -> str:
     if row.latency_ms is None:
         return "–"
@@ -44,7 +51,10 @@ def _latency(row: VariantRow) -> str:
 
 # (header, tooltip, text of a row, value to sort by)
 COLUMNS: tuple[tuple[str, str, Callable[[VariantRow], str], Callable[[VariantRow], Any]], ...] = (
-    ("Name", "Double-click to rename", lambda r: r.name, lambda r: r.name),
+    ("Name", "Double-click to rename; ★ marks the variant a target search chose",
+     lambda r: ("★ " if r.search == "chosen" else "") + r.name, lambda r: r.name),
+    ("Input", "Image size the variant is fed, and the blocks removed from it",
+     _input, lambda r: r.input_size),
     ("Size MB", "Weights as stored (state_dict bytes)", lambda r: _number(r.size_mb, ".2f"), lambda r: r.size_mb),
     ("MACs M", "Multiply-accumulates per image, counted on the float graph", lambda r: _number(r.macs_m, ".1f"),
      lambda r: r.macs_m),

@@ -24,6 +24,7 @@ from core.jobs import Cancelled, CancelToken, Progress
 class _Relay(QObject):
     started = Signal()
     progressed = Signal(float, str)
+    partial = Signal(object)
     succeeded = Signal(object)
     failed = Signal(str, str)
     cancelled = Signal()
@@ -34,18 +35,21 @@ class Job(QObject):
 
     started = Signal()  # left the queue
     progressed = Signal(float, str, float)  # fraction, message, seconds left (-1 if unknown)
+    partial = Signal(object)  # something the job found on its way (a search's candidate), before it ends
     succeeded = Signal(object)
     failed = Signal(str, str)  # user message, details
     cancelled = Signal()
     finished = Signal()
 
-    def __init__(self, title: str, parent: QObject | None = None) -> None:
+    def __init__(self, title: str, parent: QObject | None = None, budget_s: float | None = None) -> None:
         super().__init__(parent)
         self.title = title
+        self.budget_s = budget_s  # a job that keeps to a time budget: its time left is known from the start
         self.token = CancelToken()
         self.relay = _Relay()
         self.relay.started.connect(self._on_start)
         self.relay.progressed.connect(self._on_progress)
+        self.relay.partial.connect(self.partial)
         self.relay.succeeded.connect(self._on_success)
         self.relay.failed.connect(self._on_failure)
         self.relay.cancelled.connect(self._on_cancel)
@@ -70,6 +74,8 @@ class Job(QObject):
 
     def eta_seconds(self, fraction: float) -> float:
         elapsed = time.monotonic() - self._started
+        if self.budget_s is not None:
+            return max(0.0, self.budget_s - elapsed) if self.state == "running" else self.budget_s
         return elapsed * (1 - fraction) / fraction if fraction > 0.02 else -1.0
 
     @Slot(float, str)
@@ -101,10 +107,13 @@ class Job(QObject):
 
 
 class _Task(QRunnable):
-    def __init__(self, job: Job, fn: Callable[..., Any], threads: int, args: tuple, kwargs: dict) -> None:
+    def __init__(self, job: Job, fn: Callable[..., Any], threads: int, args: tuple, kwargs: dict,
+                 partial_keyword: str | None) -> None:  # fmt: skip
         super().__init__()
         self.setAutoDelete(True)
         self.job, self.fn, self.threads, self.args, self.kwargs = job, fn, threads, args, kwargs
+        if partial_keyword:  # the core function reports findings through this callback, from the worker
+            self.kwargs = {**kwargs, partial_keyword: job.relay.partial.emit}
 
     def run(self) -> None:
         relay = self.job.relay
@@ -142,11 +151,14 @@ class JobRunner(QObject):
         self.threads = threads
         self.jobs: list[Job] = []
 
-    def start(self, title: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job:
-        job = Job(title, self)
+    def start(self, title: str, fn: Callable[..., Any], *args: Any, budget_s: float | None = None,
+              partial_keyword: str | None = None, **kwargs: Any) -> Job:  # fmt: skip
+        """Queue `fn(*args, progress=..., **kwargs)`. `budget_s`: the job keeps to this time, so its ETA is known
+        before it starts; `partial_keyword`: the keyword argument through which `fn` reports partial results."""
+        job = Job(title, self, budget_s)
         self.jobs.append(job)
         job.finished.connect(lambda: self.jobs.remove(job))
-        self.pool.start(_Task(job, fn, self.threads, args, kwargs))
+        self.pool.start(_Task(job, fn, self.threads, args, kwargs, partial_keyword))
         self.job_started.emit(job)
         return job
 

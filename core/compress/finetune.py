@@ -17,7 +17,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.data.datasets import ImageDataset, Preprocessing, TrainPreprocessing
+from core.compress.distill_data import CachedSource, FeatureTap, LiveSource, Views, student_feature_map
+from core.compress.local_fit import reconstruct_locally, train_mode
+from core.data.datasets import ImageDataset, Preprocessing
 from core.errors import DatasetError, StudioError
 from core.jobs import Cancelled, Progress, silent
 from core.model import LoadedModel
@@ -48,6 +50,7 @@ class FinetuneReport:
     agreement_kept: float | None
     kept: str  # "trained" | "best during training" | "start"
     note: str = ""  # said to the user when the kept weights are not the trained ones
+    data: dict[str, Any] = field(default_factory=dict)  # how the teacher ran, and the class mix drawn
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,7 +67,12 @@ def _device() -> torch.device:
 
 
 def distillation_loss(
-    student: torch.Tensor, teacher: torch.Tensor | None, labels: torch.Tensor, step: FinetuneStep
+    student: torch.Tensor,
+    teacher: torch.Tensor | None,
+    labels: torch.Tensor,
+    step: FinetuneStep,
+    student_features: torch.Tensor | None = None,
+    teacher_features: torch.Tensor | None = None,
 ) -> torch.Tensor:
     losses = []
     if step.distill:
@@ -76,6 +84,9 @@ def distillation_loss(
         losses.append((step.distill_weight if step.labels else 1.0) * t * t * kl)
     if step.labels:
         losses.append((1.0 - step.distill_weight if step.distill else 1.0) * F.cross_entropy(student, labels))
+    if step.feature_weight and student_features is not None and teacher_features is not None:
+        scale = teacher_features.pow(2).mean().clamp_min(1e-8)
+        losses.append(step.feature_weight * F.mse_loss(student_features, teacher_features) / scale)
     return torch.stack(losses).sum()
 
 
@@ -122,10 +133,24 @@ def finetune(
         raise DatasetError(f"fine-tuning needs at least 2 training images; {train.root} has {len(train)}")
     held_out, train = _hold_out(train, step.held_out_images)
     device = _device()
+    started = time.monotonic()
     student = copy.deepcopy(model.module).to(device)
     teacher_module = teacher.module.to(device).eval() if step.distill and teacher and teacher.module else None
     resolution = step.resolution or model.card.input_size
-    steps_per_epoch = max(1, len(train) // step.batch_size)
+    views = Views(
+        teacher_size=teacher.card.input_size if teacher_module is not None and teacher else resolution,
+        student_size=resolution, mean=model.card.mean, std=model.card.std,
+        feature_map=student_feature_map(student, resolution, teacher_module) if step.feature_weight else None,
+        min_area=step.crop_min_area,
+    )  # fmt: skip
+    source: LiveSource | CachedSource
+    if step.teacher_cache and teacher_module is not None:
+        source = CachedSource(train, teacher_module, views, step.batch_size, device, seed, step.views_per_image,
+                              step.balance_classes, progress.span(0.0, 0.1))  # fmt: skip
+    else:
+        source = LiveSource(train, teacher_module, views, step.batch_size, device, seed)
+    preparation_s = time.monotonic() - started  # counted in the time budget, not in the schedule
+    steps_per_epoch = source.steps_per_epoch
     total_steps = max(1, math.ceil(step.epochs * steps_per_epoch))
     # AdamW, not SGD: on a pruned V2 (50.8 % top-1), SGD+Nesterov at 1e-3 fell to 30.4 % within 2.5 min
     # while AdamW at 1e-4 rose to 56.8 % in 60 steps (250 images); its per-weight step sizes suit these
@@ -160,8 +185,10 @@ def finetune(
         return spent_before + time.monotonic() - started
 
     def position() -> float:
-        """How far training is: by steps, or by the time budget when that runs out first."""
-        return min(1.0, max(done / total_steps, spent() / budget_s))
+        """How far training is: by steps, or by the time budget (less what preparing the data took) when that
+        runs out first."""
+        training_budget = max(budget_s - preparation_s, 1e-9)
+        return min(1.0, max(done / total_steps, (spent() - preparation_s) / training_budget))
 
     def set_learning_rate() -> None:
         # Cosine decay over `position`, so a budget-limited run still ends at a low learning rate
@@ -169,38 +196,43 @@ def finetune(
         for group in optimizer.param_groups:
             group["lr"] = step.learning_rate * 0.5 * (1 + math.cos(math.pi * position()))
 
-    train_progress = progress.span(0.0, 0.9)
-    started = last_save = time.monotonic()
+    train_progress = progress.span(0.1 if step.teacher_cache else 0.0, 0.9)
+    last_save = time.monotonic()
     # The judge of progress: top-1 agreement with the teacher (or accuracy) on images never trained on.
     # Not for QAT students: scoring them would feed held-out images to their observers.
-    judge = _Judge(held_out, teacher_module if step.distill else None, model.card, device) if on_step is None else None
+    judge = None
+    if on_step is None:
+        judge = _Judge(held_out, teacher_module if step.distill else None, model.card,
+                       teacher.card if teacher else model.card, device)  # fmt: skip
     start_score = judge.score(model.module.to(device)) if judge else None
     best_score, best_state = start_score, None
-    student.train()
+    if step.local_steps and teacher_module is not None and resumed_at is None:
+        _reconstruct(student, teacher_module, source, step, progress.span(0.1, 0.2))
+        train_progress = progress.span(0.2, 0.9)
+    train_mode(student, step.freeze_batchnorm)
     if on_step is not None:
         on_step(done, student)
+    student_tap = FeatureTap(student) if views.feature_map is not None else None
 
     def keep_if_best() -> None:
         nonlocal best_score, best_state
         if judge is None:
             return
         score = judge.score(student)
-        student.train()
+        train_mode(student, step.freeze_batchnorm)
         if best_score is None or score > best_score:
             best_score, best_state = score, copy.deepcopy(student.state_dict())
     try:
         while done < total_steps:
             epoch = done // steps_per_epoch
-            augment = TrainPreprocessing(resolution, model.card.mean, model.card.std, seed=seed + epoch)
             skip = done - epoch * steps_per_epoch
             done_before_epoch = done
-            for index, (images, labels) in enumerate(train.shuffled(seed + epoch).batches(augment, step.batch_size)):
-                if index < skip or len(labels) < 2:  # BatchNorm needs two samples; resumed steps are skipped
+            for index, batch in enumerate(source.epoch(epoch)):
+                if index < skip or len(batch.labels) < 2:  # BatchNorm needs two samples; resumed steps are skipped
                     continue
-                images, labels = images.to(device), labels.to(device)
-                with torch.no_grad():
-                    soft = teacher_module(images) if teacher_module is not None else None
-                loss = distillation_loss(student(images), soft, labels, step)
+                logits = student(batch.images)
+                loss = distillation_loss(logits, batch.logits, batch.labels, step,
+                                         student_tap.value if student_tap else None, batch.features)  # fmt: skip
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 set_learning_rate()
@@ -226,6 +258,8 @@ def finetune(
         save_checkpoint()
         raise
     finally:
+        if student_tap is not None:
+            student_tap.close()
         model.module.cpu()  # the judge scored the start on the training device
         if teacher_module is not None:
             teacher_module.cpu()
@@ -256,13 +290,31 @@ def finetune(
     report = FinetuneReport(
         steps=done, resumed_at=resumed_at, held_out=len(held_out) if held_out else 0,
         agreement_start=start_score, agreement_kept=best_score if kept != "trained" else final_score, kept=kept,
-        note=_kept_note(kept, start_score, final_score, best_score, judge),
+        note=_kept_note(kept, start_score, final_score, best_score, judge), data=source.report,
     )  # fmt: skip
     card = replace(model.card, title=f"{model.card.title} fine-tuned", path="")
     if report.note:
         card = replace(card, warnings=(*card.warnings, report.note))
     progress(1.0, report.note or f"fine-tuned {done} steps in {time.monotonic() - started:.0f} s")
     return FinetuneResult(LoadedModel(card=card, module=student), report)
+
+
+def _reconstruct(student: nn.Module, teacher: nn.Module, source: LiveSource | CachedSource, step: FinetuneStep,
+                 progress: Progress) -> None:  # fmt: skip
+    """Block-local reconstruction on the training views, the teacher at the student's input size."""
+
+    def images() -> Any:
+        epoch = 0
+        while True:
+            for batch in source.epoch(10_000 + epoch):
+                yield batch.images
+            epoch += 1
+
+    def report(done: int, loss: float) -> None:
+        progress(done / step.local_steps, f"block-local reconstruction, step {done}/{step.local_steps}, "
+                                          f"loss {loss:.3f}")  # fmt: skip
+
+    reconstruct_locally(student, teacher, images(), step.local_steps, step.learning_rate, report, step.freeze_batchnorm)
 
 
 @torch.no_grad()
@@ -309,16 +361,23 @@ def _hold_out(train: ImageDataset, wanted: int) -> tuple[ImageDataset | None, Im
 
 
 class _Judge:
-    """Top-1 agreement (%) of a student with the teacher, or accuracy when there is no teacher."""
+    """Top-1 agreement (%) of a student with the teacher, or accuracy when there is no teacher.
 
-    def __init__(self, images: ImageDataset | None, teacher: nn.Module | None, card: Any, device: torch.device):
+    The teacher sees the images as it was made to (its own input size), the student as it will be fed.
+    """
+
+    def __init__(self, images: ImageDataset | None, teacher: nn.Module | None, card: Any, teacher_card: Any,
+                 device: torch.device):  # fmt: skip
         self.batches: list[tuple[torch.Tensor, torch.Tensor]] = []
         if images is not None:
             self.batches = list(images.batches(Preprocessing.for_card(card), 32))
         self.targets = []
-        with torch.no_grad():
-            for batch, labels in self.batches:
-                self.targets.append(teacher(batch.to(device)).argmax(1).cpu() if teacher is not None else labels)
+        if teacher is not None and images is not None:
+            with torch.no_grad():
+                for batch, _ in images.batches(Preprocessing.for_card(teacher_card), 32):
+                    self.targets.append(teacher(batch.to(device)).argmax(1).cpu())
+        else:
+            self.targets = [labels for _, labels in self.batches]
         self.count = sum(len(t) for t in self.targets)
 
     def __bool__(self) -> bool:

@@ -19,7 +19,9 @@ from core.compress.finetune import finetune
 from core.compress.pruning import prune
 from core.compress.quantize import quantize
 from core.compress.resolution import at_resolution
+from core.compress.search import CandidateListener
 from core.data.datasets import ImageDataset
+from core.errors import StudioError, TargetMissedError
 from core.jobs import Progress, silent
 from core.metrics.accuracy import evaluate
 from core.metrics.complexity import analyze_complexity
@@ -28,15 +30,26 @@ from core.metrics.latency import benchmark
 from core.metrics.size import state_dict_bytes
 from core.model import LoadedModel
 from core.project import Project, Variant, model_fingerprint
-from core.recipe import DropBlocksStep, FinetuneStep, PruneStep, QuantizeStep, Recipe, ResolutionStep, Step
+from core.recipe import (
+    DropBlocksStep,
+    FinetuneStep,
+    PruneStep,
+    QuantizeStep,
+    Recipe,
+    ResolutionStep,
+    Step,
+    TargetStep,
+)
 
 
 @dataclass
 class CompressionResult:
     variant: Variant
-    parent: Variant
+    parent: Variant  # the model the run started from
     model: LoadedModel
     metrics: dict[str, Any]
+    float_graph: Variant | None = None  # the stored float model an int8 variant was quantized from
+    float_model: LoadedModel | None = None
 
 
 def measure(model: LoadedModel, float_module: Any, evaluation: ImageDataset | None, threads: int,
@@ -85,15 +98,29 @@ def compress(
     name: str | None = None,
     threads: int = 1,
     progress: Progress | None = None,
+    on_candidate: CandidateListener | None = None,
 ) -> CompressionResult:
+    """Run `recipe` on `model` and store the result as a variant of `project` (with the model as its parent).
+
+    A recipe whose step is a target runs the search instead (`on_candidate` hears of each candidate as it is
+    measured); the chosen variant is the result, and a target that no candidate met raises TargetMissedError.
+    """
     progress = progress or silent()
-    available = {k for k, v in (("calib", calib), ("train", train)) if v is not None}
+    available = {k for k, v in (("calib", calib), ("train", train), ("eval", evaluation)) if v is not None}
     recipe.check_data(available)  # before any work
     model.editable_module("compressed")
+    target = recipe.step(TargetStep)
+    evaluation_of_parent = evaluation
+    if target is not None:
+        from core.compress.search import check_feasible
+
+        assert calib is not None and evaluation is not None
+        check_feasible(model, target, calib, evaluation, threads)  # before anything is stored
+        evaluation_of_parent = None  # measured by the search itself, paired with its candidates
     started = time.perf_counter()
     stored = project.find_by_fingerprint(model_fingerprint(model)) if parent_variant is None else None
     if parent_variant is None and stored is None:
-        parent_metrics = measure(model, model.module, evaluation, threads, progress.span(0.0, 0.1))
+        parent_metrics = measure(model, model.module, evaluation_of_parent, threads, progress.span(0.0, 0.1))
         parent = project.add_variant(model, model.card.title, metrics=parent_metrics, reuse_same_weights=True)
     else:
         # The model is already stored (given, or found by its weights: a re-run of an interrupted
@@ -101,8 +128,13 @@ def compress(
         parent_variant = parent_variant or (stored.id if stored else None)
         assert parent_variant is not None
         parent = project.variant(parent_variant)
-        if evaluation is not None and "accuracy" not in parent.metrics:
-            project.update_metrics(parent.id, measure(model, model.module, evaluation, threads, progress.span(0, 0.1)))
+        if evaluation_of_parent is not None and "accuracy" not in parent.metrics:
+            project.update_metrics(parent.id, measure(model, model.module, evaluation_of_parent, threads,
+                                                      progress.span(0, 0.1)))  # fmt: skip
+    if target is not None:
+        assert calib is not None and evaluation is not None
+        return _searched(model, target, project, parent, calib, train, evaluation, threads, progress.span(0.1, 1.0),
+                         on_candidate)  # fmt: skip
     current = model
     timings: list[dict[str, Any]] = []
     reports: dict[int, dict[str, Any]] = {}  # a fine-tune's own report, by step
@@ -113,6 +145,9 @@ def compress(
 
     steps: list[Step] = list(recipe.steps)
     span = 0.8 / len(steps)
+    base_name = name or f"{model.card.title} · {recipe.name}"
+    float_graph: Variant | None = None
+    float_model: LoadedModel | None = None
     for index, step in enumerate(steps):
         step_progress = progress.span(0.1 + index * span, 0.1 + (index + 1) * span)
         step_started = time.perf_counter()
@@ -140,7 +175,13 @@ def compress(
             current, reports[index] = tuned.model, tuned.report.to_dict()
         else:
             assert isinstance(step, QuantizeStep)
-            # Recipes end with quantization, so this is the last float graph: MACs are counted on it.
+            if index:
+                # The float graph the int8 model approximates is a variant of its own: the int8 variant's
+                # parent, which exporters that re-quantize in their own tool chain start from.
+                float_model = current
+                float_graph = _store_float_graph(current, recipe, index, project, parent, evaluation, threads,
+                                                 timings, f"{base_name} · float", step_progress.span(0.0, 0.2))
+                step_progress = step_progress.span(0.2, 1.0)
             float_module = current.module
             current = quantize(current, step, calib=calib, train=train, checkpoint_dir=checkpoints(index),
                                progress=step_progress)  # fmt: skip
@@ -154,11 +195,55 @@ def compress(
     if (broken := nonfinite_warning(current.module)) is not None:
         metrics["warnings"].append(broken)
     metrics["seconds"] = round(time.perf_counter() - started, 2)
-    variant = project.add_variant(current, name or f"{model.card.title} · {recipe.name}", parent=parent.id,
-                                  recipe=recipe.to_dict(), metrics=metrics)  # fmt: skip
+    own_recipe = Recipe(recipe.name, (steps[-1],), recipe.description) if float_graph is not None else recipe
+    variant = project.add_variant(current, f"{base_name} · {current.card.precision}" if float_graph else base_name,
+                                  parent=float_graph.id if float_graph else parent.id, recipe=own_recipe.to_dict(),
+                                  metrics=metrics)  # fmt: skip
     project.remove_checkpoints()  # this run's are finished; others' parents may be gone
     progress(1.0, f"stored {variant.name}")
-    return CompressionResult(variant, project.variant(parent.id), current, metrics)
+    return CompressionResult(variant, project.variant(parent.id), current, metrics, float_graph, float_model)
+
+
+def _searched(
+    model: LoadedModel, target: TargetStep, project: Project, parent: Variant, calib: ImageDataset,
+    train: ImageDataset | None, evaluation: ImageDataset, threads: int, progress: Progress,
+    on_candidate: CandidateListener | None,
+) -> CompressionResult:  # fmt: skip
+    from core.compress.search import search
+
+    found = search(model, target, project, parent, calib=calib, train=train, evaluation=evaluation, threads=threads,
+                   progress=progress, on_candidate=on_candidate)  # fmt: skip
+    rows = [row.to_dict() for row in found.rows]
+    if found.chosen is None or found.chosen_model is None:
+        closest = max(found.rows, key=lambda r: r.delta_top1 or -100.0, default=None)
+        detail = f"; the closest was {closest.label} ({closest.precision}): {closest.reason}" if closest else ""
+        raise TargetMissedError(f"no candidate met the target ({target.describe()}){detail}", rows)
+    chosen = project.variant(found.chosen.id)
+    metrics = {**chosen.metrics, "seconds": round(found.seconds, 2), "candidates": rows,
+               "scanned": [s.to_dict() for s in found.scanned]}  # fmt: skip
+    return CompressionResult(chosen, project.variant(parent.id), found.chosen_model, metrics, found.float_graph)
+
+
+def _store_float_graph(
+    current: LoadedModel, recipe: Recipe, quantize_index: int, project: Project, parent: Variant,
+    evaluation: ImageDataset | None, threads: int, timings: list[dict[str, Any]], name: str, progress: Progress,
+) -> Variant:  # fmt: skip
+    """Store the model as it is before quantization, measured, with the steps that made it as its recipe."""
+    metrics = measure(current, current.module, evaluation, threads, progress)
+    metrics["steps"] = list(timings)
+    made_by = Recipe(recipe.name, recipe.steps[:quantize_index], recipe.description)
+    return project.add_variant(current, name, parent=parent.id, recipe=made_by.to_dict(), metrics=metrics,
+                               reuse_same_weights=True)  # fmt: skip
+
+
+def replay_recipe(project: Project, variant_id: str) -> Recipe:
+    """The one recipe that makes the variant from its project's root model: its lineage's steps, in order."""
+    chain = [v for v in project.lineage(variant_id) if v.recipe]
+    if not chain:
+        raise StudioError(f"variant {variant_id!r} was not made by a recipe (it is an original model)")
+    recipes = [Recipe.from_dict(v.recipe) for v in chain]
+    steps = tuple(step for r in recipes for step in r.steps)
+    return Recipe(recipes[-1].name, steps, recipes[-1].description)
 
 
 def _run_key(recipe: Recipe, step_index: int) -> str:

@@ -1,5 +1,5 @@
 """Image folders for evaluation, calibration and fine-tuning."""
 
-from core.data.datasets import ImageDataset, Preprocessing, open_dataset
+from core.data.datasets import ImageDataset, Preprocessing, combine_datasets, open_dataset
 
-__all__ = ["ImageDataset", "Preprocessing", "open_dataset"]
+__all__ = ["ImageDataset", "Preprocessing", "combine_datasets", "open_dataset"]

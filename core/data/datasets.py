@@ -58,8 +58,9 @@ class Preprocessing:
 class TrainPreprocessing:
     """Training augmentation: random resized crop and horizontal flip, seeded for reproducible runs."""
 
-    def __init__(self, input_size: int, mean: tuple[float, ...], std: tuple[float, ...], seed: int = 0) -> None:
-        self.input_size, self.mean, self.std = input_size, mean, std
+    def __init__(self, input_size: int, mean: tuple[float, ...], std: tuple[float, ...], seed: int = 0,
+                 min_area: float = 0.25) -> None:  # fmt: skip
+        self.input_size, self.mean, self.std, self.min_area = input_size, mean, std, min_area
         self.random = random.Random(seed)
 
     @property
@@ -74,7 +75,7 @@ class TrainPreprocessing:
 
         width, height = image.size
         for _ in range(10):
-            area = width * height * self.random.uniform(0.25, 1.0)
+            area = width * height * self.random.uniform(self.min_area, 1.0)
             aspect = math.exp(self.random.uniform(math.log(3 / 4), math.log(4 / 3)))
             w, h = round(math.sqrt(area * aspect)), round(math.sqrt(area / aspect))
             if 0 < w <= width and 0 < h <= height:
@@ -330,6 +331,25 @@ def open_dataset(
         detail = f" ({len(skipped)} files skipped: {skipped[0][1]}, ...)" if skipped else ""
         raise DatasetError(f"no usable images in {root}{detail}")
     return ImageDataset(root, kind, samples, class_names, skipped).subset(limit, seed)
+
+
+def combine_datasets(datasets: list[ImageDataset]) -> ImageDataset:
+    """Several folders as one set (`--train A --train B`): labelled only if every folder is.
+
+    Its `root` names every folder, joined by " + ", for messages and to tell runs apart; each sample keeps
+    its own path and label.
+    """
+    if len(datasets) == 1:
+        return datasets[0]
+    kinds = {d.kind for d in datasets}
+    kind = "unlabeled" if "unlabeled" in kinds else kinds.pop() if len(kinds) == 1 else "combined"
+    return ImageDataset(
+        root=Path(" + ".join(str(d.root) for d in datasets)),
+        kind=kind,
+        samples=[sample for d in datasets for sample in d.samples],
+        class_names=next((d.class_names for d in datasets if d.class_names), ()),
+        skipped=[item for d in datasets for item in d.skipped],
+    )
 
 
 def _class_names(num_classes: int | None) -> tuple[str, ...]:

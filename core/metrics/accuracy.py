@@ -33,6 +33,10 @@ class AccuracyResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     nonfinite_outputs: int = 0  # images whose logits hold a NaN or an Inf (counted as misses)
     nonfinite_parameters: list[str] = field(default_factory=list)  # torch models only
+    # Per image, in the dataset's order: top-1 class predicted (−1 for non-finite outputs) and whether it hit.
+    # What paired comparisons need; not part of `to_dict`.
+    predicted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    hits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
 
     @property
     def finite(self) -> bool:
@@ -75,6 +79,8 @@ def evaluate(
     start = time.perf_counter()
     correct1 = correct5 = total = nonfinite = 0
     per_class: dict[int, list[int]] = {}
+    predicted: list[np.ndarray] = []
+    hits: list[np.ndarray] = []
     with predictor_for(model, runtime, threads or default_threads()) as predict:
         progress(0.0, f"evaluating on {len(dataset)} images")
         for images, labels in dataset.batches(preprocess, batch_size, progress):
@@ -92,6 +98,8 @@ def evaluate(
             correct1 += int(hit1.sum())
             correct5 += int(hit5.sum())
             total += len(truth)
+            predicted.append(np.where(broken, -1, top[:, 0]))
+            hits.append(hit1)
             for label, hit in zip(truth.tolist(), hit1.tolist(), strict=True):
                 counts = per_class.setdefault(label, [0, 0])
                 counts[0] += int(hit)
@@ -111,4 +119,6 @@ def evaluate(
         skipped=list(dataset.skipped),
         nonfinite_outputs=nonfinite,
         nonfinite_parameters=nonfinite_parameters(model.module) if model.module is not None else [],
+        predicted=np.concatenate(predicted),
+        hits=np.concatenate(hits),
     )

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from core.cli import main
-from core.compress.pipeline import compress
+from core.compress.pipeline import compress, replay_recipe
 from core.data import open_dataset
 from core.errors import StudioError
+from core.export.source import from_project
 from core.project import Project
 from core.recipe import FinetuneStep, PruneStep, QuantizeStep, Recipe, RecipeError, load_recipe, preset_names
 from core.runtime import predictor_for
@@ -43,7 +44,10 @@ def test_a_recipe_becomes_a_measured_variant_with_lineage(tmp_path: Path, data: 
     project = Project.create(tmp_path / "p")
     result = compress(model, SMALL, project, **data)
     metrics = result.metrics
-    assert result.variant.parent == result.parent.id
+    # The float graph before int8 is a variant of its own, the int8 variant's parent.
+    assert result.float_graph is not None and result.float_graph.parent == result.parent.id
+    assert result.variant.parent == result.float_graph.id
+    assert from_project(project.root, result.variant.id).parent_problem is None, "re-quantizing exporters can run"
     assert [s["step"] for s in metrics["steps"]] == ["prune", "finetune", "quantize"]
     assert metrics["macs"] < 0.7 * result.parent.metrics["macs"]
     assert metrics["size_bytes"] < 0.3 * result.parent.metrics["size_bytes"]
@@ -51,7 +55,8 @@ def test_a_recipe_becomes_a_measured_variant_with_lineage(tmp_path: Path, data: 
     assert metrics["latency"]["median_ms"] > 0
     reopened = Project.open(tmp_path / "p")
     stored = reopened.variant(result.variant.id)
-    assert Recipe.from_dict(stored.recipe) == SMALL
+    assert Recipe.from_dict(stored.recipe).steps == SMALL.steps[-1:], "each variant keeps the steps from its parent"
+    assert replay_recipe(reopened, stored.id) == SMALL, "its lineage replays the whole recipe"
     reloaded = reopened.load(stored.id)
     x = np.random.default_rng(0).standard_normal((1, 3, RES, RES), dtype=np.float32)
     with predictor_for(result.model, "torch", 1) as a, predictor_for(reloaded, "torch", 1) as b:
@@ -84,8 +89,10 @@ def test_cli_compress_prints_one_json_object(tmp_path: Path, capsys, shared: Pat
     for key in ("variant", "top1", "top1_parent", "macs", "size_bytes", "latency_ms", "seconds"):
         assert key in out, key
     assert out["n"] == 24 and out["size_bytes"] < 0.35 * out["size_bytes_parent"]
-    assert main([*argv[:3], "balanced", *argv[4:]]) == 2
-    assert "needs training images (--train)" in capsys.readouterr().err
+    without_eval = [*argv[:3], "balanced", *argv[4:6], "--out", str(tmp_path / "other")]
+    assert main(without_eval) == 2
+    assert "needs labelled evaluation images to verify the target on (--eval)" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
 
 
 def test_pipeline_rejects_models_it_cannot_compress(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The whole point-and-click flow on real data: pretrained V2 → near-lossless int8 with 64 calibration
+"""The whole point-and-click flow on real data: pretrained V2 → static int8 by hand with 64 calibration
 images → evaluated on 100 images → in the table and the charts → exported to ONNX and TFLite → report."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 
-from core.recipe import QuantizeStep
+from core.recipe import QuantizeStep, TargetStep
 from studio.state import ZooChoice
 
 JOB_TIMEOUT_MS = 900_000
@@ -33,6 +33,9 @@ def test_near_lossless_int8_from_pretrained_v2_to_verified_exports(qtbot, ready_
 
     panel = window.compress_panel
     _click_preset(panel, "Near-lossless int8")
+    assert isinstance(window.state.recipe.steps[0], TargetStep) and panel.target_form.isVisible()
+    panel.advanced.setChecked(True)  # the knobs by hand: static int8 on 64 images, no search
+    assert not panel.target_form.isVisible() and panel.quantize.isVisible()
     panel.calibration.setValue(64)
     (step,) = window.state.recipe.steps
     assert isinstance(step, QuantizeStep) and step.mode == "static" and step.calibration_images == 64
@@ -40,7 +43,7 @@ def test_near_lossless_int8_from_pretrained_v2_to_verified_exports(qtbot, ready_
     with qtbot.waitSignal(window.runner.job_started) as started:
         panel.run_button.click()
     job = started.args[0]
-    assert window.progress.isVisible() and job.title == "Compressing MobileNetV2 with Near-lossless int8 (edited)"
+    assert window.progress.isVisible() and job.title == "Compressing MobileNetV2 with Custom"
     with qtbot.waitSignal(job.finished, timeout=JOB_TIMEOUT_MS):
         pass
     assert job.state == "done", job.message
@@ -51,7 +54,7 @@ def test_near_lossless_int8_from_pretrained_v2_to_verified_exports(qtbot, ready_
     assert variant.size_mb < 0.3 * parent.size_mb and variant.latency_ms is not None
     assert variant.retention is not None and variant.speedup is not None
     table = window.variants_panel.model
-    top1_text = table.index(1, 6).data()
+    top1_text = table.index(1, 7).data()
     assert "n=100" in top1_text and "[" in top1_text  # the confidence interval is shown
 
     # Charts: one bar per variant in each metric, both variants on the accuracy/latency plot.

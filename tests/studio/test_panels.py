@@ -11,7 +11,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
 from core.project import Project
-from core.recipe import PruneStep, QuantizeStep, Recipe
+from core.recipe import PruneStep, QuantizeStep, Recipe, TargetStep
 from core.zoo.loading import create_model
 from core.zoo.registry import ModelSpec
 from studio.state import ZooChoice
@@ -32,6 +32,11 @@ def tiny_project(tmp_path: Path) -> Project:
 def test_recipe_edits_undo_and_redo_including_a_dragged_slider(window) -> None:
     panel = window.compress_panel
     original = window.state.recipe
+    assert isinstance(original.steps[0], TargetStep) and not panel.target_form.isHidden()  # the plain form first
+    panel.max_drop.setValue(0.5)
+    assert window.state.recipe.steps[0].max_drop == 0.5
+    panel.advanced.setChecked(True)
+    assert panel.target_form.isHidden() and not panel.prune.isHidden()
     panel.prune.setChecked(True)
     for value in (10, 20, 30, 40):  # one drag: merges into one undo step
         panel.ratio.setValue(value)
@@ -41,19 +46,34 @@ def test_recipe_edits_undo_and_redo_including_a_dragged_slider(window) -> None:
     window.undo_stack.undo()
     assert window.state.recipe.steps[0].ratio == 0.3 and panel.ratio.value() == 30  # before the drag: default
     window.undo_stack.undo()
-    assert window.state.recipe == original and not panel.prune.isChecked()
-    assert panel.preset.currentText() == "Near-lossless int8"
-    window.undo_stack.redo()
-    window.undo_stack.redo()
+    window.undo_stack.undo()
+    assert not panel.target_form.isHidden() and window.state.recipe.steps[0].max_drop == 0.5
+    window.undo_stack.undo()
+    assert window.state.recipe == original and panel.preset.currentText() == "Near-lossless int8"
+    for _ in range(4):
+        window.undo_stack.redo()
     assert window.state.recipe.steps[0].ratio == 0.4 and panel.ratio.value() == 40
     assert Recipe.from_json(str(QSettings().value("recipe"))) == window.state.recipe  # autosaved draft
+
+
+def test_the_target_form_speaks_plain_words_and_its_hint_follows_the_data(window) -> None:
+    panel = window.compress_panel
+    labels = {panel.target_form.layout().labelForField(w).text() for w in (panel.goal, panel.max_drop, panel.budget)}
+    assert labels == {"What matters most", "Points of accuracy I can lose", "Minutes I can wait"}
+    assert panel.run_button.text() == "Find the best model" and "at most 10 min" in panel.eta.text()
+    assert all(w.whatsThis() for w in (panel.goal, panel.max_drop, panel.budget, panel.runtime, panel.allow_int8))
+    window.set_data_folder("evaluation", "")
+    assert "labelled evaluation images" in panel.needs.text()
+    panel.advanced.setChecked(True)  # static int8 by hand needs calibration images only
+    assert "evaluation" not in panel.needs.text()
 
 
 def test_an_invalid_edit_is_explained_and_not_applied(window) -> None:
     panel = window.compress_panel
     window.tabs.setCurrentWidget(panel)
+    panel.advanced.setChecked(True)
     before = window.state.recipe
-    panel.quantize.setChecked(False)  # the preset's only step: nothing left to run
+    panel.quantize.setChecked(False)  # the recipe's only step: nothing left to run
     assert panel.error.isVisible() and "needs at least one step" in panel.error.text()
     assert window.state.recipe == before
 
@@ -88,6 +108,7 @@ def test_cancelling_a_compression_stores_no_variant(qtbot, window, calib_dir) ->
     with qtbot.waitSignal(window.model_loaded, timeout=60_000):
         window.load_zoo(ZooChoice("mobilenet_v2", pretrained=False))
     qtbot.waitUntil(lambda: "calib" in window.state.datasets, timeout=30_000)
+    window.compress_panel.advanced.setChecked(True)  # static int8 by hand
     job = window.compress_current()
     assert job is not None
     with qtbot.waitSignal(job.progressed, timeout=60_000):
@@ -119,7 +140,7 @@ def test_variants_table_rename_undo_and_lineage(qtbot, window, tiny_project: Pro
     window.set_project(tiny_project)
     table = window.variants_panel.model
     assert [row.name for row in table.rows] == ["tiny", "tiny copy"]
-    assert table.index(1, 1).data() == "5.00" and table.index(1, 4).data() == "–"  # unmeasured stays missing
+    assert table.index(1, 2).data() == "5.00" and table.index(1, 5).data() == "–"  # unmeasured stays missing
     lineage = window.variants_panel.lineage
     assert lineage.topLevelItemCount() == 1 and lineage.topLevelItem(0).child(0).text(0) == "tiny copy"
     child = table.rows[1].id
@@ -191,6 +212,7 @@ def test_sensitivity_chart_and_applying_its_suggestion(qtbot, ready_data) -> Non
     with qtbot.waitSignal(window.model_loaded, timeout=60_000):
         window.load_zoo(ZooChoice("mobilenet_v3_small", resolution=96, pretrained=True))
     panel = window.compress_panel
+    panel.advanced.setChecked(True)
     panel.prune.setChecked(True)
     panel.quantize.setChecked(False)
     with qtbot.waitSignal(window.runner.job_started) as started:

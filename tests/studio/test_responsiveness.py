@@ -19,6 +19,7 @@ def test_event_loop_stall_while_calibrating(qtbot, ready_data, capsys) -> None:
     window.set_data_folder("evaluation", "")  # calibration and timing only
     with qtbot.waitSignal(window.model_loaded, timeout=60_000):
         window.load_zoo(ZooChoice("mobilenet_v2", pretrained=True))
+    window.compress_panel.advanced.setChecked(True)  # static int8 by hand
     window.compress_panel.calibration.setValue(64)
     ticks: list[float] = []
     timer = QTimer()

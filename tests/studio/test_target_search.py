@@ -1,0 +1,41 @@
+"""The Compress tab's target form runs a real search: its time is known before it starts, candidates appear on
+the chart while it runs, and the chosen variant is selected, ready to compare and export."""
+
+from __future__ import annotations
+
+from core.recipe import TargetStep
+from studio.state import ZooChoice
+
+
+def test_a_target_from_the_form_finds_a_verified_variant_with_candidates_on_the_chart(qtbot, ready_data) -> None:
+    window = ready_data
+    window.data_panel.limit.setValue(64)
+    window.data_panel.limit.editingFinished.emit()
+    with qtbot.waitSignal(window.model_loaded, timeout=60_000):
+        window.load_zoo(ZooChoice("mobilenet_v3_small", resolution=128, pretrained=True))
+    panel = window.compress_panel
+    panel.goal.setCurrentIndex(panel.goal.findData("latency"))
+    panel.max_drop.setValue(4.0)
+    panel.budget.setValue(2)
+    panel.runtime.setCurrentIndex(panel.runtime.findData("torch"))
+    panel.allow_int8.setChecked(False)
+    (step,) = window.state.recipe.steps
+    assert isinstance(step, TargetStep) and (step.max_drop, step.budget_minutes, step.precisions) == (4.0, 2.0,
+                                                                                                     ("float",))
+    assert "at most 2 min" in panel.eta.text()
+    with qtbot.waitSignal(window.runner.job_started) as started:
+        panel.run_button.click()
+    job = started.args[0]
+    row = window.jobs_panel.table.rowCount() - 1
+    assert "2 min 00 s left" in window.jobs_panel.table.item(row, 3).text(), "the ETA is known before it starts"
+    with qtbot.waitSignal(job.partial, timeout=300_000):  # the first scanned candidate, while the job runs
+        pass
+    assert job.running and panel.search_chart.rows
+    with qtbot.waitSignal(job.finished, timeout=600_000):
+        pass
+    assert job.state == "done", job.message
+    stages = {row.get("stage") for row in panel.search_chart.rows}
+    assert stages == {"scan", "verified"}
+    chosen = window.state.project.variant(window.state.selected_variant)
+    assert chosen.metrics["search"]["verdict"] == "chosen"
+    assert chosen.metrics["paired_accuracy"]["delta_top1"] >= -4.0
