@@ -191,9 +191,12 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
 
     from core.compress.pipeline import compress
+    from core.compress.search import check_feasible
     from core.data import combine_datasets, open_dataset
     from core.project import Project
+    from core.recipe import TargetStep
 
+    Project.check_location(args.out)
     recipe = _compress_recipe(args)
     recipe.check_data({k for k in ("calib", "train", "eval") if getattr(args, k)})  # before any work
     progress = _progress_printer()
@@ -206,6 +209,9 @@ def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
     calib = data(args.calib, None)
     train = combine_datasets([data(folder, None) for folder in args.train]) if args.train else None
     evaluation = data(args.eval, args.eval_limit)
+    target = recipe.step(TargetStep)
+    if target is not None:  # a search that cannot be done fails before the project folder is made
+        check_feasible(model, target, calib, evaluation, args.threads)
     project = Project.open_or_create(args.out)
     try:
         result = compress(model, recipe, project, calib=calib, train=train, evaluation=evaluation, name=args.name,

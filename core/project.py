@@ -203,16 +203,22 @@ class Project:
             project._save_index()
         return project
 
+    @staticmethod
+    def check_location(root: str | Path) -> None:
+        """Refuse, before any work, a folder `open_or_create` could not use: a file, or a folder of other things."""
+        root = Path(root).expanduser()
+        if root.exists() and not root.is_dir():
+            raise ProjectError(f"{root} is a file, not a folder; choose another project folder")
+        if not (root / PROJECT_FILE).exists() and not _empty_or_half_made(root):
+            raise ProjectError(f"{root} is not empty and holds no project; choose an empty or new folder")
+
     @classmethod
     def open_or_create(cls, root: str | Path) -> Project:
         """The project in `root`, created if the folder is new or empty (safe when two runs start at once)."""
         root = Path(root).expanduser()
-        if root.exists() and not root.is_dir():
-            raise ProjectError(f"{root} is a file, not a folder; choose another project folder")
+        cls.check_location(root)
         if (root / PROJECT_FILE).exists():
             return cls.open(root)
-        if not _empty_or_half_made(root):
-            raise ProjectError(f"{root} is not empty and holds no project; choose an empty or new folder")
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -16,7 +16,7 @@ from types import NoneType, UnionType
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
 from core.errors import StudioError
-from core.precision import QUANTIZED, Int8Qat, Int8Static, Precision
+from core.precision import FLOAT, INT8_STATIC, QUANTIZED, Int8Qat, Int8Static, Precision
 
 RECIPE_FORMAT = "mnstudio-recipe"
 RECIPE_VERSION = 1
@@ -315,7 +315,16 @@ class TargetStep:
     TYPE: ClassVar[str] = "target"
     OBJECTIVES: ClassVar[tuple[str, ...]] = ("latency", "size", "macs")
     RUNTIMES: ClassVar[tuple[str, ...]] = ("torch", "onnxruntime")
-    PRECISIONS: ClassVar[tuple[str, ...]] = ("float", "int8")
+    PRECISIONS: ClassVar[dict[str, Precision]] = {"float": FLOAT, "int8": INT8_STATIC}
+
+    @property
+    def allowed(self) -> tuple[Precision, ...]:
+        """The typed precisions a variant may have; the strings exist for the recipe's JSON."""
+        return tuple(self.PRECISIONS[key] for key in self.precisions)
+
+    @property
+    def allows_int8(self) -> bool:
+        return any(isinstance(p, Int8Static) for p in self.allowed)
 
     def __post_init__(self) -> None:
         _check_range("target", "max_drop", self.max_drop, 0.0, 100.0)
@@ -324,7 +333,7 @@ class TargetStep:
         if not self.precisions:
             raise RecipeError("target.precisions must name at least one of float, int8")
         for precision in self.precisions:
-            _check_choice("target", "precisions", precision, self.PRECISIONS)
+            _check_choice("target", "precisions", precision, tuple(self.PRECISIONS))
         if not (isinstance(self.budget_minutes, int | float) and math.isfinite(self.budget_minutes)) or (
             self.budget_minutes <= 0 or self.budget_minutes > 100_000
         ):

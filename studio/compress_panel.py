@@ -431,7 +431,7 @@ class CompressPanel(QWidget):
         step = replace(
             base.step(TargetStep) or TargetStep(), objective=self.goal.currentData(), max_drop=self.max_drop.value(),
             budget_minutes=float(self.budget.value()), runtime=self.runtime.currentData(),
-            precisions=("float", "int8") if self.allow_int8.isChecked() else ("float",),
+            precisions=tuple(TargetStep.PRECISIONS) if self.allow_int8.isChecked() else ("float",),
         )  # fmt: skip
         if base.step(TargetStep) == step:
             return base
@@ -489,7 +489,7 @@ class CompressPanel(QWidget):
             self.max_drop.setValue(shown.max_drop)
             self.budget.setValue(max(1, round(shown.budget_minutes)))
             self.runtime.setCurrentIndex(max(0, self.runtime.findData(shown.runtime)))
-            self.allow_int8.setChecked("int8" in shown.precisions)
+            self.allow_int8.setChecked(shown.allows_int8)
             self.eta.setText(f"Takes at most {shown.budget_minutes:g} min; then the best model it found is ready "
                              "to compare and export.")  # fmt: skip
             prune, tune, quant = recipe.step(PruneStep), recipe.step(FinetuneStep), recipe.step(QuantizeStep)

@@ -3,7 +3,8 @@ turn the teacher's input to it into the teacher's output of it.
 
 A changed block is one whose weights differ from the teacher's block at the same position: the layer that
 absorbed a dropped run's adaptor, or a pruned block. It reads the teacher's output of the previous kept
-block, so every changed block trains at once from one teacher pass, on its own error only (PRACTISE and
+block and learns what the teacher feeds the next kept block, so every changed block trains at once from one
+teacher pass, on its own error only (PRACTISE and
 MiR both recover few-shot this way before, or instead of, end-to-end training).
 """
 
@@ -52,6 +53,9 @@ def reconstruct_locally(
     teacher_blocks: Any = teacher.features
     kept = [i for i, block in enumerate(student_blocks) if not isinstance(block, nn.Identity)]
     source = {j: max((k for k in kept if k < j), default=None) for j in blocks}  # whose output block j reads
+    # What block j must produce: what the teacher feeds the next kept block. Past a dropped run that is the
+    # teacher's output of the run's last block (block j absorbed the run's adaptor).
+    target = {j: min((k for k in kept if k > j), default=len(student_blocks)) - 1 for j in blocks}
     parameters = [p for j in blocks for p in student_blocks[j].parameters()]
     optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=0.0)
     outputs: dict[int, torch.Tensor] = {}
@@ -62,7 +66,7 @@ def reconstruct_locally(
 
         return hook
 
-    watched = set(blocks) | {k for k in source.values() if k is not None}
+    watched = set(target.values()) | {k for k in source.values() if k is not None}
     hooks = [teacher_blocks[i].register_forward_hook(keep(i)) for i in watched]
     teacher.eval()
     for j in blocks:
@@ -71,7 +75,8 @@ def reconstruct_locally(
         for done, batch in enumerate(images, start=1):
             with torch.no_grad():
                 teacher(batch)
-            loss = torch.stack([_block_error(student_blocks[j], batch, outputs, source[j], j) for j in blocks]).sum()
+            loss = torch.stack([_block_error(student_blocks[j], batch, outputs, source[j], target[j])
+                                for j in blocks]).sum()  # fmt: skip
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -137,3 +137,19 @@ def test_the_fitted_adaptor_keeps_more_of_the_parent_than_a_plain_gap(calib_dir:
 
     plain, fitted = kl_to_parent(0), kl_to_parent(96)
     assert fitted < 0.8 * plain, (plain, fitted)
+
+
+def test_a_variant_without_blocks_exports_to_onnx_and_tflite_and_verifies(calib_dir: Path, val_dir: Path,
+                                                                          tmp_path: Path) -> None:  # fmt: skip
+    from core.export.job import ExportOptions
+    from core.export.registry import FORMATS
+    from core.export.run import export_model
+    from core.export.source import from_model
+
+    parent = create_model(ModelSpec("mobilenet_v3_small", resolution=96), "pretrained")
+    child = remove_blocks(parent, DropBlocksStep(blocks=(5, 6), fit_images=32), calib=open_dataset(calib_dir, limit=32))
+    report = export_model(from_model(child), [FORMATS["onnx"], FORMATS["tflite"]], tmp_path / "out",
+                          options=ExportOptions(latency_runs=0), evaluation=open_dataset(val_dir, limit=8))  # fmt: skip
+    for result in report.results:
+        assert result.verified, (result.format, result.verification)
+    assert report.source["input_size"] == 96

@@ -6,7 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from core.recipe import FinetuneStep, PruneStep, QuantizeStep, Recipe, RecipeError
+from core.recipe import (
+    STEP_TYPES,
+    DropBlocksStep,
+    FinetuneStep,
+    PruneStep,
+    QuantizeStep,
+    Recipe,
+    RecipeError,
+    ResolutionStep,
+    TargetStep,
+)
 
 
 def balanced() -> Recipe:
@@ -87,3 +97,25 @@ def test_equalization_follows_the_activation_precision_unless_set() -> None:
     assert QuantizeStep(reduce_range=False, equalize=True).equalizes
     round_trip = Recipe.from_json(Recipe("q", (QuantizeStep(equalize=False, reduce_range=True),)).to_json())
     assert round_trip.steps[0] == QuantizeStep(equalize=False, reduce_range=True)
+
+
+# One configured example of every registered step type, and the data it needs; a new step type without an
+# example here fails `test_every_registered_step_round_trips_and_names_its_data`.
+STEP_EXAMPLES = {
+    "resolution": (ResolutionStep(input_size=176, crop_fraction=1.0, bn_recalibration_images=64), {"calib"}),
+    "drop_blocks": (DropBlocksStep(blocks=(5, 6), fit_images=128), {"calib"}),
+    "prune": (PruneStep(ratio=0.2, bottlenecks=False), {"calib"}),
+    "finetune": (FinetuneStep(feature_weight=1.0, teacher_cache=True, balance_classes=True, freeze_batchnorm=True),
+                 {"train"}),
+    "quantize": (QuantizeStep(mode="static"), {"calib"}),
+    "target": (TargetStep(max_drop=2.0, objective="size", precisions=("int8",)), {"calib", "eval"}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(STEP_TYPES))
+def test_every_registered_step_round_trips_and_names_its_data(kind: str) -> None:
+    step, needs = STEP_EXAMPLES[kind]
+    assert type(step) is STEP_TYPES[kind]
+    recipe = Recipe("one step", (step,))
+    assert Recipe.from_json(recipe.to_json()) == recipe
+    assert recipe.requirements() == needs

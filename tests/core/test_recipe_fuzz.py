@@ -10,7 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.recipe import Recipe, RecipeError, load_recipe, preset_names
+from core.recipe import (
+    DropBlocksStep,
+    FinetuneStep,
+    PruneStep,
+    QuantizeStep,
+    Recipe,
+    RecipeError,
+    ResolutionStep,
+    load_recipe,
+    preset_names,
+)
 
 FUZZ = settings(max_examples=200, deadline=None)
 
@@ -20,7 +30,14 @@ JSON_VALUES = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
     max_leaves=12,
 )
-PRESETS = [load_recipe(name).to_dict() for name in preset_names()]
+# The documents the fuzzers start from: recipes by hand (every step type but the target, which must stand
+# alone) and the shipped presets (targets). The first one's steps are prune, finetune, quantize.
+PRESETS = [
+    Recipe("by hand", (PruneStep(layer_ratios={"features.1": 0.1}), FinetuneStep(resolution=160),
+                       QuantizeStep(keep_float=("classifier.1",)))).to_dict(),
+    Recipe("structure", (ResolutionStep(input_size=176), DropBlocksStep(blocks=(5, 6)))).to_dict(),
+    *(load_recipe(name).to_dict() for name in preset_names()),
+]  # fmt: skip
 
 
 def read_or_reject(read: Any, document: Any) -> None:

@@ -71,13 +71,17 @@ def test_a_target_recipe_holds_only_its_target_and_round_trips() -> None:
 
 
 def test_a_budget_too_small_to_verify_one_candidate_is_refused_before_anything_is_stored(
-    parent, data: dict, tmp_path: Path
+    parent, data: dict, tmp_path: Path, calib_dir: Path, val_dir: Path, capsys: pytest.CaptureFixture
 ) -> None:
     project = Project.create(tmp_path / "p")
     recipe = Recipe("t", (TargetStep(budget_minutes=0.05),))
     with pytest.raises(StudioError, match=r"a budget of 0\.05 min cannot search"):
         compress(parent, recipe, project, **data)
     assert Project.open(project.root).variants == []
+    out = tmp_path / "cli"
+    code = main(["compress", f"mobilenet_v3_small:res={RES}", "--target", "1", "--budget", "0.05", "--calib",
+                 str(calib_dir), "--eval", str(val_dir), "--eval-limit", "64", "--out", str(out)])  # fmt: skip
+    assert code == 2 and "cannot search" in capsys.readouterr().err and not out.exists()
 
 
 def test_too_few_calibration_images_for_the_proxies_are_refused(parent, data: dict) -> None:
@@ -86,7 +90,7 @@ def test_too_few_calibration_images_for_the_proxies_are_refused(parent, data: di
 
 
 def test_the_search_keeps_its_budget_and_stores_only_verified_variants(parent, data: dict, tmp_path: Path) -> None:
-    budget = 3.0
+    budget = 2.0
     project = Project.create(tmp_path / "p")
     seen: list[dict] = []
     step = TargetStep(max_drop=4.0, runtime="torch", budget_minutes=budget, candidates=1)
@@ -111,9 +115,11 @@ def test_the_search_keeps_its_budget_and_stores_only_verified_variants(parent, d
     assert result.metrics["search"]["verdict"] == "chosen" and math.isfinite(result.metrics["paired_latency"]["ratio"])
 
 
-@pytest.mark.parametrize("moment", ["scan", "epoch", "evaluating"])
+# Where a cancel lands: while scanning, while distilling a candidate, while verifying one (without training
+# images the search goes straight from the scan to verifying).
+@pytest.mark.parametrize(("moment", "trains"), [("scan", False), ("epoch", True), ("evaluating", False)])
 def test_cancel_stops_the_search_within_two_seconds_and_leaves_nothing_half_made(
-    moment: str, parent, data: dict, tmp_path: Path
+    moment: str, trains: bool, parent, data: dict, tmp_path: Path
 ) -> None:
     project = Project.create(tmp_path / "p")
     token = CancelToken()
@@ -131,9 +137,10 @@ def test_cancel_stops_the_search_within_two_seconds_and_leaves_nothing_half_made
     def on_candidate(row: dict) -> None:
         watch(0.0, "scan") if moment == "scan" else None
 
-    step = TargetStep(max_drop=4.0, runtime="torch", budget_minutes=3.0, candidates=1, precisions=("float",))
+    step = TargetStep(max_drop=4.0, runtime="torch", budget_minutes=1.5, candidates=1, precisions=("float",))
+    given = data if trains else {k: v for k, v in data.items() if k != "train"}
     with pytest.raises(Cancelled):
-        compress(parent, Recipe("t", (step,)), project, **data, progress=Progress(watch, token),
+        compress(parent, Recipe("t", (step,)), project, **given, progress=Progress(watch, token),
                  on_candidate=on_candidate)  # fmt: skip
     assert cancelled_at, f"never reached {moment!r}"
     assert time.monotonic() - cancelled_at[0] <= 2.0
