@@ -41,18 +41,21 @@ from core.recipe import FinetuneStep, QuantizeStep, Recipe, TargetStep
 from core.zoo.blocks import block_views
 
 SCORE_IMAGES = 200  # calibration images held out of every fit: the proxies are computed on them
-RESOLUTIONS = (224, 208, 192, 176, 160, 144, 128, 112, 96)
+# Coarse to fine, so that a short scan still spans the range.
+RESOLUTIONS = (224, 192, 160, 128, 96, 208, 176, 144, 112)
 CROPS = (0.875, 1.0)
-SCAN_SHARE = 0.25  # of the budget
+SCAN_SHARE = 0.3  # of the budget; of the scan, input sizes take at most 35 %, single blocks 55 % of the rest
 PRUNE_PROBES = (0.25,)
-SHORTLIST = 6  # combinations built and measured for real
+SHORTLIST = 4  # combinations built and measured for real
 LATENCY_PAIRS = 15  # during the scan; verification times 30 pairs
-SCAN_FIT_IMAGES = 128
-# Zero-shot disagreement with the parent (%, on calibration images) per point of top-1 the candidate may lose.
-# Zero-shot, V2's disagreement on imagenet_val1300 was 6.4 × its top-1 drop (160 px: 15.8 % and 2.46 pt);
-# distillation recovers part of the drop, so an aggressive candidate may start further away than a safe one.
-DISAGREEMENT_PER_POINT_SAFE = 6.0
-DISAGREEMENT_PER_POINT_AGGRESSIVE = 12.0
+SCAN_FIT_IMAGES = 64
+# How far from the parent (disagreement on the score images, %) a candidate may start, per point of top-1 it
+# may lose, above the parent's own instability (its disagreement with itself under the other crop): zero-shot,
+# V2 at 192 px disagreed on 14.5 % of the calibration images and lost nothing on imagenet_val1300, at 160 px on
+# 19.5 % and lost 2.46 pt, about 3 % per point above a 12 % floor. An aggressive pick counts on distillation to
+# win back about half.
+DISAGREEMENT_PER_POINT_SAFE = 3.0
+DISAGREEMENT_PER_POINT_AGGRESSIVE = 6.0
 QUANTIZE_IMAGES = 256
 
 
@@ -135,8 +138,8 @@ def search(
     project.update_metrics(parent.id, {"accuracy": reference.to_dict()})
     scan_progress = progress.span(0.06, 0.3)
     scan_deadline = Deadline(min(deadline.left(), SCAN_SHARE * 60 * step.budget_minutes))
-    scanned = _scan(model, step, proxy, fit, threads, scan_deadline, scan_progress, listen)
-    chosen = _choose(step, scanned, model)
+    scan = _scan(model, step, proxy, fit, threads, scan_deadline, scan_progress, listen)
+    chosen = _choose(step, scan)
     rows: list[CandidateRow] = []
     kept: list[tuple[Variant, LoadedModel, CandidateRow]] = []
     recover_progress = progress.span(0.3, 0.98)
@@ -188,7 +191,7 @@ def search(
         best[2].verdict = "chosen"
         project.update_metrics(best[0].id, {"search": _search_metrics(best[2], step)})
     progress(1.0, f"chose {best[0].name}" if best else "no candidate met the target")
-    return SearchResult(parent, best[0] if best else None, best[1] if best else None, rows, scanned,
+    return SearchResult(parent, best[0] if best else None, best[1] if best else None, rows, scan.entries,
                         float_graph=float_graph, seconds=time.monotonic() - started)  # fmt: skip
 
 
@@ -229,7 +232,7 @@ def _latency_ratio(candidate: LoadedModel, parent: LoadedModel, step: TargetStep
 
 
 def _scan(parent: LoadedModel, step: TargetStep, proxy: Proxy, fit: ImageDataset, threads: int, deadline: Deadline,
-          progress: Progress, listen: CandidateListener) -> list[Scored]:  # fmt: skip
+          progress: Progress, listen: CandidateListener) -> Scan:  # fmt: skip
     assert parent.module is not None
     size, crop = parent.card.input_size, parent.card.crop_fraction
     scanned: list[Scored] = []
@@ -244,26 +247,33 @@ def _scan(parent: LoadedModel, step: TargetStep, proxy: Proxy, fit: ImageDataset
             listen({"stage": "scan", **entry.to_dict()})
         return entry
 
+    # The parent itself, and under the other crop: how much it disagrees with itself for nothing.
+    own = Candidate(size, crop, residual_streams=step.residual_streams)
+    parent_entry = record(own, parent, 1.0)
+    other = Candidate(size, next(c for c in CROPS if c != crop) if crop in CROPS else CROPS[0])
+    instability = 100 - record(other, other.build(parent, fit), heard=False).agreement
     # Input sizes: cheap (no fitting), each crop probed, the better crop kept per size.
-    sizes = [r for r in RESOLUTIONS if r <= size] or [size]
-    by_size: dict[int, Scored] = {}
+    sizes = [r for r in RESOLUTIONS if r < size]
+    by_size: dict[int, Scored] = {size: parent_entry}
     resolution_progress = progress.span(0.0, 0.3)
+    sizes_until = Deadline(0.35 * deadline.left())
     for number, resolution in enumerate(sizes):
-        for crop_fraction in CROPS if resolution != size else (crop,):
+        if sizes_until.left() <= 0:
+            break
+        for crop_fraction in CROPS:
             candidate = Candidate(resolution, crop_fraction, residual_streams=step.residual_streams)
             entry = record(candidate, candidate.build(parent, fit), heard=False)
             if resolution not in by_size or entry.kl < by_size[resolution].kl:
                 by_size[resolution] = entry
         best = by_size[resolution]
-        best.latency_ratio = 1.0 if resolution == size else _latency_ratio(
-            best.candidate.build(parent, fit), parent, step, threads,
-            resolution_progress.span(number / len(sizes), (number + 1) / len(sizes)))  # fmt: skip
+        best.latency_ratio = _latency_ratio(best.candidate.build(parent, fit), parent, step, threads,
+                                            resolution_progress.span(number / len(sizes), (number + 1) / len(sizes)))
         listen({"stage": "scan", **best.to_dict()})
     # Blocks, one at a time at the parent's size: measured recoverability (KL after the adaptor) per time saved.
     singles: dict[int, Scored] = {}
     droppable = [v.index for v in block_views(parent.module) if v.droppable]
     block_progress = progress.span(0.3, 0.65)
-    blocks_until = Deadline(0.6 * deadline.left())  # the rest of the scan is kept for combinations
+    blocks_until = Deadline(0.55 * deadline.left())  # the rest of the scan is kept for combinations
     for number, block in enumerate(droppable):
         if blocks_until.left() <= 0:
             break
@@ -280,21 +290,29 @@ def _scan(parent: LoadedModel, step: TargetStep, proxy: Proxy, fit: ImageDataset
         candidate = Candidate(size, crop, prune=ratio, residual_streams=step.residual_streams)
         made = candidate.build(parent, fit, progress.span(0.65, 0.7), fit_images=SCAN_FIT_IMAGES)
         probes[ratio] = record(candidate, made, _latency_ratio(made, parent, step, threads, progress.span(0.7, 0.72)))
-    shortlist = _combinations(parent, step, by_size, singles, probes)
+    shortlist = _combinations(parent, step, by_size, singles, probes, instability)
     for number, candidate in enumerate(shortlist):
         if deadline.left() <= 0:
             break
         share = progress.span(0.72 + 0.28 * number / len(shortlist), 0.72 + 0.28 * (number + 1) / len(shortlist))
         made = candidate.build(parent, fit, share.span(0, 0.5), fit_images=SCAN_FIT_IMAGES)
         record(candidate, made, _latency_ratio(made, parent, step, threads, share.span(0.5, 1.0)))
-    return scanned
+    return Scan(scanned, parent_entry, instability)
+
+
+@dataclass
+class Scan:
+    entries: list[Scored]
+    parent: Scored
+    instability: float  # % of the score images on which the parent disagrees with itself under the other crop
 
 
 def _combinations(parent: LoadedModel, step: TargetStep, by_size: dict[int, Scored], singles: dict[int, Scored],
-                  probes: dict[float, Scored]) -> list[Candidate]:  # fmt: skip
+                  probes: dict[float, Scored], instability: float) -> list[Candidate]:  # fmt: skip
     """The most promising mixes of size, blocks and pruning, from their parts' measured costs.
 
-    KL adds up roughly and latency ratios multiply; the estimate only picks what to build and measure.
+    Disagreements above the parent's own instability add up roughly and latency ratios multiply; the estimate
+    only picks what to build and measure.
     """
     assert parent.module is not None
     limit = DISAGREEMENT_PER_POINT_AGGRESSIVE * step.max_drop
@@ -312,7 +330,7 @@ def _combinations(parent: LoadedModel, step: TargetStep, by_size: dict[int, Scor
                 blocks = trial
             for ratio in (0.0, *probes):
                 parts = [sized, *(singles[b] for b in blocks), *([probes[ratio]] if ratio else [])]
-                disagreement = sum(100 - p.agreement for p in parts)
+                disagreement = sum(max(0.0, 100 - p.agreement - instability) for p in parts)
                 if disagreement > limit:
                     continue
                 latency = 1.0
@@ -335,19 +353,20 @@ def _combinations(parent: LoadedModel, step: TargetStep, by_size: dict[int, Scor
     return seen
 
 
-def _choose(step: TargetStep, scanned: list[Scored], parent: LoadedModel) -> list[Candidate | None]:
+def _choose(step: TargetStep, scan: Scan) -> list[Candidate | None]:
     """What to recover: by the objective, the most aggressive candidate the proxies allow, then safer ones;
     `None` stands for the parent quantized alone."""
-    measured = [s for s in scanned if s.latency_ratio is not None or step.objective != "latency"]
+    measured = [s for s in scan.entries if s.latency_ratio is not None or step.objective != "latency"]
 
     def cost(entry: Scored) -> float:
         return {"latency": entry.latency_ratio or 1.0, "macs": float(entry.macs), "size": float(entry.params)}[
             step.objective]  # fmt: skip
 
-    cheaper = [s for s in measured if cost(s) < cost(_parent_entry(scanned))]
+    cheaper = [s for s in measured if cost(s) < cost(scan.parent)]
     picks: list[Candidate | None] = []
     for per_point in (DISAGREEMENT_PER_POINT_AGGRESSIVE, DISAGREEMENT_PER_POINT_SAFE):
-        allowed = [s for s in cheaper if 100 - s.agreement <= per_point * step.max_drop and s.candidate not in picks]
+        limit = scan.instability + per_point * step.max_drop
+        allowed = [s for s in cheaper if 100 - s.agreement <= limit and s.candidate not in picks]
         if allowed:
             picks.append(min(allowed, key=cost).candidate)
         if len(picks) == step.candidates:
@@ -357,10 +376,6 @@ def _choose(step: TargetStep, scanned: list[Scored], parent: LoadedModel) -> lis
     if step.allows_int8:
         picks.append(None)
     return picks
-
-
-def _parent_entry(scanned: list[Scored]) -> Scored:
-    return scanned[0]  # the first scanned entry is the parent's own size and crop
 
 
 def _verification_seconds(step: TargetStep, reference: AccuracyResult, per_image: float) -> float:

@@ -99,7 +99,7 @@ def paired_latency(
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     progress(0.0, f"preparing {runtime}")
     with ExitStack() as stack:
-        predictors = [stack.enter_context(predictor_for(m, runtime, threads)) for m in (variant, reference)]
+        predictors = [stack.enter_context(predictor_for(m, runtime, threads, spin=False)) for m in (variant, reference)]
         for i in range(warmup):
             for predict, batch in zip(predictors, inputs, strict=True):
                 predict(batch)
