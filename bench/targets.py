@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from core.compress.pipeline import compress
+from core.compress.recovery import recovery_step
 from core.compress.resolution import at_resolution
-from core.compress.search import recovery_step
 from core.data.datasets import ImageDataset
 from core.errors import TargetMissedError
 from core.metrics.accuracy import AccuracyResult, evaluate
@@ -99,8 +99,12 @@ def model_table(
             print(rows[-1], flush=True)
             continue
         wall = (time.perf_counter() - started) / 60
+        for candidate in result.metrics["candidates"]:  # every verified candidate, met or rejected
+            print(f"  {candidate['label']} ({candidate['precision']}): {candidate['verdict']}, {candidate['reason']}, "
+                  f"{candidate['runtime']} ×{candidate['latency_ratio']}", flush=True)  # fmt: skip
         chosen = next(r for r in result.metrics["candidates"] if r["verdict"] == "chosen")
-        float_module = result.float_model.module if result.float_model else result.model.module
+        # MACs are counted on the float graph: the int8 variant's parent, or the original for int8 alone.
+        float_module = (result.float_model or (parent if result.model.card.quantization else result.model)).module
         rows.append(_row(f"{recipe.name} (≤ {target.max_drop:g} pt): {chosen['label']}, {chosen['precision']}",
                          result.model, parent, reference, evaluation, float_module=float_module,
                          wall_min=round(wall, 1)))  # fmt: skip

@@ -19,7 +19,7 @@ from core.compress.finetune import finetune
 from core.compress.pruning import prune
 from core.compress.quantize import quantize
 from core.compress.resolution import at_resolution
-from core.compress.search import CandidateListener
+from core.compress.scan import CandidateListener
 from core.data.datasets import ImageDataset
 from core.errors import StudioError, TargetMissedError
 from core.jobs import Progress, silent
@@ -221,7 +221,8 @@ def _searched(
     chosen = project.variant(found.chosen.id)
     metrics = {**chosen.metrics, "seconds": round(found.seconds, 2), "candidates": rows,
                "scanned": [s.to_dict() for s in found.scanned]}  # fmt: skip
-    return CompressionResult(chosen, project.variant(parent.id), found.chosen_model, metrics, found.float_graph)
+    return CompressionResult(chosen, project.variant(parent.id), found.chosen_model, metrics, found.float_graph,
+                             found.float_model)  # fmt: skip
 
 
 def _store_float_graph(
