@@ -177,6 +177,7 @@ def main() -> None:
     parser.add_argument("--presets", default="balanced,fastest", help="targets: which presets to search")
     parser.add_argument("--budget", type=float, default=25.0, help="targets: minutes per preset's search")
     parser.add_argument("--ablation-minutes", type=float, default=5.0, help="targets: distillation per row")
+    parser.add_argument("--parts", default="zero-shot,presets,ablation", help="targets: which rows")
     parser.add_argument("--finetune-minutes", type=float, default=20.0)
     parser.add_argument("--ratios", type=float, nargs="+", default=[0.3, 0.5], help="structured pruning ratios")
     parser.add_argument("--eval-limit", type=int, help="evaluate on a subset (default: all 1,300 images)")
@@ -201,7 +202,7 @@ def main() -> None:
             for key in args.models.split(","):
                 results[f"targets {MODELS[key][0]}"] = model_table(
                     key, evaluation, calib, train, Path(folder), args.presets.split(","), args.budget,
-                    args.ablation_minutes)  # fmt: skip
+                    args.ablation_minutes, tuple(args.parts.split(",")))  # fmt: skip
     for name, rows in results.items():
         print(f"\n== {name} (accuracy on {len(evaluation)} images)")
         print_table(rows, list(rows[0]))

@@ -43,6 +43,7 @@ MODELS = {
     "v1": ("V1-0.75", "mobilenet_v1:width=0.75,padding=tf_same"),
 }
 ZERO_SHOT_SIZES = (192, 176, 160, 128)
+PARTS = ("zero-shot", "presets", "ablation")
 # Ablation: the input size and the block each model's rows use (the scan's cheapest-to-recover block at 224).
 ABLATION = {"v2": (160, (5,)), "v3s": (160, (6,)), "v1": (160, (9,))}
 
@@ -74,17 +75,18 @@ def _made(parent: LoadedModel, steps: tuple[Step, ...], project: Project, calib:
 
 def model_table(
     key: str, evaluation: ImageDataset, calib: ImageDataset, train: ImageDataset, folder: Path,
-    presets: list[str], budget: float, ablation_minutes: float,
+    presets: list[str], budget: float, ablation_minutes: float, parts: tuple[str, ...] = PARTS,
 ) -> list[dict[str, Any]]:  # fmt: skip
+    """The model's rows: `parts` chooses among zero-shot sizes, presets and ablation (one run each)."""
     label, spec = MODELS[key]
     parent = resolve_model(spec, "pretrained")
     reference = evaluate(parent, evaluation, threads=2)
     print(f"== {label}: parent top-1 {reference.top1:.2f} on {reference.n} images", flush=True)
     rows = []
-    for size in ZERO_SHOT_SIZES:
+    for size in ZERO_SHOT_SIZES if "zero-shot" in parts else ():
         resized = at_resolution(parent, ResolutionStep(input_size=size))
         rows.append(_row(f"zero-shot {size} px", resized, parent, reference, evaluation))
-    for preset in presets:
+    for preset in presets if "presets" in parts else []:
         recipe = load_recipe(preset)
         target = recipe.steps[0]
         assert isinstance(target, TargetStep)
@@ -123,7 +125,7 @@ def model_table(
          (resolution, PruneStep(ratio=0.25, importance="activation", bottlenecks=False), feature)),
         (f"{size} px + feature distillation + int8", (resolution, feature, QuantizeStep())),
     ]
-    for name, steps in ablations:
+    for name, steps in ablations if "ablation" in parts else []:
         started = time.perf_counter()
         model, float_module = _made(parent, steps, project, calib, train)
         minutes = round((time.perf_counter() - started) / 60, 1)
