@@ -32,7 +32,7 @@ from core import __version__
 # The engine's verbs are imported with the window, while the splash shows, not at the first click:
 # a cold import on the GUI thread (torch-pruning, torchao) froze the window for ~80 ms.
 from core.compare import recommend, variant_rows
-from core.compress.pipeline import compress, remeasure
+from core.compress.pipeline import compress
 from core.compress.sensitivity import analyze_sensitivity, suggest_pruning
 from core.data import combine_datasets, open_dataset
 from core.errors import StudioError
@@ -54,6 +54,7 @@ from studio.data_panel import DataPanel
 from studio.export_panel import ExportPanel
 from studio.graph_panel import GRAPH_FILE_FILTER, GraphPanel
 from studio.jobs_panel import JobsPanel
+from studio.measure_actions import MeasureActions
 from studio.model_panel import ModelView, ZooPicker
 from studio.project_actions import ProjectActions, ProjectUse
 from studio.state import DATA_ROLES, DataFolders, StudioState, ZooChoice
@@ -67,7 +68,6 @@ MODEL_FILE_FILTER = f"Models ({' '.join('*' + suffix for suffix in MODEL_SUFFIXE
 DROP_HINT = "Drop a .pth, .pt, .pt2 or .onnx file, or choose a model from the zoo."
 SHARED_FOLDERS = {"calib": "imagenet_calib1000", "evaluation": "imagenet_val1300", "train": "imagenette/train"}
 SENSITIVITY_IMAGES = 64
-DEPLOYMENT_RESOLUTIONS = (128, 160, 192, 224)
 TABS = ("Model", "Data", "Compress", "Jobs", "Variants", "Compare", "Graph", "Export")
 
 
@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self.current_load: Job | None = None
         self.projects = ProjectActions(self)
+        self.measures = MeasureActions(self)
         self.setWindowTitle("MobileNet Compression Studio")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
@@ -220,12 +221,12 @@ class MainWindow(QMainWindow):
         self.variants_panel.selected.connect(self.select_variant)
         self.variants_panel.model.rename_requested.connect(self.projects.rename_variant)
         self.variants_panel.delete_requested.connect(self.projects.ask_delete_variant)
-        self.variants_panel.evaluate_requested.connect(self.reevaluate)
-        self.variants_panel.benchmark_requested.connect(self.rebenchmark)
+        self.variants_panel.evaluate_requested.connect(self.measures.reevaluate)
+        self.variants_panel.benchmark_requested.connect(self.measures.rebenchmark)
         self.variants_panel.open_requested.connect(self.use_variant_as_model)
         self.variants_panel.graph_requested.connect(self.show_variant_graph)
         self.variants_panel.export_requested.connect(lambda _: self.tabs.setCurrentWidget(self.export_panel))
-        self.compare_panel.deployment.measure_requested.connect(self.measure_deployment)
+        self.compare_panel.deployment.measure_requested.connect(self.measures.measure_deployment)
         self.compare_panel.deployment.target_changed.connect(self.set_target_fps)
         self.graph_panel.variant_graph_requested.connect(
             lambda: self.show_variant_graph(self.state.selected_variant) if self.state.selected_variant
@@ -248,7 +249,7 @@ class MainWindow(QMainWindow):
         self.status_text.setText(message)
         self.problem_shown.emit(message)
 
-    def _start(self, title: str, fn: Callable[..., Any], *args: Any, on_success: Callable[[Any], None],
+    def start_job(self, title: str, fn: Callable[..., Any], *args: Any, on_success: Callable[[Any], None],
                use: ProjectUse | None = None, budget_s: float | None = None, partial_keyword: str | None = None,
                **kwargs: Any) -> Job:  # fmt: skip
         """Run `fn` as a job; one that reads or writes a project says what in `use` (see ProjectActions.bind)."""
@@ -442,32 +443,6 @@ class MainWindow(QMainWindow):
         name = project.variant(variant_id).name
         return self._start_load(f"Opening variant {name}", name, load, variant=(project, variant_id))
 
-    def _remeasure(self, title: str, variant_id: str, **what: Any) -> Job:
-        project = self.ensure_project()
-        return self._start(
-            f"{title} {project.variant(variant_id).name}",
-            remeasure,
-            project,
-            variant_id,
-            threads=self.runner.threads,
-            on_success=lambda _: self.refresh_variants(),
-            use=ProjectUse(project, frozenset({variant_id})),
-            **what,
-        )
-
-    def reevaluate(self, variant_id: str) -> Job | None:
-        evaluation = self.state.evaluation()
-        if evaluation is None or not evaluation.labeled:
-            self.show_problem("Re-evaluating needs labelled evaluation images: choose them in the Data tab.")
-            return None
-        return self._remeasure("Evaluating", variant_id, evaluation=evaluation)
-
-    def rebenchmark(self, variant_id: str) -> Job:
-        return self._remeasure("Benchmarking", variant_id, latency_runs=30, memory=True)
-
-    def measure_deployment(self, variant_id: str) -> Job:
-        return self._remeasure("Measuring FPS of", variant_id, resolutions=DEPLOYMENT_RESOLUTIONS, latency_runs=20)
-
     # Compression -------------------------------------------------------------------------------
     def _current_model(self) -> Any:
         if self.state.report is None:
@@ -497,7 +472,7 @@ class MainWindow(QMainWindow):
             self.state.selected_variant = result.variant.id
             self.refresh_variants()
 
-        job = self._start(f"Compressing {model.card.title} with {recipe.name}", compress, model, recipe, project,
+        job = self.start_job(f"Compressing {model.card.title} with {recipe.name}", compress, model, recipe, project,
                           parent_variant=parent, calib=self.state.dataset("calib"), train=train,
                           evaluation=self.state.evaluation(), name=name or None, threads=self.runner.threads,
                           on_success=stored, use=ProjectUse(project, frozenset({parent} if parent else ()),
@@ -519,7 +494,7 @@ class MainWindow(QMainWindow):
         # Probe what the recipe does: pruning probes for a prune step, int8 probes for static quantization.
         techniques = tuple(name for name, used in (("prune", prune is not None), ("quantize", static)) if used)
         techniques = techniques or ("prune", "quantize")
-        return self._start("Analyzing sensitivity", analyze_sensitivity, model, evaluation, techniques=techniques,
+        return self.start_job("Analyzing sensitivity", analyze_sensitivity, model, evaluation, techniques=techniques,
                            calib=self.state.dataset("calib"), images=SENSITIVITY_IMAGES, prune_settings=prune,
                            on_success=self.compress_panel.show_sensitivity)  # fmt: skip
 
@@ -538,7 +513,7 @@ class MainWindow(QMainWindow):
             ]
             self.assign_recipe(Recipe(CUSTOM, tuple(steps), "Sensitivity suggestion"), "Apply suggestion")
 
-        return self._start("Suggesting per-layer ratios", suggest_pruning, model, report,
+        return self.start_job("Suggesting per-layer ratios", suggest_pruning, model, report,
                            macs_fraction=macs_fraction, threads=self.runner.threads, on_success=apply)  # fmt: skip
 
     # Export and graphs -------------------------------------------------------------------------
@@ -571,7 +546,7 @@ class MainWindow(QMainWindow):
             self.export_panel.show_report(report, out_dir)
             self.export_finished.emit(report)
 
-        return self._start("Exporting", run, on_success=done, use=use)
+        return self.start_job("Exporting", run, on_success=done, use=use)
 
     def show_variant_graph(self, variant_id: str) -> Job:
         project = self.ensure_project()
@@ -597,7 +572,7 @@ class MainWindow(QMainWindow):
                 raise StudioError(report.results[0].verification.get("error", "the ONNX graph could not be written"))
             return Path(report.results[0].path)
 
-        return self._start(f"Drawing the graph of {title}", run,
+        return self.start_job(f"Drawing the graph of {title}", run,
                            on_success=lambda path: self.show_graph_file(path, title), use=use)  # fmt: skip
 
     def ask_graph_file(self) -> None:

@@ -57,7 +57,7 @@ def test_a_variant_being_rebenchmarked_cannot_be_deleted_or_renamed(qtbot, windo
     window.set_project(project)
     child = project.variant("tiny copy").id
     gate = hold()
-    job = window.rebenchmark(child)
+    job = window.measures.rebenchmark(child)
     assert job.state == "queued"
     with qtbot.waitSignal(window.problem_shown) as queued:
         window.projects.delete_variant(child)
@@ -110,7 +110,7 @@ def test_a_result_from_a_project_closed_meanwhile_stays_in_it(qtbot, window, tmp
     old = _project(tmp_path / "old", "tiny")
     window.set_project(old)
     variant = old.variant("tiny").id
-    job = window.measure_deployment(variant)
+    job = window.measures.measure_deployment(variant)
     new = _project(tmp_path / "new", "other")
     before = _files(new.root)
     window.set_project(new)  # allowed while the job runs on the old project

@@ -1,0 +1,53 @@
+"""Measuring stored variants again: accuracy, latency and memory of one variant, FPS at every input size, and
+"Re-measure all" (every variant against its original in one interleaved session, in the chosen runtime).
+
+Each is a core job run by the window's runner; the project holds the numbers and the views are redrawn from it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject
+
+from core.compress.pipeline import remeasure
+from studio.project_actions import ProjectUse
+from studio.workers import Job
+
+if TYPE_CHECKING:
+    from studio.main_window import MainWindow
+
+DEPLOYMENT_RESOLUTIONS = (128, 160, 192, 224)
+
+
+class MeasureActions(QObject):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+
+    def _remeasure(self, title: str, variant_id: str, **what: Any) -> Job:
+        window = self.window
+        project = window.ensure_project()
+        return window.start_job(
+            f"{title} {project.variant(variant_id).name}",
+            remeasure,
+            project,
+            variant_id,
+            threads=window.runner.threads,
+            on_success=lambda _: window.refresh_variants(),
+            use=ProjectUse(project, frozenset({variant_id})),
+            **what,
+        )
+
+    def reevaluate(self, variant_id: str) -> Job | None:
+        evaluation = self.window.state.evaluation()
+        if evaluation is None or not evaluation.labeled:
+            self.window.show_problem("Re-evaluating needs labelled evaluation images: choose them in the Data tab.")
+            return None
+        return self._remeasure("Evaluating", variant_id, evaluation=evaluation)
+
+    def rebenchmark(self, variant_id: str) -> Job:
+        return self._remeasure("Benchmarking", variant_id, latency_runs=30, memory=True)
+
+    def measure_deployment(self, variant_id: str) -> Job:
+        return self._remeasure("Measuring FPS of", variant_id, resolutions=DEPLOYMENT_RESOLUTIONS, latency_runs=20)
