@@ -137,17 +137,54 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def _against(args: argparse.Namespace, progress: Progress) -> tuple[Any, str] | None:
+    """The model `--against` names: `parent` (the variant's own parent), a variant of the same project by id or
+    name, or any model reference; with the name it is reported under."""
+    from core.project import Project
+    from core.references import resolve_reference, split_variant_reference
+
+    if not args.against:
+        return None
+    reference = split_variant_reference(args.model)
+    if reference is not None:
+        project = Project.open(reference[0])
+        variant = project.variant(reference[1])
+        if args.against == "parent":
+            if variant.parent is None:
+                raise StudioError(f"{variant.name} is an original model: it has no parent to compare with")
+            return project.load(variant.parent), project.variant(variant.parent).name
+        if any(args.against in (v.id, v.name) for v in project.variants):
+            other = project.variant(args.against)
+            return project.load(other.id), other.name
+    elif args.against == "parent":
+        raise StudioError("--against parent needs a project variant (PROJECT_DIR:VARIANT) as the model")
+    model = resolve_reference(args.against, "auto", trust_pickle=args.trust_pickle, progress=progress)
+    return model, model.card.title
+
+
 def cmd_eval(args: argparse.Namespace) -> dict[str, Any]:
     from core.data import open_dataset
     from core.metrics.accuracy import evaluate
+    from core.metrics.paired import paired_accuracy
 
     progress = _progress_printer()
     model = _load(args, progress)
+    against = _against(args, progress)
     dataset = open_dataset(args.data, num_classes=model.card.num_classes, limit=args.limit, seed=args.seed)
     result = evaluate(model, dataset, runtime=args.runtime, threads=args.threads, batch_size=args.batch_size,
-                      progress=progress)  # fmt: skip
+                      progress=progress.span(0.0, 0.5 if against else 1.0))  # fmt: skip
     out = {"model": model.card.title, "spec": str(model.card.spec or ""), "weights": model.card.weights.label}
     out.update(result.to_dict(with_per_class=args.per_class))
+    if against is not None:
+        other, name = against
+        theirs = evaluate(other, dataset, runtime=args.runtime, threads=args.threads, batch_size=args.batch_size,
+                          progress=progress.span(0.5, 1.0))  # fmt: skip
+        if theirs.images_id != result.images_id:
+            raise StudioError(f"{name} could not read the same images as {model.card.title}: no paired comparison")
+        paired = paired_accuracy(result.hits, theirs.hits, result.predicted, theirs.predicted)
+        out.update({**paired.to_dict(), "against": name, "against_top1": round(theirs.top1, 3)})
+        if not args.json:
+            print(f"against {name}: Δtop-1 {paired.text()}, agreement {paired.agreement:.1f}%")
     if not result.finite:
         print(f"mnstudio: warning: {_nonfinite_text(result)}", file=sys.stderr)
     if not args.json:
@@ -168,9 +205,24 @@ def _nonfinite_text(result: Any) -> str:
 def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     from core.metrics.latency import benchmark
     from core.metrics.memory import measure_peak_memory
+    from core.metrics.paired_latency import paired_latency
 
     progress = _progress_printer()
     model = _load(args, progress)
+    against = _against(args, progress)
+    if against is not None:
+        other, name = against
+        if args.batch != 1 or args.memory:
+            raise StudioError("--against times one image at a time; leave out --batch and --memory")
+        timing = paired_latency(model, other, runtime=args.runtime, threads=args.threads, pairs=args.runs,
+                                warmup=args.warmup, progress=progress)  # fmt: skip
+        if not args.json:
+            print(f"{model.card.title} against {name}: {timing.text()}; medians {timing.median_ms:.2f} ms and "
+                  f"{timing.reference_median_ms:.2f} ms, timed in turn at {timing.threads} thread(s)")  # fmt: skip
+            if timing.noisy:
+                print("mnstudio: warning: the timing was noisy (wide interval or spread); run it again",
+                      file=sys.stderr)
+        return {"model": model.card.title, "against": name, **timing.to_dict()}
     result = benchmark(model, runtime=args.runtime, threads=args.threads, runs=args.runs, warmup=args.warmup,
                        batch=args.batch, progress=progress)  # fmt: skip
     out: dict[str, Any] = {"model": model.card.title, "spec": str(model.card.spec or "")}
@@ -380,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, handler, text in measuring:
         sub = command(name, handler, text)
         _model_args(sub)
+        sub.add_argument("--against", help="compare with another model on the same images (eval) or timed in turn "
+                         "(bench): 'parent' (a project variant's own parent), a variant of the same project, or any "
+                         "model reference")  # fmt: skip
         sub.add_argument("--runtime", choices=RUNTIMES, default="torch")
         sub.add_argument("--threads", type=positive_int, default=default_threads(),
                          help="intra-op threads (default cores−1)")  # fmt: skip

@@ -1,19 +1,25 @@
 """Comparing a project's variants: one row of measured numbers each, the Pareto front, recommendations.
 
 Everything here reads the metrics the pipeline stored; nothing is estimated. A number that was
-never measured stays None and is shown as missing, never as zero.
+never measured stays None and is shown as missing, never as zero. Comparisons are paired with the original
+model of each lineage: accuracy on the same images (Δtop-1 with its interval), latency timed in turn in one
+session (a ratio with its interval); a variant never measured so has no paired figure, not a made-up one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from core.metrics.accuracy import stored_per_image
+from core.metrics.paired import PairedAccuracy, paired_accuracy
 from core.project import Variant
 
-# A variant is "near-lossless" within this many top-1 points of its root parent.
-BALANCE_TOLERANCE_PT = 1.0
+DEFAULT_MAX_DROP = 1.0  # points of top-1 a recommendation may lose against the original, unless the user says
+COLLAPSED_DROP = 5.0  # points: a variant that lost more than this is drawn as a warning, whatever the target
+WEAK_EVIDENCE_IMAGES = 500  # fewer paired images than this, and a recommendation asks for more
 
 
 @dataclass(frozen=True)
@@ -32,11 +38,45 @@ class VariantRow:
     top5: float | None
     top1_ci95: tuple[float, float] | None
     images: int | None
-    retention: float | None  # top-1 as a fraction of the parent's, on the same images
-    speedup: float | None  # parent latency / this latency
     input_size: int | None = None  # pixels per side the variant is fed
     dropped: tuple[int, ...] = ()  # blocks removed whole
     search: str | None = None  # a target search's verdict on it: chosen | met
+    # Paired with the original model of its lineage (`against`), on the same images and in one timing session.
+    against: str | None = None
+    delta_top1: float | None = None
+    delta_top1_ci95: tuple[float, float] | None = None
+    agreement: float | None = None
+    paired_n: int | None = None
+    latency_ratio: float | None = None  # this variant's median time over the original's, timed in turn
+    latency_ratio_ci95: tuple[float, float] | None = None
+    latency_noisy: bool = False
+    latency_runtime: str = "torch"
+    nonfinite: bool = False
+
+    @property
+    def is_original(self) -> bool:
+        return self.against == self.id
+
+    def delta_text(self) -> str:
+        """"−0.3 pt [−0.9, +0.2], n = 1300" (or why there is no paired figure)."""
+        if self.delta_top1 is None or self.delta_top1_ci95 is None:
+            return "–"
+        if self.is_original:
+            return "original"
+        low, high = self.delta_top1_ci95
+        return f"{_signed(self.delta_top1)} pt [{_signed(low)}, {_signed(high)}], n = {self.paired_n}"
+
+    def ratio_text(self) -> str:
+        if self.latency_ratio is None or self.latency_ratio_ci95 is None:
+            return "–"
+        if self.is_original:
+            return "1×"
+        low, high = self.latency_ratio_ci95
+        return f"{self.latency_ratio:.2f}× [{low:.2f}, {high:.2f}]" + (" noisy" if self.latency_noisy else "")
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.1f}".replace("-", "−")
 
 
 def _get(metrics: dict[str, Any], *keys: str) -> Any:
@@ -52,33 +92,91 @@ def _scaled(value: Any, scale: float) -> float | None:
     return None if value is None else value / scale
 
 
-def _ratio(numerator: float | None, denominator: float | None) -> float | None:
-    return numerator / denominator if numerator is not None and denominator else None
+def root_of(variant: Variant, by_id: dict[str, Variant]) -> Variant:
+    """The original model of a variant's lineage (itself when it has no stored parent)."""
+    seen = {variant.id}
+    while variant.parent and variant.parent in by_id and variant.parent not in seen:
+        variant = by_id[variant.parent]
+        seen.add(variant.id)
+    return variant
 
 
-def variant_rows(variants: Sequence[Variant]) -> list[VariantRow]:
+@lru_cache(maxsize=256)
+def _paired_from_strings(hits: str, reference_hits: str, predicted: tuple[int, ...],
+                         reference_predicted: tuple[int, ...]) -> PairedAccuracy:  # fmt: skip
+    """Bootstraps are cached: the rows are rebuilt after every job, on the GUI thread."""
+    import numpy as np
+
+    def bits(text: str) -> np.ndarray:
+        return np.frombuffer(text.encode(), np.uint8) == ord("1")
+
+    return paired_accuracy(bits(hits), bits(reference_hits), np.asarray(predicted), np.asarray(reference_predicted))
+
+
+def paired_with_original(variant: Variant, original: Variant) -> PairedAccuracy | None:
+    """Δtop-1 of `variant` against `original`: stored by the run that measured both, else computed from their
+    per-image answers when both were scored on the same images; None when they never were."""
+    stored = variant.metrics.get("paired_accuracy")
+    if isinstance(stored, dict) and stored.get("against") == original.id and stored.get("delta_top1_ci95"):
+        low, high = stored["delta_top1_ci95"]
+        return PairedAccuracy(stored["delta_top1"], (low, high), stored["agreement"], stored["n"])
+    mine = stored_per_image(variant.metrics.get("accuracy") or {})
+    theirs = stored_per_image(original.metrics.get("accuracy") or {})
+    if mine is None or theirs is None or mine[0] != theirs[0]:
+        return None
+    as_text = variant.metrics["accuracy"]["per_image"], original.metrics["accuracy"]["per_image"]
+    return _paired_from_strings(as_text[0]["hits"], as_text[1]["hits"], tuple(as_text[0]["predicted"]),
+                                tuple(as_text[1]["predicted"]))  # fmt: skip
+
+
+def variant_rows(variants: Sequence[Variant], runtime: str = "torch") -> list[VariantRow]:
+    """One row per variant; paired figures against the original of its lineage, latency in `runtime`."""
     by_id = {v.id: v for v in variants}
     rows = []
     for variant in variants:
         m = variant.metrics
-        parent = by_id.get(variant.parent or "")
-        parent_m = parent.metrics if parent else {}
-        top1, latency = _get(m, "accuracy", "top1"), _get(m, "latency", "median_ms")
-        same_images = _get(m, "accuracy", "n") == _get(parent_m, "accuracy", "n")
+        original = root_of(variant, by_id)
         ci = _get(m, "accuracy", "top1_ci95")
+        accuracy_n = _get(m, "accuracy", "n")
+        paired = PairedAccuracy(0.0, (0.0, 0.0), 100.0, accuracy_n) if original is variant and accuracy_n else (
+            paired_with_original(variant, original))  # fmt: skip
+        timed = _get(m, "paired_latency", runtime)
+        if original is variant:
+            ratio, ratio_ci, noisy = 1.0, (1.0, 1.0), False
+        elif isinstance(timed, dict) and timed.get("against") == original.id:
+            ratio, ratio_ci, noisy = timed["ratio"], tuple(timed["ratio_ci95"]), bool(timed.get("noisy"))
+        else:
+            ratio, ratio_ci, noisy = None, None, False
         rows.append(VariantRow(
             id=variant.id, name=variant.name, parent=variant.parent,
             size_mb=_scaled(m.get("size_bytes"), 1e6), macs_m=_scaled(m.get("macs"), 1e6),
-            params_m=_scaled(m.get("params"), 1e6), latency_ms=latency,
+            params_m=_scaled(m.get("params"), 1e6), latency_ms=_get(m, "latency", "median_ms"),
             latency_p90_ms=_get(m, "latency", "p90_ms"), latency_cv=_get(m, "latency", "cv"),
-            memory_mb=_get(m, "memory", "peak_mb"), top1=top1, top5=_get(m, "accuracy", "top5"),
-            top1_ci95=tuple(ci) if ci else None, images=_get(m, "accuracy", "n"),
-            retention=_ratio(top1, _get(parent_m, "accuracy", "top1")) if parent and same_images else None,
-            speedup=_ratio(_get(parent_m, "latency", "median_ms"), latency) if parent else None,
+            memory_mb=_get(m, "memory", "peak_mb"), top1=_get(m, "accuracy", "top1"), top5=_get(m, "accuracy", "top5"),
+            top1_ci95=tuple(ci) if ci else None, images=accuracy_n,
             input_size=variant.spec.resolution if variant.spec else None,
             dropped=variant.spec.dropped if variant.spec else (), search=_get(m, "search", "verdict"),
+            against=original.id,
+            delta_top1=paired.delta_top1 if paired else None,
+            delta_top1_ci95=paired.delta_top1_ci95 if paired else None,
+            agreement=paired.agreement if paired else None, paired_n=paired.n if paired else None,
+            latency_ratio=ratio, latency_ratio_ci95=ratio_ci, latency_noisy=noisy, latency_runtime=runtime,
+            nonfinite=bool(_get(m, "accuracy", "nonfinite_outputs") or _get(m, "accuracy", "nonfinite_parameters")),
         ))  # fmt: skip
     return rows
+
+
+def collapsed(row: VariantRow, max_drop: float = DEFAULT_MAX_DROP) -> str | None:
+    """Why a variant's accuracy collapsed (drawn in a warning colour, never recommended), or None."""
+    if row.nonfinite:
+        return "its outputs are not finite (NaN/Inf)"
+    if row.delta_top1 is None or row.delta_top1_ci95 is None:
+        return None
+    if row.delta_top1_ci95[1] < -max_drop:
+        return f"its whole interval lies below −{max_drop:g} pt ({row.delta_text()})"
+    if row.delta_top1 < -COLLAPSED_DROP:
+        return f"it lost more than {COLLAPSED_DROP:g} pt ({row.delta_text()})"
+    return None
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
@@ -97,40 +195,71 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 class Recommendation:
     title: str
     row: VariantRow
-    why: str
+    why: str  # the evidence: paired Δ with n and interval, the latency ratio with its runtime
+    weak: bool = False  # the evidence is thin (few images, a noisy or unpaired timing): re-measure
 
 
-def _root_top1(row: VariantRow, by_id: dict[str, VariantRow]) -> float | None:
-    while row.parent and row.parent in by_id:
-        row = by_id[row.parent]
-    return row.top1
+@dataclass(frozen=True)
+class Recommendations:
+    picks: list[Recommendation]
+    excluded: list[tuple[VariantRow, str]]  # variants never recommended, and why
+    original: VariantRow | None
+    max_drop: float
+
+    def titles(self) -> dict[str, str]:
+        return {pick.title: pick.row.id for pick in self.picks}
 
 
-def recommend(rows: Sequence[VariantRow]) -> list[Recommendation]:
-    """Fastest, smallest, and the best balance: the fastest variant within 1 pt of its original model."""
-    out = []
-    timed = [r for r in rows if r.latency_ms is not None]
+def _evidence(row: VariantRow, with_latency: bool) -> tuple[str, bool]:
+    accuracy = "the original itself" if row.is_original else f"Δtop-1 {row.delta_text()}"
+    weak = (row.paired_n or 0) < WEAK_EVIDENCE_IMAGES
+    if not with_latency:
+        return accuracy, weak
+    timing = f"{row.ratio_text()} the original's latency in {row.latency_runtime}"
+    return f"{timing}; {accuracy}", weak or row.latency_noisy
+
+
+def recommend(rows: Sequence[VariantRow], max_drop: float = DEFAULT_MAX_DROP, original: str | None = None
+              ) -> Recommendations:  # fmt: skip
+    """Fastest, smallest and best balance among the variants of one original (`original`, else the one with
+    the most variants) that lost at most `max_drop` points against it, paired on the same images. A variant
+    with no paired accuracy, or that missed the target or collapsed, is never recommended: it is listed in
+    `excluded` with the reason. Best balance: the fastest whose interval still reaches zero (no measurable loss)."""
+    if not rows:
+        return Recommendations([], [], None, max_drop)
+    by_id = {r.id: r for r in rows}
+    originals = [r.against for r in rows if r.against]
+    root_id = original if original in by_id else max(set(originals), key=originals.count, default=None)
+    family = [r for r in rows if r.against == root_id]
+    within: list[VariantRow] = []
+    excluded: list[tuple[VariantRow, str]] = []
+    for row in family:
+        reason = collapsed(row, max_drop)
+        if reason is None and row.delta_top1 is None:
+            reason = "its accuracy was not measured on the original's images (Re-measure all)"
+        elif reason is None and row.delta_top1 is not None and row.delta_top1 < -max_drop:
+            reason = f"it misses the {max_drop:g} pt target ({row.delta_text()})"
+        if reason is None:
+            within.append(row)
+        else:
+            excluded.append((row, reason))
+    picks: list[Recommendation] = []
+    timed = [r for r in within if r.latency_ratio is not None]
     if timed:
-        fastest = min(timed, key=lambda r: r.latency_ms or 0.0)
-        out.append(Recommendation("Fastest", fastest, f"{fastest.latency_ms:.1f} ms median on this machine"))
-    sized = [r for r in rows if r.size_mb is not None]
+        fastest = min(timed, key=lambda r: r.latency_ratio or 0.0)
+        why, weak = _evidence(fastest, with_latency=True)
+        picks.append(Recommendation("Fastest", fastest, why, weak))
+    sized = [r for r in within if r.size_mb is not None]
     if sized:
         smallest = min(sized, key=lambda r: r.size_mb or 0.0)
-        out.append(Recommendation("Smallest", smallest, f"{smallest.size_mb:.2f} MB of weights"))
-    by_id = {r.id: r for r in rows}
-    near_lossless = []
-    for row in timed:
-        root = _root_top1(row, by_id)
-        if row.top1 is not None and root is not None and root - row.top1 <= BALANCE_TOLERANCE_PT:
-            near_lossless.append((row, root - row.top1))
-    if near_lossless:
-        row, drop = min(near_lossless, key=lambda pair: pair[0].latency_ms or 0.0)
-        out.append(Recommendation(
-            "Best balance", row,
-            f"fastest within {BALANCE_TOLERANCE_PT:g} pt of the original: {row.latency_ms:.1f} ms, "
-            f"top-1 {row.top1:.1f}% ({-drop:+.1f} pt, n={row.images})",
-        ))  # fmt: skip
-    return out
+        why, weak = _evidence(smallest, with_latency=False)
+        picks.append(Recommendation("Smallest", smallest, f"{smallest.size_mb:.2f} MB; {why}", weak))
+    lossless = [r for r in timed if r.delta_top1_ci95 is not None and r.delta_top1_ci95[1] >= 0]
+    if lossless:
+        balance = min(lossless, key=lambda r: r.latency_ratio or 0.0)
+        why, weak = _evidence(balance, with_latency=True)
+        picks.append(Recommendation("Best balance", balance, f"fastest with no measurable loss: {why}", weak))
+    return Recommendations(picks, excluded, by_id.get(root_id or ""), max_drop)
 
 
 def fps_verdict(fps: float, target_fps: float) -> str:

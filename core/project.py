@@ -479,8 +479,15 @@ class Project:
         return variant
 
     def update_metrics(self, variant_id: str, metrics: dict[str, Any]) -> Variant:
+        """Store `metrics` over the variant's; a paired latency is kept per runtime (one runtime's re-timing
+        leaves the others)."""
+
         def merge(variant: Variant) -> None:
-            variant.metrics = {**variant.metrics, **metrics}
+            merged = {**variant.metrics, **metrics}
+            if isinstance(metrics.get("paired_latency"), dict):
+                before = variant.metrics.get("paired_latency") or {}
+                merged["paired_latency"] = {**before, **metrics["paired_latency"]}
+            variant.metrics = merged
 
         return self._change_variant(variant_id, merge)
 

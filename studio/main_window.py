@@ -228,6 +228,10 @@ class MainWindow(QMainWindow):
         self.variants_panel.export_requested.connect(lambda _: self.tabs.setCurrentWidget(self.export_panel))
         self.compare_panel.deployment.measure_requested.connect(self.measures.measure_deployment)
         self.compare_panel.deployment.target_changed.connect(self.set_target_fps)
+        self.compare_panel.remeasure_requested.connect(self.measures.remeasure_all)
+        self.compare_panel.accepted_drop_changed.connect(self.set_accepted_drop)
+        self.variants_panel.remeasure_all_requested.connect(self.measures.remeasure_all)
+        self.variants_panel.runtime_changed.connect(self.set_latency_runtime)
         self.graph_panel.variant_graph_requested.connect(
             lambda: self.show_variant_graph(self.state.selected_variant) if self.state.selected_variant
             else self.show_problem("Select a variant in the Variants tab first.")
@@ -318,6 +322,15 @@ class MainWindow(QMainWindow):
     def set_target_fps(self, fps: float) -> None:
         self.state.target_fps = fps
         self._refresh_selection()
+
+    def set_latency_runtime(self, runtime: str) -> None:
+        self.state.latency_runtime = runtime
+        self.refresh_variants()
+
+    def set_accepted_drop(self, points: float) -> None:
+        if points != self.state.recommendation_drop():
+            self.state.accepted_drop = points
+            self.refresh_variants()
 
     def set_theme(self, name: str) -> None:
         apply_theme(QApplication.instance(), name)  # type: ignore[arg-type]
@@ -414,10 +427,10 @@ class MainWindow(QMainWindow):
     def refresh_variants(self) -> None:
         project = self.state.project
         variants = project.variants if project else []
-        rows = variant_rows(variants)
+        rows = variant_rows(variants, runtime=self.state.latency_runtime)
         recipes = {v.id: v.recipe.get("name", "") for v in variants}
         self.variants_panel.show_rows(rows, recipes, self.state.selected_variant)
-        self.compare_panel.show_rows(rows, recommend(rows))
+        self.compare_panel.show_rows(rows, recommend(rows, self.state.recommendation_drop()))
         self._refresh_selection()
         self.variants_changed.emit()
 

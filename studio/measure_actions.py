@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject
 
 from core.compress.pipeline import remeasure
+from core.remeasure import remeasure_all
 from studio.project_actions import ProjectUse
 from studio.workers import Job
 
@@ -48,6 +49,25 @@ class MeasureActions(QObject):
 
     def rebenchmark(self, variant_id: str) -> Job:
         return self._remeasure("Benchmarking", variant_id, latency_runs=30, memory=True)
+
+    def remeasure_all(self) -> Job | None:
+        """Every variant against its original in the chosen runtime, and on the evaluation images if labelled."""
+        window = self.window
+        project = window.state.project
+        if project is None or not any(v.parent for v in project.variants):
+            window.show_problem("Nothing to re-measure yet: compress a model first, then compare its variants.")
+            return None
+        evaluation = window.state.evaluation()
+        return window.start_job(
+            f"Re-measuring all variants of {project.name} in {window.state.latency_runtime}",
+            remeasure_all,
+            project,
+            runtimes=(window.state.latency_runtime,),
+            evaluation=evaluation if evaluation is not None and evaluation.labeled else None,
+            threads=window.runner.threads,
+            on_success=lambda _: window.refresh_variants(),
+            use=ProjectUse(project, frozenset(v.id for v in project.variants)),
+        )
 
     def measure_deployment(self, variant_id: str) -> Job:
         return self._remeasure("Measuring FPS of", variant_id, resolutions=DEPLOYMENT_RESOLUTIONS, latency_runs=20)

@@ -69,6 +69,19 @@ class StudioState:
     selected_variant: str | None = None
     model_variant: str | None = None  # the project variant the current model is stored as, once it is
     target_fps: float = 30.0
+    latency_runtime: str = "torch"  # the runtime whose paired latency the Variants table and charts show
+    accepted_drop: float | None = None  # points a recommendation may lose; None: the recipe's target, else 1
+
+    def recommendation_drop(self) -> float:
+        """Points of top-1 a recommended variant may lose: as the user set it on the Compare tab, else the
+        current recipe's target (a preset's), else core.compare's default."""
+        from core.compare import DEFAULT_MAX_DROP
+        from core.recipe import TargetStep
+
+        if self.accepted_drop is not None:
+            return self.accepted_drop
+        target = self.recipe.step(TargetStep)
+        return target.max_drop if target is not None else DEFAULT_MAX_DROP
 
     def dataset(self, role: str, limit: int | None = None) -> ImageDataset | None:
         data = self.datasets.get(role)

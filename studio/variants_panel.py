@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -22,6 +23,8 @@ from PySide6.QtWidgets import (
 
 from core.compare import VariantRow
 from studio.table_model import ColumnTableModel, Index
+
+RUNTIME_TITLES = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime"}
 
 
 def _number(value: float | None, fmt: str) -> str:
@@ -42,6 +45,11 @@ def _input(row: VariantRow) -> str:
     return f"{row.input_size} px{blocks}"
 
 
+def _delta(row: VariantRow) -> str:
+    text = row.delta_text()
+    return text if row.delta_top1 is not None or row.top1 is None else "not paired"
+
+
 def _latency(row: VariantRow) -> str:
     if row.latency_ms is None:
         return "–"
@@ -53,23 +61,25 @@ def _latency(row: VariantRow) -> str:
 COLUMNS: tuple[tuple[str, str, Callable[[VariantRow], str], Callable[[VariantRow], Any]], ...] = (
     ("Name", "Double-click to rename; ★ marks the variant a target search chose",
      lambda r: ("★ " if r.search == "chosen" else "") + r.name, lambda r: r.name),
+    ("Δ top-1", "Top-1 points gained or lost against the original model, on the same images, with the 95 % "
+     "interval of the paired difference and the number of images (“not paired”: measured on other images; "
+     "Re-measure all)", _delta, lambda r: r.delta_top1),
+    ("Latency vs original", "This variant's median time over the original's, the two timed in turn in one "
+     "session in the runtime chosen above, with its 95 % interval (“noisy”: a wide interval even after a "
+     "retry)", lambda r: r.ratio_text(), lambda r: r.latency_ratio),
     ("Input", "Image size the variant is fed, and the blocks removed from it",
      _input, lambda r: r.input_size),
     ("Size MB", "Weights as stored (state_dict bytes)", lambda r: _number(r.size_mb, ".2f"), lambda r: r.size_mb),
     ("MACs M", "Multiply-accumulates per image, counted on the float graph", lambda r: _number(r.macs_m, ".1f"),
      lambda r: r.macs_m),
     ("Params M", "Parameters", lambda r: _number(r.params_m, ".2f"), lambda r: r.params_m),
-    ("Latency ms", "Median / p90 of timed runs in PyTorch on this machine, ± spread (CV)", _latency,
+    ("Latency ms", "Median / p90 of runs in PyTorch timed when the variant was made, ± spread (CV): an absolute "
+     "figure moves with the machine's load; compare with “Latency vs original”", _latency,
      lambda r: r.latency_ms),
     ("Memory MB", "Peak RSS while running inference, measured in a fresh process (Re-benchmark)",
      lambda r: _number(r.memory_mb, ".0f"), lambda r: r.memory_mb),
     ("Top-1", "Top-1 accuracy with its 95% confidence interval and the number of images", _top1, lambda r: r.top1),
     ("Top-5", "Top-5 accuracy", lambda r: _number(r.top5, ".1f"), lambda r: r.top5),
-    ("Retention", "Top-1 as a share of the parent's top-1 on the same images",
-     lambda r: _number(None if r.retention is None else 100 * r.retention, ".1f") + ("%" if r.retention else ""),
-     lambda r: r.retention),
-    ("Speed-up", "Parent latency / this latency", lambda r: _number(r.speedup, ".2f") + ("×" if r.speedup else ""),
-     lambda r: r.speedup),
 )  # fmt: skip
 
 
@@ -129,6 +139,8 @@ class VariantsPanel(QWidget):
     export_requested = Signal(str)
     graph_requested = Signal(str)
     open_requested = Signal(str)
+    runtime_changed = Signal(str)
+    remeasure_all_requested = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -142,6 +154,18 @@ class VariantsPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.runtime = QComboBox()
+        for runtime, title in RUNTIME_TITLES.items():
+            self.runtime.addItem(title, runtime)
+        self.runtime.setToolTip("Which runtime's latency the table and the Compare tab show: each variant timed in "
+                                "turn with its original in that runtime (Re-measure all)")  # fmt: skip
+        self.remeasure_all = QPushButton("Re-measure all")
+        self.remeasure_all.setToolTip("One job: time every variant in turn with its original in the chosen runtime "
+                                      "and, with labelled evaluation images (Data tab), score all of them on the "
+                                      "same images, so that every comparison is paired")  # fmt: skip
+        self.remeasure_all.setEnabled(False)
+        self.runtime.currentIndexChanged.connect(lambda _: self.runtime_changed.emit(self.runtime.currentData()))
+        self.remeasure_all.clicked.connect(self.remeasure_all_requested)
         self.lineage = QTreeWidget()
         self.lineage.setHeaderLabels(["Lineage", "Recipe"])
         self.empty = QLabel("No variants yet: load a model, then Compress. Every result is stored in the project.")
@@ -169,7 +193,13 @@ class VariantsPanel(QWidget):
         splitter.addWidget(self.lineage)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
+        measuring = QHBoxLayout()
+        measuring.addWidget(QLabel("Latency in"))
+        measuring.addWidget(self.runtime)
+        measuring.addWidget(self.remeasure_all)
+        measuring.addStretch(1)
         layout = QVBoxLayout(self)
+        layout.addLayout(measuring)
         layout.addWidget(self.empty)
         layout.addWidget(splitter, 1)
         layout.addLayout(row)
@@ -201,6 +231,7 @@ class VariantsPanel(QWidget):
     def show_rows(self, rows: Sequence[VariantRow], recipes: dict[str, str], selected: str | None) -> None:
         self.model.set_rows(rows)
         self.empty.setVisible(not rows)
+        self.remeasure_all.setEnabled(any(row.parent for row in rows))
         self.lineage.clear()
         items: dict[str, QTreeWidgetItem] = {}
         for row in rows:  # parents are stored before their children

@@ -27,6 +27,7 @@ from core.metrics.accuracy import evaluate
 from core.metrics.complexity import analyze_complexity
 from core.metrics.finite import nonfinite_warning
 from core.metrics.latency import benchmark
+from core.metrics.paired_latency import paired_latency
 from core.metrics.size import state_dict_bytes
 from core.model import LoadedModel
 from core.project import Project, Variant, model_fingerprint
@@ -67,8 +68,15 @@ def measure(model: LoadedModel, float_module: Any, evaluation: ImageDataset | No
     metrics["latency"] = latency.to_dict()
     if evaluation is not None:
         accuracy = evaluate(model, evaluation, threads=threads, progress=progress.span(0.3, 1.0))
-        metrics["accuracy"] = accuracy.to_dict()
+        metrics["accuracy"] = accuracy.to_dict(with_per_image=True)
     return metrics
+
+
+def timed_against(model: LoadedModel, parent: LoadedModel, parent_id: str, threads: int, progress: Progress
+                  ) -> dict[str, Any]:  # fmt: skip
+    """A new variant timed in turn with the model it was made from, in torch: its paired latency ratio."""
+    timing = paired_latency(model, parent, runtime="torch", threads=threads, pairs=20, warmup=3, progress=progress)
+    return {"torch": {**timing.to_dict(), "against": parent_id}}
 
 
 def _iterative_prune(step: PruneStep) -> list[PruneStep]:
@@ -179,7 +187,7 @@ def compress(
                 # The float graph the int8 model approximates is a variant of its own: the int8 variant's
                 # parent, which exporters that re-quantize in their own tool chain start from.
                 float_model = current
-                float_graph = _store_float_graph(current, recipe, index, project, parent, evaluation, threads,
+                float_graph = _store_float_graph(current, model, recipe, index, project, parent, evaluation, threads,
                                                  timings, f"{base_name} · float", step_progress.span(0.0, 0.2))
                 step_progress = step_progress.span(0.2, 1.0)
             float_module = current.module
@@ -189,7 +197,8 @@ def compress(
                         **reports.get(index, {})})  # fmt: skip
     if current.card.quantization is None:
         float_module = current.module
-    metrics = measure(current, float_module, evaluation, threads, progress.span(0.9, 1.0))
+    metrics = measure(current, float_module, evaluation, threads, progress.span(0.9, 0.97))
+    metrics["paired_latency"] = timed_against(current, model, parent.id, threads, progress.span(0.97, 1.0))
     metrics["steps"] = timings
     metrics["warnings"] = notes + [note for note in (r.get("note") for r in reports.values()) if note]
     if (broken := nonfinite_warning(current.module)) is not None:
@@ -226,11 +235,12 @@ def _searched(
 
 
 def _store_float_graph(
-    current: LoadedModel, recipe: Recipe, quantize_index: int, project: Project, parent: Variant,
+    current: LoadedModel, start: LoadedModel, recipe: Recipe, quantize_index: int, project: Project, parent: Variant,
     evaluation: ImageDataset | None, threads: int, timings: list[dict[str, Any]], name: str, progress: Progress,
 ) -> Variant:  # fmt: skip
     """Store the model as it is before quantization, measured, with the steps that made it as its recipe."""
-    metrics = measure(current, current.module, evaluation, threads, progress)
+    metrics = measure(current, current.module, evaluation, threads, progress.span(0.0, 0.9))
+    metrics["paired_latency"] = timed_against(current, start, parent.id, threads, progress.span(0.9, 1.0))
     metrics["steps"] = list(timings)
     made_by = Recipe(recipe.name, recipe.steps[:quantize_index], recipe.description)
     return project.add_variant(current, name, parent=parent.id, recipe=made_by.to_dict(), metrics=metrics,
@@ -286,6 +296,7 @@ def remeasure(
         stored_as = f"{project.root}:{variant.id}"
         metrics["memory"] = measure_peak_memory(model, threads=threads, stored_as=stored_as).to_dict()
     if evaluation is not None:
-        metrics["accuracy"] = evaluate(model, evaluation, threads=threads, progress=progress.span(0.65, 1.0)).to_dict()
+        accuracy = evaluate(model, evaluation, threads=threads, progress=progress.span(0.65, 1.0))
+        metrics["accuracy"] = accuracy.to_dict(with_per_image=True)
     progress(1.0, f"measured {variant.name}")
     return project.update_metrics(variant.id, metrics)

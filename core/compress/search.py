@@ -122,7 +122,7 @@ def search(
     progress(0.0, "scoring the parent")
     proxy = Proxy(model, score_images, progress.span(0.0, 0.02))
     reference = evaluate(model, evaluation, threads=threads, progress=progress.span(0.02, 0.06))
-    project.update_metrics(parent.id, {"accuracy": reference.to_dict()})
+    project.update_metrics(parent.id, {"accuracy": reference.to_dict(with_per_image=True)})
     scan_progress = progress.span(0.06, 0.3)
     scan_deadline = Deadline(min(deadline.left(), SCAN_SHARE * 60 * step.budget_minutes))
     scan = scan_candidates(model, step, proxy, fit, threads, scan_deadline, scan_progress, listen)
@@ -154,7 +154,7 @@ def search(
         met: set[str] = set()
         try:
             for index, (variant, made) in enumerate(verified):
-                row = _verify(made, variant, label, step, model, reference, evaluation, project, threads,
+                row = _verify(made, variant, label, step, model, parent.id, reference, evaluation, project, threads,
                               share.span(0.8 + 0.2 * index / len(verified), 0.8 + 0.2 * (index + 1) / len(verified)))
                 rows.append(row)
                 listen({"stage": "verified", **row.to_dict()})
@@ -265,7 +265,7 @@ def _recipe(candidate: Candidate | None, parent: LoadedModel, step: TargetStep, 
 
 
 def _verify(model: LoadedModel, variant: Variant, label: str, step: TargetStep,
-            parent: LoadedModel, reference: AccuracyResult, evaluation: ImageDataset, project: Project,
+            parent: LoadedModel, parent_id: str, reference: AccuracyResult, evaluation: ImageDataset, project: Project,
             threads: int, progress: Progress) -> CandidateRow:  # fmt: skip
     """Paired Δtop-1 on the evaluation images and a paired latency ratio in the runtime, stored on the variant."""
     accuracy = evaluate(model, evaluation, threads=threads, progress=progress.span(0.0, 0.7))
@@ -287,8 +287,10 @@ def _verify(model: LoadedModel, variant: Variant, label: str, step: TargetStep,
     )  # fmt: skip
     if met:
         project.update_metrics(variant.id, {
-            "accuracy": accuracy.to_dict(), "paired_accuracy": paired.to_dict(),
-            "paired_latency": latency.to_dict(), "search": _search_metrics(row, step),
+            "accuracy": accuracy.to_dict(with_per_image=True),
+            "paired_accuracy": {**paired.to_dict(), "against": parent_id},
+            "paired_latency": {step.runtime: {**latency.to_dict(), "against": parent_id}},
+            "search": _search_metrics(row, step),
         })  # fmt: skip
     return row
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,8 +34,9 @@ class AccuracyResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     nonfinite_outputs: int = 0  # images whose logits hold a NaN or an Inf (counted as misses)
     nonfinite_parameters: list[str] = field(default_factory=list)  # torch models only
+    images_id: str = ""  # which images were scored (a digest of their paths, in order): paired only when equal
     # Per image, in the dataset's order: top-1 class predicted (−1 for non-finite outputs) and whether it hit.
-    # What paired comparisons need; not part of `to_dict`.
+    # What paired comparisons need; in `to_dict` only with `with_per_image` (what a project stores).
     predicted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     hits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
 
@@ -43,7 +45,7 @@ class AccuracyResult:
         """False when the numbers cannot be right, whatever top-1 says: callers warn on it."""
         return self.nonfinite_outputs == 0 and not self.nonfinite_parameters
 
-    def to_dict(self, with_per_class: bool = False) -> dict[str, Any]:
+    def to_dict(self, with_per_class: bool = False, with_per_image: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
             "top1": round(self.top1, 3),
             "top5": round(self.top5, 3),
@@ -56,7 +58,11 @@ class AccuracyResult:
             "skipped": len(self.skipped),
             "nonfinite_outputs": self.nonfinite_outputs,
             "nonfinite_parameters": self.nonfinite_parameters[:REPORTED_NONFINITE_PARAMETERS],
+            "images_id": self.images_id,
         }
+        if with_per_image:
+            hits = "".join("1" if hit else "0" for hit in self.hits)
+            data["per_image"] = {"predicted": self.predicted.tolist(), "hits": hits}
         if with_per_class:
             data["per_class"] = {str(k): {"correct": c, "total": t} for k, (c, t) in sorted(self.per_class.items())}
         return data
@@ -106,6 +112,8 @@ def evaluate(
                 counts[1] += 1
     if total == 0:
         raise DatasetError(f"none of the images in {dataset.root} could be read")
+    skipped = {path for path, _ in dataset.skipped}
+    scored = "\n".join(str(s.path) for s in dataset.samples if str(s.path) not in skipped)
     return AccuracyResult(
         top1=100 * correct1 / total,
         top5=100 * correct5 / total,
@@ -121,4 +129,17 @@ def evaluate(
         nonfinite_parameters=nonfinite_parameters(model.module) if model.module is not None else [],
         predicted=np.concatenate(predicted),
         hits=np.concatenate(hits),
+        images_id=hashlib.sha256(scored.encode()).hexdigest()[:16],
     )
+
+
+def stored_per_image(accuracy: dict[str, Any]) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """(images_id, predicted, hits) from a stored accuracy (`to_dict(with_per_image=True)`), or None."""
+    per_image = accuracy.get("per_image") if isinstance(accuracy, dict) else None
+    if not isinstance(per_image, dict) or not accuracy.get("images_id"):
+        return None
+    predicted, hits = per_image.get("predicted"), per_image.get("hits")
+    if not isinstance(predicted, list) or not isinstance(hits, str) or len(predicted) != len(hits):
+        return None
+    hit = np.frombuffer(hits.encode(), np.uint8) == ord("1")
+    return str(accuracy["images_id"]), np.asarray(predicted, dtype=np.int64), hit

@@ -1,7 +1,8 @@
 """Paired latency: two models timed alternately in one process, and the ratio of their medians with a 95 % CI.
 
 On a shared machine an absolute millisecond figure moves with the load; a ratio of two models timed
-in turn (ABAB…, who goes first alternating) sees the same load on both and holds. The interval is a
+in turn (ABAB…, who goes first alternating) sees the same load on both and holds. Several models are timed
+the same way in rounds, each round in a rotated order, and each is compared with the first. The interval is a
 bootstrap over the pairs; a run whose spread is wide is flagged as noisy.
 """
 
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 from core.errors import StudioError
 from core.jobs import Progress, silent
 from core.model import LoadedModel
-from core.runtime import predictor_for
+from core.runtime import Predictor, predictor_for
 
 NOISY_CV = 0.25  # coefficient of variation of either model's times
 NOISY_CI = 0.15  # CI width relative to the ratio
@@ -46,6 +47,11 @@ class PairedLatency:
         width = self.ratio_ci95[1] - self.ratio_ci95[0]
         return max(self.cv, self.reference_cv) > NOISY_CV or width > NOISY_CI * self.ratio
 
+    def text(self) -> str:
+        low, high = self.ratio_ci95
+        noisy = ", noisy" if self.noisy else ""
+        return f"{self.ratio:.2f}× [{low:.2f}, {high:.2f}] in {self.runtime}, {self.pairs} pairs{noisy}"
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["ratio_ci95"] = [round(v, 4) for v in self.ratio_ci95]
@@ -64,18 +70,97 @@ def _cpu_model() -> str:
 
 
 def _runtime_version(runtime: str) -> str:
-    if runtime == "onnxruntime":
-        import onnxruntime
+    """The runtime's name and version, as the run's context records it."""
+    from importlib import metadata
 
-        return f"onnxruntime {onnxruntime.__version__}"
-    import torch
+    packages = {"onnxruntime": "onnxruntime", "litert": "ai-edge-litert", "executorch": "executorch"}
+    package = packages.get(runtime, "torch")
+    try:
+        return f"{package} {metadata.version(package)}"
+    except metadata.PackageNotFoundError:
+        return package
 
-    return f"torch {torch.__version__}"
+
+def _cv(times: np.ndarray) -> float:
+    mean = float(np.mean(times))
+    return float(np.std(times)) / mean if mean else 0.0
 
 
-def _cv(times: list[float]) -> float:
-    mean = statistics.fmean(times)
-    return statistics.pstdev(times) / mean if mean else 0.0
+def interleaved(
+    predictors: Sequence[Predictor],
+    inputs: Sequence[np.ndarray],
+    *,
+    runtime: str,
+    threads: int,
+    rounds: int = 30,
+    warmup: int = 5,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> list[PairedLatency]:
+    """Time ready `predictors` in rounds, each round in a rotated order (so drift and who-goes-first hit all
+    alike), and compare each with the first: one PairedLatency per predictor after the first."""
+    progress = progress or silent()
+    count = len(predictors)
+    if count < 2 or len(inputs) != count:
+        raise StudioError("a paired latency needs a reference and at least one model to compare, with an input each")
+    if rounds < 2:
+        raise StudioError("a paired latency needs at least 2 pairs")
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    for i in range(warmup):
+        for predict, batch in zip(predictors, inputs, strict=True):
+            predict(batch)
+        progress(0.1 * (i + 1) / max(1, warmup), "warming up")
+    times = np.empty((count, rounds))
+    for r in range(rounds):
+        for offset in range(count):
+            which = (r + offset) % count
+            start = time.perf_counter()
+            predictors[which](inputs[which])
+            times[which, r] = (time.perf_counter() - start) * 1000
+        progress(0.1 + 0.9 * (r + 1) / rounds, f"timed round {r + 1}/{rounds}")
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    context = {"cpu": _cpu_model(), "runtime_version": _runtime_version(runtime), "load_before": load_before,
+               "load_after": load_after}  # fmt: skip
+    # One set of resampled rounds for every model: the ratios are paired, round by round.
+    resampled = np.random.default_rng(seed).integers(0, rounds, size=(2000, rounds))
+    reference = times[0]
+    reference_medians = np.median(reference[resampled], axis=1)
+    results = []
+    for mine in times[1:]:
+        low, high = np.percentile(np.median(mine[resampled], axis=1) / reference_medians, [2.5, 97.5])
+        results.append(PairedLatency(
+            ratio=float(np.median(mine) / np.median(reference)), ratio_ci95=(float(low), float(high)),
+            median_ms=float(np.median(mine)), reference_median_ms=float(np.median(reference)),
+            p90_ms=float(np.percentile(mine, 90)), reference_p90_ms=float(np.percentile(reference, 90)),
+            cv=_cv(mine), reference_cv=_cv(reference), pairs=rounds, runtime=runtime, threads=threads,
+            context=context,
+        ))  # fmt: skip
+    return results
+
+
+def _random_inputs(models: Sequence[LoadedModel], seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((1, 3, m.card.input_size, m.card.input_size), dtype=np.float32) for m in models]
+
+
+def interleaved_latency(
+    models: Sequence[LoadedModel],
+    *,
+    runtime: str = "torch",
+    threads: int = 1,
+    rounds: int = 30,
+    warmup: int = 5,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> list[PairedLatency]:
+    """Every model after the first timed against the first in one interleaved session (each on its own input
+    size), in torch or ONNX Runtime."""
+    progress = progress or silent()
+    progress(0.0, f"preparing {runtime}")
+    with ExitStack() as stack:
+        predictors = [stack.enter_context(predictor_for(m, runtime, threads, spin=False)) for m in models]
+        return interleaved(predictors, _random_inputs(models, seed), runtime=runtime, threads=threads, rounds=rounds,
+                           warmup=warmup, seed=seed, progress=progress)  # fmt: skip
 
 
 def paired_latency(
@@ -90,38 +175,6 @@ def paired_latency(
     progress: Progress | None = None,
 ) -> PairedLatency:
     """Time `variant` and `reference` alternately (each on its own input size) and compare their medians."""
-    progress = progress or silent()
-    if pairs < 2:
-        raise StudioError("a paired latency needs at least 2 pairs")
-    rng = np.random.default_rng(seed)
-    inputs = [rng.standard_normal((1, 3, m.card.input_size, m.card.input_size), dtype=np.float32)
-              for m in (variant, reference)]  # fmt: skip
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    progress(0.0, f"preparing {runtime}")
-    with ExitStack() as stack:
-        predictors = [stack.enter_context(predictor_for(m, runtime, threads, spin=False)) for m in (variant, reference)]
-        for i in range(warmup):
-            for predict, batch in zip(predictors, inputs, strict=True):
-                predict(batch)
-            progress(0.1 * (i + 1) / max(1, warmup), "warming up")
-        times: list[list[float]] = [[], []]
-        for i in range(pairs):
-            order = (0, 1) if i % 2 == 0 else (1, 0)  # who goes first alternates: drift hits both alike
-            for which in order:
-                start = time.perf_counter()
-                predictors[which](inputs[which])
-                times[which].append((time.perf_counter() - start) * 1000)
-            progress(0.1 + 0.9 * (i + 1) / pairs, f"timed pair {i + 1}/{pairs}")
-    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    mine, theirs = np.array(times[0]), np.array(times[1])
-    resampled = rng.integers(0, pairs, size=(2000, pairs))
-    ratios = np.median(mine[resampled], axis=1) / np.median(theirs[resampled], axis=1)
-    low, high = np.percentile(ratios, [2.5, 97.5])
-    context = {"cpu": _cpu_model(), "runtime_version": _runtime_version(runtime), "load_before": load_before,
-               "load_after": load_after}  # fmt: skip
-    return PairedLatency(
-        ratio=float(np.median(mine) / np.median(theirs)), ratio_ci95=(float(low), float(high)),
-        median_ms=float(np.median(mine)), reference_median_ms=float(np.median(theirs)),
-        p90_ms=float(np.percentile(mine, 90)), reference_p90_ms=float(np.percentile(theirs, 90)),
-        cv=_cv(times[0]), reference_cv=_cv(times[1]), pairs=pairs, runtime=runtime, threads=threads, context=context,
-    )  # fmt: skip
+    (result,) = interleaved_latency([reference, variant], runtime=runtime, threads=threads, rounds=pairs,
+                                    warmup=warmup, seed=seed, progress=progress)  # fmt: skip
+    return result

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.compare import pareto_front, recommend, variant_rows
+from core.compare import collapsed, pareto_front, recommend, variant_rows
 from core.compress.pipeline import remeasure
 from core.data import open_dataset
-from core.project import Project, Variant
+from core.project import Project
 from core.zoo.loading import create_model
 from core.zoo.registry import ModelSpec
-from core.zoo.weights import WeightsInfo
-
-
-def _variant(vid: str, parent: str | None, top1: float | None, latency: float | None, size: float,
-             n: int = 100) -> Variant:  # fmt: skip
-    metrics: dict = {"size_bytes": size * 1e6, "macs": 300e6, "params": 3.5e6}
-    if top1 is not None:
-        metrics["accuracy"] = {"top1": top1, "top5": 90.0, "n": n, "top1_ci95": [top1 - 5, top1 + 5]}
-    if latency is not None:
-        metrics["latency"] = {"median_ms": latency, "p90_ms": latency * 1.2, "cv": 0.05}
-    return Variant(
-        vid, vid, "model.pt", "state_dict", None, WeightsInfo("untrained", "untrained"), parent=parent, metrics=metrics
-    )
+from tests.helpers import answers, scored_variant
 
 
 def test_pareto_front_keeps_only_undominated_points_in_cost_order() -> None:
@@ -30,29 +18,43 @@ def test_pareto_front_keeps_only_undominated_points_in_cost_order() -> None:
     assert pareto_front(points) == [5, 1, 3, 0]  # ties both stay; (12, 70) and (40, 78) are beaten
 
 
-def test_rows_compare_with_the_parent_only_on_the_same_images() -> None:
-    rows = variant_rows([
-        _variant("fp32", None, 78.0, 30.0, 14.0),
-        _variant("int8", "fp32", 77.0, 10.0, 3.9),
-        _variant("other-images", "fp32", 70.0, 12.0, 3.9, n=50),
-        _variant("untimed", "fp32", None, None, 2.0),
-    ])  # fmt: skip
-    by_id = {row.id: row for row in rows}
-    assert by_id["int8"].retention == 77.0 / 78.0 and by_id["int8"].speedup == 3.0
-    assert by_id["other-images"].retention is None  # 50 vs 100 images: no ratio is made up
-    assert by_id["untimed"].latency_ms is None and by_id["untimed"].speedup is None
-    assert by_id["fp32"].retention is None and by_id["int8"].top1_ci95 == (72.0, 82.0)
+def test_rows_pair_with_the_original_only_on_the_same_images_and_only_timed_in_turn() -> None:
+    original = scored_variant("fp32", None, *answers({0, 1, 2, 3}))
+    same = scored_variant("int8", "fp32", *answers({0, 1, 2, 3, 4}), ratio=(0.4, 0.38, 0.43))
+    other = scored_variant("other-images", "fp32", *answers({0}), images="val-b")
+    chained = scored_variant("pruned-int8", "int8", *answers({0, 1, 2, 3, 4, 5}))
+    rows = {r.id: r for r in variant_rows([original, same, other, chained])}
+    assert rows["int8"].delta_top1 == -2.5 and rows["int8"].paired_n == 40 and rows["int8"].agreement == 97.5
+    low, high = rows["int8"].delta_top1_ci95 or (0, 0)
+    assert low < -2.5 < high <= 0, "one lost image, none gained: the interval never reaches above zero"
+    assert rows["int8"].latency_ratio == 0.4 and rows["int8"].latency_ratio_ci95 == (0.38, 0.43)
+    assert rows["other-images"].delta_top1 is None, "scored on other images: no difference is made up"
+    assert rows["pruned-int8"].against == "fp32" and rows["pruned-int8"].delta_top1 == -5.0
+    assert rows["pruned-int8"].latency_ratio is None, "timed against its parent at most, never with the original"
+    assert rows["fp32"].is_original and rows["fp32"].delta_text() == "original"
+    assert rows["int8"].delta_text().startswith("−2.5 pt [") and rows["int8"].delta_text().endswith("n = 40")
 
 
-def test_recommendations_name_fastest_smallest_and_the_fastest_near_lossless() -> None:
+def test_recommendations_keep_to_the_target_name_their_evidence_and_say_why_others_are_left_out() -> None:
     rows = variant_rows([
-        _variant("fp32", None, 78.0, 30.0, 14.0),
-        _variant("int8", "fp32", 77.4, 10.0, 3.9),
-        _variant("pruned-int8", "int8", 60.0, 6.0, 1.5),
+        scored_variant("fp32", None, *answers(set()), size=14.0),
+        scored_variant("int8", "fp32", *answers({0}), ratio=(0.40, 0.38, 0.43)),
+        scored_variant("collapsed", "fp32", *answers(set(range(30))), ratio=(0.20, 0.19, 0.22), size=1.5),
+        scored_variant("unpaired", "fp32", *answers(set()), images="val-b", ratio=(0.1, 0.09, 0.11), size=1.0),
     ])  # fmt: skip
-    picks = {r.title: r.row.id for r in recommend(rows)}
-    assert picks == {"Fastest": "pruned-int8", "Smallest": "pruned-int8", "Best balance": "int8"}
-    assert recommend(variant_rows([_variant("untimed", None, None, None, 1.0)]))[0].title == "Smallest"
+    advice = recommend(rows, max_drop=3.0)
+    assert advice.titles() == {"Fastest": "int8", "Smallest": "int8", "Best balance": "int8"}
+    fastest = advice.picks[0]
+    assert "0.40× [0.38, 0.43]" in fastest.why and "in torch" in fastest.why and "n = 40" in fastest.why
+    assert fastest.weak, "40 images are thin evidence"
+    left_out = {row.id: why for row, why in advice.excluded}
+    assert set(left_out) == {"collapsed", "unpaired"}
+    assert "below −3 pt" in left_out["collapsed"] and "not measured on the original's images" in left_out["unpaired"]
+    assert collapsed(next(r for r in rows if r.id == "collapsed"), 3.0) is not None
+    strict = recommend(rows, max_drop=1.0)
+    assert strict.titles() == {"Fastest": "fp32", "Smallest": "fp32", "Best balance": "fp32"}, (
+        "within 1 pt only the original remains: it is recommended, and int8 is left out with its figure")
+    assert any(row.id == "int8" and "misses the 1 pt target" in why for row, why in strict.excluded)
 
 
 def test_remeasure_stores_latency_per_resolution_memory_and_accuracy(tmp_path: Path, val_dir: Path) -> None:

@@ -52,9 +52,11 @@ def test_near_lossless_int8_from_pretrained_v2_to_verified_exports(qtbot, ready_
     assert variant.images == parent.images == 100
     assert variant.top1 is not None and parent.top1 is not None and abs(variant.top1 - parent.top1) <= 5
     assert variant.size_mb < 0.3 * parent.size_mb and variant.latency_ms is not None
-    assert variant.retention is not None and variant.speedup is not None
+    assert variant.delta_top1 is not None and variant.paired_n == 100, "paired with its parent on the same images"
+    assert variant.latency_ratio is not None, "timed in turn with its parent when it was made"
     table = window.variants_panel.model
-    top1_text = table.index(1, 7).data()
+    assert table.index(1, 1).data().endswith("n = 100") and "×" in table.index(1, 2).data()
+    top1_text = table.index(1, 9).data()
     assert "n=100" in top1_text and "[" in top1_text  # the confidence interval is shown
 
     # Charts: one bar per variant in each metric, both variants on the accuracy/latency plot.

@@ -5,28 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyqtgraph as pg
-import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
 from core.project import Project
 from core.recipe import PruneStep, QuantizeStep, Recipe, TargetStep
-from core.zoo.loading import create_model
-from core.zoo.registry import ModelSpec
 from studio.state import ZooChoice
-
-TINY = ModelSpec("mobilenet_v3_small", resolution=96)
-
-
-@pytest.fixture
-def tiny_project(tmp_path: Path) -> Project:
-    """A project with an untrained V3-Small at 96 px and a child variant, built without the GUI."""
-    project = Project.create(tmp_path / "project")
-    model = create_model(TINY, "none")
-    parent = project.add_variant(model, "tiny", metrics={"size_bytes": 10_000_000, "macs": 6_000_000})
-    project.add_variant(model, "tiny copy", parent=parent.id, metrics={"size_bytes": 5_000_000})
-    return project
+from tests.helpers import TINY
 
 
 def test_recipe_edits_undo_and_redo_including_a_dragged_slider(window) -> None:
@@ -140,7 +126,7 @@ def test_variants_table_rename_undo_and_lineage(qtbot, window, tiny_project: Pro
     window.set_project(tiny_project)
     table = window.variants_panel.model
     assert [row.name for row in table.rows] == ["tiny", "tiny copy"]
-    assert table.index(1, 2).data() == "5.00" and table.index(1, 5).data() == "–"  # unmeasured stays missing
+    assert table.index(1, 4).data() == "5.00" and table.index(1, 7).data() == "–"  # unmeasured stays missing
     lineage = window.variants_panel.lineage
     assert lineage.topLevelItemCount() == 1 and lineage.topLevelItem(0).child(0).text(0) == "tiny copy"
     child = table.rows[1].id
@@ -174,7 +160,7 @@ def test_rebenchmark_measures_latency_and_peak_memory(qtbot, window, tiny_projec
     row = window.variants_panel.model.rows[1]
     assert row.latency_ms is not None and row.latency_ms > 0 and row.latency_p90_ms >= row.latency_ms
     assert row.memory_mb is not None and row.memory_mb > 50  # a process with torch loaded
-    assert row.speedup is None  # the parent was never timed: no ratio is made up
+    assert row.latency_ratio is None  # never timed in turn with its original: no ratio is made up
 
 
 def test_projects_are_remembered_saved_as_and_reopened(qtbot, window, tiny_project: Project, tmp_path) -> None:

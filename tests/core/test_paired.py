@@ -1,0 +1,103 @@
+"""Paired comparisons: latency timed in turn, accuracy on the same images, re-measuring a whole project, and the
+`--against` options of eval and bench."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.cli import main
+from core.compare import collapsed, recommend, variant_rows
+from core.data import open_dataset
+from core.metrics.accuracy import evaluate
+from core.metrics.paired import paired_accuracy
+from core.metrics.paired_latency import paired_latency
+from core.project import Project
+from core.remeasure import remeasure_all
+from core.zoo.loading import create_model
+from core.zoo.registry import ModelSpec
+
+
+@pytest.fixture(scope="module")
+def small():
+    return create_model(ModelSpec("mobilenet_v3_small", resolution=128), "pretrained")
+
+
+def test_two_copies_of_one_model_time_at_a_ratio_whose_interval_holds_one(small) -> None:
+    twin = copy.deepcopy(small)
+    timing = paired_latency(twin, small, runtime="torch", threads=1, pairs=40)
+    low, high = timing.ratio_ci95
+    assert low <= 1.0 <= high, timing.text()
+    assert timing.median_ms > 0 and timing.reference_median_ms > 0 and timing.context["cpu"]
+
+
+def test_the_paired_interval_is_narrower_than_either_unpaired_interval_on_the_same_images(small, val_dir) -> None:
+    images = open_dataset(val_dir, limit=200)
+    smaller = create_model(ModelSpec("mobilenet_v3_small", resolution=112), "pretrained")
+    mine, theirs = evaluate(smaller, images, threads=1), evaluate(small, images, threads=1)
+    assert mine.images_id == theirs.images_id
+    paired = paired_accuracy(mine.hits, theirs.hits, mine.predicted, theirs.predicted)
+    width = paired.delta_top1_ci95[1] - paired.delta_top1_ci95[0]
+    for unpaired in (mine.top1_ci95, theirs.top1_ci95):
+        assert width < unpaired[1] - unpaired[0], (paired.text(), unpaired)
+    assert paired.delta_top1 == pytest.approx(mine.top1 - theirs.top1)
+
+
+COLLAPSE = 30.0  # points: V3-Small at 128 px scores about 45 % here, and shuffled classifier rows almost nothing
+
+
+def _collapsed_copy(spec: ModelSpec):
+    """The pretrained model with its classifier's rows shuffled: it runs as fast as ever and names wrong classes."""
+    model = create_model(spec, "pretrained")
+    assert model.module is not None
+    last = model.module.classifier[-1]
+    with torch.no_grad():
+        order = torch.randperm(last.weight.shape[0], generator=torch.Generator().manual_seed(0))
+        last.weight.copy_(last.weight[order])
+        last.bias.copy_(last.bias[order])
+    return model
+
+
+def test_a_collapsed_variant_is_never_recommended_after_re_measuring_all(small, val_dir, tmp_path: Path) -> None:
+    project = Project.create(tmp_path / "p")
+    original = project.add_variant(small, "original")
+    copied = project.add_variant(copy.deepcopy(small), "copy", parent=original.id)
+    broken = project.add_variant(_collapsed_copy(ModelSpec("mobilenet_v3_small", resolution=64)), "collapsed at 64 px",
+                                 parent=original.id)  # fmt: skip
+    evaluation = open_dataset(val_dir, limit=100)
+    done = remeasure_all(project, runtimes=("torch", "onnxruntime"), evaluation=evaluation, threads=1, rounds=10)
+    assert set(done.timed) == {copied.id, broken.id} and set(done.scored) == {copied.id, broken.id}
+    stored = Project.open(project.root).variant(broken.id).metrics
+    assert set(stored["paired_latency"]) == {"torch", "onnxruntime"}, "each runtime's timing is kept"
+    assert stored["paired_latency"]["torch"]["against"] == original.id
+    rows = {r.id: r for r in variant_rows(Project.open(project.root).variants)}
+    assert rows[broken.id].latency_ratio < rows[copied.id].latency_ratio, "the collapsed variant is the fastest"
+    assert rows[copied.id].delta_top1 == 0.0 and rows[broken.id].delta_top1 < -COLLAPSE
+    advice = recommend(list(rows.values()), max_drop=1.0)
+    assert broken.id not in advice.titles().values()
+    assert collapsed(rows[broken.id], 1.0) and any(row.id == broken.id for row, _ in advice.excluded)
+
+
+def test_eval_and_bench_against_the_parent_print_paired_figures(capsys, small, val_dir, tmp_path: Path) -> None:
+    project = Project.create(tmp_path / "p")
+    original = project.add_variant(small, "original")
+    smaller = create_model(ModelSpec("mobilenet_v3_small", resolution=96), "pretrained")
+    child = project.add_variant(smaller, "96 px", parent=original.id)
+    reference = f"{project.root}:{child.id}"
+    assert main(["eval", reference, "--against", "parent", "--data", str(val_dir), "--limit", "60", "--threads", "1",
+                 "--json"]) == 0  # fmt: skip
+    scored = json.loads(capsys.readouterr().out)
+    assert scored["n"] == 60 and scored["against"] == "original"
+    low, high = scored["delta_top1_ci95"]
+    assert low <= scored["delta_top1"] <= high and 0 <= scored["agreement"] <= 100
+    assert main(["bench", reference, "--against", "original", "--runs", "10", "--warmup", "1", "--threads", "1",
+                 "--json"]) == 0  # fmt: skip
+    timed = json.loads(capsys.readouterr().out)
+    assert timed["ratio_ci95"][0] <= timed["ratio"] <= timed["ratio_ci95"][1]
+    assert timed["median_ms"] > 0 and timed["reference_median_ms"] > 0 and timed["runtime"] == "torch"
+    assert main(["bench", "mobilenet_v3_small:res=96", "--against", "parent", "--json"]) == 2
+    assert "needs a project variant" in capsys.readouterr().err
