@@ -52,8 +52,11 @@ def write_bundle(kind: str, report: ExportReport, source: ExportSource, out_dir:
         "model": model_path.name, "name": source.name, "precision": result.precision,
         "input_size": card.input_size, "resize_size": card.resize_size, "num_classes": card.num_classes,
         "mean": list(card.mean), "std": list(card.std), "color": "RGB, values scaled to [0, 1] before mean/std",
-        "layout": result.details.get("layout", "NCHW"),
+        "layout": result.details.get("layout", "NCHW"), "verified": result.verified,
     }  # fmt: skip
+    if not result.verified:
+        why = result.verification.get("reason") or result.verification.get("error") or "it failed its check"
+        metadata["warning"] = f"this {fmt} model was NOT verified against its source: {why}"
     if fmt == "tflite":
         metadata["input"], metadata["output"] = result.details["input"], result.details["output"]
         snippet_name, snippet = "Classifier.kt", _kotlin(metadata)

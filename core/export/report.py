@@ -9,7 +9,14 @@ from typing import Any
 
 from core.export.job import ExportOptions
 from core.export.source import ExportSource
-from core.export.verify import FLOAT_AGREEMENT, INT8_AGREEMENT, VerificationImages, compare, top1_percent
+from core.export.verify import (
+    FLOAT_AGREEMENT,
+    INT8_AGREEMENT,
+    REQUANTIZED_SLACK,
+    VerificationImages,
+    compare,
+    top1_percent,
+)
 from core.storage import atomic_write_text
 
 
@@ -48,7 +55,9 @@ class ExportReport:
         return {
             "source": self.source, "verification_images": self.verification_images,
             "rule": f"verified: top-1 agreement with the source ≥ {FLOAT_AGREEMENT:g}% (float/fp16) or "
-                    f"≥ {INT8_AGREEMENT:g}% (int8), measured in the artifact's own runtime",
+                    f"≥ {INT8_AGREEMENT:g}% (int8), measured in the artifact's own runtime; an int8 artifact "
+                    f"re-quantized from the float parent also passes when, against that parent, its agreement and "
+                    f"its paired Δtop-1 trail the source's by at most {REQUANTIZED_SLACK:g} pt",
             "formats": {r.format: r.to_dict() for r in self.results}, "bundles": self.bundles,
             "reports": self.report_paths,
         }  # fmt: skip
@@ -78,6 +87,12 @@ class ExportReport:
                 lines.append(
                     f"    {r.format}: top-1 agreement with the float parent {v['agreement_top1_float_parent']:.1f}%"
                 )
+            if "verified_as_requantized" in v:
+                delta = v.get("delta_top1_float_parent")
+                against = "" if delta is None else (
+                    f", Δtop-1 against it {delta:+.2f} pt (the source's {v['source_delta_top1_float_parent']:+.2f})")
+                lines.append(f"    {r.format}: re-quantized from the float parent{against}: "
+                             f"{'passes' if v['verified_as_requantized'] else 'fails'} as a re-quantization")
             if "error" in v or "reason" in v:
                 lines.append(f"    {r.format}: {v.get('error') or v.get('reason')}")
             lines.extend(f"    {r.format}: {note}" for note in r.notes)

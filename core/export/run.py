@@ -156,7 +156,7 @@ def _verify(
     try:
         with torch_threads(1):
             return verify(lambda: predictor(path), references[0], data, threshold, options.latency_runs, progress,
-                          float_parent=references[1])  # fmt: skip
+                          float_parent=references[1], requantized=options.requantizes(fmt))  # fmt: skip
     except StudioError:
         raise
     except Exception as exc:  # the runtime refused the artifact: that is the verification's finding

@@ -6,7 +6,9 @@ sources and fp16 artifacts) or INT8_AGREEMENT % (anything int8). Max |Δ| and co
 for judgement, not thresholded: an int8 re-quantization legitimately moves logits. An artifact whose
 runtime cannot predict here (Core ML on Linux) is never `verified`; its structure checks are reported.
 Neither is one whose outputs, or whose source's, hold a NaN or an Inf: agreement between such numbers
-means nothing (NaN's argmax is an accident of the runtime).
+means nothing (NaN's argmax is an accident of the runtime). An int8 artifact that a format re-quantized from
+the source's float parent (TFLite, ExecuTorch, .pt2, Core ML) is a second int8 model of that parent: it also
+passes when it is as close to the parent as the source is (`requantized_check`).
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ import numpy as np
 from core.jobs import Progress
 from core.metrics.finite import nonfinite_rows
 from core.metrics.latency import time_predictor
+from core.metrics.paired import paired_accuracy
 from core.runtime import Predictor
 
 FLOAT_AGREEMENT = 99.0
 INT8_AGREEMENT = 97.0
+# Points a re-quantized artifact may trail its source by, against the float parent (agreement and paired Δtop-1).
+REQUANTIZED_SLACK = 1.0
 BATCH = 16
 
 
@@ -105,17 +110,22 @@ def verify(
     latency_runs: int,
     progress: Progress,
     float_parent: np.ndarray | None = None,
+    requantized: bool = False,
 ) -> dict[str, Any]:
     """Run the artifact on `data`, compare with the source's `reference` logits, time one image.
 
     For an int8 source, `float_parent` (its parent's logits) tells how much of the disagreement
-    is the source's own quantization error rather than the artifact's.
+    is the source's own quantization error rather than the artifact's. A `requantized` artifact is a second
+    int8 model of that parent, whose agreement with the source sits near the int8 line by nature: it is also
+    verified as what it is (see `requantized_check`).
     """
     predict = predictor()
     scores = logits(predict, data.images, progress.span(0.0, 0.8))
     result: dict[str, Any] = {"n": len(data), **compare(reference, scores), "threshold": threshold}
     if float_parent is not None:
         result["agreement_top1_float_parent"] = compare(float_parent, scores)["agreement_top1"]
+        if requantized:
+            result.update(requantized_check(scores, reference, float_parent, data.labels))
     if data.labels is not None:
         result["top1"] = top1_percent(scores, data.labels)
     if latency_runs > 0:
@@ -124,5 +134,28 @@ def verify(
     reason = _nonfinite_reason(reference, scores)
     if reason is not None:
         result["reason"] = reason
-    result["verified"] = reason is None and result["agreement_top1"] >= threshold
+    close_to_source = result["agreement_top1"] >= threshold
+    result["verified"] = reason is None and (close_to_source or bool(result.get("verified_as_requantized")))
     return result
+
+
+def requantized_check(scores: np.ndarray, source: np.ndarray, float_parent: np.ndarray,
+                      labels: np.ndarray | None) -> dict[str, Any]:  # fmt: skip
+    """A re-quantized artifact against the float parent, beside the source's own figures: it passes when it
+    agrees with the parent at most REQUANTIZED_SLACK points less than the source does and, with labels, its
+    paired Δtop-1 against the parent is at most REQUANTIZED_SLACK points worse than the source's."""
+    own = compare(float_parent, source)["agreement_top1"] or 0.0
+    mine = compare(float_parent, scores)["agreement_top1"] or 0.0
+    out: dict[str, Any] = {"source_agreement_top1_float_parent": own}
+    passed = mine >= own - REQUANTIZED_SLACK
+    if labels is not None:
+        parent_hits = (float_parent.argmax(1) == labels) & ~nonfinite_rows(float_parent)
+        hits = (scores.argmax(1) == labels) & ~nonfinite_rows(scores)
+        paired = paired_accuracy(hits, parent_hits, scores.argmax(1), float_parent.argmax(1))
+        source_delta = 100 * float(((source.argmax(1) == labels) & ~nonfinite_rows(source)).mean() - parent_hits.mean())
+        out.update(delta_top1_float_parent=round(paired.delta_top1, 3),
+                   delta_top1_float_parent_ci95=[round(v, 3) for v in paired.delta_top1_ci95],
+                   source_delta_top1_float_parent=round(source_delta, 3))  # fmt: skip
+        passed = passed and paired.delta_top1 >= source_delta - REQUANTIZED_SLACK
+    out["verified_as_requantized"] = passed
+    return out
