@@ -20,22 +20,20 @@ from core.export.registry import FORMATS, ExportFormat
 from core.export.report import ExportReport, ExportResult, describe_images, describe_source, save_report
 from core.export.source import ExportSource
 from core.export.staging import artifact_size, staged
-from core.export.verify import FLOAT_AGREEMENT, INT8_AGREEMENT, VerificationImages, load_images, logits, verify
+from core.export.verify import VerificationImages
+from core.export.verifying import first_line, float_parent_logits, verification_images, verify_artifact
 from core.jobs import Progress, silent
 from core.metrics.size import state_dict_bytes
-from core.precision import Int8Static
-from core.runtime import torch_predictor, torch_threads
+from core.runtime import torch_threads
 from core.storage import check_free_space, disk_full_cause, storage_error
 
 if TYPE_CHECKING:
     from core.data.datasets import ImageDataset
 
 BUNDLES = ("android", "ios")
-FALLBACK_VERIFICATION_IMAGES = 64  # calibration images stand in when no evaluation folder is given
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
 
 
 def export_model(
@@ -62,12 +60,12 @@ def export_model(
     assert source.model.module is not None  # check_supported refused module-less sources
     check_free_space(out_dir, len(formats) * state_dict_bytes(source.model.module), f"{len(formats)} export(s)")
     progress(0.0, "preparing verification images")
-    data, reference = _reference(source, evaluation, calib, progress.span(0.0, 0.05))
+    data, reference = verification_images(source, evaluation, calib, progress.span(0.0, 0.05))
     results: list[ExportResult] = []
     width = 0.9 / len(formats)
     with tempfile.TemporaryDirectory(prefix=".export-", dir=out_dir) as scratch:
         job = ExportJob(source, options, calib, Path(scratch))
-        parent_reference = _float_parent_reference(job, data)
+        parent_reference = float_parent_logits(job, data)
         for index, fmt in enumerate(formats):
             step = progress.span(0.05 + index * width, 0.05 + (index + 1) * width)
             results.append(_export_one(job, fmt, out_dir, data, (reference, parent_reference), step))
@@ -91,30 +89,6 @@ def _with_bundle_format(formats: list[ExportFormat], bundle: str | None) -> list
     return formats if needed in formats else [*formats, needed]
 
 
-def _reference(
-    source: ExportSource, evaluation: ImageDataset | None, calib: ImageDataset | None, progress: Progress
-) -> tuple[VerificationImages | None, Any]:
-    """The verification images and the source's logits on them (1 thread, like the artifacts)."""
-    dataset = evaluation or (calib.subset(FALLBACK_VERIFICATION_IMAGES, seed=1) if calib else None)
-    if dataset is None:
-        return None, None
-    data = load_images(dataset, source.model.card, progress.span(0.0, 0.5))
-    assert source.model.module is not None
-    with torch_threads(1):
-        reference = logits(torch_predictor(source.model.module), data.images, progress.span(0.5, 1.0))
-    return data, reference
-
-
-def _float_parent_reference(job: ExportJob, data: VerificationImages | None) -> Any:
-    """An int8 source's float parent's logits, when the parent is at hand (else None)."""
-    source = job.source
-    requantizable = isinstance(source.precision, Int8Static) and source.float_parent and not source.parent_problem
-    if data is None or not requantizable:
-        return None
-    module = job.float_parent().module
-    assert module is not None
-    with torch_threads(1):
-        return logits(torch_predictor(module), data.images, silent())
 
 
 def _export_one(
@@ -134,30 +108,9 @@ def _export_one(
         full = disk_full_cause(exc)
         if full is not None:  # no other format would fit either: stop, and say which disk
             raise storage_error(full, out_dir) from exc
-        failure = {"verified": False, "error": f"{fmt.title} conversion failed: {_first_line(exc)}"}
+        failure = {"verified": False, "error": f"{fmt.title} conversion failed: {first_line(exc)}"}
         return ExportResult(fmt.name, "", 0, str(job.source.precision), time.perf_counter() - started, failure, [], {})
     seconds = time.perf_counter() - started
-    verification = _verify(fmt, artifact, target, data, references, job.options, progress.span(0.7, 1.0))
+    verification = verify_artifact(fmt, artifact, target, data, references, job.options, progress.span(0.7, 1.0))
     return ExportResult(fmt.name, str(target), artifact_size(target), str(artifact.precision), seconds, verification,
                         job.source.notes + artifact.notes, artifact.details)  # fmt: skip
-
-
-def _verify(
-    fmt: ExportFormat, artifact: Artifact, path: Path, data: VerificationImages | None,
-    references: tuple[Any, Any], options: ExportOptions, progress: Progress,
-) -> dict[str, Any]:  # fmt: skip
-    if artifact.predictor is None:
-        return {"verified": False, "reason": f"{fmt.runtime} cannot run the model on this machine"}
-    if data is None:
-        return {"verified": False, "reason": "no images to verify with: give evaluation (--eval) or --calib images"}
-    predictor = artifact.predictor
-    threshold = INT8_AGREEMENT if artifact.precision.int8 else FLOAT_AGREEMENT
-    progress(0.0, f"verifying {fmt.title}")
-    try:
-        with torch_threads(1):
-            return verify(lambda: predictor(path), references[0], data, threshold, options.latency_runs, progress,
-                          float_parent=references[1], requantized=options.requantizes(fmt))  # fmt: skip
-    except StudioError:
-        raise
-    except Exception as exc:  # the runtime refused the artifact: that is the verification's finding
-        return {"verified": False, "error": f"{fmt.runtime} could not run the artifact: {_first_line(exc)}"}
