@@ -2,26 +2,37 @@
 
 Latency: each original and its variants are timed in rounds, in turn, in each chosen runtime (one interleaved
 session, so the load of the moment weighs on all alike); a variant whose timing is noisy is timed once more
-against the original with twice the rounds, and labelled noisy if it still is. Accuracy: where labelled
+against the original with twice the rounds, and labelled noisy if it still is. In PyTorch and ONNX Runtime the
+models themselves run; in LiteRT and ExecuTorch their exported files do (converted once, through the exporter,
+into the variant's folder, and reused). Accuracy: where labelled
 images are given, each is scored on the same images and compared with its original, paired.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from core.compare import root_of
 from core.data.datasets import ImageDataset
 from core.errors import StudioError
+from core.export.job import ExportOptions
+from core.export.registry import ExportFormat, timed_formats
+from core.export.run import export_model
+from core.export.source import from_project
 from core.jobs import Progress, silent
 from core.metrics.accuracy import evaluate
 from core.metrics.paired import paired_accuracy
-from core.metrics.paired_latency import PairedLatency, interleaved_latency
+from core.metrics.paired_latency import PairedLatency, interleaved, interleaved_latency
 from core.model import LoadedModel
 from core.project import Project, Variant
 
 ROUNDS = 30
+ARTIFACTS = "artifacts"  # in a variant's folder: its exported files, kept to time them again
 
 
 @dataclass
@@ -37,11 +48,14 @@ def remeasure_all(
     *,
     runtimes: tuple[str, ...] = ("torch",),
     evaluation: ImageDataset | None = None,
+    calib: ImageDataset | None = None,
     threads: int = 1,
     rounds: int = ROUNDS,
     progress: Progress | None = None,
 ) -> Remeasured:
-    """Time (and, with `evaluation`, score) every variant against its original; store the paired figures."""
+    """Time (and, with `evaluation`, score) every variant against its original; store the paired figures.
+    `runtimes`: torch, onnxruntime, and the runtimes whose files are timed (litert, executorch: an int8 variant's
+    file is re-quantized from its float parent on `calib`)."""
     progress = progress or silent()
     variants = project.variants
     by_id = {v.id: v for v in variants}
@@ -61,7 +75,7 @@ def remeasure_all(
         timing = span.span(0.0, 0.6 if evaluation is not None else 1.0)
         for index, runtime in enumerate(runtimes):
             try:
-                _time_family(project, loaded, runtime, threads, rounds, result,
+                _time_family(project, loaded, runtime, threads, rounds, calib, result,
                              timing.span(index / len(runtimes), (index + 1) / len(runtimes)))  # fmt: skip
             except StudioError as exc:  # e.g. a variant stored as an ONNX file cannot run in torch
                 result.skipped.append(f"{by_id[root_id].name} and its variants in {runtime}: {exc}")
@@ -84,20 +98,68 @@ def _load_all(project: Project, members: list[Variant], result: Remeasured, prog
 
 
 def _time_family(project: Project, loaded: list[tuple[Variant, LoadedModel]], runtime: str, threads: int,
-                 rounds: int, result: Remeasured, progress: Progress) -> None:  # fmt: skip
-    (root, original), others = loaded[0], loaded[1:]
-    timings = interleaved_latency([original] + [m for _, m in others], runtime=runtime, threads=threads, rounds=rounds,
-                                  progress=progress.span(0.0, 0.8))  # fmt: skip
+                 rounds: int, calib: ImageDataset | None, result: Remeasured, progress: Progress) -> None:  # fmt: skip
+    root, others = loaded[0][0], loaded[1:]
+    timer = _file_timer(project, loaded, runtime, calib, progress.span(0.0, 0.5)) if runtime in timed_formats() else (
+        _model_timer(loaded, runtime, threads))  # fmt: skip
+    progress = progress.span(0.5, 1.0) if runtime in timed_formats() else progress
+    timings = timer(list(range(len(loaded))), rounds, 0, progress.span(0.0, 0.8))
     noisy = [i for i, t in enumerate(timings) if t.noisy]
     for count, index in enumerate(noisy):  # once more, alone with the original and for longer
         again = progress.span(0.8 + 0.2 * count / len(noisy), 0.8 + 0.2 * (count + 1) / len(noisy))
-        (timings[index],) = interleaved_latency([original, others[index][1]], runtime=runtime, threads=threads,
-                                                rounds=2 * rounds, seed=1, progress=again)  # fmt: skip
+        (timings[index],) = timer([0, index + 1], 2 * rounds, 1, again)
         result.retried.append(others[index][0].id)
     for (variant, _), timing in zip(others, timings, strict=True):
         stored = {**timing.to_dict(), "against": root.id, "retried": variant.id in result.retried}
         project.update_metrics(variant.id, {"paired_latency": {runtime: stored}})
         result.timed.setdefault(variant.id, {})[runtime] = timing
+
+
+# Times the models at these positions of a family (the original first) in turn: rounds, seed, progress.
+Timer = Callable[[list[int], int, int, Progress], list[PairedLatency]]
+
+
+def _model_timer(loaded: list[tuple[Variant, LoadedModel]], runtime: str, threads: int) -> Timer:
+    def time_models(which: list[int], rounds: int, seed: int, progress: Progress) -> list[PairedLatency]:
+        return interleaved_latency([loaded[i][1] for i in which], runtime=runtime, threads=threads, rounds=rounds,
+                                   seed=seed, progress=progress)  # fmt: skip
+
+    return time_models
+
+
+def _file_timer(project: Project, loaded: list[tuple[Variant, LoadedModel]], runtime: str,
+                calib: ImageDataset | None, progress: Progress) -> Timer:  # fmt: skip
+    """Each model's file in the runtime's format (exported once into the variant's folder), run at 1 thread."""
+    fmt = timed_formats()[runtime]
+    predictors = []
+    for index, (variant, _) in enumerate(loaded):
+        step = progress.span(index / len(loaded), (index + 1) / len(loaded))
+        predictors.append(fmt.predictor(_exported(project, variant, fmt, calib, step)))
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal((1, 3, m.card.input_size, m.card.input_size), dtype=np.float32) for _, m in loaded]
+
+    def time_files(which: list[int], rounds: int, seed: int, progress: Progress) -> list[PairedLatency]:
+        return interleaved([predictors[i] for i in which], [inputs[i] for i in which], runtime=runtime, threads=1,
+                           rounds=rounds, seed=seed, progress=progress)  # fmt: skip
+
+    return time_files
+
+
+def _exported(project: Project, variant: Variant, fmt: ExportFormat, calib: ImageDataset | None,
+              progress: Progress) -> Path:  # fmt: skip
+    """The variant's file in `fmt`, made once by the exporter (verified on calibration images) and kept in its folder:
+    a variant's weights never change."""
+    folder = project.variant_dir(variant) / ARTIFACTS
+    made = sorted(folder.glob(f"*{fmt.suffix}")) if folder.is_dir() else []
+    if made:
+        return made[0]
+    progress(0.0, f"exporting {variant.name} to {fmt.title} to time it")
+    report = export_model(from_project(project.root, variant.id), [fmt], folder,
+                          options=ExportOptions(threads=1, latency_runs=0), calib=calib, progress=progress)  # fmt: skip
+    result = report.results[0]
+    if not result.path:
+        raise StudioError(f"{variant.name} could not be exported to {fmt.title}: {result.verification.get('error')}")
+    return Path(result.path)
 
 
 def _score_family(project: Project, loaded: list[tuple[Variant, LoadedModel]], evaluation: ImageDataset,

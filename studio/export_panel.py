@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
@@ -152,3 +153,6 @@ class ExportPanel(QWidget):
         self.notes.setPlainText("\n".join(notes))
         self.location.setText(str(out_dir))
         self.open_folder.setEnabled(True)
+
+    def note_bundle_skipped(self, text: str) -> None:
+        self.summary.setText(f"{self.summary.text()}<br><b>{escape(text)}</b>")

@@ -38,7 +38,7 @@ from core.data import combine_datasets, open_dataset
 from core.errors import StudioError
 from core.export.job import ExportOptions
 from core.export.registry import FORMATS
-from core.export.run import export_model
+from core.export.run import add_bundle, bundle_problem, export_model, with_bundle_format
 from core.export.source import from_model, from_project
 from core.inspect import ModelReport, describe, inspect_model
 from core.paths import shared_dir
@@ -549,17 +549,39 @@ class MainWindow(QMainWindow):
         out_dir = Path(folder or self.ensure_project().root / "exports").expanduser()
         evaluation = self.state.evaluation()
         calib, threads = self.state.dataset("calib"), self.runner.threads
+        chosen_formats = with_bundle_format([FORMATS[name] for name in formats], bundle)
 
-        def run(progress: Any) -> Any:
-            return export_model(source(), [FORMATS[name] for name in formats], out_dir,
-                                options=ExportOptions(threads=threads), calib=calib, evaluation=evaluation,
-                                bundle=bundle, progress=progress)  # fmt: skip
+        def run(progress: Any) -> Any:  # the bundle comes after, once its artifact's verification is known
+            return export_model(source(), chosen_formats, out_dir, options=ExportOptions(threads=threads),
+                                calib=calib, evaluation=evaluation, progress=progress)  # fmt: skip
 
         def done(report: Any) -> None:
+            self.export_panel.show_report(report, out_dir)
+            if bundle is None:
+                self.export_finished.emit(report)
+                return
+            problem = bundle_problem(bundle, report)
+            if problem is not None and not self.confirm_unverified_bundle(bundle, problem):
+                self.export_panel.note_bundle_skipped(f"No {bundle} bundle was written: {problem}.")
+                self.export_finished.emit(report)
+                return
+            self.start_job(f"Bundling for {bundle}", lambda progress: add_bundle(bundle, report, source(), out_dir,
+                                                                                 progress),
+                           on_success=finished, use=use)  # fmt: skip
+
+        def finished(report: Any) -> None:
             self.export_panel.show_report(report, out_dir)
             self.export_finished.emit(report)
 
         return self.start_job("Exporting", run, on_success=done, use=use)
+
+    def confirm_unverified_bundle(self, bundle: str, problem: str) -> bool:
+        answer = QMessageBox.question(
+            self, "The model was not verified",
+            f"{problem[0].upper()}{problem[1:]}.\n\nBuild the {bundle} bundle anyway? Its metadata and report will "
+            "say that its model was not verified.",
+        )  # fmt: skip
+        return answer == QMessageBox.StandardButton.Yes
 
     def show_variant_graph(self, variant_id: str) -> Job:
         project = self.ensure_project()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject
 
 from core.compress.pipeline import remeasure
-from core.remeasure import remeasure_all
+from core.remeasure import Remeasured, remeasure_all
 from studio.project_actions import ProjectUse
 from studio.workers import Job
 
@@ -64,10 +64,17 @@ class MeasureActions(QObject):
             project,
             runtimes=(window.state.latency_runtime,),
             evaluation=evaluation if evaluation is not None and evaluation.labeled else None,
+            calib=window.state.dataset("calib"),
             threads=window.runner.threads,
-            on_success=lambda _: window.refresh_variants(),
+            on_success=self._remeasured,
             use=ProjectUse(project, frozenset(v.id for v in project.variants)),
         )
+
+    def _remeasured(self, result: Remeasured) -> None:
+        self.window.refresh_variants()
+        if result.skipped:
+            self.window.show_problem("Some variants could not be re-measured:\n" + "\n".join(result.skipped),
+                                     title="Re-measured, with gaps")  # fmt: skip
 
     def measure_deployment(self, variant_id: str) -> Job:
         return self._remeasure("Measuring FPS of", variant_id, resolutions=DEPLOYMENT_RESOLUTIONS, latency_runs=20)

@@ -24,7 +24,9 @@ from PySide6.QtWidgets import (
 from core.compare import VariantRow
 from studio.table_model import ColumnTableModel, Index
 
-RUNTIME_TITLES = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime"}
+# The runtimes whose paired latency the table can show; LiteRT and ExecuTorch time each variant's exported file.
+RUNTIME_TITLES = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime", "litert": "LiteRT (.tflite, XNNPACK)",
+                  "executorch": "ExecuTorch (.pte, XNNPACK)"}  # fmt: skip
 
 
 def _number(value: float | None, fmt: str) -> str:

@@ -39,9 +39,11 @@ let best = (0..<logits.count).max {{ logits[$0].floatValue < logits[$1].floatVal
 print(labels[best])
 """
 
+BUNDLE_FORMATS = {"android": "tflite", "ios": "coreml"}  # the artifact each app bundle holds
+
 
 def write_bundle(kind: str, report: ExportReport, source: ExportSource, out_dir: Path, progress: Progress) -> Path:
-    fmt = "tflite" if kind == "android" else "coreml"
+    fmt = BUNDLE_FORMATS[kind]
     result = next((r for r in report.results if r.format == fmt), None)
     if result is None or not result.path:
         error = (result.verification.get("error") if result else None) or "no artifact"

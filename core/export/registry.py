@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from core.errors import ExportError
 from core.precision import Float, Fp16, Int8, Int8Dynamic, Int8Static, Precision
+from core.runtime import Predictor
 
 
 @dataclass(frozen=True)
@@ -18,9 +21,17 @@ class ExportFormat:
     requantizes: bool  # an int8 source is re-quantized from its float parent with calibration images
     module: str  # the converter module; imported only when the format is used
     supports: str  # one line for users: what the format can hold
+    reload: str = ""  # the converter module's function that runs a file of this format ("": none here)
+    timed_as: str = ""  # the runtime name under which the studio times this format's files ("": not timed)
 
     def takes(self, precision: Precision) -> bool:
         return isinstance(precision, self.precisions)
+
+    def predictor(self, path: Path) -> Predictor:
+        """Run a file of this format: float32 NCHW batches in, logits out."""
+        if not self.reload:
+            raise ExportError(f"{self.title} files cannot be run on this machine")
+        return getattr(importlib.import_module(self.module), self.reload)(path)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -36,25 +47,27 @@ FORMATS: dict[str, ExportFormat] = {
         ExportFormat(
             "onnx", "ONNX", ".onnx", "onnxruntime", (Float, Int8), False, "core.export.onnx_format",
             "float (dynamic batch, opset choice); int8 as a QDQ model with the variant's own scales, or "
-            "re-quantized by ONNX Runtime quantize_static with 7-bit weights for CPUs without VNNI",
+            "re-quantized by ONNX Runtime quantize_static with 7-bit weights for CPUs without VNNI", "predictor",
         ),
         ExportFormat(
             "tflite", "TensorFlow Lite (LiteRT)", ".tflite", "ai_edge_litert", (Float, Fp16, Int8Static), True,
             "core.export.tflite_format",
-            "float, fp16 weights, full-integer int8 with int8 input/output; optional NHWC input",
+            "float, fp16 weights, full-integer int8 with int8 input/output; optional NHWC input", "predictor",
+            "litert",
         ),
         ExportFormat(
             "torchscript", "TorchScript", ".pt", "torch.jit", (Float, Int8, Int8Dynamic), False,
             "core.export.torch_formats", "float and int8 as they are (x86 int8 kernels); deprecated by PyTorch",
+            "torchscript_predictor",
         ),
         ExportFormat(
             "pt2", "torch.export program", ".pt2", "torch.export", (Float, Int8Static), True,
             "core.export.torch_formats",
-            "float (dynamic batch); int8 as a PT2E (XNNPACK-style) quantized program",
+            "float (dynamic batch); int8 as a PT2E (XNNPACK-style) quantized program", "pt2_predictor",
         ),
         ExportFormat(
             "pte", "ExecuTorch", ".pte", "executorch", (Float, Int8Static), True, "core.export.torch_formats",
-            "float and int8, delegated to XNNPACK; batch 1",
+            "float and int8, delegated to XNNPACK; batch 1", "pte_predictor", "executorch",
         ),
         ExportFormat(
             "coreml", "Core ML", ".mlpackage", "coremltools (spec only on Linux)", (Float, Fp16, Int8Static), True,
@@ -63,6 +76,11 @@ FORMATS: dict[str, ExportFormat] = {
         ),
     )
 }  # fmt: skip
+
+
+def timed_formats() -> dict[str, ExportFormat]:
+    """Runtime name → the format whose files the studio times in it (LiteRT: .tflite, ExecuTorch: .pte)."""
+    return {f.timed_as: f for f in FORMATS.values() if f.timed_as}
 
 
 def parse_formats(text: str) -> list[ExportFormat]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ExportError, StudioError
+from core.export.bundle import BUNDLE_FORMATS, write_bundle
 from core.export.checks import check_supported, check_writable
 from core.export.job import Artifact, ExportJob, ExportOptions
 from core.export.registry import FORMATS, ExportFormat
@@ -30,7 +31,7 @@ from core.storage import check_free_space, disk_full_cause, storage_error
 if TYPE_CHECKING:
     from core.data.datasets import ImageDataset
 
-BUNDLES = ("android", "ios")
+BUNDLES = tuple(BUNDLE_FORMATS)
 
 
 
@@ -51,7 +52,7 @@ def export_model(
     progress = progress or silent()
     options = options or ExportOptions()
     out_dir = Path(out_dir).expanduser()
-    formats = _with_bundle_format(formats, bundle)
+    formats = with_bundle_format(formats, bundle)
     if not formats:
         raise ExportError(f"no export format given; choose from {', '.join(FORMATS)}")
     check_supported(source, formats, calib, options)
@@ -71,21 +72,42 @@ def export_model(
             results.append(_export_one(job, fmt, out_dir, data, (reference, parent_reference), step))
     report = ExportReport(describe_source(source, options), results, describe_images(data, reference, parent_reference))
     if bundle:
-        from core.export.bundle import write_bundle
-
-        progress(0.96, f"bundling for {bundle}")
-        report.bundles.append(str(write_bundle(bundle, report, source, out_dir, progress)))
+        return add_bundle(bundle, report, source, out_dir, progress.span(0.96, 1.0))
     save_report(report, out_dir, source.stem)
     progress(1.0, "exported")
     return report
 
 
-def _with_bundle_format(formats: list[ExportFormat], bundle: str | None) -> list[ExportFormat]:
+def add_bundle(kind: str, report: ExportReport, source: ExportSource, out_dir: Path, progress: Progress
+               ) -> ExportReport:  # fmt: skip
+    """Zip an app bundle from an export's artifact, list it in the report and save the report again."""
+    progress(0.0, f"bundling for {kind}")
+    report.bundles.append(str(write_bundle(kind, report, source, out_dir, progress)))
+    save_report(report, out_dir, source.stem)
+    progress(1.0, "exported")
+    return report
+
+
+def bundle_problem(kind: str, report: ExportReport) -> str | None:
+    """Why the artifact a `kind` bundle would hold is not verified, in one line; None when it is."""
+    fmt = BUNDLE_FORMATS[kind]
+    result = next((r for r in report.results if r.format == fmt), None)
+    if result is None or not result.path:
+        return f"the {FORMATS[fmt].title} export failed" + (f": {result.verification['error']}" if result else "")
+    if result.verified:
+        return None
+    why = result.verification.get("reason") or result.verification.get("error") or (
+        f"it agrees with the source on {result.verification.get('agreement_top1', 0):.1f}% of the images")  # fmt: skip
+    return f"the {FORMATS[fmt].title} model was not verified: {why}"
+
+
+def with_bundle_format(formats: list[ExportFormat], bundle: str | None) -> list[ExportFormat]:
+    """`formats` with the one a `bundle` needs added."""
     if bundle is None:
         return formats
     if bundle not in BUNDLES:
         raise ExportError(f"unknown bundle {bundle!r}; choose {' or '.join(BUNDLES)}")
-    needed = FORMATS["tflite" if bundle == "android" else "coreml"]
+    needed = FORMATS[BUNDLE_FORMATS[bundle]]
     return formats if needed in formats else [*formats, needed]
 
 

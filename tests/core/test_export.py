@@ -18,7 +18,7 @@ from core.data import open_dataset
 from core.errors import ExportError
 from core.export.job import ExportOptions
 from core.export.registry import FORMATS, parse_formats
-from core.export.run import export_model
+from core.export.run import bundle_problem, export_model
 from core.export.source import ExportSource, from_model
 from core.export.verify import compare, requantized_check
 from core.jobs import Cancelled, CancelToken, Progress
@@ -103,7 +103,12 @@ def test_coreml_int8_weights_and_ios_bundle(model, evaluation, tmp_path: Path) -
     assert {"constexpr_affine_dequantize", "constexpr_blockwise_shift_scale"} & set(result.details["ops"])
     with zipfile.ZipFile(report.bundles[0]) as bundle:
         names = bundle.namelist()
+        metadata = json.loads(bundle.read("metadata.json"))
     assert "Classifier.swift" in names and any(".mlpackage/" in n for n in names)
+    # Core ML cannot predict on Linux: the bundle says its model was not verified, and why.
+    assert metadata["verified"] is False and "NOT verified" in metadata["warning"]
+    assert "cannot run" in metadata["warning"]
+    assert "Core ML model was not verified" in (bundle_problem("ios", report) or "")
 
 
 @pytest.mark.slow
@@ -120,6 +125,7 @@ def test_report_and_android_bundle_are_written_beside_the_files(float_report) ->
     assert {"labels.txt", "metadata.json", "export-report.json", "Classifier.kt"} <= names
     assert any(n.endswith(".tflite") for n in names) and len(labels) == 1000
     assert metadata["input_size"] == 128 and metadata["layout"] == "NCHW" and len(metadata["mean"]) == 3
+    assert metadata["verified"] is True and "warning" not in metadata
 
 
 @pytest.mark.slow

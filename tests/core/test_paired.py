@@ -20,6 +20,7 @@ from core.project import Project
 from core.remeasure import remeasure_all
 from core.zoo.loading import create_model
 from core.zoo.registry import ModelSpec
+from tests.helpers import TINY
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +102,21 @@ def test_eval_and_bench_against_the_parent_print_paired_figures(capsys, small, v
     assert timed["median_ms"] > 0 and timed["reference_median_ms"] > 0 and timed["runtime"] == "torch"
     assert main(["bench", "mobilenet_v3_small:res=96", "--against", "parent", "--json"]) == 2
     assert "needs a project variant" in capsys.readouterr().err
+
+
+def test_re_measure_all_times_exported_files_in_litert_and_reuses_them(calib_dir, tmp_path: Path) -> None:
+    project = Project.create(tmp_path / "p")
+    original = project.add_variant(create_model(TINY, "none"), "original")
+    smaller = project.add_variant(create_model(ModelSpec("mobilenet_v3_small", resolution=64), "none"), "64 px",
+                                  parent=original.id)  # fmt: skip
+    calib = open_dataset(calib_dir, limit=16)
+    remeasure_all(project, runtimes=("litert",), calib=calib, threads=1, rounds=10)
+    files = {v.id: sorted((project.variant_dir(v) / "artifacts").glob("*.tflite")) for v in (original, smaller)}
+    assert all(len(found) == 1 for found in files.values()), files
+    made = {vid: found[0].stat().st_mtime_ns for vid, found in files.items()}
+    timed = Project.open(project.root).variant(smaller.id).metrics["paired_latency"]["litert"]
+    assert timed["against"] == original.id and timed["threads"] == 1
+    assert "ai-edge-litert" in timed["context"]["runtime_version"]
+    assert timed["ratio"] < 1.0, "64 px runs faster than 96 px in LiteRT"
+    remeasure_all(project, runtimes=("litert",), calib=calib, threads=1, rounds=10)
+    assert {vid: found[0].stat().st_mtime_ns for vid, found in files.items()} == made, "the files are reused"
