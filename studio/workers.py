@@ -135,6 +135,21 @@ class _Task(QRunnable):
             relay.succeeded.emit(result)
 
 
+_collector: Any = None
+
+
+def collect_garbage_on_gui_thread() -> None:
+    """Python's cyclic garbage collector runs in whichever thread happens to allocate past a threshold. In a worker
+    it can destroy a widget (a closed window's menus) off the GUI thread: a test run deadlocked so, the worker
+    waiting for the GIL inside QObject's destructor while the GUI thread waited for that object's lock. Automatic
+    collection is turned off and runs on a GUI-thread timer instead (pyqtgraph's GarbageCollector, 0.5 s)."""
+    global _collector
+    if _collector is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _collector = GarbageCollector(interval=0.5)
+
+
 class JobRunner(QObject):
     """Runs jobs one after another on a worker thread (a queue) and tracks the unfinished ones.
 
@@ -146,6 +161,7 @@ class JobRunner(QObject):
 
     def __init__(self, threads: int, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        collect_garbage_on_gui_thread()  # before any job runs Python on a worker thread
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
         self.threads = threads

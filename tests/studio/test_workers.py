@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import ClassVar
 
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication
@@ -70,3 +72,33 @@ def test_cancel_stops_a_long_benchmark_within_two_seconds(qtbot) -> None:
         pass
     assert time.perf_counter() - cancelled_at < 2.0
     assert runner.shutdown(5000)
+
+
+class _Cycle:
+    """Cyclic garbage that records which thread frees it."""
+
+    freed_on: ClassVar[list[str]] = []
+
+    def __init__(self) -> None:
+        self.me = self
+
+    def __del__(self) -> None:
+        _Cycle.freed_on.append(threading.current_thread().name)
+
+
+def _allocate_cycles(count: int, progress: Progress) -> int:
+    for index in range(count):  # enough garbage to cross every collection threshold many times
+        _Cycle()
+        if index % 1000 == 0:
+            progress(index / count)
+    return count
+
+
+def test_python_garbage_is_collected_on_the_gui_thread_only(qtbot) -> None:
+    runner = JobRunner(threads=1)
+    _Cycle.freed_on.clear()
+    job = runner.start("allocate", _allocate_cycles, 50_000)
+    with qtbot.waitSignal(job.finished, timeout=60_000):
+        pass
+    qtbot.waitUntil(lambda: len(_Cycle.freed_on) >= 50_000, timeout=10_000)  # the GUI thread's timer collects
+    assert set(_Cycle.freed_on) == {threading.main_thread().name}
