@@ -6,7 +6,7 @@ Each is a core job run by the window's runner; the project holds the numbers and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QObject
 
@@ -24,7 +24,12 @@ DEPLOYMENT_RESOLUTIONS = (128, 160, 192, 224)
 class MeasureActions(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
-        self.window = window
+
+    @property
+    def window(self) -> MainWindow:
+        # The Qt parent, not an attribute: a Python reference back to the window would close a reference cycle
+        # (see ProjectActions.window).
+        return cast("MainWindow", self.parent())
 
     def _remeasure(self, title: str, variant_id: str, **what: Any) -> Job:
         window = self.window

@@ -264,7 +264,8 @@ def test_a_bundle_of_an_unverified_model_is_written_only_after_the_user_agrees(q
     export.bundle.button(1).setChecked(True)  # Android
     folder = tmp_path / "exports"
     export.folder.setText(str(folder))
-    # No data folders are open: nothing to verify the TFLite model with.
+    qtbot.waitUntil(lambda: not window.runner.jobs, timeout=60_000)  # the first run's default folders are open
+    window.state.datasets.clear()  # no images: nothing to verify the TFLite model with
     with qtbot.waitSignal(window.export_finished, timeout=JOB_TIMEOUT_MS) as refused:
         export.export_button.click()
     assert "was not verified: no images to verify with" in asked[0]
