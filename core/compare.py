@@ -236,7 +236,8 @@ def recommend(rows: Sequence[VariantRow], max_drop: float = DEFAULT_MAX_DROP, or
     for row in family:
         reason = collapsed(row, max_drop)
         if reason is None and row.delta_top1 is None:
-            reason = "its accuracy was not measured on the original's images (Re-measure all)"
+            reason = "its accuracy was not measured" + ("" if row.is_original else " on the original's images") + (
+                " (Re-measure all, with labelled evaluation images open)")  # fmt: skip
         elif reason is None and row.delta_top1 is not None and row.delta_top1 < -max_drop:
             reason = f"it misses the {max_drop:g} pt target ({row.delta_text()})"
         if reason is None:

@@ -12,14 +12,16 @@ import pytest
 
 from core.cli import main
 from core.compress.pipeline import compress, replay_recipe
-from core.compress.search import SCORE_IMAGES, check_feasible
+from core.compress.search import SCORE_IMAGES, check_feasible, objective_shortfall
 from core.data import open_dataset
 from core.errors import StudioError
 from core.jobs import Cancelled, CancelToken, Progress
-from core.project import Project
+from core.metrics.paired_latency import PairedLatency
+from core.project import Project, Variant
 from core.recipe import Recipe, RecipeError, TargetStep
 from core.zoo.loading import create_model
 from core.zoo.registry import ModelSpec
+from core.zoo.weights import WeightsInfo
 
 RES = 128
 
@@ -147,3 +149,24 @@ def test_cancel_stops_the_search_within_two_seconds_and_leaves_nothing_half_made
     assert time.monotonic() - cancelled_at[0] <= 2.0
     stored = Project.open(project.root)
     assert [v for v in stored.variants if v.parent is not None and "search" not in v.metrics] == []
+
+
+def _timed(ratio: float, low: float, high: float) -> PairedLatency:
+    return PairedLatency(ratio, (low, high), ratio * 10, 10.0, ratio * 11, 11.0, 0.05, 0.05, 30, "onnxruntime", 1, {})
+
+
+def _stored(vid: str, size: int, macs: int) -> Variant:
+    return Variant(vid, vid, "model.pt", "state_dict", None, WeightsInfo("untrained", "untrained"),
+                   metrics={"size_bytes": size, "macs": macs})  # fmt: skip
+
+
+def test_a_candidate_that_does_not_improve_the_objective_is_never_met_whatever_its_accuracy() -> None:
+    # V3-Small's int8 alone met a 1 pt target while running 1.9x slower in ONNX Runtime, and was chosen.
+    parent, int8 = _stored("parent", 10_000_000, 60_000_000), _stored("int8", 2_700_000, 60_000_000)
+    by_latency = TargetStep(objective="latency")
+    assert "not measurably faster" in (objective_shortfall(by_latency, _timed(1.93, 1.85, 2.0), int8, parent) or "")
+    assert "not measurably faster" in (objective_shortfall(by_latency, _timed(0.97, 0.95, 1.01), int8, parent) or "")
+    assert objective_shortfall(by_latency, _timed(0.59, 0.57, 0.61), int8, parent) is None
+    assert objective_shortfall(TargetStep(objective="size"), _timed(1.9, 1.8, 2.0), int8, parent) is None
+    by_macs = objective_shortfall(TargetStep(objective="macs"), _timed(0.5, 0.4, 0.6), int8, parent)
+    assert "no smaller than the original in macs" in (by_macs or "")
