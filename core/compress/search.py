@@ -5,10 +5,10 @@
    can be removed alone (its adaptor fitted) and for light expansion pruning; the latency each saves is timed
    in the chosen runtime, paired with the parent. Combinations are estimated from the parts, and the most
    promising are built and measured for real.
-2. Choose. A safe candidate (the closest to the parent among those that save at least 10 %), then the most
-   aggressive one whose proxy predicts the target can be met; and, where int8 is allowed, the parent quantized
-   alone (no training). The safe one goes first, so that a search whose time runs out after one candidate has
-   most likely found a variant that meets the target.
+2. Choose. Where int8 is allowed, the parent quantized alone (no training); a safe candidate (the closest to
+   the parent among those that save at least 10 %); then the most aggressive one whose proxy predicts the target
+   can be met. The likeliest go first, so that a search whose time runs out early has most likely found a
+   variant that meets the target.
 3. Recover and verify, each in its share of the remaining time: the candidate's concrete recipe runs through
    the pipeline (distilled from the parent as core.compress.recovery says, then int8 where allowed), so each
    stored variant replays headlessly with `compress --recipe`. Each is then measured on the labelled
@@ -215,11 +215,12 @@ def check_feasible(model: LoadedModel, step: TargetStep, calib: ImageDataset, ev
 
 
 def _choose(step: TargetStep, scan: Scan) -> list[Candidate | None]:
-    """What to recover, in order: the candidate closest to the parent among those that save at least
-    `WORTHWHILE` (safe), then the best by the objective that the proxies allow (aggressive: agreement is a rough
-    guide across kinds of change; V2 at 192 px disagreed on more calibration images than a removed block and
-    lost nothing), and so on up to `step.candidates`; `None` stands for the parent quantized alone. Time is
-    shared equally, so the order matters only when the budget runs out: the safe candidate is verified first."""
+    """What to recover, in order: where int8 is allowed, the parent quantized alone (`None`: no training, and the
+    likeliest to meet a target); the candidate closest to the parent among those that save at least `WORTHWHILE`
+    (safe); then the best by the objective that the proxies allow (aggressive: agreement is a rough guide across
+    kinds of change; V2 at 192 px disagreed on more calibration images than a removed block and lost nothing), and
+    so on up to `step.candidates`. Time is shared equally, so the order matters only when the budget runs out:
+    the likeliest are verified first."""
     measured = [s for s in scan.entries if s.latency_ratio is not None or step.objective != "latency"]
 
     def cost(entry: Scored) -> float:
@@ -235,9 +236,7 @@ def _choose(step: TargetStep, scan: Scan) -> list[Candidate | None]:
         fresh = [s.candidate for s in ranked if s.candidate not in picks]
         if fresh and len(picks) < step.candidates:
             picks.append(fresh[0])
-    if step.allows_int8:
-        picks.append(None)
-    return picks
+    return ([None] if step.allows_int8 else []) + picks
 
 
 def _verification_seconds(step: TargetStep, reference: AccuracyResult, per_image: float) -> float:

@@ -14,16 +14,18 @@ def test_a_target_from_the_form_finds_a_verified_variant_with_candidates_on_the_
     with qtbot.waitSignal(window.model_loaded, timeout=60_000):
         window.load_zoo(ZooChoice("mobilenet_v3_small", resolution=128, pretrained=True))
     panel = window.compress_panel
-    panel.goal.setCurrentIndex(panel.goal.findData("latency"))
+    # File size with int8: the original quantized alone goes first and meets it whatever the search's luck; in
+    # torch, V3-Small's int8 is not faster, so a latency goal could end with nothing in a 2-minute search.
+    panel.goal.setCurrentIndex(panel.goal.findData("size"))
     # On 64 evaluation images one image is 1.6 pt: a wide target keeps this a test of the form and the flow,
     # not of whether a 2-minute search on a slow machine found a variant within a few images of the parent.
     panel.max_drop.setValue(8.0)
     panel.budget.setValue(2)
     panel.runtime.setCurrentIndex(panel.runtime.findData("torch"))
-    panel.allow_int8.setChecked(False)
+    panel.allow_int8.setChecked(True)
     (step,) = window.state.recipe.steps
-    assert isinstance(step, TargetStep) and (step.max_drop, step.budget_minutes, step.precisions) == (8.0, 2.0,
-                                                                                                     ("float",))
+    assert isinstance(step, TargetStep) and (step.objective, step.max_drop, step.budget_minutes) == ("size", 8.0, 2.0)
+    assert step.allows_int8
     assert "at most 2 min" in panel.eta.text()
     with qtbot.waitSignal(window.runner.job_started) as started:
         panel.run_button.click()
