@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from core.metrics.accuracy import stored_per_image
+from core.metrics.accuracy import hits_from_text, stored_per_image
 from core.metrics.paired import PairedAccuracy, paired_accuracy
 from core.project import Variant
 
@@ -107,10 +107,8 @@ def _paired_from_strings(hits: str, reference_hits: str, predicted: tuple[int, .
     """Bootstraps are cached: the rows are rebuilt after every job, on the GUI thread."""
     import numpy as np
 
-    def bits(text: str) -> np.ndarray:
-        return np.frombuffer(text.encode(), np.uint8) == ord("1")
-
-    return paired_accuracy(bits(hits), bits(reference_hits), np.asarray(predicted), np.asarray(reference_predicted))
+    return paired_accuracy(hits_from_text(hits), hits_from_text(reference_hits), np.asarray(predicted),
+                           np.asarray(reference_predicted))  # fmt: skip
 
 
 def paired_with_original(variant: Variant, original: Variant) -> PairedAccuracy | None:

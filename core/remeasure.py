@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from core.compare import root_of
 from core.data.datasets import ImageDataset
 from core.errors import StudioError
@@ -27,7 +25,7 @@ from core.export.source import from_project
 from core.jobs import Progress, silent
 from core.metrics.accuracy import evaluate
 from core.metrics.paired import paired_accuracy
-from core.metrics.paired_latency import PairedLatency, interleaved, interleaved_latency
+from core.metrics.paired_latency import PairedLatency, interleaved, interleaved_latency, random_inputs
 from core.model import LoadedModel
 from core.project import Project, Variant
 
@@ -100,9 +98,11 @@ def _load_all(project: Project, members: list[Variant], result: Remeasured, prog
 def _time_family(project: Project, loaded: list[tuple[Variant, LoadedModel]], runtime: str, threads: int,
                  rounds: int, calib: ImageDataset | None, result: Remeasured, progress: Progress) -> None:  # fmt: skip
     root, others = loaded[0][0], loaded[1:]
-    timer = _file_timer(project, loaded, runtime, calib, progress.span(0.0, 0.5)) if runtime in timed_formats() else (
-        _model_timer(loaded, runtime, threads))  # fmt: skip
-    progress = progress.span(0.5, 1.0) if runtime in timed_formats() else progress
+    if runtime in timed_formats():  # exported files: made (or found) first, then timed
+        timer = _file_timer(project, loaded, runtime, calib, progress.span(0.0, 0.5))
+        progress = progress.span(0.5, 1.0)
+    else:
+        timer = _model_timer(loaded, runtime, threads)
     timings = timer(list(range(len(loaded))), rounds, 0, progress.span(0.0, 0.8))
     noisy = [i for i, t in enumerate(timings) if t.noisy]
     for count, index in enumerate(noisy):  # once more, alone with the original and for longer
@@ -135,8 +135,7 @@ def _file_timer(project: Project, loaded: list[tuple[Variant, LoadedModel]], run
     for index, (variant, _) in enumerate(loaded):
         step = progress.span(index / len(loaded), (index + 1) / len(loaded))
         predictors.append(fmt.predictor(_exported(project, variant, fmt, calib, step)))
-    rng = np.random.default_rng(0)
-    inputs = [rng.standard_normal((1, 3, m.card.input_size, m.card.input_size), dtype=np.float32) for _, m in loaded]
+    inputs = random_inputs([model for _, model in loaded], seed=0)
 
     def time_files(which: list[int], rounds: int, seed: int, progress: Progress) -> list[PairedLatency]:
         return interleaved([predictors[i] for i in which], [inputs[i] for i in which], runtime=runtime, threads=1,

@@ -22,9 +22,6 @@ DEPLOYMENT_RESOLUTIONS = (128, 160, 192, 224)
 
 
 class MeasureActions(QObject):
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-
     @property
     def window(self) -> MainWindow:
         # The Qt parent, not an attribute: a Python reference back to the window would close a reference cycle

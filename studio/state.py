@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from core.compare import DEFAULT_MAX_DROP
 from core.data.datasets import ImageDataset
 from core.inspect import ModelReport
 from core.project import Project
-from core.recipe import Recipe, load_recipe
+from core.recipe import Recipe, TargetStep, load_recipe
 from core.zoo.registry import ModelSpec
 
 DEFAULT_PRESET = "near-lossless-int8"
@@ -75,9 +76,6 @@ class StudioState:
     def recommendation_drop(self) -> float:
         """Points of top-1 a recommended variant may lose: as the user set it on the Compare tab, else the
         current recipe's target (a preset's), else core.compare's default."""
-        from core.compare import DEFAULT_MAX_DROP
-        from core.recipe import TargetStep
-
         if self.accepted_drop is not None:
             return self.accepted_drop
         target = self.recipe.step(TargetStep)

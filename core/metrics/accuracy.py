@@ -141,5 +141,9 @@ def stored_per_image(accuracy: dict[str, Any]) -> tuple[str, np.ndarray, np.ndar
     predicted, hits = per_image.get("predicted"), per_image.get("hits")
     if not isinstance(predicted, list) or not isinstance(hits, str) or len(predicted) != len(hits):
         return None
-    hit = np.frombuffer(hits.encode(), np.uint8) == ord("1")
-    return str(accuracy["images_id"]), np.asarray(predicted, dtype=np.int64), hit
+    return str(accuracy["images_id"]), np.asarray(predicted, dtype=np.int64), hits_from_text(hits)
+
+
+def hits_from_text(hits: str) -> np.ndarray:
+    """Per-image hits as a project stores them ("1" a hit, "0" a miss) → a boolean array."""
+    return np.frombuffer(hits.encode(), np.uint8) == ord("1")

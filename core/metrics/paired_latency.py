@@ -144,7 +144,8 @@ def interleaved(
     return results
 
 
-def _random_inputs(models: Sequence[LoadedModel], seed: int) -> list[np.ndarray]:
+def random_inputs(models: Sequence[LoadedModel], seed: int) -> list[np.ndarray]:
+    """One random float image per model, at its own input size: what latency is timed on."""
     rng = np.random.default_rng(seed)
     return [rng.standard_normal((1, 3, m.card.input_size, m.card.input_size), dtype=np.float32) for m in models]
 
@@ -165,7 +166,7 @@ def interleaved_latency(
     progress(0.0, f"preparing {runtime}")
     with ExitStack() as stack:
         predictors = [stack.enter_context(predictor_for(m, runtime, threads, spin=False)) for m in models]
-        return interleaved(predictors, _random_inputs(models, seed), runtime=runtime, threads=threads, rounds=rounds,
+        return interleaved(predictors, random_inputs(models, seed), runtime=runtime, threads=threads, rounds=rounds,
                            warmup=warmup, seed=seed, progress=progress)  # fmt: skip
 
 
