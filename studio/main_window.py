@@ -38,7 +38,7 @@ from core.data import combine_datasets, open_dataset
 from core.errors import StudioError
 from core.export.job import ExportOptions
 from core.export.registry import FORMATS
-from core.export.run import add_bundle, bundle_problem, export_model, with_bundle_format
+from core.export.run import export_model
 from core.export.source import from_model, from_project
 from core.inspect import ModelReport, describe, inspect_model
 from core.paths import shared_dir
@@ -51,6 +51,7 @@ from studio.actions import add_action
 from studio.compare_panel import ComparePanel
 from studio.compress_panel import CUSTOM, CompressPanel
 from studio.data_panel import DataPanel
+from studio.export_actions import ExportActions
 from studio.export_panel import ExportPanel
 from studio.graph_panel import GRAPH_FILE_FILTER, GraphPanel
 from studio.jobs_panel import JobsPanel
@@ -118,6 +119,7 @@ class MainWindow(QMainWindow):
         self.current_load: Job | None = None
         self.projects = ProjectActions(self)
         self.measures = MeasureActions(self)
+        self.exports = ExportActions(self)
         self.setWindowTitle("MobileNet Compression Studio")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
@@ -238,7 +240,7 @@ class MainWindow(QMainWindow):
         )  # fmt: skip
         self.graph_panel.model_graph_requested.connect(self.show_model_graph)
         self.graph_panel.file_graph_requested.connect(self.ask_graph_file)
-        self.export_panel.export_requested.connect(self.export)
+        self.export_panel.export_requested.connect(self.exports.export)
 
     # Errors ------------------------------------------------------------------------------------
     def show_problem(self, message: str, details: str = "", title: str = "Something went wrong") -> None:
@@ -457,14 +459,14 @@ class MainWindow(QMainWindow):
         return self._start_load(f"Opening variant {name}", name, load, variant=(project, variant_id))
 
     # Compression -------------------------------------------------------------------------------
-    def _current_model(self) -> Any:
+    def current_model(self) -> Any:
         if self.state.report is None:
             self.show_problem("Load a model first (Model tab).")
             return None
         return self.state.report.model
 
     def compress_current(self, name: str = "") -> Job | None:
-        model, recipe = self._current_model(), self.state.recipe
+        model, recipe = self.current_model(), self.state.recipe
         if model is None:
             return None
         missing = self.state.missing_data()
@@ -496,7 +498,7 @@ class MainWindow(QMainWindow):
         return job
 
     def analyze_sensitivity(self) -> Job | None:
-        model, evaluation = self._current_model(), self.state.dataset("evaluation")
+        model, evaluation = self.current_model(), self.state.dataset("evaluation")
         if model is None:
             return None
         if evaluation is None:
@@ -512,7 +514,7 @@ class MainWindow(QMainWindow):
                            on_success=self.compress_panel.show_sensitivity)  # fmt: skip
 
     def apply_suggestion(self, macs_fraction: float) -> Job | None:
-        model, report = self._current_model(), self.compress_panel.report
+        model, report = self.current_model(), self.compress_panel.report
         if model is None or report is None:
             return None
 
@@ -529,60 +531,7 @@ class MainWindow(QMainWindow):
         return self.start_job("Suggesting per-layer ratios", suggest_pruning, model, report,
                            macs_fraction=macs_fraction, threads=self.runner.threads, on_success=apply)  # fmt: skip
 
-    # Export and graphs -------------------------------------------------------------------------
-    def _export_source(self) -> tuple[Callable[[], Any], ProjectUse | None] | None:
-        """What to export: the selected variant (which the export then uses), else the current model."""
-        project, chosen = self.state.project, self.state.selected_variant
-        if project is not None and chosen is not None:
-            return (lambda: from_project(project.root, chosen)), ProjectUse(project, frozenset({chosen}))
-        model = self._current_model()
-        return None if model is None else ((lambda: from_model(model)), None)
-
-    def export(self, formats: list[str], bundle: str | None, folder: str) -> Job | None:
-        chosen = self._export_source()
-        if chosen is None:
-            return None
-        source, use = chosen
-        if not formats and not bundle:
-            self.show_problem("Tick at least one format or a bundle.")
-            return None
-        out_dir = Path(folder or self.ensure_project().root / "exports").expanduser()
-        evaluation = self.state.evaluation()
-        calib, threads = self.state.dataset("calib"), self.runner.threads
-        chosen_formats = with_bundle_format([FORMATS[name] for name in formats], bundle)
-
-        def run(progress: Any) -> Any:  # the bundle comes after, once its artifact's verification is known
-            return export_model(source(), chosen_formats, out_dir, options=ExportOptions(threads=threads),
-                                calib=calib, evaluation=evaluation, progress=progress)  # fmt: skip
-
-        def done(report: Any) -> None:
-            self.export_panel.show_report(report, out_dir)
-            if bundle is None:
-                self.export_finished.emit(report)
-                return
-            problem = bundle_problem(bundle, report)
-            if problem is not None and not self.confirm_unverified_bundle(bundle, problem):
-                self.export_panel.note_bundle_skipped(f"No {bundle} bundle was written: {problem}.")
-                self.export_finished.emit(report)
-                return
-            self.start_job(f"Bundling for {bundle}", lambda progress: add_bundle(bundle, report, source(), out_dir,
-                                                                                 progress),
-                           on_success=finished, use=use)  # fmt: skip
-
-        def finished(report: Any) -> None:
-            self.export_panel.show_report(report, out_dir)
-            self.export_finished.emit(report)
-
-        return self.start_job("Exporting", run, on_success=done, use=use)
-
-    def confirm_unverified_bundle(self, bundle: str, problem: str) -> bool:
-        answer = QMessageBox.question(
-            self, "The model was not verified",
-            f"{problem[0].upper()}{problem[1:]}.\n\nBuild the {bundle} bundle anyway? Its metadata and report will "
-            "say that its model was not verified.",
-        )  # fmt: skip
-        return answer == QMessageBox.StandardButton.Yes
-
+    # Graphs ----------------------------------------------------------------------------------
     def show_variant_graph(self, variant_id: str) -> Job:
         project = self.ensure_project()
         variant = project.variant(variant_id)
@@ -591,7 +540,7 @@ class MainWindow(QMainWindow):
                                ProjectUse(project, frozenset({variant.id})))  # fmt: skip
 
     def show_model_graph(self) -> Job | None:
-        model = self._current_model()
+        model = self.current_model()
         if model is None:
             return None
         folder = self.ensure_project().root / "graphs" / "current"

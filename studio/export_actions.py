@@ -1,0 +1,87 @@
+"""Exporting from the studio: the selected variant (else the current model) to the ticked formats, then an
+app bundle once its artifact's verification is known (asking first when it was not verified).
+
+Each is a core job run by the window's runner; the Export tab draws the report it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QMessageBox
+
+from core.export.job import ExportOptions
+from core.export.registry import FORMATS
+from core.export.run import add_bundle, bundle_problem, export_model, with_bundle_format
+from core.export.source import from_model, from_project
+from studio.project_actions import ProjectUse
+from studio.workers import Job
+
+if TYPE_CHECKING:
+    from studio.main_window import MainWindow
+
+
+class ExportActions(QObject):
+    @property
+    def window(self) -> MainWindow:
+        # The Qt parent, not an attribute: a Python reference back to the window would close a reference cycle
+        # (see ProjectActions.window).
+        return cast("MainWindow", self.parent())
+
+    def _export_source(self) -> tuple[Callable[[], Any], ProjectUse | None] | None:
+        """What to export: the selected variant (which the export then uses), else the current model."""
+        window = self.window
+        project, chosen = window.state.project, window.state.selected_variant
+        if project is not None and chosen is not None:
+            return (lambda: from_project(project.root, chosen)), ProjectUse(project, frozenset({chosen}))
+        model = window.current_model()
+        return None if model is None else ((lambda: from_model(model)), None)
+
+    def export(self, formats: list[str], bundle: str | None, folder: str) -> Job | None:
+        window = self.window
+        chosen = self._export_source()
+        if chosen is None:
+            return None
+        source, use = chosen
+        if not formats and not bundle:
+            window.show_problem("Tick at least one format or a bundle.")
+            return None
+        out_dir = Path(folder or window.ensure_project().root / "exports").expanduser()
+        evaluation = window.state.evaluation()
+        calib, threads = window.state.dataset("calib"), window.runner.threads
+        chosen_formats = with_bundle_format([FORMATS[name] for name in formats], bundle)
+
+        def run(progress: Any) -> Any:  # the bundle comes after, once its artifact's verification is known
+            return export_model(source(), chosen_formats, out_dir, options=ExportOptions(threads=threads),
+                                calib=calib, evaluation=evaluation, progress=progress)  # fmt: skip
+
+        def done(report: Any) -> None:
+            window.export_panel.show_report(report, out_dir)
+            if bundle is None:
+                window.export_finished.emit(report)
+                return
+            problem = bundle_problem(bundle, report)
+            if problem is not None and not self.confirm_unverified_bundle(bundle, problem):
+                window.export_panel.note_bundle_skipped(f"No {bundle} bundle was written: {problem}.")
+                window.export_finished.emit(report)
+                return
+            window.start_job(f"Bundling for {bundle}", lambda progress: add_bundle(bundle, report, source(), out_dir,
+                                                                                   progress),
+                             on_success=finished, use=use)  # fmt: skip
+
+        def finished(report: Any) -> None:
+            window.export_panel.show_report(report, out_dir)
+            window.export_finished.emit(report)
+
+        return window.start_job("Exporting", run, on_success=done, use=use)
+
+    def confirm_unverified_bundle(self, bundle: str, problem: str) -> bool:
+        answer = QMessageBox.question(
+            self.window, "The model was not verified",
+            f"{problem[0].upper()}{problem[1:]}.\n\nBuild the {bundle} bundle anyway? Its metadata and report will "
+            "say that its model was not verified.",
+        )  # fmt: skip
+        return answer == QMessageBox.StandardButton.Yes
