@@ -1,15 +1,23 @@
-"""Start the studio: splash while PyTorch loads, then the main window with a pretrained MobileNetV2."""
+"""Start the studio: splash while PyTorch loads, then the main window with a pretrained MobileNetV2.
+
+Once that model is loaded and the event loop answers, one line `ready in N.N s` (seconds since the process
+started) goes to stderr: `bench.gui` reads it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
+from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
-from PySide6.QtWidgets import QApplication, QSplashScreen
+from PySide6.QtWidgets import QApplication
 
 from core.paths import ASSETS_DIR
+from studio.splash import Splash
 
 ICON = ASSETS_DIR / "icons" / "mnstudio.svg"
 
@@ -18,6 +26,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="mnstudio-gui", description="MobileNet Compression Studio")
     parser.add_argument("--model", default="mobilenet_v2", help="zoo model to open at start")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the screen once loaded, then quit")
+    parser.add_argument("--quit-when-ready", action="store_true", help="quit once ready (start-up benchmarks)")
     return parser.parse_args(argv)
 
 
@@ -30,17 +39,17 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("MobileNet Compression Studio")
     app.setOrganizationName("mnstudio")
     app.setWindowIcon(QIcon(str(ICON)))
-    splash = QSplashScreen(QIcon(str(ICON)).pixmap(256, 256))
-    splash.showMessage("Loading PyTorch…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
-    splash.show()
-    app.processEvents()
-    # Import torch here, on the GUI thread at start-up: a cold import inside a worker stalls the GUI.
+    splash = Splash(QIcon(str(ICON)), "MobileNet Compression Studio")
+    splash.say("Loading PyTorch…")
+    # Import torch and torchvision here, on the GUI thread while the splash shows: a cold import inside a worker
+    # holds the interpreter lock for up to ~90 ms at a time (torchvision pulls in torch._dynamo and triton), so the
+    # window stuttered while the default model loaded.
     import torch  # noqa: F401
+    import torchvision  # noqa: F401
 
     from core.zoo.weights import local_weight_files
 
-    splash.showMessage("Looking for pretrained weights…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
-    app.processEvents()
+    splash.say("Looking for pretrained weights…")
     local_weight_files()  # hashes (and caches) weight files now, so the zoo picker's hints are instant later
 
     from core.zoo.registry import ModelSpec
@@ -51,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow()
     window.show()
     splash.finish(window)
+    window.model_loaded.connect(lambda _: QTimer.singleShot(0, _say_ready))  # once the event loop turns again
+    if args.quit_when_ready:
+        window.model_loaded.connect(lambda _: QTimer.singleShot(0, window.close))
     if args.screenshot:
         # After the event loop turns once more, so the finished job's status bar is drawn too.
         window.model_loaded.connect(lambda _: QTimer.singleShot(0, lambda: _save_screenshot(window, args.screenshot)))
@@ -58,6 +70,27 @@ def main(argv: list[str] | None = None) -> int:
     window.picker.set_choice(ZooChoice(spec.arch, spec.width, spec.resolution, pretrained=True))
     window.load_zoo(window.picker.choice())
     return app.exec()
+
+
+def seconds_since_launch() -> float:
+    """Seconds since this process started (Linux: from /proc; elsewhere: since this module was imported)."""
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.monotonic() - _IMPORTED
+
+
+_IMPORTED = time.monotonic()
+_ready_said = False
+
+
+def _say_ready() -> None:
+    global _ready_said
+    if not _ready_said:  # the first model only: a later load is not start-up
+        _ready_said = True
+        print(f"ready in {seconds_since_launch():.1f} s", file=sys.stderr, flush=True)
 
 
 def _save_screenshot(window, path: str) -> None:
