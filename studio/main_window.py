@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
         self.runner = JobRunner(threads or default_threads(), self)
         self.undo_stack = QUndoStack(self)
         self.current_load: Job | None = None
+        self.data_jobs: dict[str, Job] = {}  # the last job that read each role's folder
         self.projects = ProjectActions(self)
         self.measures = MeasureActions(self)
         self.exports = ExportActions(self)
@@ -158,7 +159,9 @@ class MainWindow(QMainWindow):
 
     def _open_chosen_folders(self) -> None:
         for role in DATA_ROLES:
-            if self.state.folders.folder(role) and role not in self.state.datasets:
+            reading = self.data_jobs.get(role)
+            being_read = reading is not None and reading.running
+            if self.state.folders.folder(role) and role not in self.state.datasets and not being_read:
                 self.open_data(role)
 
     # Building ----------------------------------------------------------------------------------
@@ -365,6 +368,7 @@ class MainWindow(QMainWindow):
 
         job.succeeded.connect(opened)
         job.failed.connect(failed)
+        self.data_jobs[role] = job
         return job
 
     # Loading -----------------------------------------------------------------------------------
