@@ -42,6 +42,7 @@ class DataRow(QWidget):
         self.path.setPlaceholderText("choose a folder of images")
         self.path.setToolTip(TIPS[role])
         self.browse = QPushButton("Browse…")
+        self.browse.setToolTip("Choose the folder on this computer")
         self.status = QLabel("not set")
         self.status.setWordWrap(True)
         row = QHBoxLayout()

@@ -128,12 +128,17 @@ class GraphPanel(QWidget):
         self.url.setPlaceholderText("netron's local address appears here")
         self.url.setToolTip("Open this address in any browser on this computer to see the same graph")
         self.copy = QPushButton("Copy URL")
+        self.copy.setToolTip("Copy the graph's address to the clipboard, to open it in a browser")
         self.copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.url.text()))
         buttons = QHBoxLayout()
-        for text, signal in (("Current model", self.model_graph_requested),
-                             ("Selected variant", self.variant_graph_requested),
-                             ("Open a file…", self.file_graph_requested)):  # fmt: skip
+        for text, signal, tip in (
+            ("Current model", self.model_graph_requested, "Draw the loaded model's graph (layers and connections)"),
+            ("Selected variant", self.variant_graph_requested, "Draw the graph of the variant selected in the "
+             "Variants tab"),
+            ("Open a file…", self.file_graph_requested, "Draw the graph of any model file (.onnx, .tflite, .pt2, …)"),
+        ):  # fmt: skip
             button = QPushButton(text)
+            button.setToolTip(f"{tip}, with netron")
             button.clicked.connect(signal)
             buttons.addWidget(button)
         buttons.addStretch(1)

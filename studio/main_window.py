@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTabWidget,
+    QWhatsThis,
 )
 
 from core import __version__
@@ -54,14 +55,18 @@ from studio.data_panel import DataPanel
 from studio.export_actions import ExportActions
 from studio.export_panel import ExportPanel
 from studio.graph_panel import GRAPH_FILE_FILTER, GraphPanel
+from studio.help_dialog import GuideDialog
 from studio.jobs_panel import JobsPanel
 from studio.measure_actions import MeasureActions
 from studio.model_panel import ModelView, ZooPicker
 from studio.project_actions import ProjectActions, ProjectUse
+from studio.start_actions import StartActions
+from studio.start_view import StartView
 from studio.state import DATA_ROLES, DataFolders, StudioState, ZooChoice
 from studio.theme import THEMES, apply_theme
 from studio.undo import Edit
 from studio.variants_panel import VariantsPanel
+from studio.whats_this import explain_controls
 from studio.workers import Job, JobRunner
 
 MODEL_SUFFIXES = (".pth", ".pt", ".pt2", ".onnx")
@@ -69,7 +74,7 @@ MODEL_FILE_FILTER = f"Models ({' '.join('*' + suffix for suffix in MODEL_SUFFIXE
 DROP_HINT = "Drop a .pth, .pt, .pt2 or .onnx file, or choose a model from the zoo."
 SHARED_FOLDERS = {"calib": "imagenet_calib1000", "evaluation": "imagenet_val1300", "train": "imagenette/train"}
 SENSITIVITY_IMAGES = 64
-TABS = ("Model", "Data", "Compress", "Jobs", "Variants", "Compare", "Graph", "Export")
+TABS = ("Start", "Model", "Data", "Compress", "Jobs", "Variants", "Compare", "Graph", "Export")
 
 
 def _static_int8(step: object) -> bool:
@@ -125,13 +130,15 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.setAcceptDrops(True)
 
+        self.start_view = StartView()
+        self.start = StartActions(self)
         self.picker = ZooPicker(self.state.choice)
         self.view = ModelView()
-        model_tab = QSplitter()
-        model_tab.addWidget(self.picker)
-        model_tab.addWidget(self.view)
-        model_tab.setStretchFactor(1, 1)
-        model_tab.setSizes([300, 980])
+        self.model_tab = QSplitter()
+        self.model_tab.addWidget(self.picker)
+        self.model_tab.addWidget(self.view)
+        self.model_tab.setStretchFactor(1, 1)
+        self.model_tab.setSizes([300, 980])
         self.data_panel = DataPanel()
         self.compress_panel = CompressPanel()
         self.jobs_panel = JobsPanel()
@@ -140,14 +147,15 @@ class MainWindow(QMainWindow):
         self.graph_panel = GraphPanel()
         self.export_panel = ExportPanel()
         self.tabs = QTabWidget()
-        panels = (model_tab, self.data_panel, self.compress_panel, self.jobs_panel, self.variants_panel,
-                  self.compare_panel, self.graph_panel, self.export_panel)  # fmt: skip
+        panels = (self.start_view, self.model_tab, self.data_panel, self.compress_panel, self.jobs_panel,
+                  self.variants_panel, self.compare_panel, self.graph_panel, self.export_panel)  # fmt: skip
         for title, panel in zip(TABS, panels, strict=True):
             self.tabs.addTab(panel, title)
         self.setCentralWidget(self.tabs)
         self._build_status_bar()
         self._build_menus()
         self._connect_panels()
+        explain_controls(self)
 
         self.data_panel.show_folders(self.state.folders)
         self.compress_panel.show_recipe(self._restored_recipe())
@@ -212,11 +220,19 @@ class MainWindow(QMainWindow):
             themes.addAction(action)
             self.theme_actions[name] = action
         help_menu = self.menuBar().addMenu("&Help")
+        add_action(self, help_menu, "User &guide", self.show_guide, QKeySequence.StandardKey.HelpContents)
+        whats_this = QWhatsThis.createAction(self)
+        whats_this.setText("What's &this?")
+        help_menu.addAction(whats_this)
+        help_menu.addSeparator()
         add_action(self, help_menu, "&About", lambda: QMessageBox.about(
             self, "About", f"MobileNet Compression Studio {__version__}\nEvery number shown is measured on this "
             "machine; compression runs in the background."))  # fmt: skip
 
     def _connect_panels(self) -> None:
+        self.start_view.step_clicked.connect(self.start.follow)
+        self.start_view.layers_link.linkActivated.connect(lambda _: self.tabs.setCurrentWidget(self.model_tab))
+        self.export_finished.connect(lambda report: self.start.note_bundles(report.bundles))
         self.picker.load_requested.connect(self.load_zoo)
         self.picker.open_file_requested.connect(self.ask_open_file)
         self.data_panel.folder_chosen.connect(self.set_data_folder)
@@ -249,6 +265,12 @@ class MainWindow(QMainWindow):
         self.graph_panel.model_graph_requested.connect(self.show_model_graph)
         self.graph_panel.file_graph_requested.connect(self.ask_graph_file)
         self.export_panel.export_requested.connect(self.exports.export)
+
+    def show_guide(self) -> GuideDialog:
+        guide = GuideDialog(self)
+        guide.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        guide.show()
+        return guide
 
     # Errors ------------------------------------------------------------------------------------
     def show_problem(self, message: str, details: str = "", title: str = "Something went wrong") -> None:
@@ -301,6 +323,7 @@ class MainWindow(QMainWindow):
     def _refresh_needs(self) -> None:
         """The Compress tab's hint, from the recipe and the folders open now (never a stale one)."""
         self.compress_panel.show_needs(self.state.missing_data())
+        self.start.refresh()
 
     def _restored_recipe(self) -> Recipe:
         saved = self.settings.value("recipe", None)
@@ -403,6 +426,7 @@ class MainWindow(QMainWindow):
             self.current_load.cancel()
         job = self.runner.start(title, load, *args)
         self.current_load = job
+        self.start.refresh()
         if variant is None:
             job.succeeded.connect(lambda report: self._on_loaded(report, None))
         else:
@@ -415,6 +439,7 @@ class MainWindow(QMainWindow):
     def _on_loaded(self, report: ModelReport, variant_id: str | None) -> None:
         self.state.report, self.state.error, self.state.model_variant = report, "", variant_id
         self.view.show_report(report)
+        self.start.refresh()
         self.export_panel.source.setText(f"Current model: {report.model.card.title}. Select a variant in the "
                                          "Variants tab to export it instead.")  # fmt: skip
         self.model_loaded.emit(report)
@@ -424,6 +449,7 @@ class MainWindow(QMainWindow):
             message = f"{name} could not be opened as a model; it may be damaged or not a model at all."
         self.state.error = message
         self.view.show_error(message)
+        self.start.refresh()
         self.show_problem(message, details, title="Cannot open the model")
         self.load_failed.emit(message)
 
@@ -442,6 +468,7 @@ class MainWindow(QMainWindow):
         recipes = {v.id: v.recipe.get("name", "") for v in variants}
         self.variants_panel.show_rows(rows, recipes, self.state.selected_variant)
         self.compare_panel.show_rows(rows, recommend(rows, self.state.recommendation_drop()))
+        self.start.refresh(rows)
         self._refresh_selection()
         self.variants_changed.emit()
 
@@ -504,6 +531,7 @@ class MainWindow(QMainWindow):
                           budget_s=60 * target.budget_minutes if target else None,
                           partial_keyword="on_candidate" if target else None)  # fmt: skip
         job.partial.connect(self.compress_panel.search_chart.add_candidate)
+        self.start.track_compression(job)
         return job
 
     def analyze_sensitivity(self) -> Job | None:

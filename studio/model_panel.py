@@ -53,6 +53,7 @@ class ZooPicker(QGroupBox):
         self.availability = QLabel()
         self.availability.setWordWrap(True)
         self.load_button = QPushButton("Load model")
+        self.load_button.setToolTip("Build the chosen MobileNet, with its pretrained weights where they exist")
         self.load_button.setDefault(True)
         self.open_button = QPushButton("Open file…")
         self.open_button.setToolTip("Open a checkpoint: state_dict .pth/.pt, TorchScript, .pt2 or ONNX")
@@ -132,6 +133,8 @@ class ModelView(QWidget):
         self.totals.setObjectName("totals")
         self.layers = LayerTableModel()
         self.table = QTableView()
+        self.table.setToolTip("Every layer: its kind, output shape, parameters and multiply-adds (MACs), and what a "
+                              "standard convolution would cost instead of the depthwise-separable pair")
         self.table.setModel(self.layers)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()

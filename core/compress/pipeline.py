@@ -72,6 +72,23 @@ def measure(model: LoadedModel, float_module: Any, evaluation: ImageDataset | No
     return metrics
 
 
+def store_original(model: LoadedModel, project: Project, evaluation: ImageDataset | None, threads: int,
+                   progress: Progress, *, parent_variant: str | None = None) -> Variant:  # fmt: skip
+    """`model` stored in `project` as the start of a lineage, measured (accuracy where `evaluation` is given).
+
+    A model already stored (`parent_variant`, or found by its weights: a re-run of an interrupted command) is
+    reused, so a run's checkpoints, keyed by it, are found again; it is only measured for what it lacks.
+    """
+    stored = project.find_by_fingerprint(model_fingerprint(model)) if parent_variant is None else None
+    if parent_variant is None and stored is None:
+        metrics = measure(model, model.module, evaluation, threads, progress)
+        return project.add_variant(model, model.card.title, metrics=metrics, reuse_same_weights=True)
+    original = project.variant(parent_variant or stored.id)  # type: ignore[union-attr]
+    if evaluation is not None and "accuracy" not in original.metrics:
+        original = project.update_metrics(original.id, measure(model, model.module, evaluation, threads, progress))
+    return original
+
+
 def timed_against(model: LoadedModel, parent: LoadedModel, parent_id: str, threads: int, progress: Progress
                   ) -> dict[str, Any]:  # fmt: skip
     """A new variant timed in turn with the model it was made from, in torch: its paired latency ratio."""
@@ -126,19 +143,8 @@ def compress(
         check_feasible(model, target, calib, evaluation, threads)  # before anything is stored
         evaluation_of_parent = None  # measured by the search itself, paired with its candidates
     started = time.perf_counter()
-    stored = project.find_by_fingerprint(model_fingerprint(model)) if parent_variant is None else None
-    if parent_variant is None and stored is None:
-        parent_metrics = measure(model, model.module, evaluation_of_parent, threads, progress.span(0.0, 0.1))
-        parent = project.add_variant(model, model.card.title, metrics=parent_metrics, reuse_same_weights=True)
-    else:
-        # The model is already stored (given, or found by its weights: a re-run of an interrupted
-        # command): it is reused, so the run's checkpoints, keyed by the parent, are found again.
-        parent_variant = parent_variant or (stored.id if stored else None)
-        assert parent_variant is not None
-        parent = project.variant(parent_variant)
-        if evaluation_of_parent is not None and "accuracy" not in parent.metrics:
-            project.update_metrics(parent.id, measure(model, model.module, evaluation_of_parent, threads,
-                                                      progress.span(0, 0.1)))  # fmt: skip
+    parent = store_original(model, project, evaluation_of_parent, threads, progress.span(0.0, 0.1),
+                            parent_variant=parent_variant)  # fmt: skip
     if target is not None:
         assert calib is not None and evaluation is not None
         return _searched(model, target, project, parent, calib, train, evaluation, threads, progress.span(0.1, 1.0),

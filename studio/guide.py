@@ -1,0 +1,135 @@
+"""The Start view's four steps, computed from the studio's state (Qt-free): what is done, what is ready to run,
+what still needs images, and the one action that moves each step on.
+
+1. Your model: the loaded model, its size and compute, and its measured speed and accuracy.
+2. Make it smaller or faster: the target form (Compress tab); needs calibration and evaluation images.
+3. Compare: the variants made from this model against it.
+4. Export for Android / iOS: a verified app bundle of the chosen variant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from core.compare import VariantRow
+from studio.state import StudioState
+
+
+class StepState(Enum):
+    DONE = "done"
+    READY = "ready"
+    RUNNING = "running"
+    NEEDS_DATA = "needs data"
+    WAITING = "waiting"  # for an earlier step
+
+
+class Go(Enum):
+    """Where a step's button leads."""
+
+    MODEL = "model"  # the Model tab: pick another model, see its layers
+    MEASURE = "measure"  # measure the current model's speed and accuracy (a job)
+    DATA = "data"  # the Data tab: choose image folders
+    COMPRESS = "compress"  # the Compress tab's target form
+    JOBS = "jobs"  # the Jobs tab: what is running
+    COMPARE = "compare"
+    EXPORT = "export"  # the Export tab, an app bundle chosen
+
+
+@dataclass(frozen=True)
+class GuideStep:
+    title: str
+    state: StepState
+    detail: str
+    action: str  # the button's words; "" for no button
+    go: Go | None = None
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What the window is doing and has done, beyond StudioState: the running jobs and the last bundle."""
+
+    loading: bool = False
+    measuring: bool = False
+    compressing: bool = False
+    bundle: str = ""  # path of the last app bundle written
+
+
+def _model_step(state: StudioState, original: VariantRow | None, activity: Activity) -> GuideStep:
+    report = state.report
+    if report is None:
+        if activity.loading:
+            return GuideStep("Your model", StepState.RUNNING, "Loading the model…", "")
+        return GuideStep("Your model", StepState.READY, state.error or "No model is loaded yet.", "Choose a model",
+                         Go.MODEL)  # fmt: skip
+    card = report.model.card
+    macs = report.complexity.macs / 1e6
+    size = f"{card.title}: {report.size_bytes / 1e6:.1f} MB, {macs:.0f} million multiply-adds per image"
+    if original is not None and original.top1 is not None and original.latency_ms is not None:
+        measured = f"{original.top1_text()} of images right; {original.latency_ms:.1f} ms per image here"
+        return GuideStep("Your model", StepState.DONE, f"{size}. {measured}.", "See its layers", Go.MODEL)
+    if activity.measuring:
+        return GuideStep("Your model", StepState.RUNNING, f"{size}. Measuring its speed and accuracy…", "Show progress",
+                         Go.JOBS)  # fmt: skip
+    if state.dataset("evaluation") is None:
+        return GuideStep("Your model", StepState.NEEDS_DATA, f"{size}. Its accuracy needs labelled images to measure "
+                         "on.", "Choose images", Go.DATA)  # fmt: skip
+    return GuideStep("Your model", StepState.READY, f"{size}. Speed and accuracy not measured yet.",
+                     "Measure speed and accuracy", Go.MEASURE)  # fmt: skip
+
+
+def _compress_step(state: StudioState, children: Sequence[VariantRow], activity: Activity) -> GuideStep:
+    title = "Make it smaller or faster"
+    if state.report is None:
+        return GuideStep(title, StepState.WAITING, "Load a model first.", "")
+    if activity.compressing:
+        return GuideStep(title, StepState.RUNNING, "Looking for a smaller or faster model…", "Show progress", Go.JOBS)
+    missing = [what for role, what in (("calib", "example images"), ("evaluation", "labelled images"))
+               if state.dataset(role) is None]  # fmt: skip
+    if missing:
+        return GuideStep(title, StepState.NEEDS_DATA, f"This needs {' and '.join(missing)} (Data tab).",
+                         "Choose images", Go.DATA)  # fmt: skip
+    if children:
+        best = next((row for row in children if row.search == "chosen"), children[-1])
+        return GuideStep(title, StepState.DONE, f"Made {len(children)} smaller or faster version(s); the latest "
+                         f"pick: {best.name} ({_gains(best)}).", "Try another target", Go.COMPRESS)  # fmt: skip
+    return GuideStep(title, StepState.READY, "Say what matters (speed or size) and how much accuracy you can lose; "
+                     "the studio searches for the best model.", "Make it smaller or faster", Go.COMPRESS)  # fmt: skip
+
+
+def _gains(row: VariantRow) -> str:
+    said = [f"{row.size_mb:.1f} MB"] if row.size_mb is not None else []
+    if row.latency_ratio:
+        said.append(f"{1 / row.latency_ratio:.1f}× as fast")
+    if row.delta_top1 is not None:
+        said.append(f"{row.delta_top1:+.1f} points of accuracy".replace("-", "−"))
+    return ", ".join(said) or "not measured"
+
+
+def _compare_step(children: Sequence[VariantRow]) -> GuideStep:
+    if not children:
+        return GuideStep("Compare", StepState.WAITING, "After step 2: every version side by side with the original.",
+                         "")  # fmt: skip
+    return GuideStep("Compare", StepState.READY, f"{len(children)} version(s) against the original: size, speed and "
+                     "accuracy, with how sure each figure is.", "Compare them", Go.COMPARE)  # fmt: skip
+
+
+def _export_step(state: StudioState, activity: Activity) -> GuideStep:
+    title = "Export for Android / iOS"
+    if state.report is None and state.selected_variant is None:
+        return GuideStep(title, StepState.WAITING, "Load a model first.", "")
+    if activity.bundle:
+        return GuideStep(title, StepState.DONE, f"Saved {activity.bundle}.", "Export again", Go.EXPORT)
+    chosen = state.project.variant(state.selected_variant).name if state.project and state.selected_variant else (
+        state.report.model.card.title if state.report else "")  # fmt: skip
+    return GuideStep(title, StepState.READY, f"An app bundle of {chosen}: the model checked in its phone runtime, "
+                     "its labels and code to paste.", "Export for Android / iOS", Go.EXPORT)  # fmt: skip
+
+
+def guide_steps(state: StudioState, rows: Sequence[VariantRow], activity: Activity) -> tuple[GuideStep, ...]:
+    """The four steps for the current model; `rows`: the project's variants (core.compare.variant_rows)."""
+    original = next((row for row in rows if row.id == state.model_variant), None)
+    children = [row for row in rows if original is not None and row.parent == original.id]
+    return (_model_step(state, original, activity), _compress_step(state, children, activity),
+            _compare_step(children), _export_step(state, activity))  # fmt: skip
