@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from core.compress.sensitivity import SensitivityReport
 from core.recipe import (
+    DropBlocksStep,
     FinetuneStep,
     PruneStep,
     QuantizeStep,
@@ -97,17 +98,39 @@ TIPS = {
     "runtime": "Where speed is measured: ONNX Runtime (what most desktop and server apps run) or PyTorch.",
     "int8": "Also try 8-bit numbers (int8 quantization): about 4× smaller files and faster on most CPUs.",
     "advanced": "Set pruning, fine-tuning and quantization yourself instead of stating a target.",
+    "resolution": "Feed the network smaller images: its compute falls with the square of the side (160 px costs "
+                  "about half of 224 px). Technical: input resolution; BatchNorm statistics are re-estimated.",
+    "blocks": "Skip whole blocks of the network (their positions in its feature stack, e.g. 5, 12); a small adaptor "
+              "fitted on example images stands in for each. Technical: block dropping (residual blocks only).",
 }  # fmt: skip
 
 GOALS = (("Speed", "latency"), ("File size", "size"), ("Compute (MACs)", "macs"))
 RUNTIME_NAMES = (("ONNX Runtime", "onnxruntime"), ("PyTorch", "torch"))
 
 
-def _combo(values: tuple[str, ...], tip: str) -> QComboBox:
+# What each choice is called on screen; the recipe's own word (the technical term) is the item's data.
+WORDS = {
+    "kind": {"structured": "Whole channels (faster)", "unstructured": "Single weights (smaller when zipped)"},
+    "scope": {"uniform": "The same share in every layer", "global": "Where it hurts least (global ranking)"},
+    "importance": {"l1": "Weight size (L1)", "l2": "Weight size (L2)", "activation": "Activations (reads images)",
+                   "taylor": "Gradient estimate (Taylor; reads images)", "bn_scale": "BatchNorm scale"},
+    "mode": {"static": "8-bit, tuned on example images (static int8)", "dynamic": "8-bit weights only (dynamic int8)",
+             "qat": "8-bit, retrained for it (QAT)", "fp16": "16-bit (fp16)"},
+    "observer": {"minmax": "Smallest to largest value (min–max)", "moving_average": "Running average (moving average)",
+                 "histogram": "Best fit to the histogram", "percentile": "Ignoring rare outliers (percentile)"},
+}  # fmt: skip
+
+
+def _combo(words: dict[str, str], keys: tuple[str, ...], tip: str) -> QComboBox:
     combo = QComboBox()
-    combo.addItems(list(values))
+    for key in keys:
+        combo.addItem(words.get(key, key), key)
     combo.setToolTip(tip)
     return combo
+
+
+def _choose(combo: QComboBox, key: str) -> None:
+    combo.setCurrentIndex(max(0, combo.findData(key)))
 
 
 class CompressPanel(QWidget):
@@ -167,18 +190,35 @@ class CompressPanel(QWidget):
         self.search_box = QGroupBox("Candidates the search tried")
         QVBoxLayout(self.search_box).addWidget(self.search_chart)
 
-        self.prune = QGroupBox("Pruning")
+        self.shrink = QGroupBox("Shrink the input image")
+        self.shrink.setCheckable(True)
+        self.shrink.setToolTip(TIPS["resolution"])
+        self.input_size = QSpinBox()
+        self.input_size.setRange(64, 224)
+        self.input_size.setSingleStep(16)
+        self.input_size.setSuffix(" px")
+        self.input_size.setToolTip(TIPS["resolution"])
+        QFormLayout(self.shrink).addRow("Image side", self.input_size)
+        self.drop = QGroupBox("Remove whole blocks")
+        self.drop.setCheckable(True)
+        self.drop.setToolTip(TIPS["blocks"])
+        self.block_list = QLineEdit()
+        self.block_list.setPlaceholderText("block numbers, e.g. 5, 12")
+        self.block_list.setToolTip(TIPS["blocks"])
+        QFormLayout(self.drop).addRow("Blocks", self.block_list)
+
+        self.prune = QGroupBox("Remove parts of the network (pruning)")
         self.prune.setCheckable(True)
         self.prune.setToolTip(TIPS["prune"])
-        self.kind = _combo(PruneStep.KINDS, TIPS["kind"])
+        self.kind = _combo(WORDS["kind"], PruneStep.KINDS, TIPS["kind"])
         self.ratio = QSlider(Qt.Orientation.Horizontal)
         self.ratio.setRange(0, 90)
         self.ratio.setSingleStep(5)
         self.ratio.setPageStep(10)
         self.ratio.setToolTip(TIPS["ratio"])
         self.ratio_label = QLabel()
-        self.scope = _combo(PruneStep.SCOPES, TIPS["scope"])
-        self.importance = _combo(PruneStep.IMPORTANCES, TIPS["importance"])
+        self.scope = _combo(WORDS["scope"], PruneStep.SCOPES, TIPS["scope"])
+        self.importance = _combo(WORDS["importance"], PruneStep.IMPORTANCES, TIPS["importance"])
         self.bottlenecks = QCheckBox("Narrow residual streams too")
         self.bottlenecks.setToolTip(TIPS["bottlenecks"])
         self.overrides = QTableWidget(0, 2)
@@ -194,19 +234,19 @@ class CompressPanel(QWidget):
         ratio_row.addWidget(self.ratio, 1)
         ratio_row.addWidget(self.ratio_label)
         prune_form = QFormLayout(self.prune)
-        prune_form.addRow("Kind", self.kind)
-        prune_form.addRow("Ratio", ratio_row)
-        prune_form.addRow("Scope", self.scope)
-        prune_form.addRow("Importance", self.importance)
+        prune_form.addRow("What to remove", self.kind)
+        prune_form.addRow("How much", ratio_row)
+        prune_form.addRow("Spread", self.scope)
+        prune_form.addRow("Ranked by", self.importance)
         prune_form.addRow("", self.bottlenecks)
-        prune_form.addRow("Per-layer", self.overrides)
+        prune_form.addRow("Per layer", self.overrides)
         prune_form.addRow("", self.clear_overrides)
 
-        self.quantize = QGroupBox("Quantization")
+        self.quantize = QGroupBox("Use smaller numbers (quantization)")
         self.quantize.setCheckable(True)
         self.quantize.setToolTip(TIPS["quantize"])
-        self.mode = _combo(QuantizeStep.MODES, TIPS["mode"])
-        self.observer = _combo(QuantizeStep.OBSERVERS, TIPS["observer"])
+        self.mode = _combo(WORDS["mode"], QuantizeStep.MODES, TIPS["mode"])
+        self.observer = _combo(WORDS["observer"], QuantizeStep.OBSERVERS, TIPS["observer"])
         self.calibration = QSpinBox()
         self.calibration.setRange(1, 100_000)
         self.calibration.setToolTip(TIPS["calibration"])
@@ -214,12 +254,12 @@ class CompressPanel(QWidget):
         self.keep_float.setPlaceholderText("none")
         self.keep_float.setToolTip(TIPS["keep_float"])
         quant_form = QFormLayout(self.quantize)
-        quant_form.addRow("Mode", self.mode)
-        quant_form.addRow("Observer", self.observer)
-        quant_form.addRow("Calibration images", self.calibration)
-        quant_form.addRow("Keep in float", self.keep_float)
+        quant_form.addRow("Numbers", self.mode)
+        quant_form.addRow("Ranges measured by", self.observer)
+        quant_form.addRow("Example images used", self.calibration)
+        quant_form.addRow("Layers kept at full precision", self.keep_float)
 
-        self.finetune = QGroupBox("Fine-tuning")
+        self.finetune = QGroupBox("Retrain to recover accuracy (fine-tuning)")
         self.finetune.setCheckable(True)
         self.finetune.setToolTip(TIPS["finetune"])
         self.epochs = QDoubleSpinBox()
@@ -231,24 +271,24 @@ class CompressPanel(QWidget):
         self.learning_rate.setRange(1e-6, 0.1)
         self.learning_rate.setSingleStep(1e-5)
         self.learning_rate.setToolTip(TIPS["lr"])
-        self.distill = QCheckBox("Distil from the original model")
+        self.distill = QCheckBox("Learn from the original's answers (distillation)")
         self.distill.setToolTip(TIPS["distill"])
-        self.labels = QCheckBox("Use labels")
+        self.labels = QCheckBox("Also learn from the labels")
         self.labels.setToolTip(TIPS["labels"])
         self.minutes = QDoubleSpinBox()
         self.minutes.setRange(0, 10_000)
         self.minutes.setSuffix(" min")
         self.minutes.setToolTip(TIPS["minutes"])
         tune_form = QFormLayout(self.finetune)
-        tune_form.addRow("Epochs", self.epochs)
-        tune_form.addRow("Learning rate", self.learning_rate)
+        tune_form.addRow("Passes over the images", self.epochs)
+        tune_form.addRow("Step size", self.learning_rate)
         tune_form.addRow("", self.distill)
         tune_form.addRow("", self.labels)
         tune_form.addRow("Time limit", self.minutes)
 
-        self.sensitivity = QGroupBox("Sensitivity analysis")
+        self.sensitivity = QGroupBox("Which layers suffer most (sensitivity analysis)")
         self.sensitivity.setToolTip(TIPS["sensitivity"])
-        self.analyze_button = QPushButton("Analyze sensitivity")
+        self.analyze_button = QPushButton("Find the fragile layers")
         self.analyze_button.setToolTip(TIPS["sensitivity"])
         self.target = QSpinBox()
         self.target.setRange(10, 99)
@@ -289,11 +329,11 @@ class CompressPanel(QWidget):
         knobs = QWidget()
         knob_layout = QVBoxLayout(knobs)
         top = QFormLayout()
-        top.addRow("Preset", self.preset)
+        top.addRow("Start from", self.preset)
         knob_layout.addLayout(top)
         knob_layout.addWidget(self.target_form)
         knob_layout.addWidget(self.advanced)
-        self.knob_groups = (self.prune, self.finetune, self.quantize)
+        self.knob_groups = (self.shrink, self.drop, self.prune, self.finetune, self.quantize)
         for group in self.knob_groups:
             knob_layout.addWidget(group)
         knob_layout.addStretch(1)
@@ -330,6 +370,8 @@ class CompressPanel(QWidget):
             (self.goal.currentIndexChanged, "What matters most"), (self.max_drop.valueChanged, "Points I can lose"),
             (self.budget.valueChanged, "Minutes I can wait"), (self.runtime.currentIndexChanged, "Speed measured in"),
             (self.allow_int8.toggled, "Allow int8"), (self.advanced.toggled, "Knobs by hand"),
+            (self.shrink.toggled, "Shrink the input"), (self.input_size.valueChanged, "Image side"),
+            (self.drop.toggled, "Remove blocks"), (self.block_list.editingFinished, "Blocks to remove"),
         ]  # fmt: skip
         for signal, text in edited:
             signal.connect(self._edited(text))
@@ -372,6 +414,15 @@ class CompressPanel(QWidget):
                 raise RecipeError(f"per-layer ratio on row {row + 1} is not a number") from None
         return ratios
 
+    def _blocks(self) -> tuple[int, ...]:
+        try:
+            blocks = tuple(int(part) for part in self.block_list.text().replace(" ", ",").split(",") if part)
+        except ValueError:
+            raise RecipeError("the blocks to remove are whole numbers separated by commas, e.g. 5, 12") from None
+        if not blocks:
+            raise RecipeError("name the blocks to remove, e.g. 5, 12 (the Model tab lists them)")
+        return blocks
+
     def _target_from_controls(self, base: Recipe) -> Recipe:
         step = replace(
             base.step(TargetStep) or TargetStep(), objective=self.goal.currentData(), max_drop=self.max_drop.value(),
@@ -391,12 +442,15 @@ class CompressPanel(QWidget):
             return self._target_from_controls(base)
         if base.step(TargetStep) is not None:  # switching to the knobs starts from plain static int8
             return Recipe(CUSTOM, (QuantizeStep(),))
-        # Steps without controls here (a smaller input size) are kept as the recipe has them.
-        steps: list[Any] = [s for s in base.steps if isinstance(s, ResolutionStep)]
+        steps: list[Any] = []
+        if self.shrink.isChecked():
+            steps.append(replace(base.step(ResolutionStep) or ResolutionStep(), input_size=self.input_size.value()))
+        if self.drop.isChecked():
+            steps.append(replace(base.step(DropBlocksStep) or DropBlocksStep((1,)), blocks=self._blocks()))
         if self.prune.isChecked():
             steps.append(replace(
-                base.step(PruneStep) or PruneStep(), kind=self.kind.currentText(), ratio=self.ratio.value() / 100,
-                scope=self.scope.currentText(), importance=self.importance.currentText(),
+                base.step(PruneStep) or PruneStep(), kind=self.kind.currentData(), ratio=self.ratio.value() / 100,
+                scope=self.scope.currentData(), importance=self.importance.currentData(),
                 bottlenecks=self.bottlenecks.isChecked(), layer_ratios=self._layer_ratios(),
             ))  # fmt: skip
         if self.finetune.isChecked():
@@ -408,8 +462,8 @@ class CompressPanel(QWidget):
         if self.quantize.isChecked():
             keep = tuple(name.strip() for name in self.keep_float.text().split(",") if name.strip())
             steps.append(replace(
-                base.step(QuantizeStep) or QuantizeStep(), mode=self.mode.currentText(),
-                observer=self.observer.currentText(), calibration_images=self.calibration.value(), keep_float=keep,
+                base.step(QuantizeStep) or QuantizeStep(), mode=self.mode.currentData(),
+                observer=self.observer.currentData(), calibration_images=self.calibration.value(), keep_float=keep,
             ))  # fmt: skip
         if not steps:
             raise RecipeError("turn on pruning, fine-tuning or quantization: a recipe needs at least one step")
@@ -438,13 +492,18 @@ class CompressPanel(QWidget):
             self.eta.setText(f"Takes at most {shown.budget_minutes:g} min; then the best model it found is ready "
                              "to compare and export.")  # fmt: skip
             prune, tune, quant = recipe.step(PruneStep), recipe.step(FinetuneStep), recipe.step(QuantizeStep)
+            shrink, drop = recipe.step(ResolutionStep), recipe.step(DropBlocksStep)
+            self.shrink.setChecked(shrink is not None)
+            self.input_size.setValue((shrink or ResolutionStep()).input_size)
+            self.drop.setChecked(drop is not None)
+            self.block_list.setText(", ".join(str(block) for block in drop.blocks) if drop else "")
             self.prune.setChecked(prune is not None)
             prune = prune or PruneStep()
-            self.kind.setCurrentText(prune.kind)
+            _choose(self.kind, prune.kind)
             self.ratio.setValue(round(prune.ratio * 100))
             self.ratio_label.setText(f"{prune.ratio:.0%}")
-            self.scope.setCurrentText(prune.scope)
-            self.importance.setCurrentText(prune.importance)
+            _choose(self.scope, prune.scope)
+            _choose(self.importance, prune.importance)
             self.bottlenecks.setChecked(prune.bottlenecks)
             self.overrides.setRowCount(0)
             for layer, ratio in prune.layer_ratios.items():
@@ -463,8 +522,8 @@ class CompressPanel(QWidget):
             self.minutes.setValue(tune.max_minutes or 0)
             self.quantize.setChecked(quant is not None)
             quant = quant or QuantizeStep()
-            self.mode.setCurrentText(quant.mode)
-            self.observer.setCurrentText(quant.observer)
+            _choose(self.mode, quant.mode)
+            _choose(self.observer, quant.observer)
             self.calibration.setValue(quant.calibration_images)
             self.keep_float.setText(", ".join(quant.keep_float))
         finally:

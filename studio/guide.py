@@ -22,6 +22,7 @@ class StepState(Enum):
     READY = "ready"
     RUNNING = "running"
     NEEDS_DATA = "needs data"
+    ATTENTION = "attention"  # it works, but not as the user likely expects (an untrained model)
     WAITING = "waiting"  # for an earlier step
 
 
@@ -66,8 +67,11 @@ def _model_step(state: StudioState, original: VariantRow | None, activity: Activ
     card = report.model.card
     macs = report.complexity.macs / 1e6
     size = f"{card.title}: {report.size_bytes / 1e6:.1f} MB, {macs:.0f} million multiply-adds per image"
+    if not card.weights.trained:
+        return GuideStep("Your model", StepState.ATTENTION, f"{size}. Untrained: its answers are guesses. Choose a "
+                         "pretrained model, or open your own trained checkpoint.", "Choose a model", Go.MODEL)  # fmt: skip
     if original is not None and original.top1 is not None and original.latency_ms is not None:
-        measured = f"{original.top1_text()} of images right; {original.latency_ms:.1f} ms per image here"
+        measured = f"Accuracy {original.top1_text()}; {original.latency_ms:.1f} ms per image on this computer"
         return GuideStep("Your model", StepState.DONE, f"{size}. {measured}.", "See its layers", Go.MODEL)
     if activity.measuring:
         return GuideStep("Your model", StepState.RUNNING, f"{size}. Measuring its speed and accuracy…", "Show progress",

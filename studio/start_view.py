@@ -9,7 +9,8 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QPushButton, QVBoxLay
 from studio.guide import GuideStep, StepState
 
 BADGE_WORDS = {StepState.DONE: "Done", StepState.READY: "Ready", StepState.RUNNING: "Working…",
-               StepState.NEEDS_DATA: "Needs images", StepState.WAITING: "Not yet"}  # fmt: skip
+               StepState.NEEDS_DATA: "Needs images", StepState.ATTENTION: "Check this",
+               StepState.WAITING: "Not yet"}  # fmt: skip
 
 
 class StepCard(QFrame):
@@ -47,7 +48,7 @@ class StepCard(QFrame):
         self.detail.setText(step.detail)
         self.button.setText(step.action)
         self.button.setVisible(bool(step.action))
-        self.button.setDefault(step.state in (StepState.READY, StepState.NEEDS_DATA))
+        self.button.setDefault(step.state in (StepState.READY, StepState.NEEDS_DATA, StepState.ATTENTION))
         tip = f"{step.title}: {BADGE_WORDS[step.state].lower()}. {step.detail}"
         for widget in (self, self.button):
             widget.setToolTip(tip)

@@ -34,7 +34,8 @@ def test_pretrained_model_loads_off_the_gui_thread_and_shows_its_card(qtbot, win
 def test_untrained_models_carry_a_visible_warning(qtbot, window) -> None:
     with qtbot.waitSignal(window.model_loaded, timeout=LOAD_TIMEOUT_MS):
         window.load_zoo(ZooChoice("mobilenet_v1", width=0.5, resolution=160, pretrained=False))
-    assert window.view.banner.isVisible() and "Untrained" in window.view.banner.text()
+    assert not window.view.banner.isHidden() and "Untrained" in window.view.banner.text()
+    assert "Untrained" in window.start_view.cards[0].detail.text(), "the Start tab says so too"
     assert "76.5 M</b> MACs" in window.view.totals.text()
     depthwise_rows = [
         window.view.layers.index(r, 10).data()
@@ -63,7 +64,7 @@ def test_bad_files_are_explained_and_the_previous_model_stays(qtbot, window, tmp
     with qtbot.waitSignal(window.load_failed, timeout=LOAD_TIMEOUT_MS) as failed:
         window.load_file(garbage)
     assert "not a readable PyTorch checkpoint" in failed.args[0]
-    assert window.view.banner.isVisible() and "broken.pth" in window.view.banner.text()
+    assert not window.view.banner.isHidden() and "broken.pth" in window.view.banner.text()
     pickled = tmp_path / "whole.pt"
     torch.save(ModelSpec("mobilenet_v3_small").build(), pickled)
     with qtbot.waitSignal(window.load_failed, timeout=LOAD_TIMEOUT_MS) as refused:
