@@ -68,8 +68,8 @@ def _model_step(state: StudioState, original: VariantRow | None, activity: Activ
     macs = report.complexity.macs / 1e6
     size = f"{card.title}: {report.size_bytes / 1e6:.1f} MB, {macs:.0f} million multiply-adds per image"
     if not card.weights.trained:
-        return GuideStep("Your model", StepState.ATTENTION, f"{size}. Untrained: its answers are guesses. Choose a "
-                         "pretrained model, or open your own trained checkpoint.", "Choose a model", Go.MODEL)  # fmt: skip
+        untrained = f"{size}. Untrained: its answers are guesses. Choose a pretrained model or your own checkpoint."
+        return GuideStep("Your model", StepState.ATTENTION, untrained, "Choose a model", Go.MODEL)
     if original is not None and original.top1 is not None and original.latency_ms is not None:
         measured = f"Accuracy {original.top1_text()}; {original.latency_ms:.1f} ms per image on this computer"
         return GuideStep("Your model", StepState.DONE, f"{size}. {measured}.", "See its layers", Go.MODEL)
