@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from core.metrics.accuracy import hits_from_text, stored_per_image
+from core.metrics.accuracy_text import delta_text, top1_text
 from core.metrics.paired import PairedAccuracy, paired_accuracy
 from core.project import Variant
 
@@ -52,19 +53,23 @@ class VariantRow:
     latency_noisy: bool = False
     latency_runtime: str = "torch"
     nonfinite: bool = False
+    fps_by_resolution: tuple[tuple[int, float], ...] = ()  # (pixels per side, frames per second), smallest first
 
     @property
     def is_original(self) -> bool:
         return self.against == self.id
 
     def delta_text(self) -> str:
-        """"−0.3 pt [−0.9, +0.2], n = 1300" (or why there is no paired figure)."""
-        if self.delta_top1 is None or self.delta_top1_ci95 is None:
+        """"−0.3 pt [−0.9, +0.2], 1300 images" (or why there is no paired figure)."""
+        if self.delta_top1 is None or self.delta_top1_ci95 is None or self.paired_n is None:
             return "–"
         if self.is_original:
             return "original"
-        low, high = self.delta_top1_ci95
-        return f"{_signed(self.delta_top1)} pt [{_signed(low)}, {_signed(high)}], n = {self.paired_n}"
+        return delta_text(self.delta_top1, self.delta_top1_ci95, self.paired_n)
+
+    def top1_text(self) -> str:
+        """"80.4 % (±3.5, 500 images)"."""
+        return "–" if self.top1 is None else top1_text(self.top1, self.top1_ci95, self.images)
 
     def ratio_text(self) -> str:
         if self.latency_ratio is None or self.latency_ratio_ci95 is None:
@@ -73,10 +78,6 @@ class VariantRow:
             return "1×"
         low, high = self.latency_ratio_ci95
         return f"{self.latency_ratio:.2f}× [{low:.2f}, {high:.2f}]" + (" noisy" if self.latency_noisy else "")
-
-
-def _signed(value: float) -> str:
-    return f"{value:+.1f}".replace("-", "−")
 
 
 def _get(metrics: dict[str, Any], *keys: str) -> Any:
@@ -160,6 +161,8 @@ def variant_rows(variants: Sequence[Variant], runtime: str = "torch") -> list[Va
             agreement=paired.agreement if paired else None, paired_n=paired.n if paired else None,
             latency_ratio=ratio, latency_ratio_ci95=ratio_ci, latency_noisy=noisy, latency_runtime=runtime,
             nonfinite=bool(_get(m, "accuracy", "nonfinite_outputs") or _get(m, "accuracy", "nonfinite_parameters")),
+            fps_by_resolution=tuple(sorted((int(size), float(timed["fps"]))
+                                           for size, timed in (m.get("latency_by_resolution") or {}).items())),
         ))  # fmt: skip
     return rows
 

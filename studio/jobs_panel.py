@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QHeaderView,
     QPlainTextEdit,
@@ -19,6 +20,8 @@ from PySide6.QtWidgets import (
 
 from studio.workers import Job
 
+CANCEL_COLUMN = 4
+
 
 def _eta_text(seconds: float) -> str:
     if seconds < 0:
@@ -27,13 +30,34 @@ def _eta_text(seconds: float) -> str:
     return f"{minutes} min {secs:02d} s left" if minutes else f"{secs} s left"
 
 
+class JobTable(QTableWidget):
+    """Every column as wide as its contents; the job's name also takes whatever width is left. A stretched header
+    section would shrink below its contents in a narrow window and cut names short."""
+
+    def __init__(self) -> None:
+        super().__init__(0, 5)
+        self.setHorizontalHeaderLabels(["Job", "State", "Progress", "Message", ""])
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        self.verticalHeader().hide()
+
+    def _fit_names(self) -> None:
+        header = self.horizontalHeader()
+        others = sum(header.sectionSize(column) for column in range(1, self.columnCount()))
+        contents = max(self.sizeHintForColumn(0), header.sectionSizeHint(0))
+        self.setColumnWidth(0, max(contents, self.viewport().width() - others))
+
+    def updateGeometries(self) -> None:
+        """After every change of the view's or a column's size: a column fitting new contents included."""
+        super().updateGeometries()
+        self._fit_names()
+
+
 class JobsPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Job", "State", "Progress", "Message", ""])
-        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().hide()
+        self.table = JobTable()
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(5000)
@@ -53,9 +77,13 @@ class JobsPanel(QWidget):
         self.table.setCellWidget(row, 2, bar)
         self.table.setItem(row, 3, QTableWidgetItem(f"{job.message}  {_eta_text(job.eta_seconds(0.0))}".strip()))
         cancel = QPushButton("Cancel")
-        cancel.setToolTip("Stop this job (or take it off the queue); finished results are kept")
+        cancel.setToolTip("Stop this job, or take it off the queue if it has not started; finished results are kept")
+        cancel.setWhatsThis("Cancels this job: a running job stops at its next checkpoint, a queued one never starts. "
+                            "Results already stored stay. Jobs that have ended have nothing to cancel and lose "
+                            "this button.")  # fmt: skip
         cancel.clicked.connect(job.cancel)
-        self.table.setCellWidget(row, 4, cancel)
+        self.table.setCellWidget(row, CANCEL_COLUMN, cancel)
+        self.table.scrollToItem(self.table.item(row, 0))
         self._write(job, "queued")
         last = {"message": ""}
 
@@ -69,7 +97,7 @@ class JobsPanel(QWidget):
         def on_state() -> None:
             self.table.item(row, 1).setText(job.state)
             if not job.running:
-                cancel.setEnabled(False)
+                self.table.removeCellWidget(row, CANCEL_COLUMN)  # nothing left to cancel
                 self.table.item(row, 3).setText(job.message)
                 if job.state == "done":
                     bar.setValue(1000)
@@ -81,3 +109,4 @@ class JobsPanel(QWidget):
 
     def _write(self, job: Job, text: str) -> None:
         self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {job.title}: {text}")
+        self.log.moveCursor(QTextCursor.MoveOperation.End)  # shows the newest line, even after reading older ones

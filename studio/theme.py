@@ -1,50 +1,84 @@
-"""Fusion style with an explicit palette (colour-scheme hints do nothing offscreen)."""
+"""The studio's colours, in one place: each theme's widget palette, the banners, the check box and radio button
+outlines, and the charts (which read them from here).
+
+Every pair a user reads meets WCAG AA (tests/studio/test_contrast.py): text 4.5:1 against what it sits on,
+outlines and chart series 3:1. An explicit palette because colour-scheme hints do nothing offscreen.
+"""
 
 from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QToolTip
 
-_COLORS = {
+from studio.indicator_style import OutlinedIndicatorStyle
+
+Role = QPalette.ColorRole
+
+# The same colours in the active and inactive groups; the disabled group differs only in its text (below).
+PALETTES: dict[str, dict[QPalette.ColorRole, str]] = {
     "light": {
-        QPalette.ColorRole.Window: "#f4f5f7", QPalette.ColorRole.WindowText: "#1d1f23",
-        QPalette.ColorRole.Base: "#ffffff", QPalette.ColorRole.AlternateBase: "#eef1f5",
-        QPalette.ColorRole.Text: "#1d1f23", QPalette.ColorRole.Button: "#e9ebef",
-        QPalette.ColorRole.ButtonText: "#1d1f23", QPalette.ColorRole.Highlight: "#1f6feb",
-        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#ffffe1",
-        QPalette.ColorRole.ToolTipText: "#1d1f23",
+        Role.Window: "#f4f5f7", Role.WindowText: "#1d1f23", Role.Base: "#ffffff", Role.AlternateBase: "#eef1f5",
+        Role.Text: "#1d1f23", Role.Button: "#e9ebef", Role.ButtonText: "#1d1f23", Role.Highlight: "#1f6feb",
+        Role.HighlightedText: "#ffffff", Role.ToolTipBase: "#ffffe1", Role.ToolTipText: "#1d1f23",
+        Role.PlaceholderText: "#5f6670", Role.Link: "#0b57d0", Role.LinkVisited: "#7b1fa2",
     },
     "dark": {
-        QPalette.ColorRole.Window: "#1e2024", QPalette.ColorRole.WindowText: "#e6e6e6",
-        QPalette.ColorRole.Base: "#15171a", QPalette.ColorRole.AlternateBase: "#23262b",
-        QPalette.ColorRole.Text: "#e6e6e6", QPalette.ColorRole.Button: "#2b2e34",
-        QPalette.ColorRole.ButtonText: "#e6e6e6", QPalette.ColorRole.Highlight: "#3b82f6",
-        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#2b2e34",
-        QPalette.ColorRole.ToolTipText: "#e6e6e6",
+        Role.Window: "#1e2024", Role.WindowText: "#e6e6e6", Role.Base: "#15171a", Role.AlternateBase: "#23262b",
+        Role.Text: "#e6e6e6", Role.Button: "#2b2e34", Role.ButtonText: "#e6e6e6", Role.Highlight: "#2563eb",
+        Role.HighlightedText: "#ffffff", Role.ToolTipBase: "#2b2e34", Role.ToolTipText: "#e6e6e6",
+        Role.PlaceholderText: "#9aa0a8", Role.Link: "#6ea8fe", Role.LinkVisited: "#c58af9",
     },
 }  # fmt: skip
+THEMES = tuple(PALETTES)
 
-THEMES = tuple(_COLORS)
+# Disabled controls: visibly dimmer than enabled ones, yet still readable.
+DISABLED_TEXT = {"light": "#5f6670", "dark": "#9aa0a8"}
+# Outlines of check boxes and radio buttons: Fusion draws them 40 % darker than the window, invisible on a dark one.
+INDICATOR_OUTLINE = {"light": "#6b7280", "dark": "#8b919a"}
 
-_STYLE = """
-QLabel#modelTitle { font-size: 18pt; font-weight: 600; }
-QLabel#banner { padding: 8px; border-radius: 4px; }
-QLabel#banner[kind="warning"] { background: #fff4ce; color: #5c4400; border: 1px solid #e0c060; }
-QLabel#banner[kind="error"] { background: #fde7e9; color: #8a1020; border: 1px solid #e08090; }
-"""
+# Charts: one colour per variant, each 3:1 against both themes' chart backgrounds (the palette's Base), so a
+# theme switch recolours only backgrounds and text. Red is kept for collapsed variants and the target lines.
+SERIES = ("#1f77b4", "#c96a0a", "#2ca02c", "#9467bd", "#a0634f", "#cc4fa6", "#8a7f00", "#0f8c99")
+WARNING = "#d62728"
+NEUTRAL = "#808080"  # error bars, the Pareto front, a parent's channels
+
+# Banners keep their colours in both themes: (background, text, border).
+BANNERS = {"warning": ("#fff4ce", "#5c4400", "#e0c060"), "error": ("#fde7e9", "#8a1020", "#e08090")}
+
+_STYLE = "\n".join([
+    "QLabel#modelTitle { font-size: 18pt; font-weight: 600; }",
+    "QLabel#banner { padding: 8px; border-radius: 4px; }",
+    *(f'QLabel#banner[kind="{kind}"] {{ background: {background}; color: {text}; border: 1px solid {border}; }}'
+      for kind, (background, text, border) in BANNERS.items()),
+])
+
+
+def palette(name: str) -> QPalette:
+    colours = PALETTES[name]
+    # Built from the button and window colours, so that the bevel shades Fusion derives suit a dark theme too.
+    result = QPalette(QColor(colours[Role.Button]), QColor(colours[Role.Window]))
+    for role, colour in colours.items():
+        result.setColor(role, QColor(colour))
+    for role in (Role.WindowText, Role.Text, Role.ButtonText):
+        result.setColor(QPalette.ColorGroup.Disabled, role, QColor(DISABLED_TEXT[name]))
+    return result
 
 
 def apply_theme(app: QApplication, name: str = "light") -> None:
-    """Palette and style sheet for widgets; background and axes for charts, existing ones included."""
-    app.setStyle("Fusion")
-    palette = QPalette()
-    for role, color in _COLORS[name].items():
-        palette.setColor(role, QColor(color))
-    app.setPalette(palette)
+    """Style, palette (tooltips too) and style sheet for widgets; background and text for charts, existing ones
+    included."""
+    app.setStyle(OutlinedIndicatorStyle(QColor(INDICATOR_OUTLINE[name])))
+    themed = palette(name)
+    app.setPalette(themed)
+    QToolTip.setPalette(themed)
     app.setStyleSheet(_STYLE)
-    background = _COLORS[name][QPalette.ColorRole.Base]
-    foreground = _COLORS[name][QPalette.ColorRole.Text]
+    _restyle_charts(app, PALETTES[name][Role.Base], PALETTES[name][Role.Text])
+
+
+def _restyle_charts(app: QApplication, background: str, foreground: str) -> None:
+    """pyqtgraph reads its colours when an item is made: new items take them from its options, and those already
+    drawn (axes, titles, legend entries, notes) are recoloured here."""
     pg.setConfigOptions(background=background, foreground=foreground, antialias=True)
     for widget in app.allWidgets():
         if isinstance(widget, pg.GraphicsView):
@@ -53,3 +87,7 @@ def apply_theme(app: QApplication, name: str = "light") -> None:
                 if isinstance(item, pg.AxisItem):
                     item.setPen(foreground)
                     item.setTextPen(foreground)
+                elif isinstance(item, pg.LabelItem):  # plot titles and legend entries
+                    item.setText(item.text, color=foreground)
+                elif isinstance(item, pg.TextItem):  # notes inside a plot
+                    item.setColor(foreground)

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSplitter,
-    QTableView,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.compare import VariantRow
+from studio.frozen_table import FrozenColumnTable
 from studio.table_model import ColumnTableModel, Index
 
 # The runtimes whose paired latency the table can show; LiteRT and ExecuTorch time each variant's exported file.
@@ -31,13 +31,6 @@ RUNTIME_TITLES = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime", "litert": "
 
 def _number(value: float | None, fmt: str) -> str:
     return "–" if value is None else format(value, fmt)
-
-
-def _top1(row: VariantRow) -> str:
-    if row.top1 is None:
-        return "–"
-    low, high = row.top1_ci95 or (row.top1, row.top1)
-    return f"{row.top1:.1f}% [{low:.1f}–{high:.1f}] n={row.images}"
 
 
 def _input(row: VariantRow) -> str:
@@ -80,7 +73,8 @@ COLUMNS: tuple[tuple[str, str, Callable[[VariantRow], str], Callable[[VariantRow
      lambda r: r.latency_ms),
     ("Memory MB", "Peak RSS while running inference, measured in a fresh process (Re-benchmark)",
      lambda r: _number(r.memory_mb, ".0f"), lambda r: r.memory_mb),
-    ("Top-1", "Top-1 accuracy with its 95% confidence interval and the number of images", _top1, lambda r: r.top1),
+    ("Top-1", "Top-1 accuracy, ± half the width of its 95 % confidence interval, and the number of images it was "
+     "measured on", lambda r: r.top1_text(), lambda r: r.top1),
     ("Top-5", "Top-5 accuracy", lambda r: _number(r.top5, ".1f"), lambda r: r.top5),
 )  # fmt: skip
 
@@ -147,13 +141,18 @@ class VariantsPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.model = VariantTableModel()
-        self.table = QTableView()
-        self.table.setModel(self.model)
+        self.table = FrozenColumnTable(self.model)  # the name stays in view while the figures scroll sideways
         self.table.setSortingEnabled(True)
-        self.table.setAlternatingRowColors(True)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        for view in (self.table, self.table.frozen):
+            view.setAlternatingRowColors(True)
+            view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+            view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
+        self.table.setWhatsThis("Every variant of the project with its measured figures, one row each. The name "
+                                "column stays in place while you scroll sideways; the paired figures (Δ top-1 and "
+                                "latency against the original) come right after it. Click a header to sort; "
+                                "double-click a name to rename.")  # fmt: skip
+        self.table.frozen.setWhatsThis(self.table.whatsThis())
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.runtime = QComboBox()

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import StudioError
+from core.metrics.accuracy_text import delta_text
 
 BOOTSTRAP_SAMPLES = 4000
 
@@ -29,8 +30,7 @@ class PairedAccuracy:
                 "agreement": round(self.agreement, 3), "n": self.n}  # fmt: skip
 
     def text(self) -> str:
-        low, high = self.delta_top1_ci95
-        return f"{self.delta_top1:+.2f} pt [{low:+.2f}, {high:+.2f}], n = {self.n}"
+        return delta_text(self.delta_top1, self.delta_top1_ci95, self.n)
 
 
 def paired_accuracy(

@@ -7,6 +7,8 @@ from pathlib import Path
 from core.compare import collapsed, pareto_front, recommend, variant_rows
 from core.compress.pipeline import remeasure
 from core.data import open_dataset
+from core.metrics.accuracy_text import delta_text, top1_text
+from core.metrics.paired import PairedAccuracy
 from core.project import Project
 from core.zoo.loading import create_model
 from core.zoo.registry import ModelSpec
@@ -32,7 +34,20 @@ def test_rows_pair_with_the_original_only_on_the_same_images_and_only_timed_in_t
     assert rows["pruned-int8"].against == "fp32" and rows["pruned-int8"].delta_top1 == -5.0
     assert rows["pruned-int8"].latency_ratio is None, "timed against its parent at most, never with the original"
     assert rows["fp32"].is_original and rows["fp32"].delta_text() == "original"
-    assert rows["int8"].delta_text().startswith("−2.5 pt [") and rows["int8"].delta_text().endswith("n = 40")
+    assert rows["int8"].delta_text().startswith("−2.5 pt [") and rows["int8"].delta_text().endswith(", 40 images")
+
+
+def test_accuracy_reads_as_percent_plus_minus_half_its_interval_and_images_everywhere() -> None:
+    assert top1_text(80.4, (76.9, 83.9), 500) == "80.4 % (±3.5, 500 images)"
+    assert top1_text(80.4, None, 1) == "80.4 % (1 image)" and top1_text(80.4, None, None) == "80.4 %"
+    rows = {r.id: r for r in variant_rows([scored_variant("fp32", None, *answers(set())),
+                                           scored_variant("int8", "fp32", *answers({0, 1}))])}  # fmt: skip
+    assert rows["int8"].top1_text() == "95.0 % (±5.0, 40 images)"
+    int8 = rows["int8"]
+    paired = PairedAccuracy(int8.delta_top1 or 0, int8.delta_top1_ci95 or (0, 0), int8.agreement or 0, 40)
+    assert paired.text() == int8.delta_text() == delta_text(-5.0, int8.delta_top1_ci95 or (0, 0), 40), (
+        "the command line, a search's reasons and the studio word a paired difference alike")
+    assert delta_text(-0.3, (-0.9, 0.2), 1300) == "−0.3 pt [−0.9, +0.2], 1300 images"
 
 
 def test_recommendations_keep_to_the_target_name_their_evidence_and_say_why_others_are_left_out() -> None:
@@ -45,7 +60,7 @@ def test_recommendations_keep_to_the_target_name_their_evidence_and_say_why_othe
     advice = recommend(rows, max_drop=3.0)
     assert advice.titles() == {"Fastest": "int8", "Smallest": "int8", "Best balance": "int8"}
     fastest = advice.picks[0]
-    assert "0.40× [0.38, 0.43]" in fastest.why and "in torch" in fastest.why and "n = 40" in fastest.why
+    assert "0.40× [0.38, 0.43]" in fastest.why and "in torch" in fastest.why and "40 images" in fastest.why
     assert fastest.weak, "40 images are thin evidence"
     left_out = {row.id: why for row, why in advice.excluded}
     assert set(left_out) == {"collapsed", "unpaired"}

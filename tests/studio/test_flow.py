@@ -55,15 +55,15 @@ def test_near_lossless_int8_from_pretrained_v2_to_verified_exports(qtbot, ready_
     assert variant.delta_top1 is not None and variant.paired_n == 100, "paired with its parent on the same images"
     assert variant.latency_ratio is not None, "timed in turn with its parent when it was made"
     table = window.variants_panel.model
-    assert table.index(1, 1).data().endswith("n = 100") and "×" in table.index(1, 2).data()
+    assert table.index(1, 1).data().endswith("100 images") and "×" in table.index(1, 2).data()
     top1_text = table.index(1, 9).data()
-    assert "n=100" in top1_text and "[" in top1_text  # the confidence interval is shown
+    assert "(±" in top1_text and top1_text.endswith(", 100 images)")  # the interval's half-width and n
 
     # Charts: one bar per variant in each metric, both variants on the accuracy/latency plot.
     window.tabs.setCurrentWidget(window.compare_panel)
     for plot in window.compare_panel.bars.plots.values():
         bars = [item for item in plot.items if isinstance(item, pg.BarGraphItem)]
-        assert len(bars) == 1 and len(bars[0].opts["height"]) == 2
+        assert len(bars) == 1 and len(bars[0].opts["width"]) == 2
     assert variant.id in {row.id for row in window.compare_panel.pareto_size.front}
     assert variant.name in window.compare_panel.card.text()
 
