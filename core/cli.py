@@ -391,7 +391,7 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
     classes = source.model.card.num_classes
     calib = open_dataset(args.calib, num_classes=classes) if args.calib else None
     options = ExportOptions(
-        dynamic_batch=not args.static_batch, opset=args.opset, nhwc=args.nhwc, fp16=args.fp16,
+        dynamic_batch=not args.static_batch, opset=args.opset, nhwc=args.nhwc, int8_io=args.int8_io, fp16=args.fp16,
         int8_weights=args.int8_weights, reduce_range=args.reduce_range, threads=args.threads,
         latency_runs=args.latency_runs,
     )  # fmt: skip
@@ -493,7 +493,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--calib", help="calibration images (re-quantizing an int8 variant's float parent)")
     export.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
     export.add_argument("--static-batch", action="store_true", help="ONNX/.pt2 with batch 1 instead of any batch")
-    export.add_argument("--nhwc", action="store_true", help="TFLite: channels-last (N×H×W×3) input")
+    layout = export.add_mutually_exclusive_group()
+    layout.add_argument("--nhwc", action="store_const", const=True, dest="nhwc",
+                        help="TFLite: channels-last (N×H×W×3) input (default in an Android bundle)")  # fmt: skip
+    layout.add_argument("--nchw", action="store_const", const=False, dest="nhwc",
+                        help="TFLite: channels-first (N×3×H×W) input (default for a plain .tflite file)")  # fmt: skip
+    io_type = export.add_mutually_exclusive_group()
+    io_type.add_argument("--int8-io", action="store_const", const=True, dest="int8_io",
+                         help="int8 TFLite: int8 input and output tensors (default: plain .tflite files)")  # fmt: skip
+    io_type.add_argument("--float-io", action="store_const", const=False, dest="int8_io",
+                         help="int8 TFLite: float32 input and output, quantized inside the model (default in an "
+                              "Android bundle)")  # fmt: skip
     export.add_argument("--fp16", action="store_true", help="float sources: fp16 TFLite weights, fp16 Core ML")
     export.add_argument("--int8-weights", action="store_true", help="Core ML, float sources: int8 weights")
     export.add_argument("--reduce-range", action=argparse.BooleanOptionalAction, default=None,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox
 
+from core.export.checks import folder_problem
 from core.export.job import ExportOptions
 from core.export.registry import FORMATS
 from core.export.run import add_bundle, bundle_problem, export_model, with_bundle_format
@@ -40,7 +41,8 @@ class ExportActions(QObject):
         model = window.current_model()
         return None if model is None else ((lambda: from_model(model)), None)
 
-    def export(self, formats: list[str], bundle: str | None, folder: str) -> Job | None:
+    def export(self, formats: list[str], bundle: str | None, folder: str, tflite: dict[str, bool]) -> Job | None:
+        """`tflite`: the Android bundle's ExportOptions choices (nhwc, int8_io); empty for the defaults."""
         window = self.window
         chosen = self._export_source()
         if chosen is None:
@@ -50,13 +52,20 @@ class ExportActions(QObject):
             window.show_problem("Tick at least one format or a bundle.")
             return None
         out_dir = Path(folder or window.ensure_project().root / "exports").expanduser()
+        problem = folder_problem(out_dir)
+        if problem is not None:  # the folder changed since it was typed, or the project's default cannot be used
+            window.show_problem(f"{problem}. Choose another output folder in the Export tab.",
+                                title="Choose another output folder")
+            return None
         evaluation = window.state.evaluation()
-        calib, threads = window.state.dataset("calib"), window.runner.threads
+        calib = window.state.dataset("calib")
+        # Decided for the bundle here: the export runs without it, and the bundle is added once it is verified.
+        options = ExportOptions(threads=window.runner.threads, **tflite).decided(bundle)
         chosen_formats = with_bundle_format([FORMATS[name] for name in formats], bundle)
 
         def run(progress: Any) -> Any:  # the bundle comes after, once its artifact's verification is known
-            return export_model(source(), chosen_formats, out_dir, options=ExportOptions(threads=threads),
-                                calib=calib, evaluation=evaluation, progress=progress)  # fmt: skip
+            return export_model(source(), chosen_formats, out_dir, options=options, calib=calib,
+                                evaluation=evaluation, progress=progress)  # fmt: skip
 
         def done(report: Any) -> None:
             window.export_panel.show_report(report, out_dir)

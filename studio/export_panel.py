@@ -10,6 +10,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -21,23 +22,44 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from core.export.bundle import BUNDLE_FORMATS, bundle_kind
+from core.export.checks import folder_problem
 from core.export.registry import FORMATS
-from core.export.report import ExportReport
+from core.export.report import ExportReport, ExportResult
 
 REPORT_COLUMNS = ("Format", "Verified", "Agreement", "Max |Δ|", "Cosine", "Top-1", "Latency ms", "Size MB", "File")
 DEFAULT_FORMATS = ("onnx", "tflite")
+BUNDLES = (
+    ("", "No bundle", "Just the model files"),
+    ("android", "Android bundle", "A zip with the .tflite model, labels and preprocessing (adds TFLite)"),
+    ("ios", "iOS bundle", "A zip with the Core ML package, labels and preprocessing (adds Core ML)"),
+)
+BUNDLE_TITLES = {name: text for name, text, _ in BUNDLES if name}
+LAYOUTS = (
+    ("Pixel by pixel (NHWC)", True, "Each pixel's red, green and blue side by side, as Android bitmaps hold them: "
+     "the channels-last layout (NHWC). Recommended."),
+    ("Colour by colour (NCHW)", False, "All the red values, then all the green, then all the blue, as PyTorch "
+     "holds images: the channels-first layout (NCHW). The model then starts with a transpose."),
+)  # fmt: skip
 
 
 def _cell(value: object, fmt: str = "") -> str:
     return "–" if value is None else format(value, fmt) if fmt else str(value)
 
 
+def _verdict(result: ExportResult) -> str:
+    check = result.verification
+    return "yes" if result.verified else check.get("reason") or check.get("error") or "no"
+
+
 class ExportPanel(QWidget):
-    export_requested = Signal(list, object, str)  # format names, bundle or None, output folder
+    # format names, bundle or None, output folder, TFLite choices for ExportOptions (nhwc, int8_io)
+    export_requested = Signal(list, object, str, dict)
 
     def __init__(self) -> None:
         super().__init__()
@@ -53,21 +75,30 @@ class ExportPanel(QWidget):
             self.formats[fmt.name] = box
             format_row.addWidget(box)
         bundles = QGroupBox("App bundle")
-        bundle_row = QHBoxLayout(bundles)
+        bundle_layout = QVBoxLayout(bundles)
+        bundle_row = QHBoxLayout()
         self.bundle = QButtonGroup(self)
-        for index, (name, text, tip) in enumerate((
-            ("", "No bundle", "Just the model files"),
-            ("android", "Android bundle", "A zip with the .tflite model, labels and preprocessing (adds TFLite)"),
-            ("ios", "iOS bundle", "A zip with the Core ML package, labels and preprocessing (adds Core ML)"),
-        )):  # fmt: skip
+        for index, (name, text, tip) in enumerate(BUNDLES):
             button = QRadioButton(text)
             button.setToolTip(tip)
             button.setProperty("bundle", name)
             button.setChecked(index == 0)
             self.bundle.addButton(button, index)
             bundle_row.addWidget(button)
+        bundle_row.addStretch(1)
+        bundle_layout.addLayout(bundle_row)
+        bundle_layout.addLayout(self._android_choices())
+        self.bundle.idToggled.connect(lambda _id, _on: self._enable_android_choices())
+        self._enable_android_choices()
+
         self.folder = QLineEdit()
         self.folder.setToolTip("Where the files and the verification report are written")
+        self.folder.textChanged.connect(self._check_folder)
+        self.folder_problem = QLabel()
+        self.folder_problem.setObjectName("banner")
+        self.folder_problem.setProperty("kind", "error")
+        self.folder_problem.setWordWrap(True)
+        self.folder_problem.hide()
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._ask_folder)
         self.export_button = QPushButton("Export")
@@ -86,8 +117,23 @@ class ExportPanel(QWidget):
         self.report_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.report_table.horizontalHeader().setStretchLastSection(True)
         self.report_table.verticalHeader().hide()
+        self.details = QToolButton()
+        self.details.setText("Details")
+        self.details.setCheckable(True)
+        self.details.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details.setArrowType(Qt.ArrowType.RightArrow)
+        self.details.setToolTip("How each file was made: the converters' own notes (exporter and re-quantization "
+                                "details)")  # fmt: skip
+        self.details.setWhatsThis(
+            "Shows what each converter reported while it worked: which exporter wrote the file, how an int8 model "
+            "was re-quantized from its float parent (observer, calibration images, activation ranges), deprecation "
+            "warnings. The verdict above and the table do not depend on them."
+        )
+        self.details.toggled.connect(self._show_details)
+        self.details.hide()
         self.notes = QTextBrowser()
         self.notes.setMaximumHeight(140)
+        self.notes.hide()
         self.location = QLineEdit()
         self.location.setReadOnly(True)
         self.open_folder = QPushButton("Open output folder")
@@ -102,11 +148,48 @@ class ExportPanel(QWidget):
         layout.addWidget(formats)
         layout.addWidget(bundles)
         layout.addLayout(folder_row)
+        layout.addWidget(self.folder_problem)
         layout.addWidget(self.summary)
         layout.addWidget(self.report_table, 1)
+        layout.addWidget(self.details)
         layout.addWidget(self.notes)
         layout.addLayout(location_row)
         self.export_button.clicked.connect(self._request)
+
+    def _android_choices(self) -> QHBoxLayout:
+        """How the Android bundle's model takes its image: the layout and whether its input and output are int8."""
+        self.layout_label = QLabel("Android input")
+        self.layout_choice = QComboBox()
+        for text, nhwc, tip in LAYOUTS:
+            self.layout_choice.addItem(text, nhwc)
+            self.layout_choice.setItemData(self.layout_choice.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.layout_choice.setToolTip("The order in which the model takes the image's numbers: pixel by pixel "
+                                      "(NHWC, as Android bitmaps) or colour by colour (NCHW, as PyTorch)")  # fmt: skip
+        self.layout_choice.setWhatsThis(
+            "The memory layout of the model's input. Android hands out images pixel by pixel (red, green, blue of "
+            "one pixel, then the next): channels last, NHWC. PyTorch models take all of one colour first: channels "
+            "first, NCHW. Pick the one your app's code fills; the bundle's Classifier.kt fills the one chosen."
+        )
+        self.int8_io = QCheckBox("8-bit input and output (int8 I/O)")
+        self.int8_io.setToolTip("int8 models only: the app passes 8-bit numbers in and reads 8-bit numbers out "
+                                "(int8 I/O) instead of ordinary decimals (float32)")  # fmt: skip
+        self.int8_io.setWhatsThis(
+            "An int8 model computes in 8-bit numbers either way. Off (recommended), it takes and returns ordinary "
+            "decimal numbers (float32) and converts at its edges itself, so app code is the same as for a float "
+            "model. On, the app converts: q = round(x / scale) + zero point in, (q - zero point) × scale out; "
+            "metadata.json and Classifier.kt give the numbers. Float models ignore it."
+        )
+        row = QHBoxLayout()
+        row.addWidget(self.layout_label)
+        row.addWidget(self.layout_choice)
+        row.addWidget(self.int8_io)
+        row.addStretch(1)
+        return row
+
+    def _enable_android_choices(self) -> None:
+        android = self.chosen_bundle() == "android"
+        for widget in (self.layout_label, self.layout_choice, self.int8_io):
+            widget.setEnabled(android)
 
     def chosen_formats(self) -> list[str]:
         return [name for name, box in self.formats.items() if box.isChecked()]
@@ -114,8 +197,22 @@ class ExportPanel(QWidget):
     def chosen_bundle(self) -> str | None:
         return self.bundle.checkedButton().property("bundle") or None
 
+    def chosen_tflite(self) -> dict[str, bool]:
+        """The Android bundle's TFLite choices; none without it (a plain .tflite keeps its defaults)."""
+        if self.chosen_bundle() != "android":
+            return {}
+        return {"nhwc": bool(self.layout_choice.currentData()), "int8_io": self.int8_io.isChecked()}
+
     def _request(self) -> None:
-        self.export_requested.emit(self.chosen_formats(), self.chosen_bundle(), self.folder.text().strip())
+        self.export_requested.emit(self.chosen_formats(), self.chosen_bundle(), self.folder.text().strip(),
+                                   self.chosen_tflite())  # fmt: skip
+
+    def _check_folder(self, text: str) -> None:
+        """Say what is wrong with the folder as it is typed; an empty one means the project's exports folder."""
+        problem = folder_problem(Path(text.strip()).expanduser()) if text.strip() else None
+        self.folder_problem.setText(f"{problem}." if problem else "")
+        self.folder_problem.setVisible(problem is not None)
+        self.export_button.setEnabled(problem is None)
 
     def _ask_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export to", self.folder.text())
@@ -127,32 +224,50 @@ class ExportPanel(QWidget):
             self.summary.setText(self.summary.text() + "<br>No file manager could be opened: the folder's path "
                                  "is above, ready to copy.")  # fmt: skip
 
+    def _show_details(self, shown: bool) -> None:
+        self.details.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.notes.setVisible(shown)
+
     def show_report(self, report: ExportReport, out_dir: Path) -> None:
         results = report.results
         verified = sum(result.verified for result in results)
         images = report.verification_images
-        self.summary.setText(
-            f"<b>{verified} of {len(results)} files verified</b> on {images.get('n', 0)} images from "
-            f"{images.get('dataset', '-')}: each file's answers against the source model's, in its own runtime."
-        )
-        self.report_table.setRowCount(len(results))
-        for row, result in enumerate(results):
-            check = result.verification
-            cells = (
-                FORMATS[result.format].title, "yes" if result.verified else check.get("reason") or check.get("error")
-                or "no", _cell(check.get("agreement_top1"), ".1f"), _cell(check.get("max_abs_diff"), ".2g"),
-                _cell(check.get("cosine"), ".4f"), _cell(check.get("top1"), ".2f"),
-                _cell(check.get("latency_ms"), ".1f"), _cell(result.size_bytes / 1e6, ".2f"),
-                result.path,
-            )  # fmt: skip
+        lines = [f"<b>{verified} of {len(results)} files verified</b> on {images.get('n', 0)} images from "
+                 f"{escape(str(images.get('dataset', '-')))}: each file's answers against the source model's, in its "
+                 "own runtime."]  # fmt: skip
+        lines += [escape(f"{FORMATS[r.format].title}: {r.reuse_note}.") for r in results if r.reuse_note]
+        self.summary.setText("<br>".join(lines))
+        rows = [self._format_row(result) for result in results]
+        rows += [self._bundle_row(path, results) for path in report.bundles]
+        self.report_table.setRowCount(len(rows))
+        for row, cells in enumerate(rows):
             for column, text in enumerate(cells):
-                item = QTableWidgetItem(str(text))
+                item = QTableWidgetItem(text)
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
                 self.report_table.setItem(row, column, item)
-        notes = sorted({note for result in results for note in result.notes} | set(report.bundles))
+        notes = sorted({note for result in results for note in result.notes})
         self.notes.setPlainText("\n".join(notes))
+        self.details.setVisible(bool(notes))
+        self.notes.setVisible(bool(notes) and self.details.isChecked())
         self.location.setText(str(out_dir))
         self.open_folder.setEnabled(True)
+
+    @staticmethod
+    def _format_row(result: ExportResult) -> tuple[str, ...]:
+        check = result.verification
+        return (
+            FORMATS[result.format].title, _verdict(result), _cell(check.get("agreement_top1"), ".1f"),
+            _cell(check.get("max_abs_diff"), ".2g"), _cell(check.get("cosine"), ".4f"), _cell(check.get("top1"), ".2f"),
+            _cell(check.get("latency_ms"), ".1f"), _cell(result.size_bytes / 1e6, ".2f"), result.path,
+        )  # fmt: skip
+
+    @staticmethod
+    def _bundle_row(path: str, results: list[ExportResult]) -> tuple[str, ...]:
+        """A bundle's row: verified as the model it holds is; its size is the zip's."""
+        kind = bundle_kind(path)
+        model = next(r for r in results if r.format == BUNDLE_FORMATS[kind])
+        size = Path(path).stat().st_size / 1e6 if Path(path).is_file() else None
+        return (BUNDLE_TITLES[kind], _verdict(model), *["–"] * 5, _cell(size, ".2f"), path)
 
     def note_bundle_skipped(self, text: str) -> None:
         self.summary.setText(f"{self.summary.text()}<br><b>{escape(text)}</b>")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,4 +93,21 @@ def check_writable(out_dir: Path) -> None:
         with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test-"):
             pass
     except OSError as exc:
-        raise ExportError(f"cannot write exports to {out_dir}: {exc.strerror or exc}; choose another --out") from exc
+        why = folder_problem(out_dir) or exc.strerror or exc
+        raise ExportError(f"cannot write exports to {out_dir}: {why}; choose another --out") from exc
+
+
+def folder_problem(out_dir: Path) -> str | None:
+    """Why exports cannot go to `out_dir`, in plain words; None when they can. Nothing is created: the studio asks
+    as the folder is typed. (Permissions are as the OS reports them, so root passes wherever `check_writable` may
+    still find a read-only disk.)"""
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            return f"{out_dir} is a file, not a folder"
+        return None if os.access(out_dir, os.W_OK | os.X_OK) else f"{out_dir} is not writable"
+    existing = next(parent for parent in out_dir.absolute().parents if parent.exists())
+    if not existing.is_dir():
+        return f"{out_dir} cannot be created here: {existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{out_dir} cannot be created here: {existing} is not writable"
+    return None

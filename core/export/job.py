@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 class ExportOptions:
     dynamic_batch: bool = True  # ONNX and .pt2: any batch size (TFLite, ExecuTorch and Core ML use batch 1)
     opset: int | None = None  # ONNX opset; None = the exporter's default
-    nhwc: bool = False  # TFLite: channels-last (N×H×W×3) input, as Android camera code produces
+    # TFLite input layout and int8 I/O type; None: what the target wants (`decided`).
+    nhwc: bool | None = None  # channels-last (N×H×W×3) input, as Android bitmaps are laid out
+    int8_io: bool | None = None  # int8 sources: int8 input/output tensors instead of float32 ones
     fp16: bool = False  # float sources: fp16 weights in TFLite, fp16 compute in Core ML
     int8_weights: bool = False  # Core ML, float sources: int8 weight compression (float compute)
     reduce_range: bool | None = None  # ONNX int8: 7-bit weights; None = only on CPUs without VNNI
@@ -31,6 +33,13 @@ class ExportOptions:
     @property
     def onnx_reduce_range(self) -> bool:
         return seven_bit_int8(self.reduce_range)
+
+    def decided(self, bundle: str | None) -> ExportOptions:
+        """The options with the TFLite choices left open decided: an Android bundle takes NHWC float32 input
+        (Android bitmaps are HWC; int8 stays inside the graph); a plain file keeps NCHW input and int8 I/O."""
+        android = bundle == "android"
+        return replace(self, nhwc=android if self.nhwc is None else self.nhwc,
+                       int8_io=not android if self.int8_io is None else self.int8_io)  # fmt: skip
 
     def requantizes(self, fmt: ExportFormat) -> bool:
         """Whether `fmt` re-quantizes an int8 source's float parent (and so needs it and calibration images)."""

@@ -52,7 +52,7 @@ FORMATS: dict[str, ExportFormat] = {
         ExportFormat(
             "tflite", "TensorFlow Lite (LiteRT)", ".tflite", "ai_edge_litert", (Float, Fp16, Int8Static), True,
             "core.export.tflite_format",
-            "float, fp16 weights, full-integer int8 with int8 input/output; optional NHWC input", "predictor",
+            "float, fp16 weights, int8 with int8 or float32 input/output; NCHW or NHWC input", "predictor",
             "litert",
         ),
         ExportFormat(

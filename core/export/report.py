@@ -30,17 +30,24 @@ class ExportResult:
     verification: dict[str, Any]
     notes: list[str]
     details: dict[str, Any]
+    reused_at: str | None = None  # when the verified file this export reused was made (core.export.reuse)
 
     @property
     def verified(self) -> bool:
         return bool(self.verification.get("verified"))
+
+    @property
+    def reuse_note(self) -> str | None:
+        if self.reused_at is None:
+            return None
+        return f"reused the verified artifact exported at {self.reused_at}; not converted again"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": self.format, "path": self.path, "size_bytes": self.size_bytes, "precision": self.precision,
             "seconds": round(self.seconds, 2), **self.verification, "verified": self.verified,
             "notes": self.notes, "details": self.details,
-        }  # fmt: skip
+        } | ({"reused_at": self.reused_at, "reused": self.reuse_note} if self.reused_at else {})  # fmt: skip
 
 
 @dataclass
@@ -95,6 +102,8 @@ class ExportReport:
                              f"{'passes' if v['verified_as_requantized'] else 'fails'} as a re-quantization")
             if "error" in v or "reason" in v:
                 lines.append(f"    {r.format}: {v.get('error') or v.get('reason')}")
+            if r.reuse_note:
+                lines.append(f"    {r.format}: {r.reuse_note}")
             lines.extend(f"    {r.format}: {note}" for note in r.notes)
         lines.extend(f"bundle: {b}" for b in self.bundles)
         return "\n".join(lines) + "\n"
@@ -106,7 +115,8 @@ def describe_source(source: ExportSource, options: ExportOptions) -> dict[str, A
         "name": source.name, "precision": str(source.precision), "spec": str(card.spec or ""), "pruned": card.pruned,
         "input_size": card.input_size, "resize_size": card.resize_size, "num_classes": card.num_classes,
         "mean": list(card.mean), "std": list(card.std), "options": {
-            k: getattr(options, k) for k in ("dynamic_batch", "opset", "nhwc", "fp16", "int8_weights", "reduce_range")
+            k: getattr(options, k)
+            for k in ("dynamic_batch", "opset", "nhwc", "int8_io", "fp16", "int8_weights", "reduce_range")
         },
     }  # fmt: skip
     if source.quantize_step is not None:

@@ -2,7 +2,8 @@
 
 Every artifact is written under a temporary name beside its final path and renamed into place
 only after conversion finished and no cancellation was asked for, so a cancelled or failed export
-leaves no half-written file. The output folder is checked for writability before any work.
+leaves no half-written file. The output folder is checked for writability before any work. A file
+an earlier export made and verified there, identical in every respect, is reused (core.export.reuse).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core.export.checks import check_supported, check_writable
 from core.export.job import Artifact, ExportJob, ExportOptions
 from core.export.registry import FORMATS, ExportFormat
 from core.export.report import ExportReport, ExportResult, describe_images, describe_source, save_report
+from core.export.reuse import ArtifactIndex
 from core.export.source import ExportSource
 from core.export.staging import artifact_size, staged
 from core.export.verify import VerificationImages
@@ -34,9 +36,6 @@ if TYPE_CHECKING:
 BUNDLES = tuple(BUNDLE_FORMATS)
 
 
-
-
-
 def export_model(
     source: ExportSource,
     formats: list[ExportFormat],
@@ -50,7 +49,7 @@ def export_model(
 ) -> ExportReport:
     """Export `source` to `formats` in `out_dir`, verify each artifact, and save the report beside them."""
     progress = progress or silent()
-    options = options or ExportOptions()
+    options = (options or ExportOptions()).decided(bundle)
     out_dir = Path(out_dir).expanduser()
     formats = with_bundle_format(formats, bundle)
     if not formats:
@@ -64,12 +63,13 @@ def export_model(
     data, reference = verification_images(source, evaluation, calib, progress.span(0.0, 0.05))
     results: list[ExportResult] = []
     width = 0.9 / len(formats)
+    made = ArtifactIndex(out_dir, data, options.latency_runs)
     with tempfile.TemporaryDirectory(prefix=".export-", dir=out_dir) as scratch:
         job = ExportJob(source, options, calib, Path(scratch))
         parent_reference = float_parent_logits(job, data)
         for index, fmt in enumerate(formats):
             step = progress.span(0.05 + index * width, 0.05 + (index + 1) * width)
-            results.append(_export_one(job, fmt, out_dir, data, (reference, parent_reference), step))
+            results.append(_export_one(job, fmt, out_dir, data, (reference, parent_reference), made, step))
     report = ExportReport(describe_source(source, options), results, describe_images(data, reference, parent_reference))
     if bundle:
         return add_bundle(bundle, report, source, out_dir, progress.span(0.96, 1.0))
@@ -111,14 +111,17 @@ def with_bundle_format(formats: list[ExportFormat], bundle: str | None) -> list[
     return formats if needed in formats else [*formats, needed]
 
 
-
-
 def _export_one(
     job: ExportJob, fmt: ExportFormat, out_dir: Path, data: VerificationImages | None,
-    references: tuple[Any, Any], progress: Progress,
+    references: tuple[Any, Any], made: ArtifactIndex, progress: Progress,
 ) -> ExportResult:  # fmt: skip
     converter = importlib.import_module(fmt.module)
     target = out_dir / f"{job.source.stem}{fmt.suffix}"
+    key = made.key(job, fmt, target)
+    reused = made.find(key, target)
+    if reused is not None:
+        progress(1.0, f"{fmt.title}: the verified file from {reused.reused_at} is reused")
+        return reused
     progress(0.0, f"converting to {fmt.title}")
     started = time.perf_counter()
     try:
@@ -134,5 +137,7 @@ def _export_one(
         return ExportResult(fmt.name, "", 0, str(job.source.precision), time.perf_counter() - started, failure, [], {})
     seconds = time.perf_counter() - started
     verification = verify_artifact(fmt, artifact, target, data, references, job.options, progress.span(0.7, 1.0))
-    return ExportResult(fmt.name, str(target), artifact_size(target), str(artifact.precision), seconds, verification,
-                        job.source.notes + artifact.notes, artifact.details)  # fmt: skip
+    result = ExportResult(fmt.name, str(target), artifact_size(target), str(artifact.precision), seconds,
+                          verification, job.source.notes + artifact.notes, artifact.details)  # fmt: skip
+    made.record(key, result)
+    return result

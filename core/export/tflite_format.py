@@ -1,12 +1,16 @@
 """TensorFlow Lite (LiteRT) through litert-torch, without TensorFlow; run by ai_edge_litert.
 
 float: converted as is; fp16: float weights cast to fp16 by ai-edge-quantizer; int8: the float
-parent quantized with litert-torch's PT2E quantizer (the variant's calibration settings), a
-full-integer model with int8 input and output. NHWC input is optional (Android camera frames).
+parent quantized with litert-torch's PT2E quantizer (the variant's calibration settings), every
+operator int8, with either int8 input and output tensors (`int8_io`) or float32 ones that the graph
+quantizes and dequantizes at its edges. NHWC input is optional (Android bitmaps are HWC).
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,13 +29,17 @@ FP16_RECIPE = [{
     "op_config": {"weight_tensor_config": {"num_bits": 16, "dtype": "FLOAT"}, "compute_precision": "FLOAT",
                   "explicit_dequantize": True},
 }]  # fmt: skip
+# The strict-QDQ switch below is process-wide: conversions take turns so that one asking for int8 I/O
+# never runs while another has the switch on.
+_CONVERTING = threading.Lock()
 
 
 def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress) -> Artifact:
     import litert_torch
 
     notes: list[str] = []
-    nhwc = job.options.nhwc
+    options = job.options.decided(None)  # export_model decided them; a job made without it gets a plain file's
+    nhwc = bool(options.nhwc)
     if isinstance(job.source.precision, Int8):
         from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
         from litert_torch.quantize.quant_config import QuantConfig
@@ -43,15 +51,18 @@ def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress)
         config = with_variant_observer(get_symmetric_quantization_config(is_per_channel=step.per_channel), step)
         quantizer = PT2EQuantizer().set_global(config)
         module = quantize_parent(job, quantizer, progress.span(0.0, 0.6), fold_quantize=False)
-        progress(0.6, "converting to TFLite int8")
-        edge = litert_torch.convert(_layout(module, nhwc), (_example(job, nhwc),),
-                                    quant_config=QuantConfig(pt2e_quantizer=quantizer))  # fmt: skip
+        int8_io = bool(options.int8_io)
+        progress(0.6, f"converting to TFLite int8 ({'int8' if int8_io else 'float32'} input and output)")
+        with _CONVERTING, contextlib.nullcontext() if int8_io else _strict_qdq():
+            edge = litert_torch.convert(_layout(module, nhwc), (_example(job, nhwc),),
+                                        quant_config=QuantConfig(pt2e_quantizer=quantizer))  # fmt: skip
         edge.export(str(target))
         precision: Precision = INT8
         notes = requantization_notes(job)
     else:
         progress(0.1, "converting to TFLite")
-        edge = litert_torch.convert(_layout(job.float_module(), nhwc), (_example(job, nhwc),))
+        with _CONVERTING:
+            edge = litert_torch.convert(_layout(job.float_module(), nhwc), (_example(job, nhwc),))
         half = job.options.fp16 or isinstance(job.source.precision, Fp16)
         if half:
             float_path = job.scratch / "float.tflite"
@@ -62,6 +73,30 @@ def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress)
             edge.export(str(target))
         precision = FP16 if half else FLOAT
     return Artifact(precision, predictor, notes, io_details(target))
+
+
+@contextlib.contextmanager
+def _strict_qdq() -> Iterator[None]:
+    """litert-torch's converter folds the quantize op after the graph's input and the dequantize op before its
+    output into int8 I/O tensors, unless its converter's strict QDQ mode is on, which keeps every quantize and
+    dequantize op where the PT2E graph has it: float32 in and out, every operator between them int8. litert-torch
+    0.10 sets that flag only in its TensorFlow-based converter (not installed here), so it is set on the config
+    its own converter builds, for this conversion only."""
+    from litert_torch._convert import litert_converter
+
+    api = litert_converter.converter_api_ext
+    make_config = api.ConvertToTFLConfig
+
+    def strict_config() -> Any:
+        config = make_config()
+        config.strict_qdq_mode = True
+        return config
+
+    api.ConvertToTFLConfig = strict_config
+    try:
+        yield
+    finally:
+        api.ConvertToTFLConfig = make_config
 
 
 def _layout(module: Any, nhwc: bool) -> Any:

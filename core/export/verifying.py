@@ -42,10 +42,11 @@ def verification_images(
 
 
 def float_parent_logits(job: ExportJob, data: VerificationImages | None) -> Any:
-    """An int8 source's float parent's logits, when the parent is at hand (else None)."""
+    """An int8 source's float parent's logits, when the parent is at hand (else None). Without calibration images
+    there is none: the parent stands in for the float graph only equalized on them as `quantize` did."""
     source = job.source
     requantizable = isinstance(source.precision, Int8Static) and source.float_parent and not source.parent_problem
-    if data is None or not requantizable:
+    if data is None or not requantizable or job.calib is None:
         return None
     module = job.float_parent().module
     assert module is not None

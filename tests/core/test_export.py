@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -16,9 +17,12 @@ from core.cli import main
 from core.compress.quantize import quantize
 from core.data import open_dataset
 from core.errors import ExportError
+from core.export import tflite_format
 from core.export.job import ExportOptions
 from core.export.registry import FORMATS, parse_formats
+from core.export.reuse import INDEX_FILE
 from core.export.run import bundle_problem, export_model
+from core.export.snippets import kotlin
 from core.export.source import ExportSource, from_model
 from core.export.verify import compare, requantized_check
 from core.jobs import Cancelled, CancelToken, Progress
@@ -53,6 +57,22 @@ def calib(shared: Path):
 @pytest.fixture(scope="module")
 def int8(model, calib):
     return quantize(model, CALIBRATION, calib=calib)
+
+
+@pytest.fixture(scope="module")
+def v2_int8(calib) -> ExportSource:
+    # V2, not V1: V1 int8 is too lossy (first pointwise block) for two quantizations to agree closely.
+    parent = create_model(ModelSpec.parse("mobilenet_v2:res=96"), "pretrained")
+    step = QuantizeStep(observer="moving_average", calibration_images=32)
+    return ExportSource(quantize(parent, step, calib=calib), "v2 int8", float_parent=lambda: parent,
+                        quantize_step=step)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def int8_report(v2_int8, calib, evaluation, tmp_path_factory):
+    own_scales = replace(OPTIONS, reduce_range=False)
+    return export_model(v2_int8, parse_formats("onnx,tflite,torchscript,pt2"), tmp_path_factory.mktemp("int8"),
+                        options=own_scales, calib=calib, evaluation=evaluation)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -122,23 +142,39 @@ def test_report_and_android_bundle_are_written_beside_the_files(float_report) ->
         names = set(bundle.namelist())
         metadata = json.loads(bundle.read("metadata.json"))
         labels = bundle.read("labels.txt").decode().splitlines()
+        snippet = bundle.read("Classifier.kt").decode()
     assert {"labels.txt", "metadata.json", "export-report.json", "Classifier.kt"} <= names
     assert any(n.endswith(".tflite") for n in names) and len(labels) == 1000
-    assert metadata["input_size"] == 128 and metadata["layout"] == "NCHW" and len(metadata["mean"]) == 3
+    # Android bitmaps are HWC: the bundle's model takes NHWC float32 (test_bundle_snippets checks the Kotlin).
+    assert metadata["input_size"] == 128 and metadata["layout"] == "NHWC" and len(metadata["mean"]) == 3
+    assert metadata["input"] == {"shape": [1, 128, 128, 3], "dtype": "float32"}
     assert metadata["verified"] is True and "warning" not in metadata
+    assert snippet == kotlin(metadata)
 
 
 @pytest.mark.slow
-def test_int8_variant_exports_its_own_graph_or_requantized_from_its_parent(calib, evaluation, tmp_path: Path) -> None:
-    # V2, not V1: V1 int8 is too lossy (first pointwise block) for two quantizations to agree closely.
-    parent = create_model(ModelSpec.parse("mobilenet_v2:res=96"), "pretrained")
-    step = QuantizeStep(observer="moving_average", calibration_images=32)
-    source = ExportSource(quantize(parent, step, calib=calib), "v2 int8", float_parent=lambda: parent,
-                          quantize_step=step)  # fmt: skip
-    own_scales = replace(OPTIONS, reduce_range=False)
-    report = export_model(source, parse_formats("onnx,tflite,torchscript,pt2"), tmp_path / "own", options=own_scales,
-                          calib=calib, evaluation=evaluation)  # fmt: skip
-    results = {r.format: r for r in report.results}
+def test_an_android_bundle_after_the_same_tflite_export_reuses_it_without_converting(
+    float_report, model, evaluation, tmp_path: Path, monkeypatch
+) -> None:
+    exported = {r.format: r for r in float_report.results}["tflite"]
+    for name in (Path(exported.path).name, INDEX_FILE):  # the earlier export's file and index, moved elsewhere
+        shutil.copy(Path(exported.path).parent / name, tmp_path / name)
+
+    def refuse(*_args):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(tflite_format, "convert", refuse)
+    report = export_model(from_model(model), [], tmp_path, options=OPTIONS, evaluation=evaluation, bundle="android")
+    (tflite,) = report.results
+    assert tflite.reused_at is not None and tflite.verification == exported.verification and tflite.verified
+    with zipfile.ZipFile(report.bundles[0]) as bundle:
+        assert json.loads(bundle.read("metadata.json"))["verified"] is True
+
+
+@pytest.mark.slow
+def test_int8_variant_exports_its_own_graph_or_requantized_from_its_parent(v2_int8, int8_report, calib, evaluation,
+                                                                            tmp_path: Path) -> None:  # fmt: skip
+    results = {r.format: r for r in int8_report.results}
     assert results["torchscript"].verification["agreement_top1"] == 100.0  # the int8 model as it is
     assert results["torchscript"].verified
     onnx = results["onnx"]
@@ -158,13 +194,29 @@ def test_int8_variant_exports_its_own_graph_or_requantized_from_its_parent(calib
     assert "scale" in tflite["input"] and "zero_point" in tflite["output"]
 
     for_avx2 = replace(OPTIONS, reduce_range=True)  # CPUs without VNNI: 7-bit weights, re-quantized
-    (requantized,) = export_model(source, parse_formats("onnx"), tmp_path / "avx2", options=for_avx2, calib=calib,
+    (requantized,) = export_model(v2_int8, parse_formats("onnx"), tmp_path / "avx2", options=for_avx2, calib=calib,
                                   evaluation=evaluation).results  # fmt: skip
     assert requantized.details["reduce_range"] and "moving_average observer" in requantized.notes[0]
     # 7-bit weights at 96 px lose more than the variant's own scales (measured 75 % on 16 images).
     assert requantized.verification["agreement_top1"] >= 60 and requantized.verification["cosine"] > 0.9, (
         requantized.verification
     )
+
+
+@pytest.mark.slow
+def test_an_int8_android_bundle_takes_float_input_and_agrees_as_the_int8_io_file(
+    v2_int8, int8_report, calib, evaluation, tmp_path: Path
+) -> None:
+    report = export_model(v2_int8, [], tmp_path, options=OPTIONS, calib=calib, evaluation=evaluation, bundle="android")
+    (float_io,) = report.results
+    assert float_io.precision == "int8" and float_io.details["layout"] == "NHWC"
+    assert float_io.details["input"] == {"shape": [1, 96, 96, 3], "dtype": "float32"}
+    assert float_io.details["output"] == {"shape": [1, 1000], "dtype": "float32"}
+    # The same int8 operators as the int8-I/O file: only the quantization of the input and output moved inside.
+    int8_io = {r.format: r for r in int8_report.results}["tflite"].verification
+    v = float_io.verification
+    assert abs(v["agreement_top1"] - int8_io["agreement_top1"]) <= 100 / v["n"], (v, int8_io)
+    assert abs(v["cosine"] - int8_io["cosine"]) < 0.002 and v["verified"] == int8_io["verified"], (v, int8_io)
 
 
 def test_requantized_graph_quantizes_activations_on_the_variants_grid(calib, tmp_path: Path) -> None:
@@ -292,3 +344,13 @@ def test_a_requantized_artifact_passes_when_it_is_as_close_to_the_float_parent_a
     assert passed["verified_as_requantized"] and passed["delta_top1_float_parent"] == -2.5
     failed = requantized_check(broken, source, parent, labels)
     assert not failed["verified_as_requantized"] and failed["source_delta_top1_float_parent"] == -2.5
+
+
+def test_an_int8_variant_exports_as_it_is_with_evaluation_images_but_no_calibration(
+    model, int8, evaluation, tmp_path: Path
+) -> None:
+    source = ExportSource(int8, "q", float_parent=lambda: model, quantize_step=CALIBRATION)
+    (result,) = export_model(source, parse_formats("torchscript"), tmp_path, options=OPTIONS,
+                             evaluation=evaluation).results  # fmt: skip
+    # Without calibration images the float parent cannot be equalized as `quantize` did: it is left out.
+    assert result.verified and "agreement_top1_float_parent" not in result.verification
