@@ -1,26 +1,43 @@
-"""Both themes pass WCAG AA: 4.5:1 for every text the palette, the tooltips, the banners and the charts show, and
-3:1 for what is not text but must be seen: check box and radio button outlines, chart series."""
+"""Both themes pass WCAG AA: 4.5:1 for every text the palette, the tooltips, the banners, the Start tab's badges and
+the charts show, and 3:1 for what is not text but must be seen: the outlines of check boxes, radio buttons and fields,
+chart series."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 import pyqtgraph as pg
 import pytest
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication, QCheckBox, QRadioButton, QStyle, QStyleOptionButton, QToolTip
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QLineEdit,
+    QRadioButton,
+    QSpinBox,
+    QStyle,
+    QStyleOptionButton,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.compare import recommend, variant_rows
 from studio.compare_panel import ComparePanel
-from studio.theme import BANNERS, INDICATOR_OUTLINE, NEUTRAL, SERIES, THEMES, WARNING, apply_theme
+from studio.guide import GuideStep, StepState
+from studio.start_view import StepCard
+from studio.theme import BADGES, BANNERS, CHOSEN, COSTLY, GOOD, NEUTRAL, OUTLINE, SERIES, THEMES, WARNING, apply_theme
 from tests.helpers import answers, scored_variant
 
 TEXT, NON_TEXT = 4.5, 3.0
 Role, Group = QPalette.ColorRole, QPalette.ColorGroup
-# (text, what it is drawn on) wherever a widget draws the one on the other.
+# (text, what it is drawn on) wherever a widget draws the one on the other; labels on Base in the Start tab's cards.
 PALETTE_TEXT = (
-    (Role.WindowText, Role.Window), (Role.Text, Role.Base), (Role.Text, Role.AlternateBase),
-    (Role.PlaceholderText, Role.Base), (Role.ButtonText, Role.Button), (Role.HighlightedText, Role.Highlight),
+    (Role.WindowText, Role.Window), (Role.WindowText, Role.Base), (Role.Text, Role.Base),
+    (Role.Text, Role.AlternateBase), (Role.PlaceholderText, Role.Base), (Role.ButtonText, Role.Button),
+    (Role.HighlightedText, Role.Highlight),
     (Role.Link, Role.Base), (Role.Link, Role.Window), (Role.LinkVisited, Role.Base), (Role.LinkVisited, Role.Window),
 )  # fmt: skip
 GROUPS = (Group.Active, Group.Inactive, Group.Disabled)
@@ -81,9 +98,9 @@ def test_disabled_text_is_dimmer_than_enabled_text(theme: str) -> None:
         assert disabled < 0.6 * enabled, f"{theme} disabled {text.name}: {disabled:.1f}:1 against {enabled:.1f}:1"
 
 
-def test_check_box_and_radio_button_outlines_stand_out_from_window_and_field(theme: str) -> None:
+def test_check_box_radio_button_and_field_outlines_stand_out_from_window_and_field(theme: str) -> None:
     palette = QApplication.instance().palette()
-    outline = INDICATOR_OUTLINE[theme]
+    outline = OUTLINE[theme]
     grounds = (Role.Window, Role.Base, Role.AlternateBase)
     assert not below(((f"{theme} outline on {g.name}", outline, palette.color(g)) for g in grounds), NON_TEXT)
 
@@ -106,12 +123,51 @@ def test_an_unticked_indicator_is_drawn_with_a_visible_outline(qtbot, theme: str
     assert max(contrast(pixel, window) for pixel in edge) >= NON_TEXT, f"{theme} {kind.__name__} outline"
 
 
+@pytest.mark.parametrize("kind", [QLineEdit, QSpinBox, QComboBox])
+def test_a_field_is_drawn_with_a_visible_frame(qtbot, theme: str, kind) -> None:
+    """Rendered: Fusion draws a field's frame 40 % darker than the window: 2:1 on a light one, 1.1:1 on a dark one."""
+    window = QWidget()
+    qtbot.addWidget(window)
+    field = kind()
+    QVBoxLayout(window).addWidget(field)
+    window.show()
+    qtbot.waitExposed(window)
+    image = window.grab().toImage()
+    ground = QApplication.palette().color(Role.Window)
+    middle = field.geometry().center().y()
+    edge = [image.pixelColor(x, middle) for x in range(field.x(), field.x() + 3)]
+    assert max(contrast(pixel, ground) for pixel in edge) >= NON_TEXT, f"{theme} {kind.__name__} frame"
+
+
+def test_every_step_badge_is_readable() -> None:
+    """Fixed colours, as the banners: one pair for each state a step can be in."""
+    missing = {state.name.lower() for state in StepState} - set(BADGES)
+    assert not missing, f"states without a badge: {sorted(missing)}"
+    assert not below(((f"{kind} badge", text, ground) for kind, (ground, text) in BADGES.items()), TEXT)
+
+
+@pytest.mark.parametrize("state", list(StepState))
+def test_a_step_badge_is_drawn_in_its_colours(qtbot, theme: str, state: StepState) -> None:
+    """Rendered: the style sheet matches the badge's kind (a state name, lower-cased) and paints its pair."""
+    card = StepCard(1)
+    qtbot.addWidget(card)
+    card.show_step(GuideStep("Measure", state, "detail", ""))
+    card.show()
+    qtbot.waitExposed(card)
+    image = card.badge.grab().toImage()
+    pixels = Counter(image.pixelColor(x, y).name() for x in range(image.width()) for y in range(image.height()))
+    ground, text = BADGES[state.name.lower()]
+    assert pixels.most_common(1)[0][0] == ground, f"{theme} {state.name} badge background"
+    assert QColor(text) == card.badge.palette().color(card.badge.foregroundRole()), f"{theme} {state.name} text"
+
+
 def test_chart_text_and_series_colours_meet_the_thresholds(theme: str) -> None:
     palette = QApplication.instance().palette()
     background, foreground = pg.getConfigOption("background"), pg.getConfigOption("foreground")
     assert QColor(background) == palette.color(Role.Base) and QColor(foreground) == palette.color(Role.Text)
     assert not below(iter([(f"{theme} chart text", foreground, background)]), TEXT)
-    series = [(f"{theme} series {colour}", colour, background) for colour in (*SERIES, WARNING, NEUTRAL)]
+    colours = (*SERIES, WARNING, NEUTRAL, GOOD, COSTLY, CHOSEN)
+    series = [(f"{theme} series {colour}", colour, background) for colour in colours]
     assert not below(iter(series), NON_TEXT)
 
 
