@@ -165,6 +165,7 @@ def _against(args: argparse.Namespace, progress: Progress) -> tuple[Any, str] | 
 def cmd_eval(args: argparse.Namespace) -> dict[str, Any]:
     from core.data import open_dataset
     from core.metrics.accuracy import evaluate
+    from core.metrics.accuracy_text import top1_text
     from core.metrics.paired import paired_accuracy
 
     progress = _progress_printer()
@@ -188,10 +189,9 @@ def cmd_eval(args: argparse.Namespace) -> dict[str, Any]:
     if not result.finite:
         print(f"mnstudio: warning: {_nonfinite_text(result)}", file=sys.stderr)
     if not args.json:
-        low, high = result.top1_ci95
         skipped = f"; {len(result.skipped)} files skipped" if result.skipped else ""
         print(f"{model.card.title} [{model.card.weights.label}] on {result.n} images of {dataset.root}{skipped}")
-        print(f"top-1 {result.top1:.2f}% (95% CI {low:.1f}–{high:.1f}, n={result.n})   top-5 {result.top5:.2f}%"
+        print(f"top-1 {top1_text(result.top1, result.top1_ci95, result.n)}   top-5 {result.top5:.1f} %"
               f"   {result.seconds:.1f} s")  # fmt: skip
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -31,6 +32,7 @@ from core.export.bundle import BUNDLE_FORMATS, bundle_kind
 from core.export.checks import folder_problem
 from core.export.registry import FORMATS
 from core.export.report import ExportReport, ExportResult
+from core.metrics.accuracy_text import top1_text
 
 REPORT_COLUMNS = ("Format", "Verified", "Agreement", "Max |Δ|", "Cosine", "Top-1", "Latency ms", "Size MB", "File")
 DEFAULT_FORMATS = ("onnx", "tflite")
@@ -50,6 +52,15 @@ LAYOUTS = (
 
 def _cell(value: object, fmt: str = "") -> str:
     return "–" if value is None else format(value, fmt) if fmt else str(value)
+
+
+def _top1(check: dict[str, Any]) -> str:
+    """Top-1 in the studio's one wording ("80.4 % (±3.5, 500 images)") when the report gives its 95 % interval and
+    image count; a report without the interval keeps the bare value, since "±" needs the interval."""
+    top1, ci95, n = check.get("top1"), check.get("top1_ci95"), check.get("n")
+    if top1 is None or not ci95 or not n:
+        return _cell(top1, ".2f")
+    return top1_text(top1, (ci95[0], ci95[1]), n)
 
 
 def _verdict(result: ExportResult) -> str:
@@ -257,7 +268,7 @@ class ExportPanel(QWidget):
         check = result.verification
         return (
             FORMATS[result.format].title, _verdict(result), _cell(check.get("agreement_top1"), ".1f"),
-            _cell(check.get("max_abs_diff"), ".2g"), _cell(check.get("cosine"), ".4f"), _cell(check.get("top1"), ".2f"),
+            _cell(check.get("max_abs_diff"), ".2g"), _cell(check.get("cosine"), ".4f"), _top1(check),
             _cell(check.get("latency_ms"), ".1f"), _cell(result.size_bytes / 1e6, ".2f"), result.path,
         )  # fmt: skip
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,13 @@ def test_eval_reports_accuracy_with_sample_size_and_interval(capsys, val_dir: Pa
     low, high = data["top1_ci95"]
     assert low <= data["top1"] <= high
     assert data["weights"].startswith("ImageNet")
+
+
+def test_eval_prints_top1_with_its_half_interval_and_images(capsys, val_dir: Path) -> None:
+    assert main(["eval", "mobilenet_v3_small:res=96", "--data", str(val_dir), "--limit", "8", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^top-1 \d+\.\d % \(±\d+\.\d, 8 images\)   top-5 \d+\.\d %", out, re.MULTILINE), out
+    assert "CI" not in out and "n=" not in out
 
 
 def test_bench_reports_median_p90_and_spread(capsys) -> None:

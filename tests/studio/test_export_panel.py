@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from core.export import checks
 from core.export.report import ExportReport, ExportResult
-from studio.export_panel import ExportPanel
+from studio.export_panel import REPORT_COLUMNS, ExportPanel
 from studio.state import ZooChoice
 
 JOB_TIMEOUT_MS = 300_000
@@ -87,6 +87,18 @@ def test_the_report_lists_the_bundle_as_a_row_and_folds_the_converters_notes(qtb
     assert not panel.details.isHidden() and panel.notes.isHidden()
     panel.details.setChecked(True)
     assert not panel.notes.isHidden() and REQUANTIZED in panel.notes.toPlainText()
+
+
+def test_the_top1_column_reads_as_elsewhere_when_the_report_has_the_interval(qtbot, tmp_path: Path) -> None:
+    panel = _panel(qtbot)
+    check = {"verified": True, "top1": 81.667, "n": 300}
+    with_interval = ExportResult("onnx", str(tmp_path / "v2.onnx"), 1000, "float", 0.0,
+                                 {**check, "top1_ci95": [77.0, 85.6]}, [], {})  # fmt: skip
+    without = ExportResult("tflite", str(tmp_path / "v2.tflite"), 1000, "float", 0.0, check, [], {})
+    panel.show_report(ExportReport({"name": "v2"}, [with_interval, without], {"n": 300, "dataset": "val"}), tmp_path)
+    rows, top1 = _rows(panel), REPORT_COLUMNS.index("Top-1")
+    assert rows["ONNX"][top1] == "81.7 % (±4.3, 300 images)"
+    assert rows["TensorFlow Lite (LiteRT)"][top1] == "81.67"
 
 
 def test_an_output_path_that_is_a_file_is_refused_in_plain_words(qtbot, window, tmp_path: Path) -> None:
