@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeySequence,
+    QUndoStack,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -52,6 +61,7 @@ from studio.actions import add_action
 from studio.compare_panel import ComparePanel
 from studio.compress_panel import CUSTOM, CompressPanel
 from studio.data_panel import DataPanel
+from studio.drop_overlay import DropOverlay
 from studio.export_actions import ExportActions
 from studio.export_panel import ExportPanel
 from studio.graph_panel import GRAPH_FILE_FILTER, GraphPanel
@@ -129,6 +139,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("MobileNet Compression Studio")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
+        self.drop_overlay = DropOverlay(self)
 
         self.start_view = StartView()
         self.start = StartActions(self)
@@ -384,10 +395,13 @@ class MainWindow(QMainWindow):
                 self.data_panel.show_dataset(role, dataset)
                 self._refresh_needs()
 
-        def failed(message: str, _: str) -> None:
+        def failed(message: str, details: str) -> None:
             self.state.datasets.pop(role, None)
             self.data_panel.show_dataset(role, None, message)
             self._refresh_needs()
+            self.show_problem(f"{DATA_ROLES[role]}: {message}. Choose a folder of .jpg or .png images; labelled "
+                              "images need one sub-folder per class or a labels.csv (Help › User guide).", details,
+                              title="No images in this folder")  # fmt: skip
 
         job.succeeded.connect(opened)
         job.failed.connect(failed)
@@ -630,10 +644,23 @@ class MainWindow(QMainWindow):
 
     # Drag and drop ---------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if not _not_a_model(event.mimeData().urls()):  # the cursor shows a refusal for anything else
+        # Accepted whatever it is, so that the overlay hears when the drag leaves; a drag that cannot be opened is
+        # refused as it moves (the cursor shows it) and the overlay says why.
+        urls = event.mimeData().urls()
+        self.drop_overlay.say(_not_a_model(urls), Path(urls[0].toLocalFile()).name if urls else "")
+        event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if _not_a_model(event.mimeData().urls()):
+            event.ignore()
+        else:
             event.acceptProposedAction()
 
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.drop_overlay.hide()
+
     def dropEvent(self, event: QDropEvent) -> None:
+        self.drop_overlay.hide()
         urls = event.mimeData().urls()
         problem = _not_a_model(urls)
         if problem:

@@ -74,6 +74,10 @@ def _style(name: str) -> str:
         "QLabel#badge { border-radius: 9px; padding: 1px 8px; font-weight: 600; }",
         *(f'QLabel#badge[kind="{kind}"] {{ background: {background}; color: {text}; }}'
           for kind, (background, text) in BADGES.items()),
+        # A file dragged over the window: the "ready" colours when it can be dropped, "attention" when it cannot.
+        "QLabel#dropOverlay { font-size: 16pt; font-weight: 600; border: 3px dashed; border-radius: 8px; }",
+        *(f'QLabel#dropOverlay[kind="{kind}"] {{ background: {BADGES[badge][0]}; color: {BADGES[badge][1]}; }}'
+          for kind, badge in (("accepted", "ready"), ("refused", "attention"))),
     ])  # fmt: skip
 
 

@@ -311,6 +311,8 @@ def open_dataset(
     order and must not outnumber the model's classes.
     """
     root = Path(root).expanduser()
+    if root.is_file():
+        raise DatasetError(f"{root} is a file, not a folder of images")
     if not root.is_dir():
         raise DatasetError(f"data folder not found: {root}")
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -56,6 +56,9 @@ def test_labels_csv_with_missing_and_bad_rows(tmp_path: Path) -> None:
 def test_empty_missing_and_imageless_folders_are_explained(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="data folder not found"):
         open_dataset(tmp_path / "nope")
+    (tmp_path / "photo.jpg").write_bytes(b"")
+    with pytest.raises(DatasetError, match=r"photo\.jpg is a file, not a folder of images"):
+        open_dataset(tmp_path / "photo.jpg")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no usable images"):
         open_dataset(tmp_path / "empty")

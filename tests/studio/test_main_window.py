@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from core.zoo.registry import ModelSpec
 from studio.state import ZooChoice
@@ -78,10 +78,15 @@ def test_dropping_a_checkpoint_opens_it(qtbot, window, tmp_path: Path) -> None:
     torch.save(ModelSpec("mobilenet_v3_small", num_classes=10).build().state_dict(), path)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
+    window.dragEnterEvent(QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                          Qt.KeyboardModifier.NoModifier))  # fmt: skip
+    assert window.drop_overlay.isVisible() and window.drop_overlay.text() == "Drop to open tiny.pth"
+    assert window.drop_overlay.property("kind") == "accepted"
     drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)  # fmt: skip
     with qtbot.waitSignal(window.model_loaded, timeout=LOAD_TIMEOUT_MS) as loaded:
         window.dropEvent(drop)
+    assert not window.drop_overlay.isVisible()
     assert loaded.args[0].model.card.num_classes == 10
     assert "Classes:</b> 10" in window.view.card.text()
 

@@ -79,9 +79,10 @@ def test_an_empty_data_folder_is_reported_and_nothing_else_changes(qtbot, window
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.txt").write_text("not an image")
-    window.set_data_folder("calib", str(empty))
+    with qtbot.waitSignal(window.problem_shown, timeout=30_000) as dialog:
+        window.set_data_folder("calib", str(empty))
+    assert dialog.args[0].startswith("Calibration images: no usable images") and "labels.csv" in dialog.args[0]
     row = window.data_panel.rows["calib"]
-    qtbot.waitUntil(lambda: row.status.text().startswith("⚠"), timeout=30_000)
     assert "no usable images" in row.status.text() and "calib" not in window.state.datasets
     assert "Calibration images: no usable images" in window.data_panel.problems.toPlainText()
     window.undo_stack.undo()

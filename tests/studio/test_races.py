@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
 
 from core.project import Project
 from core.recipe import PruneStep, Recipe
@@ -140,9 +140,16 @@ def test_dropping_what_is_not_a_model_is_explained_and_starts_no_job(qtbot, wind
     mime.setUrls([QUrl.fromLocalFile(str(notes))])
     enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)  # fmt: skip
-    enter.ignore()  # as Qt delivers it: refused unless the window accepts
     window.dragEnterEvent(enter)
-    assert not enter.isAccepted()
+    assert window.drop_overlay.isVisible() and window.drop_overlay.property("kind") == "refused"
+    assert window.drop_overlay.text().startswith("notes.txt is not a model file."), "said while it is dragged"
+    move = QDragMoveEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                          Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    move.accept()  # as Qt delivers it after an accepted enter: the window must refuse it itself
+    window.dragMoveEvent(move)
+    assert not move.isAccepted(), "the cursor shows the refusal before the user lets go"
+    window.dragLeaveEvent(QDragLeaveEvent())
+    assert not window.drop_overlay.isVisible()
     with qtbot.assertNotEmitted(window.runner.job_started):
         with qtbot.waitSignal(window.problem_shown) as shown:
             _mime, drop = _drop_event(notes)
