@@ -111,6 +111,7 @@ class ExportPanel(QWidget):
         self.folder_problem.setWordWrap(True)
         self.folder_problem.hide()
         browse = QPushButton("Browse…")
+        browse.setToolTip("Choose the output folder on this computer")
         browse.clicked.connect(self._ask_folder)
         self.export_button = QPushButton("Export")
         self.export_button.setDefault(True)
@@ -124,6 +125,9 @@ class ExportPanel(QWidget):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.report_table = QTableWidget(0, len(REPORT_COLUMNS))
+        self.report_table.setToolTip("Every file of the last export and its check against the source model: how "
+                                     "often their answers agree, the largest difference in scores (max |Δ|), "
+                                     "accuracy, speed and size; an app bundle's zip and path")
         self.report_table.setHorizontalHeaderLabels(list(REPORT_COLUMNS))
         self.report_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.report_table.horizontalHeader().setStretchLastSection(True)
@@ -147,7 +151,9 @@ class ExportPanel(QWidget):
         self.notes.hide()
         self.location = QLineEdit()
         self.location.setReadOnly(True)
+        self.location.setToolTip("Where the last export was written; select it to copy the path")
         self.open_folder = QPushButton("Open output folder")
+        self.open_folder.setToolTip("Show the exported files in the file manager")
         self.open_folder.setEnabled(False)
         self.open_folder.clicked.connect(self._open_folder)
         location_row = QHBoxLayout()

@@ -58,6 +58,8 @@ class JobsPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.table = JobTable()
+        self.table.setToolTip("Every job of this session, newest last: its state, progress and time left; one runs "
+                              "at a time because each uses the whole processor")
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(5000)

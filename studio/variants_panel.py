@@ -168,6 +168,7 @@ class VariantsPanel(QWidget):
         self.runtime.currentIndexChanged.connect(lambda _: self.runtime_changed.emit(self.runtime.currentData()))
         self.remeasure_all.clicked.connect(self.remeasure_all_requested)
         self.lineage = QTreeWidget()
+        self.lineage.setToolTip("Which variant was made from which: each under the model it started from")
         self.lineage.setHeaderLabels(["Lineage", "Recipe"])
         self.empty = QLabel("No variants yet: load a model, then Compress. Every result is stored in the project.")
         self.empty.setWordWrap(True)
