@@ -14,10 +14,13 @@ import socket
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
+# netron adds the "default" class to its page once the graph is drawn; its splash shows until then.
+DRAWN_SCRIPT = "document.body ? document.body.classList.contains('default') : false"
+DRAWN_POLL_MS = 250
 GRAPH_FILE_FILTER = "Model graphs (*.onnx *.tflite *.pt *.pt2 *.pte *.pth *.mlpackage);;All files (*)"
 
 
@@ -116,6 +119,7 @@ class GraphPanel(QWidget):
     variant_graph_requested = Signal()  # the variant selected in the Variants tab
     model_graph_requested = Signal()  # the current model
     file_graph_requested = Signal()
+    graph_drawn = Signal()  # netron finished drawing the graph it was given
 
     def __init__(self) -> None:
         super().__init__()
@@ -145,7 +149,21 @@ class GraphPanel(QWidget):
         url_row = QHBoxLayout()
         url_row.addWidget(self.url, 1)
         url_row.addWidget(self.copy)
+        self.loading = QProgressBar()
+        self.loading.setRange(0, 0)  # busy: netron tells nothing between its page and its drawing
+        self.loading.setFormat("")
+        self.loading.setToolTip("netron, the graph viewer, is starting and drawing the graph")
+        self.loading_text = QLabel("Loading the graph viewer (netron)… the first time takes 20–40 s here.")
+        self.loading_row = QWidget()
+        loading_layout = QHBoxLayout(self.loading_row)
+        loading_layout.addWidget(self.loading_text)
+        loading_layout.addWidget(self.loading, 1)
+        self.loading_row.hide()
+        self._poll = QTimer(self)
+        self._poll.setInterval(DRAWN_POLL_MS)
+        self._poll.timeout.connect(self._check_drawn)
         self.body = QVBoxLayout()
+        self.body.addWidget(self.loading_row)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.title)
@@ -158,15 +176,28 @@ class GraphPanel(QWidget):
         if self.browser is None:
             self.browser = _make_browser()  # created on first use: Chromium starts only when needed
             if self.browser is not None:
-                self.body.addWidget(self.browser)
+                self.body.addWidget(self.browser, 1)
         if self.browser is None:
             self.title.setText(f"{title}: the embedded viewer is unavailable here; open the address below.")
         else:
             self.title.setText(f"{title} — {path.name}")
             self.browser.setUrl(QUrl(url))  # type: ignore[attr-defined]
+            self.loading_row.show()
+            self._poll.start()
         return url
 
+    def _check_drawn(self) -> None:
+        if self.browser is not None:
+            self.browser.page().runJavaScript(DRAWN_SCRIPT, 0, self._on_drawn_answer)  # type: ignore[attr-defined]
+
+    def _on_drawn_answer(self, drawn: object) -> None:
+        if drawn and self._poll.isActive():
+            self._poll.stop()
+            self.loading_row.hide()
+            self.graph_drawn.emit()
+
     def shutdown(self) -> None:
+        self._poll.stop()
         self.server.stop()
         if self.browser is not None:  # the page must go before the browser profile does at exit
             self.browser.deleteLater()

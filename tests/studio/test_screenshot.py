@@ -14,7 +14,8 @@ from PIL import Image
 from core.paths import REPO_ROOT
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-VIEWS = ("1-model", "2-compress-running", "3-variants", "4-compare", "5-pareto", "6-graph", "7-export-report")
+VIEWS = ("01-start", "02-model", "03-target-form", "04-compress-running", "05-variants", "06-compare", "07-pareto",
+         "08-compare-dark", "09-graph", "10-export-bundle", "11-start-done", "12-failure-dialog")
 
 
 def _under_xvfb(*command: str, timeout: int) -> subprocess.CompletedProcess[str]:
