@@ -11,7 +11,8 @@ from PySide6.QtCore import QTimer
 from studio.state import ZooChoice
 
 TICK_MS = 5
-STALL_GOAL_MS = 50
+STALL_GOAL_MS = 16  # one frame at 60 Hz: printed, measured by bench.gui
+STUTTER_MS = 50  # a p99 above this is a window that stutters, whatever the machine's load
 
 
 def test_event_loop_stall_while_calibrating(qtbot, ready_data, capsys) -> None:
@@ -41,5 +42,5 @@ def test_event_loop_stall_while_calibrating(qtbot, ready_data, capsys) -> None:
     assert len(gaps) > 100
     # The goal is printed, not asserted (timings belong in benchmarks): these bounds catch a window
     # that stutters or freezes, not one that misses the goal by a few milliseconds on a loaded CI box.
-    assert p99 <= STALL_GOAL_MS, "the window stutters during calibration"
-    assert worst <= 10 * STALL_GOAL_MS, "the window froze during calibration"
+    assert p99 <= STUTTER_MS, "the window stutters during calibration"
+    assert worst <= 10 * STUTTER_MS, "the window froze during calibration"
