@@ -8,6 +8,7 @@ Slots here assign state or start one core verb as a job; the panels only draw st
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -174,7 +175,10 @@ class MainWindow(QMainWindow):
         self.refresh_variants()
         # At the first turn of the event loop, so a model load queued by whoever built the window runs first:
         # at start-up the user waits for the model, and reading three image folders took half a second.
-        QTimer.singleShot(0, self._open_chosen_folders)
+        # Through a weak reference, with the window as the timer's context: a pending call must neither keep a
+        # closed window alive (it would be left to the cyclic collector, see studio.workers) nor run on a deleted one.
+        window = weakref.ref(self)
+        QTimer.singleShot(0, self, lambda: (opened := window()) is not None and opened._open_chosen_folders())
 
     def _open_chosen_folders(self) -> None:
         for role in DATA_ROLES:

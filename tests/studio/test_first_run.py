@@ -46,20 +46,26 @@ def test_pretrained_v2_reaches_a_verified_int8_android_bundle_in_ten_actions(qtb
     assert cards[1].badge.text() == "Ready" and cards[2].badge.text() == "Not yet"
     act = Actions(qtbot)
 
+    # Measured on 200 evaluation images instead of the default 500, so that the search fits 3 minutes (CI's time).
+    bar = window.tabs.tabBar()
+    act.click(bar, bar.tabRect(window.tabs.indexOf(window.data_panel)).center())
+    act.type_into(window.data_panel.limit, "200")
+    assert window.state.folders.evaluation_limit == 200
+    act.click(bar, bar.tabRect(window.tabs.indexOf(window.start_view)).center())
     act.click(cards[1].button)  # "Make it smaller or faster"
     panel = window.compress_panel
     assert window.tabs.currentWidget() is panel and not panel.target_form.isHidden(), "the target form, not knobs"
-    # Wider than the preset's 0.3 points: on 500 images one image is 0.2 points, and this is a test of the flow.
-    act.type_into(panel.max_drop, "2")
-    act.type_into(panel.budget, "5")  # a newcomer would wait the preset's 10 minutes
+    # Wider than the preset's 0.3 points: on 200 images one image is 0.5 points, and this is a test of the flow.
+    act.type_into(panel.max_drop, "3")
+    act.type_into(panel.budget, "3")  # a newcomer would wait the preset's 10 minutes
     step = window.state.recipe.step(TargetStep)
-    assert step is not None and (step.max_drop, step.budget_minutes) == (2.0, 5.0) and step.allows_int8
-    assert "at most 5 min" in panel.eta.text()
+    assert step is not None and (step.max_drop, step.budget_minutes) == (3.0, 3.0) and step.allows_int8
+    assert "at most 3 min" in panel.eta.text()
     with qtbot.waitSignal(window.runner.job_started) as started:
         act.click(panel.run_button)  # "Find the best model"
     job = started.args[0]
     row = window.jobs_panel.table.rowCount() - 1
-    assert "5 min 00 s left" in window.jobs_panel.table.item(row, 3).text(), "the ETA is known before it starts"
+    assert "3 min 00 s left" in window.jobs_panel.table.item(row, 3).text(), "the ETA is known before it starts"
     assert cards[1].badge.text() == "Working…"
     # A candidate on the chart while the job runs (a job that ends first fails here, not at a timeout).
     qtbot.waitUntil(lambda: bool(panel.search_chart.rows) or not job.running, timeout=JOB_TIMEOUT_MS)
@@ -69,9 +75,8 @@ def test_pretrained_v2_reaches_a_verified_int8_android_bundle_in_ten_actions(qtb
     assert job.state == "done", job.message
     chosen = window.state.project.variant(window.state.selected_variant)
     assert chosen.metrics["search"]["verdict"] == "chosen" and chosen.quantization is not None, "an int8 variant"
-    assert chosen.metrics["paired_accuracy"]["delta_top1"] >= -2.0
+    assert chosen.metrics["paired_accuracy"]["delta_top1"] >= -3.0
 
-    bar = window.tabs.tabBar()
     act.click(bar, bar.tabRect(window.tabs.indexOf(window.start_view)).center())  # back to the Start tab
     assert window.tabs.currentWidget() is window.start_view
     assert [card.badge.text() for card in cards[1:]] == ["Done", "Ready", "Ready"]
@@ -88,4 +93,4 @@ def test_pretrained_v2_reaches_a_verified_int8_android_bundle_in_ten_actions(qtb
     (tflite,) = [r for r in exported.args[0].results if r.format == "tflite"]
     assert tflite.verified and tflite.precision == "int8"
     assert window.start.steps[3].state is StepState.DONE and bundle in cards[3].detail.text()
-    assert act.count <= MAX_ACTIONS, f"{act.count} actions"
+    assert act.count <= MAX_ACTIONS, f"{act.count} actions (2 of them set the evaluation size)"
