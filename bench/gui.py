@@ -105,7 +105,7 @@ def job_stalls() -> dict[str, dict[str, float]]:
     window.compress_panel.calibration.setValue(64)
     stalls = {"compress": stalls_over(lambda: window.compress_current("bench"))}
     folder = window.ensure_project().root / "bench-exports"
-    stalls["export"] = stalls_over(lambda: window.exports.export(["onnx"], None, str(folder)))
+    stalls["export"] = stalls_over(lambda: window.exports.export(["onnx"], None, str(folder), {}))
     window.close()
     return stalls
 

@@ -134,6 +134,7 @@ class ComparePanel(QWidget):
         self.frames = {chart: ChartOrMessage(chart) for chart in (self.bars, self.pareto_latency, self.pareto_size,
                                                                   self.channels)}  # fmt: skip
         self._pending: tuple[Sequence[VariantRow], Recommendations] | None = None
+        self._pending_selection: tuple[Variant | None, Variant | None] | None = None
         self.card = QLabel("Recommendations appear once variants are measured.")
         self.card.setWordWrap(True)
         self.card.setObjectName("recommendations")
@@ -179,6 +180,10 @@ class ComparePanel(QWidget):
         super().showEvent(event)
 
     def _draw(self) -> None:
+        if self._pending_selection is not None:
+            variant, parent = self._pending_selection
+            self._pending_selection = None
+            self.frames[self.channels].show_chart_or(self.channels.show_variant(variant, parent))
         if self._pending is None:
             return
         rows, recommendations = self._pending
@@ -187,6 +192,9 @@ class ComparePanel(QWidget):
             self.frames[chart].show_chart_or(chart.show_rows(rows, recommendations.max_drop))
 
     def show_selection(self, variant: Variant | None, parent: Variant | None, target_fps: float) -> None:
-        """The variant selected in the Variants tab: its channels, and the deployment view's pick."""
-        self.frames[self.channels].show_chart_or(self.channels.show_variant(variant, parent))
+        """The variant selected in the Variants tab: the deployment view's pick now, its channels chart now if the
+        tab is on screen, else when it is shown (as the other charts)."""
+        self._pending_selection = (variant, parent)
         self.deployment.follow(variant.id if variant else None, target_fps)
+        if self.isVisible():
+            self._draw()

@@ -491,8 +491,11 @@ class MainWindow(QMainWindow):
         self.variants_changed.emit()
 
     def select_variant(self, variant_id: str | None) -> None:
-        self.state.selected_variant = variant_id
-        self._refresh_selection()
+        # The table re-selects the current variant whenever it is redrawn; refresh_variants redraws the selection
+        # itself, and drawing the channel chart twice stalled the window ~10 ms at the end of every job.
+        if variant_id != self.state.selected_variant:
+            self.state.selected_variant = variant_id
+            self._refresh_selection()
 
     def _refresh_selection(self) -> None:
         project, chosen = self.state.project, self.state.selected_variant
