@@ -46,11 +46,6 @@ from core.compare import recommend, variant_rows
 from core.compress.pipeline import compress
 from core.compress.sensitivity import analyze_sensitivity, suggest_pruning
 from core.data import combine_datasets, open_dataset
-from core.errors import StudioError
-from core.export.job import ExportOptions
-from core.export.registry import FORMATS
-from core.export.run import export_model
-from core.export.source import from_model, from_project
 from core.inspect import ModelReport, describe, inspect_model
 from core.paths import shared_dir
 from core.precision import Int8Static
@@ -65,7 +60,8 @@ from studio.data_panel import DataPanel
 from studio.drop_overlay import DropOverlay
 from studio.export_actions import ExportActions
 from studio.export_panel import ExportPanel
-from studio.graph_panel import GRAPH_FILE_FILTER, GraphPanel
+from studio.graph_actions import GraphActions
+from studio.graph_panel import GraphPanel
 from studio.help_dialog import GuideDialog
 from studio.jobs_panel import JobsPanel
 from studio.measure_actions import MeasureActions
@@ -137,6 +133,7 @@ class MainWindow(QMainWindow):
         self.projects = ProjectActions(self)
         self.measures = MeasureActions(self)
         self.exports = ExportActions(self)
+        self.graphs = GraphActions(self)
         self.setWindowTitle("MobileNet Compression Studio")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
@@ -265,7 +262,7 @@ class MainWindow(QMainWindow):
         self.variants_panel.evaluate_requested.connect(self.measures.reevaluate)
         self.variants_panel.benchmark_requested.connect(self.measures.rebenchmark)
         self.variants_panel.open_requested.connect(self.use_variant_as_model)
-        self.variants_panel.graph_requested.connect(self.show_variant_graph)
+        self.variants_panel.graph_requested.connect(self.graphs.show_variant_graph)
         self.variants_panel.export_requested.connect(lambda _: self.tabs.setCurrentWidget(self.export_panel))
         self.compare_panel.deployment.measure_requested.connect(self.measures.measure_deployment)
         self.compare_panel.deployment.target_changed.connect(self.set_target_fps)
@@ -274,11 +271,11 @@ class MainWindow(QMainWindow):
         self.variants_panel.remeasure_all_requested.connect(self.measures.remeasure_all)
         self.variants_panel.runtime_changed.connect(self.set_latency_runtime)
         self.graph_panel.variant_graph_requested.connect(
-            lambda: self.show_variant_graph(self.state.selected_variant) if self.state.selected_variant
+            lambda: self.graphs.show_variant_graph(self.state.selected_variant) if self.state.selected_variant
             else self.show_problem("Select a variant in the Variants tab first.")
         )  # fmt: skip
-        self.graph_panel.model_graph_requested.connect(self.show_model_graph)
-        self.graph_panel.file_graph_requested.connect(self.ask_graph_file)
+        self.graph_panel.model_graph_requested.connect(self.graphs.show_model_graph)
+        self.graph_panel.file_graph_requested.connect(self.graphs.ask_graph_file)
         self.export_panel.export_requested.connect(self.exports.export)
 
     def show_guide(self) -> GuideDialog:
@@ -588,44 +585,6 @@ class MainWindow(QMainWindow):
 
         return self.start_job("Suggesting per-layer ratios", suggest_pruning, model, report,
                            macs_fraction=macs_fraction, threads=self.runner.threads, on_success=apply)  # fmt: skip
-
-    # Graphs ----------------------------------------------------------------------------------
-    def show_variant_graph(self, variant_id: str) -> Job:
-        project = self.ensure_project()
-        variant = project.variant(variant_id)
-        return self._graph_job(variant.name, lambda: from_project(project.root, variant_id),
-                               project.root / "graphs" / variant.id,
-                               ProjectUse(project, frozenset({variant.id})))  # fmt: skip
-
-    def show_model_graph(self) -> Job | None:
-        model = self.current_model()
-        if model is None:
-            return None
-        folder = self.ensure_project().root / "graphs" / "current"
-        return self._graph_job(model.card.title, lambda: from_model(model), folder)
-
-    def _graph_job(self, title: str, source: Callable[[], Any], folder: Path, use: ProjectUse | None = None) -> Job:
-        """netron reads ONNX best: the graph is an ONNX export of the model (unverified, cached per variant)."""
-
-        def run(progress: Any) -> Any:
-            report = export_model(source(), [FORMATS["onnx"]], folder, options=ExportOptions(latency_runs=0),
-                                  progress=progress)  # fmt: skip
-            if not report.results[0].path:
-                raise StudioError(report.results[0].verification.get("error", "the ONNX graph could not be written"))
-            return Path(report.results[0].path)
-
-        return self.start_job(f"Drawing the graph of {title}", run,
-                           on_success=lambda path: self.show_graph_file(path, title), use=use)  # fmt: skip
-
-    def ask_graph_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Show a model graph", "", GRAPH_FILE_FILTER)
-        if path:
-            self.show_graph_file(Path(path), Path(path).name)
-
-    def show_graph_file(self, path: Path, title: str) -> None:
-        url = self.graph_panel.show_file(path, title)
-        self.tabs.setCurrentWidget(self.graph_panel)
-        self.graph_shown.emit(url)
 
     # Job status --------------------------------------------------------------------------------
     def _track(self, job: Job) -> None:

@@ -183,7 +183,7 @@ def test_graph_view_serves_netron_locally_and_shows_it(qtbot, window, tiny_proje
     window.set_project(tiny_project)
     variant = window.variants_panel.model.rows[0].id
     with qtbot.waitSignal(window.graph_shown, timeout=120_000) as shown:
-        window.show_variant_graph(variant)
+        window.graphs.show_variant_graph(variant)
     url = shown.args[0]
     assert url.startswith("http://127.0.0.1:") and window.graph_panel.url.text() == url
     assert window.tabs.currentWidget() is window.graph_panel

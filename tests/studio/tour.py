@@ -125,7 +125,7 @@ def main(out_dir: Path, readme_dir: Path | None) -> int:
 
     drawn: list[bool] = []
     window.graph_panel.graph_drawn.connect(lambda: drawn.append(True))
-    window.show_variant_graph(window.state.selected_variant or "")
+    window.graphs.show_variant_graph(window.state.selected_variant or "")
     wait_until(lambda: bool(drawn), "netron to draw the graph", 180)
     browser = window.graph_panel.browser
     assert browser is not None

@@ -1,0 +1,73 @@
+"""Drawing graphs in the Graph tab: a variant's or the current model's (an ONNX export netron reads best, cached
+in the project per variant), or any model file the user opens.
+
+The export is a core job run by the window's runner; the Graph tab serves the file with netron.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog
+
+from core.errors import StudioError
+from core.export.job import ExportOptions
+from core.export.registry import FORMATS
+from core.export.run import export_model
+from core.export.source import from_model, from_project
+from studio.graph_panel import GRAPH_FILE_FILTER
+from studio.project_actions import ProjectUse
+from studio.workers import Job
+
+if TYPE_CHECKING:
+    from studio.main_window import MainWindow
+
+
+class GraphActions(QObject):
+    @property
+    def window(self) -> MainWindow:
+        # The Qt parent, not an attribute: a Python reference back to the window would close a reference cycle
+        # (see ProjectActions.window).
+        return cast("MainWindow", self.parent())
+
+    def show_variant_graph(self, variant_id: str) -> Job:
+        project = self.window.ensure_project()
+        variant = project.variant(variant_id)
+        return self._graph_job(variant.name, lambda: from_project(project.root, variant_id),
+                               project.root / "graphs" / variant.id,
+                               ProjectUse(project, frozenset({variant.id})))  # fmt: skip
+
+    def show_model_graph(self) -> Job | None:
+        window = self.window
+        model = window.current_model()
+        if model is None:
+            return None
+        folder = window.ensure_project().root / "graphs" / "current"
+        return self._graph_job(model.card.title, lambda: from_model(model), folder)
+
+    def _graph_job(self, title: str, source: Callable[[], Any], folder: Path, use: ProjectUse | None = None) -> Job:
+        """netron reads ONNX best: the graph is an ONNX export of the model (unverified, cached per variant)."""
+
+        def run(progress: Any) -> Any:
+            report = export_model(source(), [FORMATS["onnx"]], folder, options=ExportOptions(latency_runs=0),
+                                  progress=progress)  # fmt: skip
+            if not report.results[0].path:
+                raise StudioError(report.results[0].verification.get("error", "the ONNX graph could not be written"))
+            return Path(report.results[0].path)
+
+        return self.window.start_job(f"Drawing the graph of {title}", run,
+                                     on_success=lambda path: self.show_graph_file(path, title), use=use)  # fmt: skip
+
+    def ask_graph_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Show a model graph", "", GRAPH_FILE_FILTER)
+        if path:
+            self.show_graph_file(Path(path), Path(path).name)
+
+    def show_graph_file(self, path: Path, title: str) -> None:
+        window = self.window
+        url = window.graph_panel.show_file(path, title)
+        window.tabs.setCurrentWidget(window.graph_panel)
+        window.graph_shown.emit(url)
