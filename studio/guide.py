@@ -96,10 +96,14 @@ def _compress_step(state: StudioState, children: Sequence[VariantRow], activity:
                          "Choose images", Go.DATA)  # fmt: skip
     if children:
         best = next((row for row in children if row.search == "chosen"), children[-1])
-        return GuideStep(title, StepState.DONE, f"Made {len(children)} smaller or faster version(s); the latest "
+        return GuideStep(title, StepState.DONE, f"Made {_versions(len(children))} smaller or faster; the latest "
                          f"pick: {best.name} ({_gains(best)}).", "Try another target", Go.COMPRESS)  # fmt: skip
     return GuideStep(title, StepState.READY, "Say what matters (speed or size) and how much accuracy you can lose; "
                      "the studio searches for the best model.", "Make it smaller or faster", Go.COMPRESS)  # fmt: skip
+
+
+def _versions(count: int) -> str:
+    return "one version" if count == 1 else f"{count} versions"
 
 
 def _gains(row: VariantRow) -> str:
@@ -115,8 +119,9 @@ def _compare_step(children: Sequence[VariantRow]) -> GuideStep:
     if not children:
         return GuideStep("Compare", StepState.WAITING, "After step 2: every version side by side with the original.",
                          "")  # fmt: skip
-    return GuideStep("Compare", StepState.READY, f"{len(children)} version(s) against the original: size, speed and "
-                     "accuracy, with how sure each figure is.", "Compare them", Go.COMPARE)  # fmt: skip
+    versions = _versions(len(children)).capitalize()
+    return GuideStep("Compare", StepState.READY, f"{versions} against the original: size, speed and accuracy, with "
+                     "how sure each figure is.", "Compare them", Go.COMPARE)  # fmt: skip
 
 
 def _export_step(state: StudioState, activity: Activity) -> GuideStep:
