@@ -14,62 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from core import __version__
+from core.cli_common import load_model, model_args, non_negative_int, positive_int, progress_printer
+from core.cli_measure import cmd_bench, cmd_eval
 from core.errors import StudioError, TargetMissedError
-from core.jobs import Progress
-
-
-def _progress_printer() -> Progress:
-    """Progress on stderr for people at a terminal; silent in pipes and CI logs."""
-    if not sys.stderr.isatty():
-        return Progress()
-
-    def show(fraction: float, message: str) -> None:
-        sys.stderr.write(f"\r\033[K{100 * fraction:5.1f}% {message}")
-        sys.stderr.flush()
-
-    return Progress(show)
-
-
-MODEL_HELP = (
-    "zoo name with options (mobilenet_v1:width=0.5,res=160), a model file, or a project variant "
-    "PROJECT_DIR:VARIANT (id or name)"
-)
-
-
-def _model_args(parser: argparse.ArgumentParser, help: str = MODEL_HELP) -> None:
-    parser.add_argument("model", help=help)
-    parser.add_argument(
-        "--weights", default="auto",
-        help="pretrained | none (untrained) | auto (pretrained if available) | PATH to a state_dict",
-    )  # fmt: skip
-    parser.add_argument("--trust-pickle", action="store_true", help="allow pickled modules (runs code in the file)")
-
-
-def _load(args: argparse.Namespace, progress: Progress):
-    from core.references import resolve_reference
-
-    model = resolve_reference(args.model, args.weights, trust_pickle=args.trust_pickle, progress=progress)
-    for warning in model.card.warnings:
-        print(f"mnstudio: warning: {warning}", file=sys.stderr)
-    return model
-
-
-def _whole_number(minimum: int) -> Callable[[str], int]:
-    """argparse type for counts (threads, runs, images): a whole number of at least `minimum`."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}; got {value}")
-        return value
-
-    return parse
-
-
-positive_int, non_negative_int = _whole_number(1), _whole_number(0)
 
 
 def strict_json(value: Any) -> Any:
@@ -112,7 +59,7 @@ def cmd_zoo(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
     from core.inspect import inspect_model
 
-    described = inspect_model(args.model, args.weights, trust_pickle=args.trust_pickle, progress=_progress_printer())
+    described = inspect_model(args.model, args.weights, trust_pickle=args.trust_pickle, progress=progress_printer())
     model, report = described.model, described.complexity
     for warning in model.card.warnings:
         print(f"mnstudio: warning: {warning}", file=sys.stderr)
@@ -137,109 +84,6 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def _against(args: argparse.Namespace, progress: Progress) -> tuple[Any, str] | None:
-    """The model `--against` names: `parent` (the variant's own parent), a variant of the same project by id or
-    name, or any model reference; with the name it is reported under."""
-    from core.project import Project
-    from core.references import resolve_reference, split_variant_reference
-
-    if not args.against:
-        return None
-    reference = split_variant_reference(args.model)
-    if reference is not None:
-        project = Project.open(reference[0])
-        variant = project.variant(reference[1])
-        if args.against == "parent":
-            if variant.parent is None:
-                raise StudioError(f"{variant.name} is an original model: it has no parent to compare with")
-            return project.load(variant.parent), project.variant(variant.parent).name
-        if any(args.against in (v.id, v.name) for v in project.variants):
-            other = project.variant(args.against)
-            return project.load(other.id), other.name
-    elif args.against == "parent":
-        raise StudioError("--against parent needs a project variant (PROJECT_DIR:VARIANT) as the model")
-    model = resolve_reference(args.against, "auto", trust_pickle=args.trust_pickle, progress=progress)
-    return model, model.card.title
-
-
-def cmd_eval(args: argparse.Namespace) -> dict[str, Any]:
-    from core.data import open_dataset
-    from core.metrics.accuracy import evaluate
-    from core.metrics.accuracy_text import top1_text
-    from core.metrics.paired import paired_accuracy
-
-    progress = _progress_printer()
-    model = _load(args, progress)
-    against = _against(args, progress)
-    dataset = open_dataset(args.data, num_classes=model.card.num_classes, limit=args.limit, seed=args.seed)
-    result = evaluate(model, dataset, runtime=args.runtime, threads=args.threads, batch_size=args.batch_size,
-                      progress=progress.span(0.0, 0.5 if against else 1.0))  # fmt: skip
-    out = {"model": model.card.title, "spec": str(model.card.spec or ""), "weights": model.card.weights.label}
-    out.update(result.to_dict(with_per_class=args.per_class))
-    if against is not None:
-        other, name = against
-        theirs = evaluate(other, dataset, runtime=args.runtime, threads=args.threads, batch_size=args.batch_size,
-                          progress=progress.span(0.5, 1.0))  # fmt: skip
-        if theirs.images_id != result.images_id:
-            raise StudioError(f"{name} could not read the same images as {model.card.title}: no paired comparison")
-        paired = paired_accuracy(result.hits, theirs.hits, result.predicted, theirs.predicted)
-        out.update({**paired.to_dict(), "against": name, "against_top1": round(theirs.top1, 3)})
-        if not args.json:
-            print(f"against {name}: Δtop-1 {paired.text()}, agreement {paired.agreement:.1f}%")
-    if not result.finite:
-        print(f"mnstudio: warning: {_nonfinite_text(result)}", file=sys.stderr)
-    if not args.json:
-        skipped = f"; {len(result.skipped)} files skipped" if result.skipped else ""
-        print(f"{model.card.title} [{model.card.weights.label}] on {result.n} images of {dataset.root}{skipped}")
-        print(f"top-1 {top1_text(result.top1, result.top1_ci95, result.n)}   top-5 {result.top5:.1f} %"
-              f"   {result.seconds:.1f} s")  # fmt: skip
-    return out
-
-
-def _nonfinite_text(result: Any) -> str:
-    return (f"{result.nonfinite_outputs} of {result.n} images gave NaN or Inf outputs (counted as wrong)"
-            + (f"; non-finite weights in {', '.join(result.nonfinite_parameters[:3])}"
-               if result.nonfinite_parameters else ""))  # fmt: skip
-
-
-def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
-    from core.metrics.latency import benchmark
-    from core.metrics.memory import measure_peak_memory
-    from core.metrics.paired_latency import paired_latency
-
-    progress = _progress_printer()
-    model = _load(args, progress)
-    against = _against(args, progress)
-    if against is not None:
-        other, name = against
-        if args.batch != 1 or args.memory:
-            raise StudioError("--against times one image at a time; leave out --batch and --memory")
-        timing = paired_latency(model, other, runtime=args.runtime, threads=args.threads, pairs=args.runs,
-                                warmup=args.warmup, progress=progress)  # fmt: skip
-        if not args.json:
-            print(f"{model.card.title} against {name}: {timing.text()}; medians {timing.median_ms:.2f} ms and "
-                  f"{timing.reference_median_ms:.2f} ms, timed in turn at {timing.threads} thread(s)")  # fmt: skip
-            if timing.noisy:
-                print("mnstudio: warning: the timing was noisy (wide interval or spread); run it again",
-                      file=sys.stderr)
-        return {"model": model.card.title, "against": name, **timing.to_dict()}
-    result = benchmark(model, runtime=args.runtime, threads=args.threads, runs=args.runs, warmup=args.warmup,
-                       batch=args.batch, progress=progress)  # fmt: skip
-    out: dict[str, Any] = {"model": model.card.title, "spec": str(model.card.spec or "")}
-    out.update(result.to_dict())
-    if args.memory:
-        out["memory"] = measure_peak_memory(model, args.runtime, result.threads).to_dict()
-    if not args.json:
-        print(f"{model.card.title} in {result.runtime}, {result.threads} thread(s), batch {result.batch}, "
-              f"{result.input_size}px, {result.runs} runs after {result.warmup} warm-up")  # fmt: skip
-        print(f"median {result.median_ms:.2f} ms  p90 {result.p90_ms:.2f} ms  min {result.min_ms:.2f} ms  "
-              f"CV {100 * result.cv:.1f}%  {result.fps:.1f} FPS")  # fmt: skip
-        if args.memory:
-            mem = out["memory"]
-            print(f"peak RSS {mem['peak_mb']:.0f} MiB (inference adds {mem['inference_mb']:.1f} MiB)")
-    return out
-
-
 def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
 
     from core.compress.pipeline import compress
@@ -251,8 +95,8 @@ def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
     Project.check_location(args.out)
     recipe = _compress_recipe(args)
     recipe.check_data({k for k in ("calib", "train", "eval") if getattr(args, k)})  # before any work
-    progress = _progress_printer()
-    model = _load(args, progress)
+    progress = progress_printer()
+    model = load_model(args, progress)
     classes = model.card.num_classes
 
     def data(folder: str | None, limit: int | None) -> Any:
@@ -351,8 +195,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> dict[str, Any]:
     from core.compress.sensitivity import analyze_sensitivity, suggest_pruning
     from core.data import open_dataset
 
-    progress = _progress_printer()
-    model = _load(args, progress)
+    progress = progress_printer()
+    model = load_model(args, progress)
     classes = model.card.num_classes
     evaluation = open_dataset(args.eval, num_classes=classes)
     calib = open_dataset(args.calib, num_classes=classes) if args.calib else None
@@ -386,7 +230,7 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
     from core.export.source import resolve_source
 
     formats = parse_formats(args.format)
-    progress = _progress_printer()
+    progress = progress_printer()
     source = resolve_source(args.model, args.weights, trust_pickle=args.trust_pickle, progress=progress)
     classes = source.model.card.num_classes
     calib = open_dataset(args.calib, num_classes=classes) if args.calib else None
@@ -423,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("zoo", cmd_zoo, "list the architectures and where their weights come from")
     info = command("info", cmd_info, "model card, parameters, MACs and per-layer table")
-    _model_args(info)
+    model_args(info)
     info.add_argument("--layers", action="store_true", help="print the per-layer table")
     measuring = (
         ("eval", cmd_eval, "top-1/top-5 accuracy on a labelled image folder"),
@@ -431,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name, handler, text in measuring:
         sub = command(name, handler, text)
-        _model_args(sub)
+        model_args(sub)
         sub.add_argument("--against", help="compare with another model on the same images (eval) or timed in turn "
                          "(bench): 'parent' (a project variant's own parent), a variant of the same project, or any "
                          "model reference")  # fmt: skip
@@ -445,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--batch-size", type=positive_int, default=32)
     evaluate.add_argument("--per-class", action="store_true", help="include per-class accuracy in --json")
     squeeze = command("compress", cmd_compress, "run a recipe (prune, fine-tune, quantize) into a project")
-    _model_args(squeeze)
+    model_args(squeeze)
     squeeze.add_argument("--recipe", help="preset name (balanced, fastest, smallest, near-lossless-int8) or a "
                          "recipe JSON file")  # fmt: skip
     squeeze.add_argument("--target", type=float, help="instead of --recipe: search for the best variant that loses "
@@ -470,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("variant", help="PROJECT_DIR:VARIANT (id or name)")
     replay.add_argument("--out", help="write the recipe to this JSON file")
     sensitivity = command("sensitivity", cmd_sensitivity, "prune or quantize one layer at a time; suggest a plan")
-    _model_args(sensitivity)
+    model_args(sensitivity)
     sensitivity.add_argument("--eval", required=True, help="images to score on (labels optional)")
     sensitivity.add_argument("--calib", help="calibration images (default: the --eval images)")
     sensitivity.add_argument("--techniques", default="prune,quantize", help="prune, quantize or both")
@@ -482,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     sensitivity.add_argument("--threads", type=positive_int, default=default_threads())
     export = command("export", cmd_export, "export to ONNX, TFLite, TorchScript, .pt2, ExecuTorch or Core ML, "
                      "each verified in its own runtime")  # fmt: skip
-    _model_args(export)
+    model_args(export)
     export.add_argument("--format", required=True, help="comma-separated: onnx,tflite,torchscript,pt2,pte,coreml")
     export.add_argument("--out", required=True, help="output folder (created if missing)")
     export.add_argument("--bundle", choices=("android", "ios"), help="also zip an app bundle (adds tflite/coreml)")

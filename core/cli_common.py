@@ -1,0 +1,63 @@
+"""What every `mnstudio` command shares: progress on a terminal, the model argument and its loading, counts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from core.jobs import Progress
+
+
+def progress_printer() -> Progress:
+    """Progress on stderr for people at a terminal; silent in pipes and CI logs."""
+    if not sys.stderr.isatty():
+        return Progress()
+
+    def show(fraction: float, message: str) -> None:
+        sys.stderr.write(f"\r\033[K{100 * fraction:5.1f}% {message}")
+        sys.stderr.flush()
+
+    return Progress(show)
+
+
+MODEL_HELP = (
+    "zoo name with options (mobilenet_v1:width=0.5,res=160), a model file, or a project variant "
+    "PROJECT_DIR:VARIANT (id or name)"
+)
+
+
+def model_args(parser: argparse.ArgumentParser, help: str = MODEL_HELP) -> None:
+    parser.add_argument("model", help=help)
+    parser.add_argument(
+        "--weights", default="auto",
+        help="pretrained | none (untrained) | auto (pretrained if available) | PATH to a state_dict",
+    )  # fmt: skip
+    parser.add_argument("--trust-pickle", action="store_true", help="allow pickled modules (runs code in the file)")
+
+
+def load_model(args: argparse.Namespace, progress: Progress):
+    from core.references import resolve_reference
+
+    model = resolve_reference(args.model, args.weights, trust_pickle=args.trust_pickle, progress=progress)
+    for warning in model.card.warnings:
+        print(f"mnstudio: warning: {warning}", file=sys.stderr)
+    return model
+
+
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """argparse type for counts (threads, runs, images): a whole number of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}; got {value}")
+        return value
+
+    return parse
+
+
+positive_int, non_negative_int = whole_number(1), whole_number(0)
