@@ -1,8 +1,9 @@
-"""Data tab: the calibration, evaluation and fine-tuning folders, what each holds and what was skipped."""
+"""Data tab: the calibration, evaluation and fine-tuning folders, what each holds and what was skipped; the
+folders a first run starts with."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.data.datasets import ImageDataset
+from core.paths import shared_dir
 from studio.state import DATA_ROLES, DataFolders
 
 TIPS = {
@@ -110,3 +112,16 @@ class DataPanel(QWidget):
         self.problems.setPlainText("\n".join(
             f"{DATA_ROLES[r]}: {line}" for r, lines in self._problems.items() for line in lines
         ))  # fmt: skip
+
+
+SHARED_FOLDERS = {"calib": "imagenet_calib1000", "evaluation": "imagenet_val1300", "train": "imagenette/train"}
+
+
+def default_folders(settings: QSettings) -> DataFolders:
+    """The folders used last time; on a first run, the shared data folder's datasets where present."""
+    folders = {}
+    for role, name in SHARED_FOLDERS.items():
+        remembered = settings.value(f"data/{role}", None)
+        default = shared_dir() / "datasets" / name
+        folders[role] = str(remembered) if remembered is not None else str(default) if default.is_dir() else ""
+    return DataFolders(**folders, evaluation_limit=int(settings.value("data/evaluation_limit", 500)))

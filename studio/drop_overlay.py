@@ -3,8 +3,29 @@ model.pth", or why it cannot be opened (a text file, a folder, several files) be
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Qt, QUrl
 from PySide6.QtWidgets import QLabel, QWidget
+
+MODEL_SUFFIXES = (".pth", ".pt", ".pt2", ".onnx")
+MODEL_FILE_FILTER = f"Models ({' '.join('*' + suffix for suffix in MODEL_SUFFIXES)});;All files (*)"
+DROP_HINT = "Drop a .pth, .pt, .pt2 or .onnx file, or choose a model from the zoo."
+
+
+def not_a_model(urls: list[QUrl]) -> str:
+    """Why dropped `urls` cannot be opened as a model, in plain words; '' when they are one model file.
+
+    Checked before a load job starts: the loader's errors for a text file or a folder are not for people.
+    """
+    if len(urls) != 1 or not urls[0].isLocalFile():
+        return f"Drop one model file from this computer. {DROP_HINT}"
+    path = Path(urls[0].toLocalFile())
+    if path.is_dir():
+        return f"{path.name} is a folder, not a model file. {DROP_HINT}"
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        return f"{path.name} is not a model file. {DROP_HINT}"
+    return ""
 
 
 class DropOverlay(QLabel):

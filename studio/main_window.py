@@ -14,103 +14,59 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
     QDragEnterEvent,
     QDragLeaveEvent,
     QDragMoveEvent,
     QDropEvent,
-    QKeySequence,
     QUndoStack,
 )
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QSplitter,
     QTabWidget,
-    QWhatsThis,
 )
-
-from core import __version__
 
 # The engine's verbs are imported with the window, while the splash shows, not at the first click:
 # a cold import on the GUI thread (torch-pruning, torchao) froze the window for ~80 ms.
 from core.compare import recommend, variant_rows
 from core.compress.pipeline import compress
-from core.compress.sensitivity import analyze_sensitivity, suggest_pruning
 from core.data import combine_datasets, open_dataset
 from core.inspect import ModelReport, describe, inspect_model
-from core.paths import shared_dir
-from core.precision import Int8Static
 from core.project import Project
-from core.recipe import PruneStep, QuantizeStep, Recipe, RecipeError, TargetStep
+from core.recipe import Recipe, RecipeError, TargetStep
 from core.runtime import default_threads
 from core.settings import load_settings, save_settings
-from studio.actions import add_action
 from studio.compare_panel import ComparePanel
-from studio.compress_panel import CUSTOM, CompressPanel
-from studio.data_panel import DataPanel
-from studio.drop_overlay import DropOverlay
+from studio.compress_panel import CompressPanel
+from studio.data_panel import DataPanel, default_folders
+from studio.drop_overlay import MODEL_FILE_FILTER, DropOverlay, not_a_model
 from studio.export_actions import ExportActions
 from studio.export_panel import ExportPanel
 from studio.graph_actions import GraphActions
 from studio.graph_panel import GraphPanel
 from studio.help_dialog import GuideDialog
+from studio.job_status import JobStatus
 from studio.jobs_panel import JobsPanel
 from studio.measure_actions import MeasureActions
+from studio.menus import build_menus
 from studio.model_panel import ModelView, ZooPicker
 from studio.project_actions import ProjectActions, ProjectUse
+from studio.sensitivity_actions import SensitivityActions
 from studio.start_actions import StartActions
 from studio.start_view import StartView
 from studio.state import DATA_ROLES, DataFolders, StudioState, ZooChoice
-from studio.theme import THEMES, apply_theme
+from studio.theme import apply_theme
 from studio.undo import Edit
 from studio.variants_panel import VariantsPanel
 from studio.whats_this import explain_controls
 from studio.workers import Job, JobRunner
 
-MODEL_SUFFIXES = (".pth", ".pt", ".pt2", ".onnx")
-MODEL_FILE_FILTER = f"Models ({' '.join('*' + suffix for suffix in MODEL_SUFFIXES)});;All files (*)"
-DROP_HINT = "Drop a .pth, .pt, .pt2 or .onnx file, or choose a model from the zoo."
-SHARED_FOLDERS = {"calib": "imagenet_calib1000", "evaluation": "imagenet_val1300", "train": "imagenette/train"}
-SENSITIVITY_IMAGES = 64
 TABS = ("Start", "Model", "Data", "Compress", "Jobs", "Variants", "Compare", "Graph", "Export")
-
-
-def _static_int8(step: object) -> bool:
-    return isinstance(step, QuantizeStep) and isinstance(step.precision, Int8Static)
-
-
-def _default_folders(settings: QSettings) -> DataFolders:
-    """The folders used last time; on a first run, the shared data folder's datasets where present."""
-    folders = {}
-    for role, name in SHARED_FOLDERS.items():
-        remembered = settings.value(f"data/{role}", None)
-        default = shared_dir() / "datasets" / name
-        folders[role] = str(remembered) if remembered is not None else str(default) if default.is_dir() else ""
-    return DataFolders(**folders, evaluation_limit=int(settings.value("data/evaluation_limit", 500)))
-
-
-def _not_a_model(urls: list[QUrl]) -> str:
-    """Why dropped `urls` cannot be opened as a model, in plain words; '' when they are one model file.
-
-    Checked before a load job starts: the loader's errors for a text file or a folder are not for people.
-    """
-    if len(urls) != 1 or not urls[0].isLocalFile():
-        return f"Drop one model file from this computer. {DROP_HINT}"
-    path = Path(urls[0].toLocalFile())
-    if path.is_dir():
-        return f"{path.name} is a folder, not a model file. {DROP_HINT}"
-    if path.suffix.lower() not in MODEL_SUFFIXES:
-        return f"{path.name} is not a model file. {DROP_HINT}"
-    return ""
 
 
 class MainWindow(QMainWindow):
@@ -125,7 +81,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = QSettings()
         apply_theme(QApplication.instance(), str(self.settings.value("theme", "light")))  # type: ignore[arg-type]
-        self.state = state or StudioState(folders=_default_folders(self.settings))
+        self.state = state or StudioState(folders=default_folders(self.settings))
         self.runner = JobRunner(threads or default_threads(), self)
         self.undo_stack = QUndoStack(self)
         self.current_load: Job | None = None
@@ -134,6 +90,7 @@ class MainWindow(QMainWindow):
         self.measures = MeasureActions(self)
         self.exports = ExportActions(self)
         self.graphs = GraphActions(self)
+        self.sensitivity = SensitivityActions(self)
         self.setWindowTitle("MobileNet Compression Studio")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
@@ -161,8 +118,11 @@ class MainWindow(QMainWindow):
         for title, panel in zip(TABS, panels, strict=True):
             self.tabs.addTab(panel, title)
         self.setCentralWidget(self.tabs)
-        self._build_status_bar()
-        self._build_menus()
+        self.job_status = JobStatus(self)
+        # The status bar's parts, by the names the window's collaborators and tests use.
+        self.status_text, self.progress = self.job_status.text, self.job_status.progress
+        self.cancel_button = self.job_status.cancel_button
+        self.theme_actions = build_menus(self, TABS)
         self._connect_panels()
         explain_controls(self)
 
@@ -184,63 +144,6 @@ class MainWindow(QMainWindow):
             if self.state.folders.folder(role) and role not in self.state.datasets and not being_read:
                 self.open_data(role)
 
-    # Building ----------------------------------------------------------------------------------
-    def _build_status_bar(self) -> None:
-        self.status_text = QLabel("Ready")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setMaximumWidth(260)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the running job and empty the queue; finished results are kept")
-        for widget in (self.progress, self.cancel_button):
-            widget.hide()
-        self.statusBar().addWidget(self.status_text, 1)
-        self.statusBar().addPermanentWidget(self.progress)
-        self.statusBar().addPermanentWidget(self.cancel_button)
-        self.cancel_button.clicked.connect(self.runner.cancel_all)
-
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.projects.add_to_menu(file_menu)
-        file_menu.addSeparator()
-        add_action(self, file_menu, "&Open model…", self.ask_open_file, QKeySequence.StandardKey.Open)
-        add_action(self, file_menu, "Set &weights folder…", self.ask_weights_folder,
-                   tip="A folder of pretrained weight files the zoo should use")  # fmt: skip
-        file_menu.addSeparator()
-        add_action(self, file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-        edit_menu = self.menuBar().addMenu("&Edit")
-        undo = self.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.StandardKey.Undo)
-        redo = self.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcut(QKeySequence.StandardKey.Redo)
-        edit_menu.addActions([undo, redo])
-        run_menu = self.menuBar().addMenu("&Run")
-        add_action(self, run_menu, "&Compress", lambda: self.compress_current(""), "Ctrl+R")
-        add_action(self, run_menu, "&Export", self.export_panel.export_button.click, "Ctrl+E")
-        add_action(self, run_menu, "Cancel &all jobs", self.runner.cancel_all, "Ctrl+.")
-        view_menu = self.menuBar().addMenu("&View")
-        for index, title in enumerate(TABS):
-            add_action(self, view_menu, title, lambda i=index: self.tabs.setCurrentIndex(i), f"Ctrl+{index + 1}")
-        view_menu.addSeparator()
-        themes = QActionGroup(self)
-        current = str(self.settings.value("theme", "light"))
-        self.theme_actions: dict[str, QAction] = {}
-        for name in THEMES:
-            action = add_action(self, view_menu, f"{name.title()} theme", lambda n=name: self.set_theme(n))
-            action.setCheckable(True)
-            action.setChecked(name == current)
-            themes.addAction(action)
-            self.theme_actions[name] = action
-        help_menu = self.menuBar().addMenu("&Help")
-        add_action(self, help_menu, "User &guide", self.show_guide, QKeySequence.StandardKey.HelpContents)
-        whats_this = QWhatsThis.createAction(self)
-        whats_this.setText("What's &this?")
-        help_menu.addAction(whats_this)
-        help_menu.addSeparator()
-        add_action(self, help_menu, "&About", lambda: QMessageBox.about(
-            self, "About", f"MobileNet Compression Studio {__version__}\nEvery number shown is measured on this "
-            "machine; compression runs in the background."))  # fmt: skip
-
     def _connect_panels(self) -> None:
         self.start_view.step_clicked.connect(self.start.follow)
         self.start_view.layers_link.linkActivated.connect(lambda _: self.tabs.setCurrentWidget(self.model_tab))
@@ -253,9 +156,8 @@ class MainWindow(QMainWindow):
         )
         self.compress_panel.recipe_edited.connect(self.assign_recipe)
         self.compress_panel.run_requested.connect(self.compress_current)
-        self.compress_panel.sensitivity_requested.connect(self.analyze_sensitivity)
-        self.compress_panel.suggestion_requested.connect(self.apply_suggestion)
-        self.runner.job_started.connect(self._track)
+        self.compress_panel.sensitivity_requested.connect(self.sensitivity.analyze)
+        self.compress_panel.suggestion_requested.connect(self.sensitivity.apply_suggestion)
         self.variants_panel.selected.connect(self.select_variant)
         self.variants_panel.model.rename_requested.connect(self.projects.rename_variant)
         self.variants_panel.delete_requested.connect(self.projects.ask_delete_variant)
@@ -552,72 +454,16 @@ class MainWindow(QMainWindow):
         self.start.track_compression(job)
         return job
 
-    def analyze_sensitivity(self) -> Job | None:
-        model, evaluation = self.current_model(), self.state.dataset("evaluation")
-        if model is None:
-            return None
-        if evaluation is None:
-            self.show_problem("Sensitivity analysis scores on evaluation images: choose them in the Data tab.")
-            return None
-        prune, quantize = self.state.recipe.step(PruneStep), self.state.recipe.step(QuantizeStep)
-        static = quantize is not None and isinstance(quantize.precision, Int8Static)
-        # Probe what the recipe does: pruning probes for a prune step, int8 probes for static quantization.
-        techniques = tuple(name for name, used in (("prune", prune is not None), ("quantize", static)) if used)
-        techniques = techniques or ("prune", "quantize")
-        return self.start_job("Analyzing sensitivity", analyze_sensitivity, model, evaluation, techniques=techniques,
-                           calib=self.state.dataset("calib"), images=SENSITIVITY_IMAGES, prune_settings=prune,
-                           on_success=self.compress_panel.show_sensitivity)  # fmt: skip
-
-    def apply_suggestion(self, macs_fraction: float) -> Job | None:
-        model, report = self.current_model(), self.compress_panel.report
-        if model is None or report is None:
-            return None
-
-        def apply(suggestion: Any) -> None:
-            recipe = self.state.recipe
-            keep = report.keep_float_suggestion()
-            steps = [suggestion.step(recipe.step(PruneStep))] + [
-                replace(s, keep_float=keep) if _static_int8(s) else s
-                for s in recipe.steps
-                if not isinstance(s, PruneStep)
-            ]
-            self.assign_recipe(Recipe(CUSTOM, tuple(steps), "Sensitivity suggestion"), "Apply suggestion")
-
-        return self.start_job("Suggesting per-layer ratios", suggest_pruning, model, report,
-                           macs_fraction=macs_fraction, threads=self.runner.threads, on_success=apply)  # fmt: skip
-
-    # Job status --------------------------------------------------------------------------------
-    def _track(self, job: Job) -> None:
-        self.jobs_panel.add(job)
-        self.status_text.setText(job.title + (" (queued)" if len(self.runner.jobs) > 1 else "…"))
-        self.progress.setValue(0)
-        self.progress.show()
-        self.cancel_button.show()
-        job.progressed.connect(self._on_progress)
-        job.finished.connect(lambda: self._on_job_finished(job))
-
-    def _on_progress(self, fraction: float, message: str, eta: float) -> None:
-        self.progress.setValue(int(1000 * fraction))
-        self.status_text.setText(message + (f" — about {eta:.0f} s left" if eta >= 1 else ""))
-
-    def _on_job_finished(self, job: Job) -> None:
-        elsewhere = self.projects.left_behind(job)
-        note = f"; stored in project {elsewhere}, which is no longer open" if elsewhere else ""
-        self.status_text.setText(f"{job.title}: {job.state}{note}")
-        if not self.runner.jobs:
-            self.progress.hide()
-            self.cancel_button.hide()
-
     # Drag and drop ---------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         # Accepted whatever it is, so that the overlay hears when the drag leaves; a drag that cannot be opened is
         # refused as it moves (the cursor shows it) and the overlay says why.
         urls = event.mimeData().urls()
-        self.drop_overlay.say(_not_a_model(urls), Path(urls[0].toLocalFile()).name if urls else "")
+        self.drop_overlay.say(not_a_model(urls), Path(urls[0].toLocalFile()).name if urls else "")
         event.acceptProposedAction()
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if _not_a_model(event.mimeData().urls()):
+        if not_a_model(event.mimeData().urls()):
             event.ignore()
         else:
             event.acceptProposedAction()
@@ -628,7 +474,7 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event: QDropEvent) -> None:
         self.drop_overlay.hide()
         urls = event.mimeData().urls()
-        problem = _not_a_model(urls)
+        problem = not_a_model(urls)
         if problem:
             event.ignore()
             self.show_problem(problem, title="Not a model file")
