@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
 from PySide6.QtWidgets import QApplication
 
@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow()
     window.show()
     splash.finish(window)
-    window.model_loaded.connect(lambda _: QTimer.singleShot(0, _say_ready))  # once the event loop turns again
+    # The first model only (a later load is not start-up), once the event loop turns again.
+    window.model_loaded.connect(lambda _: QTimer.singleShot(0, _say_ready), Qt.ConnectionType.SingleShotConnection)
     if args.quit_when_ready:
         window.model_loaded.connect(lambda _: QTimer.singleShot(0, window.close))
     if args.screenshot:
@@ -83,14 +84,10 @@ def seconds_since_launch() -> float:
 
 
 _IMPORTED = time.monotonic()
-_ready_said = False
 
 
 def _say_ready() -> None:
-    global _ready_said
-    if not _ready_said:  # the first model only: a later load is not start-up
-        _ready_said = True
-        print(f"ready in {seconds_since_launch():.1f} s", file=sys.stderr, flush=True)
+    print(f"ready in {seconds_since_launch():.1f} s", file=sys.stderr, flush=True)
 
 
 def _save_screenshot(window, path: str) -> None:
