@@ -17,6 +17,7 @@ from core.jobs import Progress
 from core.precision import INT8, Int8, Int8Static, Precision
 from core.runtime import Predictor, hooks_as_modules, torch_predictor
 from core.storage import save_through_memory, write_bytes
+from core.zoo.pt2_archive import load_exported_program
 
 if TYPE_CHECKING:
     from core.export.job import ExportJob
@@ -75,10 +76,9 @@ def _pt2(job: ExportJob, target: Path, progress: Progress) -> Artifact:
 
 
 def pt2_predictor(path: Path) -> Predictor:
-    import torch
     import torchao.quantization.pt2e  # noqa: F401 - registers the quantize/dequantize ops int8 programs use
 
-    return torch_predictor(torch.export.load(str(path)).module())
+    return torch_predictor(load_exported_program(path).module())
 
 
 def _batch_one(make: Any) -> Any:

@@ -264,10 +264,12 @@ def load_model_file(
             raise ModelLoadError(f"{path.name} is not a loadable TorchScript file: {_first_line(exc)}") from exc
         return _foreign_module(module, path, "torchscript", resolution or 224)
     if kind == "pt2":
-        import torch
+        from core.zoo.pt2_archive import load_exported_program
 
         try:
-            module = torch.export.load(str(path)).module()
+            module = load_exported_program(path, trust_pickle).module()
+        except ModelLoadError:  # refused by the trust gate: it says why in its own words
+            raise
         except Exception as exc:  # torch.export raises many types for foreign archives
             raise ModelLoadError(f"{path.name} is not a loadable torch.export program: {_first_line(exc)}") from exc
         return _foreign_module(module, path, "pt2", resolution or 224)
