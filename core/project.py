@@ -50,6 +50,15 @@ _PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _PLAIN_FILE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 
 
+def inside(root: Path, *parts: str) -> Path:
+    """`root/parts…`, refused unless it resolves to exactly that place inside `root`'s resolved folder: no
+    component (`variants/`, a variant's folder, a file) may be a link leading elsewhere, in or out."""
+    path = root.joinpath(*parts)
+    if path.resolve() != root.resolve().joinpath(*parts):
+        raise ProjectError(f"{Path(*parts)} in {root} leads outside the project through a link; refusing to use it")
+    return path
+
+
 def check_variant_id(value: Any) -> str:
     if not isinstance(value, str) or not _PLAIN_ID.fullmatch(value):
         raise ProjectError(f"{value!r} is not a valid variant id (letters, digits, - and _ only)")
@@ -251,7 +260,7 @@ class Project:
 
     @staticmethod
     def _read_index(root: Path) -> tuple[str, list[str]]:
-        index_path = root / PROJECT_FILE
+        index_path = inside(root, PROJECT_FILE)
         try:
             index = json.loads(index_path.read_text())
         except FileNotFoundError:
@@ -273,8 +282,8 @@ class Project:
 
     @staticmethod
     def _read_variant(root: Path, variant_id: Any) -> Variant:
-        folder = root / "variants" / check_variant_id(variant_id)
-        variant = Variant.from_dict(json.loads((folder / VARIANT_FILE).read_text()))
+        path = inside(root, "variants", check_variant_id(variant_id), VARIANT_FILE)
+        variant = Variant.from_dict(json.loads(path.read_text()))
         if variant.id != variant_id:
             raise ProjectError(f"its {VARIANT_FILE} names another id ({variant.id!r})")
         return variant
@@ -284,8 +293,8 @@ class Project:
         """Hold the project's file lock; no other writer changes the project meanwhile."""
         from filelock import FileLock, Timeout
 
-        lock = FileLock(self.root / LOCK_FILE, timeout=LOCK_TIMEOUT_S)
         try:
+            lock = FileLock(self.path(LOCK_FILE), timeout=LOCK_TIMEOUT_S)
             lock.acquire()
         except Timeout:
             raise ProjectError(
@@ -312,6 +321,20 @@ class Project:
         """`folder` is a real folder directly inside the project (not a symlink to somewhere else)."""
         return folder.is_dir() and not folder.is_symlink() and folder.resolve().parent == self.root.resolve()
 
+    def path(self, *parts: str) -> Path:
+        """A place inside the project (a variant's folder, `exports/`, `graphs/`): refused where a link along
+        the way leads anywhere but that place, so nothing is read, written or deleted outside the project."""
+        return inside(self.root, *parts)
+
+    def checked(self, path: Path) -> Path:
+        """`path` itself; where it lies inside the project (the default exports folder), refused as `path` does
+        when a link along it leads elsewhere."""
+        try:
+            relative = path.absolute().relative_to(self.root.absolute())
+        except ValueError:
+            return path  # a folder the user chose outside the project is theirs to choose
+        return self.path(*relative.parts)
+
     def _refresh(self) -> None:
         """Re-read the index under the lock: variants other writers added or deleted since we read it."""
         self.name, ids = self._read_index(self.root)
@@ -336,7 +359,7 @@ class Project:
             "name": self.name,
             "variants": [v.id for v in self.variants] + [i for i in self._unreadable if i not in readable],
         }
-        atomic_write_text(self.root / PROJECT_FILE, json.dumps(index, indent=2))
+        atomic_write_text(self.path(PROJECT_FILE), json.dumps(index, indent=2))
 
     def variant(self, variant_id: str) -> Variant:
         """A variant by id, or by name when exactly one variant has that name."""
@@ -365,17 +388,17 @@ class Project:
         """The stored variant with exactly these weights (a re-run's parent), if any."""
         return next((v for v in self.variants if fingerprint and v.fingerprint == fingerprint), None)
 
-    def variant_dir(self, variant: Variant) -> Path:
-        """The variant's own folder; refused if it resolves anywhere but directly inside `variants/`."""
-        folder = self.root / "variants" / check_variant_id(variant.id)
-        if folder.is_symlink() or folder.resolve().parent != (self.root / "variants").resolve():
-            raise ProjectError(f"variant {variant.id!r} points outside the project folder; refusing to use it")
-        return folder
+    def variant_dir(self, variant: Variant, *parts: str) -> Path:
+        """The variant's own folder (or `parts` inside it); refused if it resolves anywhere but there."""
+        try:
+            return self.path("variants", check_variant_id(variant.id), *parts)
+        except ProjectError:
+            raise ProjectError(f"variant {variant.id!r} points outside the project folder; refusing it") from None
 
     def model_path(self, variant: Variant) -> Path:
         folder = self.variant_dir(variant)
         path = folder / _check_file_name(variant.model_file)
-        if path.resolve().parent != folder.resolve():
+        if path.resolve() != self.root.resolve() / path.relative_to(self.root):
             raise ProjectError(f"variant {variant.name}'s model file points outside its folder; refusing to load it")
         return path
 
@@ -384,7 +407,7 @@ class Project:
         folder = self.root / CHECKPOINTS
         if folder.exists() and not self._own_folder(folder):
             raise ProjectError(f"{folder} points outside the project; remove the link to resume runs here")
-        return folder / f"{check_variant_id(parent.id)}-{key}"
+        return self.path(CHECKPOINTS, f"{check_variant_id(parent.id)}-{key}")
 
     def remove_checkpoints(self, keep: tuple[Path, ...] = ()) -> None:
         """Remove checkpoint folders that no run can use any more: their parent is gone, or the run finished."""
@@ -445,7 +468,7 @@ class Project:
                 recipe=recipe or {}, metrics=metrics or {}, quantization=card.quantization, pruned=card.pruned,
                 fingerprint=fingerprint,
             )  # fmt: skip
-            staging = self.root / "variants" / f"{STAGING_PREFIX}{variant_id}"
+            staging = self.path("variants", f"{STAGING_PREFIX}{variant_id}")
             try:
                 size = len(payload) if payload is not None else Path(card.path).stat().st_size
                 check_free_space(self.root, size, f"variant {name}")
@@ -455,7 +478,7 @@ class Project:
                 else:
                     shutil.copyfile(card.path, staging / model_file)
                 write_bytes(staging / VARIANT_FILE, json.dumps(variant.to_dict(), indent=2).encode())
-                staging.rename(self.root / "variants" / variant_id)
+                staging.rename(self.path("variants", variant_id))
             except (OSError, StorageError) as exc:
                 shutil.rmtree(staging, ignore_errors=True)
                 detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -465,7 +488,7 @@ class Project:
                 self._save_index()
             except StorageError:
                 self.variants.remove(variant)
-                shutil.rmtree(self.root / "variants" / variant_id, ignore_errors=True)
+                shutil.rmtree(self.path("variants", variant_id), ignore_errors=True)
                 raise
         return variant
 

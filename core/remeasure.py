@@ -148,7 +148,7 @@ def _exported(project: Project, variant: Variant, fmt: ExportFormat, calib: Imag
               progress: Progress) -> Path:  # fmt: skip
     """The variant's file in `fmt`, made once by the exporter (verified on calibration images) and kept in its folder:
     a variant's weights never change."""
-    folder = project.variant_dir(variant) / ARTIFACTS
+    folder = project.variant_dir(variant, ARTIFACTS)
     made = sorted(folder.glob(f"*{fmt.suffix}")) if folder.is_dir() else []
     if made:
         return made[0]

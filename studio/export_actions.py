@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox
 
+from core.errors import ProjectError
 from core.export.checks import folder_problem
 from core.export.job import ExportOptions
 from core.export.registry import FORMATS
@@ -51,7 +52,13 @@ class ExportActions(QObject):
         if not formats and not bundle:
             window.show_problem("Tick at least one format or a bundle.")
             return None
-        out_dir = Path(folder or window.ensure_project().root / "exports").expanduser()
+        project = window.ensure_project()
+        try:  # a folder inside the project (its default exports folder) may not be a link leading out of it
+            out_dir = project.checked(Path(folder).expanduser() if folder else project.root / "exports")
+        except ProjectError as exc:
+            window.show_problem(f"{exc}. Choose another output folder in the Export tab.",
+                                title="Choose another output folder")
+            return None
         problem = folder_problem(out_dir)
         if problem is not None:  # the folder changed since it was typed, or the project's default cannot be used
             window.show_problem(f"{problem}. Choose another output folder in the Export tab.",

@@ -37,7 +37,7 @@ class GraphActions(QObject):
         project = self.window.ensure_project()
         variant = project.variant(variant_id)
         return self._graph_job(variant.name, lambda: from_project(project.root, variant_id),
-                               project.root / "graphs" / variant.id,
+                               lambda: project.path("graphs", variant.id),
                                ProjectUse(project, frozenset({variant.id})))  # fmt: skip
 
     def show_model_graph(self) -> Job | None:
@@ -45,14 +45,16 @@ class GraphActions(QObject):
         model = window.current_model()
         if model is None:
             return None
-        folder = window.ensure_project().root / "graphs" / "current"
-        return self._graph_job(model.card.title, lambda: from_model(model), folder)
+        project = window.ensure_project()
+        return self._graph_job(model.card.title, lambda: from_model(model), lambda: project.path("graphs", "current"))
 
-    def _graph_job(self, title: str, source: Callable[[], Any], folder: Path, use: ProjectUse | None = None) -> Job:
-        """netron reads ONNX best: the graph is an ONNX export of the model (unverified, cached per variant)."""
+    def _graph_job(self, title: str, source: Callable[[], Any], folder: Callable[[], Path],
+                   use: ProjectUse | None = None) -> Job:  # fmt: skip
+        """netron reads ONNX best: the graph is an ONNX export of the model (unverified, cached per variant).
+        `folder` is the project's graph folder, checked in the job (a link out of the project fails it)."""
 
         def run(progress: Any) -> Any:
-            report = export_model(source(), [FORMATS["onnx"]], folder, options=ExportOptions(latency_runs=0),
+            report = export_model(source(), [FORMATS["onnx"]], folder(), options=ExportOptions(latency_runs=0),
                                   progress=progress)  # fmt: skip
             if not report.results[0].path:
                 raise StudioError(report.results[0].verification.get("error", "the ONNX graph could not be written"))
