@@ -19,7 +19,7 @@ from core.compress.finetune import finetune
 from core.compress.pruning import prune
 from core.compress.quantize import quantize
 from core.compress.resolution import at_resolution
-from core.compress.scan import CandidateListener
+from core.compress.search.scan import CandidateListener
 from core.data.datasets import ImageDataset
 from core.errors import StudioError, TargetMissedError
 from core.jobs import Progress, silent

@@ -1,5 +1,5 @@
 """The search's scan: cheap proxies and measured latency for input sizes, single removed blocks, light pruning,
-and the most promising combinations of them (see core.compress.search for the whole search).
+and the most promising combinations of them (see core.compress.search.run for the whole search).
 
 Proxies are KL divergence and top-1 agreement with the parent on calibration images that no fitting step
 reads; the time each candidate saves is measured in the search's runtime, timed alternately with the parent.

@@ -30,7 +30,7 @@ from typing import Any
 from core.compress.candidates import FIT_IMAGES, Candidate, Scored
 from core.compress.proxy import Proxy
 from core.compress.recovery import recovery_step, train_within
-from core.compress.scan import (
+from core.compress.search.scan import (
     CROPS,
     DISAGREEMENT_PER_POINT_AGGRESSIVE,
     RESOLUTIONS,
