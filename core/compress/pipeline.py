@@ -1,4 +1,5 @@
-"""Run a recipe: prune → fine-tune → quantize as one cancellable job, stored as a project variant.
+"""Run a recipe (core.compress.apply) as one cancellable job and store it as a project variant; a target step goes
+to the search (core.compress.search).
 
 The variant keeps its lineage (parent), the recipe, the time each step took and
 measured metrics: MACs and parameters (counted on the float graph: no counter
@@ -10,15 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from core.compress.drop_blocks import remove_blocks
-from core.compress.finetune import finetune
-from core.compress.pruning import prune
-from core.compress.quantize import quantize
-from core.compress.resolution import at_resolution
+from core.compress.apply import apply_recipe
 from core.compress.search.scan import CandidateListener
 from core.data.datasets import ImageDataset
 from core.errors import StudioError, TargetMissedError
@@ -31,16 +27,7 @@ from core.metrics.paired_latency import paired_latency
 from core.metrics.size import state_dict_bytes
 from core.model import LoadedModel
 from core.project import Project, Variant, model_fingerprint
-from core.recipe import (
-    DropBlocksStep,
-    FinetuneStep,
-    PruneStep,
-    QuantizeStep,
-    Recipe,
-    ResolutionStep,
-    Step,
-    TargetStep,
-)
+from core.recipe import Recipe, TargetStep
 
 
 @dataclass
@@ -96,21 +83,6 @@ def timed_against(model: LoadedModel, parent: LoadedModel, parent_id: str, threa
     return {"torch": {**timing.to_dict(), "against": parent_id}}
 
 
-def _iterative_prune(step: PruneStep) -> list[PruneStep]:
-    """N steps that together remove `ratio`: each keeps (1 − ratio)^(1/N) of what is left."""
-    if step.iterations == 1:
-        return [step]
-
-    def per_step(ratio: float) -> float:
-        return 1 - (1 - ratio) ** (1 / step.iterations)
-
-    single = replace(
-        step, ratio=per_step(step.ratio), iterations=1,
-        layer_ratios={k: per_step(v) for k, v in step.layer_ratios.items()},
-    )  # fmt: skip
-    return [single] * step.iterations
-
-
 def compress(
     model: LoadedModel,
     recipe: Recipe,
@@ -149,60 +121,19 @@ def compress(
         assert calib is not None and evaluation is not None
         return _searched(model, target, project, parent, calib, train, evaluation, threads, progress.span(0.1, 1.0),
                          on_candidate)  # fmt: skip
-    current = model
-    timings: list[dict[str, Any]] = []
-    reports: dict[int, dict[str, Any]] = {}  # a fine-tune's own report, by step
-    notes: list[str] = []  # what fine-tunes between pruning rounds had to say
-
-    def checkpoints(index: int) -> Path:
-        return project.checkpoints_dir(parent, _run_key(recipe, index))
-
-    steps: list[Step] = list(recipe.steps)
-    span = 0.8 / len(steps)
     base_name = name or f"{model.card.title} · {recipe.name}"
+    applied = apply_recipe(model, recipe, calib=calib, train=train, progress=progress.span(0.1, 0.85),
+                           checkpoints=lambda index: project.checkpoints_dir(parent, _run_key(recipe, index)))
+    current, steps = applied.model, list(recipe.steps)
     float_graph: Variant | None = None
-    float_model: LoadedModel | None = None
-    for index, step in enumerate(steps):
-        step_progress = progress.span(0.1 + index * span, 0.1 + (index + 1) * span)
-        step_started = time.perf_counter()
-        if isinstance(step, ResolutionStep):
-            current = at_resolution(current, step, calib=calib, progress=step_progress)
-        elif isinstance(step, DropBlocksStep):
-            current = remove_blocks(current, step, calib=calib, progress=step_progress)
-        elif isinstance(step, PruneStep):
-            following = steps[index + 1] if index + 1 < len(steps) else None
-            rounds = _iterative_prune(step)
-            for round_index, single in enumerate(rounds):
-                round_progress = step_progress.span(round_index / len(rounds), (round_index + 1) / len(rounds))
-                current = prune(current, single, calib=calib, progress=round_progress.span(0, 0.3))
-                if isinstance(following, FinetuneStep) and round_index < len(rounds) - 1:
-                    assert train is not None
-                    between = replace(following, epochs=following.epochs / len(rounds))
-                    tuned = finetune(current, between, train=train, teacher=model,
-                                     progress=round_progress.span(0.3, 1.0))  # fmt: skip
-                    current = tuned.model
-                    notes.extend([tuned.report.note] if tuned.report.note else [])
-        elif isinstance(step, FinetuneStep):
-            assert train is not None
-            tuned = finetune(current, step, train=train, teacher=model, checkpoint_dir=checkpoints(index),
-                             progress=step_progress)  # fmt: skip
-            current, reports[index] = tuned.model, tuned.report.to_dict()
-        else:
-            assert isinstance(step, QuantizeStep)
-            if index:
-                # The float graph the int8 model approximates is a variant of its own: the int8 variant's
-                # parent, which exporters that re-quantize in their own tool chain start from.
-                float_model = current
-                float_graph = _store_float_graph(current, model, recipe, index, project, parent, evaluation, threads,
-                                                 timings, f"{base_name} · float", step_progress.span(0.0, 0.2))
-                step_progress = step_progress.span(0.2, 1.0)
-            float_module = current.module
-            current = quantize(current, step, calib=calib, train=train, checkpoint_dir=checkpoints(index),
-                               progress=step_progress)  # fmt: skip
-        timings.append({"step": step.TYPE, "seconds": round(time.perf_counter() - step_started, 2),
-                        **reports.get(index, {})})  # fmt: skip
-    if current.card.quantization is None:
-        float_module = current.module
+    if applied.float_model is not None:
+        # The float graph the int8 model approximates is a variant of its own: the int8 variant's parent,
+        # which exporters that re-quantize in their own tool chain start from.
+        float_graph = _store_float_graph(applied.float_model, model, recipe, len(applied.float_timings), project,
+                                         parent, evaluation, threads, applied.float_timings, f"{base_name} · float",
+                                         progress.span(0.85, 0.9))  # fmt: skip
+    float_module, timings = applied.float_module, applied.timings
+    notes, reports = applied.notes, applied.reports
     metrics = measure(current, float_module, evaluation, threads, progress.span(0.9, 0.97))
     metrics["paired_latency"] = timed_against(current, model, parent.id, threads, progress.span(0.97, 1.0))
     metrics["steps"] = timings
@@ -216,7 +147,7 @@ def compress(
                                   metrics=metrics)  # fmt: skip
     project.remove_checkpoints()  # this run's are finished; others' parents may be gone
     progress(1.0, f"stored {variant.name}")
-    return CompressionResult(variant, project.variant(parent.id), current, metrics, float_graph, float_model)
+    return CompressionResult(variant, project.variant(parent.id), current, metrics, float_graph, applied.float_model)
 
 
 def _searched(
