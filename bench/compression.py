@@ -2,7 +2,7 @@
 model for the target presets (searched end to end) with zero-shot and ablation rows (see bench/targets.py).
 
     python -m bench.compression [--sections ptq,prune,targets] [--models v2,v3s,v1] [--presets balanced,fastest]
-                                [--budget 25] [--ablation-minutes 5] [--finetune-minutes 20] [--eval-limit N]
+                                [--budget MIN] [--ablation-minutes 5] [--finetune-minutes 20] [--eval-limit N]
 
 Data from ../shared: calibration from imagenet_calib1000 (512 images), accuracy on all of
 imagenet_val1300, distillation from imagenet_calib1000 + imagenette/train. Latency is
@@ -175,7 +175,7 @@ def main() -> None:
     parser.add_argument("--sections", default="ptq,prune,targets")
     parser.add_argument("--models", default="v2,v3s,v1", help="targets: which models (v2, v3s, v1)")
     parser.add_argument("--presets", default="balanced,fastest", help="targets: which presets to search")
-    parser.add_argument("--budget", type=float, default=25.0, help="targets: minutes per preset's search")
+    parser.add_argument("--budget", type=float, help="targets: minutes per preset's search (default: the preset's)")
     parser.add_argument("--ablation-minutes", type=float, default=5.0, help="targets: distillation per row")
     parser.add_argument("--parts", default="zero-shot,presets,ablation", help="targets: which rows")
     parser.add_argument("--finetune-minutes", type=float, default=20.0)

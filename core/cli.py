@@ -16,7 +16,7 @@ from typing import Any
 from core import __version__
 from core.cli_common import load_model, model_args, non_negative_int, positive_int, progress_printer
 from core.cli_measure import cmd_bench, cmd_eval
-from core.errors import StudioError, TargetMissedError
+from core.errors import StudioError
 
 
 def strict_json(value: Any) -> Any:
@@ -84,6 +84,9 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+EXIT_TARGET_MISSED = 3
+
+
 def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
 
     from core.compress.pipeline import compress
@@ -109,15 +112,8 @@ def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
     if target is not None:  # a search that cannot be done fails before the project folder is made
         check_feasible(model, target, calib, evaluation, args.threads)
     project = Project.open_or_create(args.out)
-    try:
-        result = compress(model, recipe, project, calib=calib, train=train, evaluation=evaluation, name=args.name,
-                          threads=args.threads, progress=progress)  # fmt: skip
-    except TargetMissedError as missed:
-        if args.json:
-            print(json.dumps(strict_json({"variant": None, "project": str(project.root), "candidates": missed.rows})))
-        else:
-            _print_candidates(missed.rows)
-        raise
+    result = compress(model, recipe, project, calib=calib, train=train, evaluation=evaluation, name=args.name,
+                      threads=args.threads, progress=progress)  # fmt: skip
     metrics, parent = result.metrics, result.parent.metrics
     summary: dict[str, Any] = {
         "variant": result.variant.id, "name": result.variant.name, "project": str(project.root),
@@ -128,13 +124,18 @@ def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
         "latency_ms": metrics["latency"]["median_ms"], "latency_ms_parent": parent["latency"]["median_ms"],
         "seconds": metrics["seconds"], "steps": metrics["steps"], "warnings": metrics.get("warnings", []),
         "float_variant": result.float_graph.id if result.float_graph else None,
-        "candidates": metrics.get("candidates", []),
+        "candidates": metrics.get("candidates", []), "missed": result.missed,
+        "first_answer_seconds": metrics.get("first_answer_seconds"), "notes": metrics.get("notes", []),
     }  # fmt: skip
     for warning in summary["warnings"]:
         print(f"mnstudio: warning: {warning}", file=sys.stderr)
+    if result.missed:
+        print(f"mnstudio: target missed: {result.missed}", file=sys.stderr)
     if not args.json:
         if summary["candidates"]:
             _print_candidates(summary["candidates"])
+        for note in summary["notes"]:
+            print(f"  note: {note}")
         print(f"{result.variant.name} -> {project.root} (variant {result.variant.id})")
         for key in ("top1", "macs", "size_bytes", "latency_ms"):
             print(f"  {key:<11} {summary[key]!s:>14}   parent {summary.get(key + '_parent')!s:>14}")
@@ -378,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("\r\033[K")
     if args.json:
         print(json.dumps(strict_json(result), allow_nan=False))
-    return 0
+    # A target search that met nothing stored its closest candidate: a result, not bad input (2), nor a success.
+    return EXIT_TARGET_MISSED if isinstance(result, dict) and result.get("missed") else 0
 
 
 if __name__ == "__main__":

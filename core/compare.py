@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from core.metrics.accuracy import hits_from_text, stored_per_image
-from core.metrics.accuracy_text import delta_text, top1_text
+from core.metrics.accuracy_text import TargetCheck, delta_text, top1_text
 from core.metrics.paired import PairedAccuracy, paired_accuracy
 from core.project import Variant
 
@@ -211,8 +211,8 @@ class Recommendations:
         return {pick.title: pick.row.id for pick in self.picks}
 
 
-def _evidence(row: VariantRow, with_latency: bool) -> tuple[str, bool]:
-    accuracy = "the original itself" if row.is_original else f"Δtop-1 {row.delta_text()}"
+def _evidence(row: VariantRow, with_latency: bool, max_drop: float) -> tuple[str, bool]:
+    accuracy = "the original itself" if row.is_original else f"Δtop-1 {_check(row, max_drop).words()}"
     weak = (row.paired_n or 0) < WEAK_EVIDENCE_IMAGES
     if not with_latency:
         return accuracy, weak
@@ -220,12 +220,16 @@ def _evidence(row: VariantRow, with_latency: bool) -> tuple[str, bool]:
     return f"{timing}; {accuracy}", weak or row.latency_noisy
 
 
+def _check(row: VariantRow, max_drop: float) -> TargetCheck:
+    return TargetCheck(row.delta_top1 or 0.0, row.delta_top1_ci95 or (0.0, 0.0), row.paired_n or 0, max_drop)
+
+
 def recommend(rows: Sequence[VariantRow], max_drop: float = DEFAULT_MAX_DROP, original: str | None = None
               ) -> Recommendations:  # fmt: skip
     """Fastest, smallest and best balance among the variants of one original (`original`, else the one with
     the most variants) that lost at most `max_drop` points against it, paired on the same images. A variant
     with no paired accuracy, or that missed the target or collapsed, is never recommended: it is listed in
-    `excluded` with the reason. Best balance: the fastest whose interval still reaches zero (no measurable loss)."""
+    `excluded` with the reason. Best balance: the fastest whose whole interval lies within the target (confirmed)."""
     if not rows:
         return Recommendations([], [], None, max_drop)
     by_id = {r.id: r for r in rows}
@@ -249,18 +253,19 @@ def recommend(rows: Sequence[VariantRow], max_drop: float = DEFAULT_MAX_DROP, or
     timed = [r for r in within if r.latency_ratio is not None]
     if timed:
         fastest = min(timed, key=lambda r: r.latency_ratio or 0.0)
-        why, weak = _evidence(fastest, with_latency=True)
+        why, weak = _evidence(fastest, with_latency=True, max_drop=max_drop)
         picks.append(Recommendation("Fastest", fastest, why, weak))
     sized = [r for r in within if r.size_mb is not None]
     if sized:
         smallest = min(sized, key=lambda r: r.size_mb or 0.0)
-        why, weak = _evidence(smallest, with_latency=False)
+        why, weak = _evidence(smallest, with_latency=False, max_drop=max_drop)
         picks.append(Recommendation("Smallest", smallest, f"{smallest.size_mb:.2f} MB; {why}", weak))
-    lossless = [r for r in timed if r.delta_top1_ci95 is not None and r.delta_top1_ci95[1] >= 0]
-    if lossless:
-        balance = min(lossless, key=lambda r: r.latency_ratio or 0.0)
-        why, weak = _evidence(balance, with_latency=True)
-        picks.append(Recommendation("Best balance", balance, f"fastest with no measurable loss: {why}", weak))
+    confirmed = [r for r in timed if r.is_original or (r.delta_top1 is not None and _check(r, max_drop).confirmed)]
+    if confirmed:
+        balance = min(confirmed, key=lambda r: r.latency_ratio or 0.0)
+        why, weak = _evidence(balance, with_latency=True, max_drop=max_drop)
+        picks.append(Recommendation("Best balance", balance, f"the fastest whose whole interval lies within the "
+                                                              f"{max_drop:g}-pt target: {why}", weak))  # fmt: skip
     return Recommendations(picks, excluded, by_id.get(root_id or ""), max_drop)
 
 

@@ -39,11 +39,3 @@ class StorageError(StudioError):
 
 class DiskFullError(StorageError):
     """A write would not fit on its disk (checked before writing, or reported by the OS)."""
-
-
-class TargetMissedError(StudioError):
-    """A target search verified its candidates and none met the target; `rows` says how far each was."""
-
-    def __init__(self, message: str, rows: list) -> None:
-        super().__init__(message)
-        self.rows = rows

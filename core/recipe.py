@@ -308,7 +308,7 @@ class TargetStep:
     runtime: str = "onnxruntime"  # where latency is measured
     precisions: tuple[str, ...] = ("float", "int8")  # what the variant may compute in
     budget_minutes: float = 25.0  # the whole search: scan, recovery, verification
-    candidates: int = 2  # how many structural candidates are distilled and verified in full
+    candidates: int = 2  # structural candidates distilled and verified after the zero-shot ladder (0: the ladder only)
     residual_streams: bool = False  # also prune residual streams (measured as V2's most fragile channels)
     seed: int = 0  # the search is repeatable: same data, same seed, same candidates
 
@@ -337,14 +337,15 @@ class TargetStep:
         if not (isinstance(self.budget_minutes, int | float) and math.isfinite(self.budget_minutes)) or (
             self.budget_minutes <= 0 or self.budget_minutes > 100_000
         ):
-            raise RecipeError(f"target.budget_minutes must be more than 0; got {_show(self.budget_minutes)}")
-        _check_range("target", "candidates", self.candidates, 1, 20)
+            raise RecipeError(f"target.budget_minutes must be more than 0 and at most 100000; "
+                              f"got {_show(self.budget_minutes)}")  # fmt: skip
+        _check_range("target", "candidates", self.candidates, 0, 20)
         _check_range("target", "seed", self.seed, 0, 2**31 - 1)
 
     def describe(self) -> str:
         what = {"latency": f"the fastest in {self.runtime}", "size": "the smallest file", "macs": "the fewest MACs"}
-        return (f"{what[self.objective]} within {self.max_drop:g} pt of top-1 ({' or '.join(self.precisions)}), "
-                f"searched in at most {self.budget_minutes:g} min")  # fmt: skip
+        return (f"{what[self.objective]} losing at most {self.max_drop:g} pt of top-1 "
+                f"({' or '.join(self.precisions)}), searched in at most {self.budget_minutes:g} min")  # fmt: skip
 
 
 Step = ResolutionStep | DropBlocksStep | PruneStep | FinetuneStep | QuantizeStep | TargetStep

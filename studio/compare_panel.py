@@ -108,13 +108,13 @@ def recommendation_html(recommendations: Recommendations) -> str:
     """The card: each pick with its evidence (a link to re-measure when it is thin), then what was left out."""
     if recommendations.original is None:
         return "Recommendations appear once variants are measured."
-    lines = [f"Among the variants of <b>{escape(recommendations.original.name)}</b> that lose at most "
-             f"{recommendations.max_drop:g} points of top-1:"]  # fmt: skip
+    lines = [f"Among the variants of <b>{escape(recommendations.original.name)}</b> whose estimated loss is at "
+             f"most {recommendations.max_drop:g} points of top-1 (paired, on the same images):"]  # fmt: skip
     for pick in recommendations.picks:
         weak = ' — evidence is thin: <a href="remeasure">Re-measure</a>' if pick.weak else ""
         lines.append(f"<b>{pick.title}:</b> {escape(pick.row.name)} — {escape(pick.why)}{weak}")
     if not recommendations.picks:
-        lines.append('None yet: no variant is measured within the target (<a href="remeasure">Re-measure all</a>).')
+        lines.append('None yet: no variant is measured to meet the target (<a href="remeasure">Re-measure all</a>).')
     for row, why in recommendations.excluded:
         lines.append(f"<b>Not recommended:</b> {escape(row.name)} — {escape(why)}")
     return "<br>".join(lines)

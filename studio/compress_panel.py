@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.compress.sensitivity import SensitivityReport
+from core.metrics.accuracy_text import resolution_text
 from core.recipe import (
     DropBlocksStep,
     FinetuneStep,
@@ -111,6 +112,10 @@ class CompressPanel(QWidget):
         self.allow_int8.setToolTip(TIPS["int8"])
         self.eta = QLabel()
         self.eta.setWordWrap(True)
+        self._shown_budget, self._evaluation_images = TargetStep().budget_minutes, 0
+        self.outcome = QLabel()
+        self.outcome.setWordWrap(True)
+        self.outcome.setVisible(False)
         self.target_form = QGroupBox("What do you need?")
         target_layout = QFormLayout(self.target_form)
         target_layout.addRow("What matters most", self.goal)
@@ -119,6 +124,7 @@ class CompressPanel(QWidget):
         target_layout.addRow("Speed measured in", self.runtime)
         target_layout.addRow("", self.allow_int8)
         target_layout.addRow("", self.eta)
+        target_layout.addRow("", self.outcome)
         for widget in (self.goal, self.max_drop, self.budget, self.runtime, self.allow_int8):
             widget.setWhatsThis(widget.toolTip())
         self.advanced = QCheckBox("Set the knobs by hand (advanced)")
@@ -426,8 +432,8 @@ class CompressPanel(QWidget):
             self.budget.setValue(max(1, round(shown.budget_minutes)))
             self.runtime.setCurrentIndex(max(0, self.runtime.findData(shown.runtime)))
             self.allow_int8.setChecked(shown.allows_int8)
-            self.eta.setText(f"Takes at most {shown.budget_minutes:g} min; then the best model it found is ready "
-                             "to compare and export.")  # fmt: skip
+            self._shown_budget = shown.budget_minutes
+            self._show_eta()
             prune, tune, quant = recipe.step(PruneStep), recipe.step(FinetuneStep), recipe.step(QuantizeStep)
             shrink, drop = recipe.step(ResolutionStep), recipe.step(DropBlocksStep)
             self.shrink.setChecked(shrink is not None)
@@ -474,6 +480,24 @@ class CompressPanel(QWidget):
         for group in (*self.knob_groups, self.sensitivity):
             group.setVisible(by_hand)
         self.run_button.setText("Compress" if by_hand else "Find the best model")
+
+    def _show_eta(self) -> None:
+        resolution = f" {resolution_text(self._evaluation_images).capitalize()}." if self._evaluation_images else ""
+        self.eta.setText(
+            f"Verifies what is nearly free first (int8, smaller inputs), then trains candidates until "
+            f"{self._shown_budget:g} min. The best verified model is kept, also if you cancel; if nothing meets "
+            f"the target, the closest is kept, marked missed.{resolution}"
+        )
+
+    def show_evaluation_size(self, images: int) -> None:
+        """Say what the evaluation images can resolve (0: none chosen yet)."""
+        self._evaluation_images = images
+        self._show_eta()
+
+    def show_outcome(self, text: str, missed: bool) -> None:
+        """What the last search found, in words: a missed target is a result with a warning, not a failure."""
+        self.outcome.setText(("⚠ " if missed else "") + text)
+        self.outcome.setVisible(bool(text))
 
     def show_needs(self, missing: list[str]) -> None:
         """What the recipe still needs from the Data tab, from the folders chosen now (empty: nothing)."""

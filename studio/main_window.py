@@ -237,6 +237,8 @@ class MainWindow(QMainWindow):
     def _refresh_needs(self) -> None:
         """The Compress tab's hint, from the recipe and the folders open now (never a stale one)."""
         self.compress_panel.show_needs(self.state.missing_data())
+        evaluation = self.state.evaluation()
+        self.compress_panel.show_evaluation_size(len(evaluation) if evaluation is not None else 0)
         self.start.refresh()
 
     def _restored_recipe(self) -> Recipe:
@@ -442,6 +444,11 @@ class MainWindow(QMainWindow):
             self.state.model_variant = result.parent.id  # later runs on this model share its stored parent
             self.state.selected_variant = result.variant.id
             self.refresh_variants()
+            if target is not None:
+                search = result.metrics.get("search", {})
+                said = result.missed or f"Chose {result.variant.name}: {search.get('reason', '')}"
+                self.compress_panel.show_outcome(said, missed=result.missed is not None)
+                self.statusBar().showMessage(said if result.missed is None else f"Target missed: {said}")
 
         job = self.start_job(f"Compressing {model.card.title} with {recipe.name}", compress, model, recipe, project,
                           parent_variant=parent, calib=self.state.dataset("calib"), train=train,

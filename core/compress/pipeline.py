@@ -16,15 +16,13 @@ from typing import Any
 
 from core.compress.apply import apply_recipe
 from core.compress.search.scan import CandidateListener
+from core.compress.store import measure, store_made, timed_against
 from core.data.datasets import ImageDataset
-from core.errors import StudioError, TargetMissedError
+from core.errors import StudioError
 from core.jobs import Progress, silent
 from core.metrics.accuracy import evaluate
-from core.metrics.complexity import analyze_complexity
 from core.metrics.finite import nonfinite_warning
 from core.metrics.latency import benchmark
-from core.metrics.paired_latency import paired_latency
-from core.metrics.size import state_dict_bytes
 from core.model import LoadedModel
 from core.project import Project, Variant, model_fingerprint
 from core.recipe import Recipe, TargetStep
@@ -38,25 +36,7 @@ class CompressionResult:
     metrics: dict[str, Any]
     float_graph: Variant | None = None  # the stored float model an int8 variant was quantized from
     float_model: LoadedModel | None = None
-
-
-def measure(model: LoadedModel, float_module: Any, evaluation: ImageDataset | None, threads: int,
-            progress: Progress) -> dict[str, Any]:  # fmt: skip
-    """The numbers the studio shows for a variant; accuracy only where evaluation images are given."""
-    complexity = analyze_complexity(float_module, model.card.input_size)
-    assert model.module is not None
-    metrics: dict[str, Any] = {
-        "macs": complexity.macs,
-        "params": complexity.params,
-        "size_bytes": state_dict_bytes(model.module),
-        "channels": {layer.name: layer.out_channels for layer in complexity.layers},
-    }
-    latency = benchmark(model, threads=threads, runs=30, warmup=5, progress=progress.span(0.0, 0.3))
-    metrics["latency"] = latency.to_dict()
-    if evaluation is not None:
-        accuracy = evaluate(model, evaluation, threads=threads, progress=progress.span(0.3, 1.0))
-        metrics["accuracy"] = accuracy.to_dict(with_per_image=True)
-    return metrics
+    missed: str | None = None  # a target search that met nothing stored its closest candidate: why, in one sentence
 
 
 def store_original(model: LoadedModel, project: Project, evaluation: ImageDataset | None, threads: int,
@@ -76,13 +56,6 @@ def store_original(model: LoadedModel, project: Project, evaluation: ImageDatase
     return original
 
 
-def timed_against(model: LoadedModel, parent: LoadedModel, parent_id: str, threads: int, progress: Progress
-                  ) -> dict[str, Any]:  # fmt: skip
-    """A new variant timed in turn with the model it was made from, in torch: its paired latency ratio."""
-    timing = paired_latency(model, parent, runtime="torch", threads=threads, pairs=20, warmup=3, progress=progress)
-    return {"torch": {**timing.to_dict(), "against": parent_id}}
-
-
 def compress(
     model: LoadedModel,
     recipe: Recipe,
@@ -100,7 +73,8 @@ def compress(
     """Run `recipe` on `model` and store the result as a variant of `project` (with the model as its parent).
 
     A recipe whose step is a target runs the search instead (`on_candidate` hears of each candidate as it is
-    measured); the chosen variant is the result, and a target that no candidate met raises TargetMissedError.
+    measured); the chosen variant is the result, or, when no candidate met the target, the closest one, stored
+    marked missed (`missed` says by how much and why).
     """
     progress = progress or silent()
     available = {k for k, v in (("calib", calib), ("train", train), ("eval", evaluation)) if v is not None}
@@ -124,27 +98,22 @@ def compress(
     base_name = name or f"{model.card.title} · {recipe.name}"
     applied = apply_recipe(model, recipe, calib=calib, train=train, progress=progress.span(0.1, 0.85),
                            checkpoints=lambda index: project.checkpoints_dir(parent, _run_key(recipe, index)))
-    current, steps = applied.model, list(recipe.steps)
-    float_graph: Variant | None = None
+    current = applied.model
+    float_metrics = None
     if applied.float_model is not None:
-        # The float graph the int8 model approximates is a variant of its own: the int8 variant's parent,
-        # which exporters that re-quantize in their own tool chain start from.
-        float_graph = _store_float_graph(applied.float_model, model, recipe, len(applied.float_timings), project,
-                                         parent, evaluation, threads, applied.float_timings, f"{base_name} · float",
-                                         progress.span(0.85, 0.9))  # fmt: skip
-    float_module, timings = applied.float_module, applied.timings
-    notes, reports = applied.notes, applied.reports
-    metrics = measure(current, float_module, evaluation, threads, progress.span(0.9, 0.97))
+        float_metrics = measure(applied.float_model, applied.float_model.module, evaluation, threads,
+                                progress.span(0.85, 0.89))  # fmt: skip
+        float_metrics["paired_latency"] = timed_against(applied.float_model, model, parent.id, threads,
+                                                        progress.span(0.89, 0.9))  # fmt: skip
+        float_metrics["steps"] = applied.float_timings
+    metrics = measure(current, applied.float_module, evaluation, threads, progress.span(0.9, 0.97))
     metrics["paired_latency"] = timed_against(current, model, parent.id, threads, progress.span(0.97, 1.0))
-    metrics["steps"] = timings
-    metrics["warnings"] = notes + [note for note in (r.get("note") for r in reports.values()) if note]
+    metrics["steps"] = applied.timings
+    metrics["warnings"] = applied.notes + [note for note in (r.get("note") for r in applied.reports.values()) if note]
     if (broken := nonfinite_warning(current.module)) is not None:
         metrics["warnings"].append(broken)
     metrics["seconds"] = round(time.perf_counter() - started, 2)
-    own_recipe = Recipe(recipe.name, (steps[-1],), recipe.description) if float_graph is not None else recipe
-    variant = project.add_variant(current, f"{base_name} · {current.card.precision}" if float_graph else base_name,
-                                  parent=float_graph.id if float_graph else parent.id, recipe=own_recipe.to_dict(),
-                                  metrics=metrics)  # fmt: skip
+    variant, float_graph = store_made(project, parent, applied, recipe, base_name, metrics, float_metrics)
     project.remove_checkpoints()  # this run's are finished; others' parents may be gone
     progress(1.0, f"stored {variant.name}")
     return CompressionResult(variant, project.variant(parent.id), current, metrics, float_graph, applied.float_model)
@@ -159,29 +128,11 @@ def _searched(
 
     found = search(model, target, project, parent, calib=calib, train=train, evaluation=evaluation, threads=threads,
                    progress=progress, on_candidate=on_candidate)  # fmt: skip
-    rows = [row.to_dict() for row in found.rows]
-    if found.chosen is None or found.chosen_model is None:
-        closest = max(found.rows, key=lambda r: r.delta_top1 or -100.0, default=None)
-        detail = f"; the closest was {closest.label} ({closest.precision}): {closest.reason}" if closest else ""
-        raise TargetMissedError(f"no candidate met the target ({target.describe()}){detail}", rows)
-    chosen = project.variant(found.chosen.id)
-    metrics = {**chosen.metrics, "seconds": round(found.seconds, 2), "candidates": rows,
-               "scanned": [s.to_dict() for s in found.scanned]}  # fmt: skip
-    return CompressionResult(chosen, project.variant(parent.id), found.chosen_model, metrics, found.float_graph,
-                             found.float_model)  # fmt: skip
-
-
-def _store_float_graph(
-    current: LoadedModel, start: LoadedModel, recipe: Recipe, quantize_index: int, project: Project, parent: Variant,
-    evaluation: ImageDataset | None, threads: int, timings: list[dict[str, Any]], name: str, progress: Progress,
-) -> Variant:  # fmt: skip
-    """Store the model as it is before quantization, measured, with the steps that made it as its recipe."""
-    metrics = measure(current, current.module, evaluation, threads, progress.span(0.0, 0.9))
-    metrics["paired_latency"] = timed_against(current, start, parent.id, threads, progress.span(0.9, 1.0))
-    metrics["steps"] = list(timings)
-    made_by = Recipe(recipe.name, recipe.steps[:quantize_index], recipe.description)
-    return project.add_variant(current, name, parent=parent.id, recipe=made_by.to_dict(), metrics=metrics,
-                               reuse_same_weights=True)  # fmt: skip
+    metrics = {**found.chosen.metrics, "seconds": round(found.seconds, 2),
+               "first_answer_seconds": found.first_answer_seconds, "candidates": [row.to_dict() for row in found.rows],
+               "scanned": [s.to_dict() for s in found.scanned], "notes": found.notes}  # fmt: skip
+    return CompressionResult(found.chosen, found.parent, found.chosen_model, metrics, found.float_graph,
+                             found.float_model, missed=found.missed_text(target))  # fmt: skip
 
 
 def replay_recipe(project: Project, variant_id: str) -> Recipe:

@@ -58,10 +58,13 @@ def test_recommendations_keep_to_the_target_name_their_evidence_and_say_why_othe
         scored_variant("unpaired", "fp32", *answers(set()), images="val-b", ratio=(0.1, 0.09, 0.11), size=1.0),
     ])  # fmt: skip
     advice = recommend(rows, max_drop=3.0)
-    assert advice.titles() == {"Fastest": "int8", "Smallest": "int8", "Best balance": "int8"}
+    # int8 lost 2.5 pt on 40 images: its estimate meets 3 pt, its interval does not rule out more; only the
+    # original is confirmed within the target.
+    assert advice.titles() == {"Fastest": "int8", "Smallest": "int8", "Best balance": "fp32"}
     fastest = advice.picks[0]
     assert "0.40× [0.38, 0.43]" in fastest.why and "in torch" in fastest.why and "40 images" in fastest.why
     assert fastest.weak, "40 images are thin evidence"
+    assert "not confirmed" in fastest.why and "within" not in fastest.why
     left_out = {row.id: why for row, why in advice.excluded}
     assert set(left_out) == {"collapsed", "unpaired"}
     assert "below −3 pt" in left_out["collapsed"] and "not measured on the original's images" in left_out["unpaired"]

@@ -46,10 +46,11 @@ def test_the_target_form_speaks_plain_words_and_its_hint_follows_the_data(window
     panel = window.compress_panel
     labels = {panel.target_form.layout().labelForField(w).text() for w in (panel.goal, panel.max_drop, panel.budget)}
     assert labels == {"What matters most", "Points of accuracy I can lose", "Minutes I can wait"}
-    assert panel.run_button.text() == "Find the best model" and "at most 10 min" in panel.eta.text()
+    assert panel.run_button.text() == "Find the best model" and "until 3 min" in panel.eta.text()
     assert all(w.whatsThis() for w in (panel.goal, panel.max_drop, panel.budget, panel.runtime, panel.allow_int8))
     window.set_data_folder("evaluation", "")
     assert "labelled evaluation images" in panel.needs.text()
+    assert "cannot be told apart" not in panel.eta.text(), "no images chosen: nothing to say what they resolve"
     panel.advanced.setChecked(True)  # static int8 by hand needs calibration images only
     assert "evaluation" not in panel.needs.text()
 

@@ -1,21 +1,18 @@
-"""The target search: "lose at most X points, as fast (small) as possible" → verified variants, one chosen.
+"""The target search: "lose at most X points, as fast (small) as possible" → verified candidates, one stored.
 
-1. Scan (core.compress.scan, at most 30 % of the budget): cheap proxies (KL and top-1 agreement with the
-   parent, on calibration images that no fitting step reads) for input sizes and crops, for every block that
-   can be removed alone (its adaptor fitted) and for light expansion pruning; the latency each saves is timed
-   in the chosen runtime, paired with the parent. Combinations are estimated from the parts, and the most
-   promising are built and measured for real.
-2. Choose. Where int8 is allowed, the parent quantized alone (no training); a safe candidate (the closest to
-   the parent among those that save at least 10 %); then the most aggressive one whose proxy predicts the target
-   can be met. The likeliest go first, so that a search whose time runs out early has most likely found a
-   variant that meets the target.
-3. Recover and verify, each in its share of the remaining time: the candidate's concrete recipe runs through
-   the pipeline (distilled from the parent as core.compress.recovery says, then int8 where allowed), so each
-   stored variant replays headlessly with `compress --recipe`. Each is then measured on the labelled
-   evaluation images against the parent, paired (Δtop-1 with its 95 % interval), and timed alternately with
-   the parent in the runtime. A variant whose Δtop-1 is below −max_drop is rejected: removed from the
-   project, kept only as a row.
-4. The chosen variant is the best by the objective among those that met the target.
+An anytime search that starts with what is nearly free:
+1. The zero-shot ladder (core.compress.search.plan): the plain int8 step, then smaller input sizes ranked by a
+   cheap proxy (KL and top-1 agreement with the parent on calibration images no fitting step reads).
+2. Recovery, with what is left of the budget, and only for candidates that can beat what the ladder holds: the
+   scan (core.compress.search.scan) ranks removed blocks, light pruning and their mixes, and the chosen ones
+   are distilled from the parent (core.compress.recovery), then quantized where allowed.
+3. Every candidate is made in memory by the concrete-recipe executor (core.compress.apply) and verified
+   (core.compress.search.verify): paired Δtop-1 on the evaluation images, latency timed in turn with the parent.
+
+The search always holds its best verified candidate: cancel, an exhausted budget or a later failure ends it with
+that candidate. The project is written once, at the end: the chosen variant (with its float graph where it is
+int8), or, when nothing met the target, the closest candidate, marked missed. The first candidate is verified
+whatever the budget, so a search never ends with nothing for want of time.
 
 The search is seeded: its image subsets, views and training order follow the seed. Latency ratios are
 measurements, so two runs may rank candidates that lie within the timing noise differently.
@@ -27,73 +24,57 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from core.compress.apply import apply_recipe
 from core.compress.candidates import FIT_IMAGES, Candidate, Scored
 from core.compress.proxy import Proxy
 from core.compress.recovery import recovery_step, train_within
+from core.compress.search.plan import Rung, int8_rung, size_rungs
 from core.compress.search.scan import (
-    CROPS,
     DISAGREEMENT_PER_POINT_AGGRESSIVE,
-    RESOLUTIONS,
     SCAN_SHARE,
     CandidateListener,
     Deadline,
     Scan,
     scan_candidates,
 )
+from core.compress.search.verify import CandidateRow, Verdict, Verified, verify
+from core.compress.store import store_made
 from core.data.datasets import ImageDataset
 from core.errors import StudioError
 from core.jobs import Cancelled, Progress, silent
-from core.metrics.accuracy import AccuracyResult, evaluate
-from core.metrics.paired import paired_accuracy
-from core.metrics.paired_latency import PairedLatency, paired_latency
+from core.metrics.accuracy import evaluate
+from core.metrics.accuracy_text import resolution_text
 from core.model import LoadedModel
 from core.precision import FLOAT
 from core.project import Project, Variant
 from core.recipe import QuantizeStep, Recipe, TargetStep
 
 SCORE_IMAGES = 200  # calibration images held out of every fit: the proxies are computed on them
-QUANTIZE_IMAGES = 256
-WORTHWHILE = 0.9  # a candidate is worth recovering when it costs at most this share of the parent (objective)
-
-
-@dataclass
-class CandidateRow:
-    """One verified (or rejected) candidate, as the result table and `compress --json` show it."""
-
-    label: str
-    precision: str
-    recipe: dict[str, Any]
-    verdict: str  # chosen | met | rejected
-    reason: str
-    top1: float | None = None
-    delta_top1: float | None = None
-    delta_top1_ci95: tuple[float, float] | None = None
-    agreement: float | None = None
-    n: int | None = None
-    latency_ratio: float | None = None
-    latency_ratio_ci95: tuple[float, float] | None = None
-    runtime: str = ""
-    size_bytes: int | None = None
-    macs: int | None = None
-    variant: str | None = None  # stored variant id (met and chosen only)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dict(self.__dict__)
-        data["met_target"] = self.verdict in ("chosen", "met")
-        return data
+WORTHWHILE = 0.9  # a structural candidate is worth recovering when it costs at most this share of the parent
+BEAT = 0.95  # ... and when its estimate is below this share of the best verified cost
 
 
 @dataclass
 class SearchResult:
     parent: Variant
-    chosen: Variant | None
-    chosen_model: LoadedModel | None
+    chosen: Variant  # stored: the best that met the target, else the closest, marked missed
+    chosen_model: LoadedModel
+    met: bool
     rows: list[CandidateRow]
     scanned: list[Scored]
     float_graph: Variant | None = None  # the chosen int8 variant's float parent
     float_model: LoadedModel | None = None
     seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
+    first_answer_seconds: float = 0.0  # until the first candidate was verified
+    notes: list[str] = field(default_factory=list)  # why the search ended early, what the images can resolve
+
+    def missed_text(self, step: TargetStep) -> str | None:
+        """One plain sentence when the target was missed: by how much, and why."""
+        if self.met:
+            return None
+        row = next(r for r in self.rows if r.verdict == Verdict.MISSED)
+        return (f"no candidate met the target ({step.describe()}); the closest, {row.label}, is stored marked "
+                f"'missed': {row.reason}")  # fmt: skip
 
 
 def search(
@@ -109,223 +90,192 @@ def search(
     progress: Progress | None = None,
     on_candidate: CandidateListener | None = None,
 ) -> SearchResult:
-    """Search, recover, verify and store; the parent must already be stored as `parent`."""
-    from core.compress.pipeline import compress
-
+    """Search, verify, and store the outcome; the parent must already be stored as `parent`."""
     progress = progress or silent()
-    listen = on_candidate or (lambda _row: None)
-    started = time.monotonic()
-    deadline = Deadline(60 * step.budget_minutes)
-    ordered = calib.shuffled(step.seed)
-    score_images = replace(ordered, samples=ordered.samples[:SCORE_IMAGES])
-    fit = replace(ordered, samples=ordered.samples[SCORE_IMAGES:])
-    progress(0.0, "scoring the parent")
-    proxy = Proxy(model, score_images, progress.span(0.0, 0.02))
-    reference = evaluate(model, evaluation, threads=threads, progress=progress.span(0.02, 0.06))
-    project.update_metrics(parent.id, {"accuracy": reference.to_dict(with_per_image=True)})
-    scan_progress = progress.span(0.06, 0.3)
-    scan_deadline = Deadline(min(deadline.left(), SCAN_SHARE * 60 * step.budget_minutes))
-    scan = scan_candidates(model, step, proxy, fit, threads, scan_deadline, scan_progress, listen)
-    chosen = _choose(step, scan)
-    rows: list[CandidateRow] = []
-    kept: list[tuple[Variant, LoadedModel, CandidateRow]] = []
-    recover_progress = progress.span(0.3, 0.98)
-    float_graphs: dict[str, tuple[Variant, LoadedModel | None]] = {}  # int8 variant id → its float graph
-    teacher_seconds = proxy.score(model).seconds_per_image
-    verification = _verification_seconds(step, reference, teacher_seconds)
-    for number, candidate in enumerate(chosen):
-        if rows and deadline.left() < verification:
-            break  # out of time: what was verified stands
-        share = recover_progress.span(number / len(chosen), (number + 1) / len(chosen))
-        # Time to distil: what is left once every remaining candidate is verified, shared by those that train.
-        training = sum(1 for c in chosen[number:] if c is not None)
-        seconds = (deadline.left() - verification * (len(chosen) - number)) / max(1, training)
-        recipe = _recipe(candidate, model, step, train, seconds)
-        if recipe is None:
-            continue
-        label = candidate.label() if candidate else "original, int8 only"
-        result = compress(model, recipe, project, parent_variant=parent.id, calib=fit,
-                          train=train_within(train, seconds, teacher_seconds, step.seed),
-                          evaluation=None, name=f"{model.card.title} · {label}", threads=threads,
-                          progress=share.span(0.0, 0.8))  # fmt: skip
-        verified = [(result.variant, result.model)]
-        if result.float_graph and result.float_model and FLOAT in step.allowed:
-            verified.insert(0, (result.float_graph, result.float_model))
-        met: set[str] = set()
-        try:
-            for index, (variant, made) in enumerate(verified):
-                row = _verify(made, variant, label, step, model, parent, reference, evaluation, project, threads,
-                              share.span(0.8 + 0.2 * index / len(verified), 0.8 + 0.2 * (index + 1) / len(verified)))
-                rows.append(row)
-                listen({"stage": "verified", **row.to_dict()})
-                if row.verdict == "met":
-                    kept.append((variant, made, row))
-                    met.add(variant.id)
-        except Cancelled:  # a candidate stored but not yet verified is half-made: it goes
-            _discard(project, result.variant)
-            if result.float_graph is not None:
-                _discard(project, result.float_graph)
+    run = _Run(model, step, parent, calib, train, evaluation, threads, on_candidate or (lambda _row: None))
+    try:
+        run.ladder(progress.span(0.0, 0.6))
+        run.recover(progress.span(0.6, 0.98))
+    except Cancelled:
+        if not run.verified:
             raise
-        if result.variant.id not in met:
-            _discard(project, result.variant)
-        if result.float_graph is not None:
-            if result.variant.id in met:
-                # The int8 variant's parent stays: exporters re-quantize it.
-                float_graphs[result.variant.id] = (result.float_graph, result.float_model)
-            elif result.float_graph.id not in met:
-                _discard(project, result.float_graph)
-    best = min(kept, key=lambda item: _objective(item[2], step)) if kept else None
-    if best is not None:
-        best[2].verdict = "chosen"
-        project.update_metrics(best[0].id, {"search": _search_metrics(best[2], step)})
-    progress(1.0, f"chose {best[0].name}" if best else "no candidate met the target")
-    graph, graph_model = float_graphs.get(best[0].id, (None, None)) if best else (None, None)
-    return SearchResult(parent, best[0] if best else None, best[1] if best else None, rows, scan.entries,
-                        float_graph=graph, float_model=graph_model, seconds=time.monotonic() - started)  # fmt: skip
+        run.notes.append("cancelled: the best candidate verified until then is kept")
+    except (StudioError, RuntimeError, ValueError) as exc:  # a later candidate failed: what was verified stands
+        if not run.verified:
+            raise
+        run.notes.append(f"stopped after a candidate failed ({exc}); the best verified until then is kept")
+    result = run.store(project)
+    if not progress.token.cancelled:
+        progress(1.0, f"chose {result.chosen.name}" if result.met else "no candidate met the target")
+    return result
+
+
+class _Run:
+    """One search's state: what it has verified so far, and the time it has left."""
+
+    def __init__(self, model: LoadedModel, step: TargetStep, parent: Variant, calib: ImageDataset,
+                 train: ImageDataset | None, evaluation: ImageDataset, threads: int,
+                 listen: CandidateListener) -> None:  # fmt: skip
+        self.model, self.step, self.parent, self.calib, self.train = model, step, parent, calib, train
+        self.evaluation, self.threads, self.listen = evaluation, threads, listen
+        self.started = time.monotonic()
+        self.deadline = Deadline(60 * step.budget_minutes)
+        ordered = calib.shuffled(step.seed)
+        self.score_images = replace(ordered, samples=ordered.samples[:SCORE_IMAGES])
+        self.fit = replace(ordered, samples=ordered.samples[SCORE_IMAGES:])
+        self.verified: list[Verified] = []
+        self.scanned: list[Scored] = []
+        self.notes: list[str] = [resolution_text(len(evaluation))]
+        self.first_answer = 0.0
+        self.reference: Any = None
+        self.proxy: Proxy | None = None
+        self.int8_pays = step.allows_int8
+
+    def ladder(self, progress: Progress) -> None:
+        progress(0.0, "scoring the parent")
+        self.reference = evaluate(self.model, self.evaluation, threads=self.threads, progress=progress.span(0.0, 0.15))
+        first = int8_rung(self.step)
+        if first is not None:
+            held = self._verify(first, progress.span(0.15, 0.45))
+            # Where int8 is not measurably faster here, smaller inputs are tried in float when float is allowed.
+            self.int8_pays = held.shortfall is None
+        int8 = self.int8_pays or FLOAT not in self.step.allowed
+        self.proxy = Proxy(self.model, self.score_images, progress.span(0.45, 0.47))
+        rungs, scored = size_rungs(self.model, self.step, self.proxy, self.fit, int8, self.deadline,
+                                   progress.span(0.47, 0.55), self.listen)  # fmt: skip
+        self.scanned += scored
+        for number, rung in enumerate(rungs):
+            if self.verified and self.deadline.left() < self._verification_seconds():
+                self.notes.append("the budget ran out during the input-size ladder")
+                return
+            held = self._verify(rung, progress.span(0.55 + 0.45 * number / len(rungs),
+                                                     0.55 + 0.45 * (number + 1) / len(rungs)))  # fmt: skip
+            if held.meets:
+                return  # larger sizes are slower: the walk stops at the first that meets the target
+
+    def recover(self, progress: Progress) -> None:
+        """Distilled structural candidates, with the time left, where they can beat what is held."""
+        if not self.step.candidates or self.deadline.left() < 3 * self._verification_seconds():
+            return
+        assert self.proxy is not None
+        scan_deadline = Deadline(min(self.deadline.left() / 2, SCAN_SHARE * 60 * self.step.budget_minutes))
+        scan = scan_candidates(self.model, self.step, self.proxy, self.fit, self.threads, scan_deadline,
+                               progress.span(0.0, 0.3), self.listen)  # fmt: skip
+        self.scanned += scan.entries
+        chosen = _choose(self.step, scan, self._relative(self._best_cost()), self._relative(self._int8_cost()))
+        teacher_seconds = self.proxy.score(self.model).seconds_per_image
+        for number, candidate in enumerate(chosen):
+            verification = self._verification_seconds()
+            if self.deadline.left() < 2 * verification:
+                self.notes.append("the budget ran out before every recovery candidate was verified")
+                return
+            seconds = (self.deadline.left() - verification * (len(chosen) - number)) / (len(chosen) - number)
+            share = progress.span(0.3 + 0.7 * number / len(chosen), 0.3 + 0.7 * (number + 1) / len(chosen))
+            recipe = self._recovery_recipe(candidate, seconds)
+            self._verify(Rung(recipe.name, recipe), share,
+                         train=train_within(self.train, seconds, teacher_seconds, self.step.seed))
+
+    def _recovery_recipe(self, candidate: Candidate, seconds: float) -> Recipe:
+        steps = list(candidate.steps(self.model, FIT_IMAGES))
+        if self.train is not None and seconds >= 15:
+            steps.append(recovery_step(seconds / 60))
+        label = candidate.label()
+        if self.int8_pays:
+            steps.append(QuantizeStep())
+            label += ", int8"
+        return Recipe(label, tuple(steps), f"found by a target search: {self.step.describe()}")
+
+    def _verify(self, rung: Rung, progress: Progress, train: ImageDataset | None = None) -> Verified:
+        applied = apply_recipe(self.model, rung.recipe, calib=self.calib, train=train or self.train,
+                               progress=progress.span(0.0, 0.5))  # fmt: skip
+        held = verify(applied, rung.recipe, rung.label, self.step, self.model, self.parent.id, self.parent.metrics,
+                      self.reference, self.evaluation, self.threads, progress.span(0.5, 1.0))  # fmt: skip
+        held.row.seconds = round(time.monotonic() - self.started, 1)
+        if not self.verified:
+            self.first_answer = held.row.seconds
+        self.verified.append(held)
+        self.listen({"stage": "verified", **held.row.to_dict()})
+        return held
+
+    def _verification_seconds(self) -> float:
+        """How long the slowest candidate so far took to make and verify: what another one needs."""
+        times = [held.row.seconds or 0.0 for held in self.verified]
+        steps = [b - a for a, b in zip([0.0, *times], times, strict=False)]
+        return max(steps, default=60.0)
+
+    def _best_cost(self) -> float:
+        return min((held.cost for held in self.verified if held.meets), default=float("inf"))
+
+    def _int8_cost(self) -> float:
+        """The parent quantized alone, by the objective (the parent's own cost where int8 is not used)."""
+        first = self.verified[0] if self.verified and self.int8_pays and self.step.allows_int8 else None
+        return first.cost if first is not None else self._relative(1.0, inverse=True)
+
+    def _relative(self, cost: float, inverse: bool = False) -> float:
+        """A verified cost as a share of the parent's (latency is already a ratio); `inverse`: the other way."""
+        key = {"latency": None, "size": "size_bytes", "macs": "macs"}[self.step.objective]
+        scale = 1.0 if key is None else float(self.parent.metrics.get(key) or 1.0)
+        return cost * scale if inverse else cost / scale
+
+    def store(self, project: Project) -> SearchResult:
+        """Write the project once: the best candidate that met the target, else the closest, marked missed."""
+        met = [held for held in self.verified if held.meets]
+        # Nothing met: the closest is one that improves on the parent by the objective if any does, then the
+        # smallest loss.
+        best = min(met, key=lambda held: held.cost) if met else max(self.verified, key=lambda held: (
+            held.shortfall is None, held.row.delta_top1 if held.row.delta_top1 is not None else -1e9))
+        best.row.verdict = Verdict.CHOSEN if met else Verdict.MISSED
+        project.update_metrics(self.parent.id, {"accuracy": self.reference.to_dict(with_per_image=True)})
+        metrics = {**best.metrics, "search": {**_search_metrics(best.row, self.step), "notes": self.notes}}
+        float_metrics = best.float_metrics
+        name = f"{self.model.card.title} · {best.row.label}"
+        variant, float_graph = store_made(project, self.parent, best.applied, best.recipe, name, metrics,
+                                          float_metrics)  # fmt: skip
+        best.row.variant = variant.id
+        return SearchResult(
+            project.variant(self.parent.id), variant, best.applied.model, bool(met), [h.row for h in self.verified],
+            self.scanned, float_graph, best.applied.float_model, time.monotonic() - self.started, self.first_answer,
+            self.notes,
+        )  # fmt: skip
 
 
 def check_feasible(model: LoadedModel, step: TargetStep, calib: ImageDataset, evaluation: ImageDataset,
                    threads: int) -> None:  # fmt: skip
-    """Fail before any work when the data or the budget cannot support a search at all."""
-    import torch
-
-    from core.runtime import torch_threads
-
+    """Fail before any work when the data cannot support a search. The budget is never refused here: the first
+    candidate is verified whatever the budget (the studio's form says what a useful budget is on this computer)."""
     if len(calib) < SCORE_IMAGES + 32:
         raise StudioError(f"a target search needs at least {SCORE_IMAGES + 32} calibration images (--calib); "
                           f"{calib.root} has {len(calib)}")  # fmt: skip
     if not evaluation.labeled:
         raise StudioError(f"{evaluation.root} has no labels: a target is verified on labelled images (--eval)")
-    assert model.module is not None
-    size = model.card.input_size
-    batch = torch.zeros(16, 3, size, size)
-    with torch_threads(threads), torch.inference_mode():
-        model.module.eval()(batch)  # warm-up
-        started = time.perf_counter()
-        model.module(batch)
-        per_image = (time.perf_counter() - started) / len(batch)
-    # The parent and at least one candidate evaluated, quantized and timed; scanning the input sizes.
-    needed = per_image * (3 * len(evaluation) + 8 * QUANTIZE_IMAGES + len(RESOLUTIONS) * len(CROPS) * SCORE_IMAGES) + 30
-    if 60 * step.budget_minutes < needed:
-        raise StudioError(
-            f"a budget of {step.budget_minutes:g} min cannot search {model.card.title}: scanning and verifying one "
-            f"candidate on {len(evaluation)} evaluation images takes about {needed / 60:.1f} min here; give more "
-            "minutes or fewer evaluation images"
-        )
 
 
-def _choose(step: TargetStep, scan: Scan) -> list[Candidate | None]:
-    """What to recover, in order: where int8 is allowed, the parent quantized alone (`None`: no training, and the
-    likeliest to meet a target); the candidate closest to the parent among those that save at least `WORTHWHILE`
-    (safe); then the best by the objective that the proxies allow (aggressive: agreement is a rough guide across
-    kinds of change; V2 at 192 px disagreed on more calibration images than a removed block and lost nothing), and
-    so on up to `step.candidates`. Time is shared equally, so the order matters only when the budget runs out:
-    the likeliest are verified first."""
+def _choose(step: TargetStep, scan: Scan, best: float, int8: float) -> list[Candidate]:
+    """What to recover, in order: the candidate closest to the parent among those that save at least `WORTHWHILE`
+    (safe); then the best by the objective that the proxies allow (aggressive), and so on up to `step.candidates`.
+    Only those whose estimate (the scan's float figure times `int8`, what int8 did to the parent) beats `best`, the
+    best verified candidate (both as shares of the parent). The likeliest go first, so an early end most likely
+    kept a good one."""
     measured = [s for s in scan.entries if s.latency_ratio is not None or step.objective != "latency"]
 
     def cost(entry: Scored) -> float:
+        # The scan's proxy of the file's size is the parameter count, which the file follows.
         return {"latency": entry.latency_ratio or 1.0, "macs": float(entry.macs), "size": float(entry.params)}[
             step.objective]  # fmt: skip
 
-    worthwhile = [s for s in measured if cost(s) <= WORTHWHILE * cost(scan.parent)]
+    parent = cost(scan.parent)
+    worthwhile = [s for s in measured if cost(s) <= WORTHWHILE * parent and cost(s) / parent * int8 < BEAT * best]
     limit = scan.instability + DISAGREEMENT_PER_POINT_AGGRESSIVE * step.max_drop
     aggressive = sorted((s for s in worthwhile if 100 - s.agreement <= limit), key=cost)
     safe = sorted(worthwhile, key=lambda s: -s.agreement)
-    picks: list[Candidate | None] = []
+    picks: list[Candidate] = []
     for ranked in (safe, aggressive, safe[1:], aggressive[1:]):
         fresh = [s.candidate for s in ranked if s.candidate not in picks]
         if fresh and len(picks) < step.candidates:
             picks.append(fresh[0])
-    return ([None] if step.allows_int8 else []) + picks
-
-
-def _verification_seconds(step: TargetStep, reference: AccuracyResult, per_image: float) -> float:
-    """About how long storing, quantizing, evaluating and timing one candidate takes (the parent's figures, which
-    a candidate only betters): what its distillation must leave of its share of the budget."""
-    quantizing = 8 * QUANTIZE_IMAGES * per_image if step.allows_int8 else 0.0
-    return len(step.allowed) * (1.2 * reference.seconds + 15) + quantizing + 10
-
-
-def _recipe(candidate: Candidate | None, parent: LoadedModel, step: TargetStep, train: ImageDataset | None,
-            seconds: float) -> Recipe | None:  # fmt: skip
-    """The concrete recipe for a candidate, its distillation given `seconds` (what verifying leaves)."""
-    quantize = QuantizeStep(calibration_images=QUANTIZE_IMAGES) if step.allows_int8 else None
-    if candidate is None:
-        return Recipe("int8", (quantize,), "the original quantized alone") if quantize else None
-    steps = list(candidate.steps(parent, FIT_IMAGES))
-    minutes = seconds / 60
-    if train is not None and minutes >= 0.25:
-        steps.append(recovery_step(minutes))
-    if quantize is not None:
-        steps.append(quantize)
-    if not steps:
-        return None
-    return Recipe(candidate.label(), tuple(steps), f"found by a target search: {step.describe()}")
-
-
-def _verify(model: LoadedModel, variant: Variant, label: str, step: TargetStep,
-            parent: LoadedModel, stored_parent: Variant, reference: AccuracyResult, evaluation: ImageDataset,
-            project: Project,
-            threads: int, progress: Progress) -> CandidateRow:  # fmt: skip
-    """Paired Δtop-1 on the evaluation images and a paired latency ratio in the runtime, stored on the variant."""
-    accuracy = evaluate(model, evaluation, threads=threads, progress=progress.span(0.0, 0.7))
-    paired = paired_accuracy(accuracy.hits, reference.hits, accuracy.predicted, reference.predicted)
-    latency = paired_latency(model, parent, runtime=step.runtime, threads=threads, pairs=30, seed=step.seed,
-                             progress=progress.span(0.7, 1.0))  # fmt: skip
-    precision = str(model.card.precision)
-    within = accuracy.finite and paired.delta_top1 >= -step.max_drop
-    shortfall = objective_shortfall(step, latency, variant, stored_parent)
-    met = within and shortfall is None
-    reason = (f"Δtop-1 {paired.text()} within −{step.max_drop:g} pt" if met else
-              "non-finite outputs" if not accuracy.finite else
-              f"Δtop-1 {paired.text()} below −{step.max_drop:g} pt" if not within else
-              f"Δtop-1 {paired.text()} within −{step.max_drop:g} pt, but {shortfall}")  # fmt: skip
-    row = CandidateRow(
-        label=label, precision=precision, recipe=variant.recipe,
-        verdict="met" if met else "rejected", reason=reason, top1=round(accuracy.top1, 3),
-        delta_top1=round(paired.delta_top1, 3), delta_top1_ci95=paired.delta_top1_ci95, agreement=paired.agreement,
-        n=paired.n, latency_ratio=round(latency.ratio, 4), latency_ratio_ci95=latency.ratio_ci95,
-        runtime=step.runtime, size_bytes=variant.metrics.get("size_bytes"), macs=variant.metrics.get("macs"),
-        variant=variant.id if met else None,
-    )  # fmt: skip
-    parent_id = stored_parent.id
-    if met:
-        project.update_metrics(variant.id, {
-            "accuracy": accuracy.to_dict(with_per_image=True),
-            "paired_accuracy": {**paired.to_dict(), "against": parent_id},
-            "paired_latency": {step.runtime: {**latency.to_dict(), "against": parent_id}},
-            "search": _search_metrics(row, step),
-        })  # fmt: skip
-    return row
-
-
-def objective_shortfall(step: TargetStep, latency: PairedLatency, variant: Variant, parent: Variant) -> str | None:
-    """Why a candidate does not improve on the parent by the objective (None when it does): it is then rejected
-    whatever its accuracy. V3-Small's int8 alone met a 1 pt target and ran 1.9× slower in ONNX Runtime."""
-    if step.objective == "latency":
-        if latency.ratio_ci95[1] < 1.0:
-            return None
-        return f"it is not measurably faster than the original ({latency.text()})"
-    key = {"size": "size_bytes", "macs": "macs"}[step.objective]
-    mine, theirs = variant.metrics.get(key), parent.metrics.get(key)
-    if mine is not None and theirs is not None and mine < theirs:
-        return None
-    return f"it is no smaller than the original in {step.objective} ({mine} against {theirs})"
+    return picks
 
 
 def _search_metrics(row: CandidateRow, step: TargetStep) -> dict[str, Any]:
-    return {"verdict": row.verdict, "reason": row.reason, "target": step.describe(), "max_drop": step.max_drop,
-            "objective": step.objective, "runtime": step.runtime}  # fmt: skip
-
-
-def _objective(row: CandidateRow, step: TargetStep) -> float:
-    if step.objective == "latency":
-        return row.latency_ratio or float("inf")
-    if step.objective == "size":
-        return float(row.size_bytes or float("inf"))
-    return float(row.macs or float("inf"))
-
-
-def _discard(project: Project, variant: Variant) -> None:
-    """A rejected candidate leaves the project; it stays a row of the search's result."""
-    project.delete(variant.id)
+    return {"verdict": str(row.verdict), "reason": row.reason, "confirmed": row.confirmed, "target": step.describe(),
+            "max_drop": step.max_drop, "objective": step.objective, "runtime": step.runtime}  # fmt: skip
