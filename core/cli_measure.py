@@ -39,6 +39,7 @@ def against_model(args: argparse.Namespace, progress: Progress) -> tuple[Any, st
 
 def cmd_eval(args: argparse.Namespace) -> dict[str, Any]:
     from core.data import open_dataset
+    from core.data.datasets import positional_labels
     from core.metrics.accuracy import evaluate
     from core.metrics.accuracy_text import top1_text
     from core.metrics.paired import paired_accuracy
@@ -63,6 +64,10 @@ def cmd_eval(args: argparse.Namespace) -> dict[str, Any]:
             print(f"against {name}: Δtop-1 {paired.text()}, agreement {paired.agreement:.1f}%")
     if not result.finite:
         print(f"mnstudio: warning: {nonfinite_text(result)}", file=sys.stderr)
+    if positional_labels(dataset):
+        shown = ", ".join(f"{i} = {name}" for i, name in enumerate(dataset.class_names[:3]))
+        print(f"mnstudio: note: labels are the class folders in sorted order ({shown}, ...): the model must have "
+              "been trained with the same order", file=sys.stderr)  # fmt: skip
     if not args.json:
         skipped = f"; {len(result.skipped)} files skipped" if result.skipped else ""
         print(f"{model.card.title} [{model.card.weights.label}] on {result.n} images of {dataset.root}{skipped}")

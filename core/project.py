@@ -31,7 +31,7 @@ from typing import Any
 from core.errors import ProjectError, StorageError, StudioError
 from core.model import LoadedModel
 from core.precision import QuantInfo
-from core.storage import atomic_write_text, check_free_space, torch_bytes, write_bytes
+from core.storage import atomic_write_text, check_free_space, read_json, torch_bytes, write_bytes
 from core.zoo.registry import ModelSpec
 from core.zoo.weights import WeightsInfo
 
@@ -262,7 +262,7 @@ class Project:
     def _read_index(root: Path) -> tuple[str, list[str]]:
         index_path = inside(root, PROJECT_FILE)
         try:
-            index = json.loads(index_path.read_text())
+            index = read_json(index_path)
         except FileNotFoundError:
             raise ProjectError(f"{root} is not a studio project (no {PROJECT_FILE})") from None
         except (OSError, ValueError) as exc:
@@ -283,7 +283,7 @@ class Project:
     @staticmethod
     def _read_variant(root: Path, variant_id: Any) -> Variant:
         path = inside(root, "variants", check_variant_id(variant_id), VARIANT_FILE)
-        variant = Variant.from_dict(json.loads(path.read_text()))
+        variant = Variant.from_dict(read_json(path))
         if variant.id != variant_id:
             raise ProjectError(f"its {VARIANT_FILE} names another id ({variant.id!r})")
         return variant

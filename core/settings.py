@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
-from core.storage import atomic_write_text
+from core.storage import atomic_write_text, read_json
 
 
 @dataclass
@@ -20,13 +20,18 @@ class Settings:
 
 
 def load_settings() -> Settings:
-    path = Settings.path()
+    """The saved settings; a missing, unreadable or hand-broken file (a list, a number where a folder belongs)
+    gives the defaults for what it gets wrong, never a crash of every command."""
     try:
-        raw = json.loads(path.read_text())
+        raw = read_json(Settings.path())
     except (OSError, ValueError):
         return Settings()
-    known = {f.name for f in fields(Settings)}
-    return Settings(**{k: v for k, v in raw.items() if k in known})
+    if not isinstance(raw, dict):
+        return Settings()
+    defaults = Settings()
+    kept = {f.name: raw[f.name] for f in fields(Settings)
+            if f.name in raw and isinstance(raw[f.name], type(getattr(defaults, f.name)))}  # fmt: skip
+    return Settings(**kept)
 
 
 def save_settings(settings: Settings) -> None:

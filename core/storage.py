@@ -146,3 +146,26 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_torch_save(path: Path, obj: Any) -> None:
     """`torch.save` that never aborts on a full disk and never leaves a partial file."""
     atomic_write_bytes(path, torch_bytes(obj))
+
+
+MAX_JSON_BYTES = 64 << 20  # the studio's own JSON files are kilobytes; a larger one is not one of them
+
+
+def read_json(path: Path, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """A JSON file the studio wrote (an index, project.json, variant.json, settings.json), read defensively:
+    only a regular file (a FIFO would hang the read), at most `max_bytes`, and nesting too deep for Python's
+    parser is a ValueError like any other corruption. Raises FileNotFoundError, OSError or ValueError."""
+    import json
+    import stat
+
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{Path(path).name} is not a regular file (a pipe, device or socket)")
+    if info.st_size > max_bytes:
+        raise ValueError(f"{Path(path).name} is {info.st_size} bytes, too large for one of the studio's files")
+    with open(path, "rb") as fh:
+        text = fh.read(max_bytes + 1)
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError(f"{Path(path).name} is nested too deeply to be one of the studio's files") from None

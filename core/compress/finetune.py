@@ -33,6 +33,7 @@ from core.jobs import Cancelled, Progress, silent
 from core.model import LoadedModel
 from core.recipe import FinetuneStep
 from core.storage import atomic_torch_save, remove_with_leftovers
+from core.zoo.archive import check_archive
 
 CHECKPOINT_FILE = "finetune-checkpoint.pt"
 CHECKPOINT_EVERY_S = 120.0
@@ -345,8 +346,9 @@ def _read_checkpoint(path: Path, device: torch.device) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
+        check_archive(path)  # a planted zip bomb is refused before torch unpacks it
         state = torch.load(path, map_location=device, weights_only=True)
-    except Exception:  # a truncated or foreign file: the run starts afresh and overwrites it
+    except Exception:  # a truncated, foreign or refused file: the run starts afresh and overwrites it
         return None
     return state if isinstance(state, dict) else None
 

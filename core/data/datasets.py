@@ -272,6 +272,8 @@ def _looks_like_image(path: Path) -> str | None:
 
     if path.suffix.lower() not in IMAGE_EXTENSIONS:
         return "not an image file"
+    if not path.is_file():  # a FIFO would hang the read for ever; a device or socket is no image either
+        return "not a regular file"
     try:
         with Image.open(path) as image:  # parses the header only
             _check_pixel_limit(image)
@@ -315,7 +317,10 @@ def open_dataset(
         raise DatasetError(f"{root} is a file, not a folder of images")
     if not root.is_dir():
         raise DatasetError(f"data folder not found: {root}")
-    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    labels = root / LABELS_FILE
+    if labels.exists() and not labels.is_file():
+        raise DatasetError(f"{labels} is not a regular file (a pipe, device or socket); replace it with a CSV file")
+    subdirs = _class_folders(root)
     if kind == "auto":
         kind = "labels_csv" if (root / LABELS_FILE).is_file() else "imagefolder" if subdirs else "unlabeled"
     skipped: list[tuple[str, str]] = []
@@ -383,7 +388,7 @@ def _labels_csv_samples(root: Path, num_classes: int | None, skipped: list[tuple
             raise DatasetError(f"{LABELS_FILE} line {line}: label {label} is outside 0..{(num_classes or 1) - 1}")
         if not _inside(path, folder):
             reason: str | None = "outside the data folder"
-        elif not path.is_file():
+        elif not path.exists():
             reason = "listed in labels.csv but missing"
         else:
             reason = _looks_like_image(path)
@@ -403,21 +408,49 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
+# Folders that operating systems, archivers and NAS boxes add beside the user's own: never a class.
+SYSTEM_FOLDERS = {"__MACOSX", "@eaDir", "$RECYCLE.BIN", "System Volume Information", "lost+found", "__pycache__"}
+
+
+def _class_folders(root: Path) -> list[Path]:
+    """The class sub-folders: hidden, system and empty folders are not classes (an empty `__MACOSX/` renumbered
+    every class of a 1,000-class folder)."""
+    found = []
+    for path in sorted(root.iterdir()):
+        name = path.name.strip()
+        if not path.is_dir() or name.startswith(".") or name in SYSTEM_FOLDERS or not any(path.iterdir()):
+            continue
+        found.append(path)
+    return found
+
+
 def _imagefolder_samples(
     root: Path, subdirs: list[Path], num_classes: int | None, skipped: list[tuple[str, str]]
 ) -> tuple[list[Sample], tuple[str, ...]]:
     from core.data.classes import imagenet_classes
 
-    names = [d.name for d in subdirs]
+    names = [d.name.strip() for d in subdirs]  # a name ending in "\r" (a list written on Windows) is still its class
     imagenet = imagenet_classes()
     wnid_index = imagenet.index_of_wnid()
-    if num_classes == 1000 and all(n in wnid_index for n in names):
+    known = [n for n in names if n in wnid_index]
+    if num_classes == 1000 and len(known) == len(names):
         index = {n: wnid_index[n] for n in names}
         class_names = imagenet.names
+    elif num_classes == 1000 and 2 * len(known) > len(names):
+        odd = sorted(repr(d.name) for d, n in zip(subdirs, names, strict=True) if n not in wnid_index)
+        raise DatasetError(f"{root} has ImageNet class folders (WordNet ids) and {len(odd)} that are not: "
+                           f"{', '.join(odd[:5])}{' ...' if len(odd) > 5 else ''}; remove or rename them, or every "
+                           "class would be numbered by position")  # fmt: skip
     else:
         if num_classes is not None and len(names) > num_classes:
             raise DatasetError(f"{root} has {len(names)} class folders but the model predicts {num_classes} classes")
         index = {n: i for i, n in enumerate(names)}
         class_names = tuple(names)
-    samples = [Sample(p, index[d.name]) for d in subdirs for p in _scan_images(d, skipped)]
+    samples = [Sample(p, index[n]) for d, n in zip(subdirs, names, strict=True) for p in _scan_images(d, skipped)]
     return samples, class_names
+
+
+def positional_labels(dataset: ImageDataset) -> bool:
+    """The labels are the class folders' positions in sorted order, not ImageNet classes: say so where they
+    are scored, since a model trained with another order scores 0 %."""
+    return dataset.kind == "imagefolder" and dataset.class_names != _class_names(1000)

@@ -26,7 +26,7 @@ from core.export.job import ExportJob
 from core.export.registry import ExportFormat
 from core.export.report import ExportResult
 from core.precision import Int8Static
-from core.storage import atomic_write_text
+from core.storage import atomic_write_text, read_json
 
 if TYPE_CHECKING:
     from core.export.verify import VerificationImages
@@ -98,7 +98,7 @@ def _file_digest(path: Path) -> str:
 def _read_entries(path: Path) -> dict[str, dict[str, Any]]:
     """The index's well-formed entries; nothing when it is missing, unreadable or another program's."""
     try:
-        data = json.loads(path.read_text())
+        data = read_json(path)
     except (OSError, UnicodeDecodeError, ValueError):
         return {}
     artifacts = data.get("artifacts") if isinstance(data, dict) and data.get("schema") == SCHEMA else None

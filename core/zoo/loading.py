@@ -12,6 +12,7 @@ from typing import Any
 from core.errors import ModelLoadError, SpecError, UntrustedPickleError, WeightsUnavailableError
 from core.jobs import Progress, silent
 from core.model import LoadedModel, ModelCard
+from core.zoo.archive import check_archive
 from core.zoo.registry import ARCHITECTURES, ModelSpec
 from core.zoo.weights import (
     UNTRAINED,
@@ -109,8 +110,8 @@ def read_checkpoint(path: Path, trust_pickle: bool = False) -> Any:
     """`torch.load` that never unpickles code unless the user trusts the file."""
     import torch
 
-    if not path.is_file():
-        raise ModelLoadError(f"no such file: {path}")
+    check_model_path(path)
+    check_archive(path)
     try:
         with warnings.catch_warnings():
             # torch warns about any pickle protocol but 2 before it refuses or reads the file: noise here.

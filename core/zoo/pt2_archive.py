@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ModelLoadError, UntrustedPickleError
+from core.zoo.archive import check_archive
 
 # Sample inputs and legacy payloads are read into memory to try the safe unpickler on them; a real one is
 # a few kilobytes (sample inputs) to a model's weights (legacy files), so anything larger is refused.
@@ -100,5 +101,6 @@ def load_exported_program(path: Path, trust_pickle: bool = False) -> Any:
     """`torch.export.load` behind the trust gate: an archive with pickled or native code is refused first."""
     import torch
 
+    check_archive(path)
     check_trusted(path, trust_pickle)
     return torch.export.load(str(path))
