@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 APT_PACKAGES := xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
                 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-shape0 libxcb-randr0 \
                 libegl1 libgl1 libfontconfig1 libdbus-1-3 libnss3 libxcomposite1 libxdamage1 \
-                libxrandr2 libxtst6 libxkbfile1 libasound2 fonts-wqy-microhei desktop-file-utils
+                libxrandr2 libxtst6 libxkbfile1 libasound2 fonts-wqy-microhei desktop-file-utils strace
 export MNSTUDIO_SHARED ?= $(abspath ../shared)
 
 .PHONY: run test lint typecheck bench bundle system-deps clean

@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from core import __version__
-from core.cli_common import load_model, model_args, non_negative_int, positive_int, progress_printer
+from core.cli_common import (
+    latency_runs,
+    load_model,
+    model_args,
+    non_negative_int,
+    positive_int,
+    progress_printer,
+    thread_count,
+)
 from core.cli_measure import cmd_bench, cmd_eval
 from core.errors import StudioError
 
@@ -281,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "(bench): 'parent' (a project variant's own parent), a variant of the same project, or any "
                          "model reference")  # fmt: skip
         sub.add_argument("--runtime", choices=RUNTIMES, default="torch")
-        sub.add_argument("--threads", type=positive_int, default=default_threads(),
+        sub.add_argument("--threads", type=thread_count, default=default_threads(),
                          help="intra-op threads (default cores−1)")  # fmt: skip
     evaluate = commands.choices["eval"]
     evaluate.add_argument("--data", required=True, help="ImageFolder, folder with labels.csv")
@@ -300,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "(torch or onnxruntime)")  # fmt: skip
     squeeze.add_argument("--precision", default="float,int8", help="with --target: float, int8 or both")
     squeeze.add_argument("--budget", type=float, default=25.0, help="with --target: minutes for the whole search")
-    squeeze.add_argument("--candidates", type=positive_int, default=2, help="with --target: candidates distilled")
+    squeeze.add_argument("--candidates", type=non_negative_int, default=2, help="with --target: candidates distilled")
     squeeze.add_argument("--seed", type=int, default=0, help="with --target: the search's seed")
     squeeze.add_argument("--calib", help="calibration images (quantization, Taylor importance)")
     squeeze.add_argument("--train", action="append", help="training images (fine-tuning, distillation); give it "
@@ -309,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     squeeze.add_argument("--eval-limit", type=positive_int, help="evaluate on a deterministic subset of N images")
     squeeze.add_argument("--out", required=True, help="project folder (created if missing)")
     squeeze.add_argument("--name", help="variant name")
-    squeeze.add_argument("--threads", type=positive_int, default=default_threads())
+    squeeze.add_argument("--threads", type=thread_count, default=default_threads())
     replay = command("recipe", cmd_recipe, "print the recipe that makes a project variant from its original model, "
                      "to replay it with compress --recipe")  # fmt: skip
     replay.add_argument("variant", help="PROJECT_DIR:VARIANT (id or name)")
@@ -324,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     target = sensitivity.add_mutually_exclusive_group()
     target.add_argument("--macs", type=float, help="suggest per-layer ratios reaching this fraction of the MACs")
     target.add_argument("--latency-ms", type=float, help="suggest per-layer ratios reaching this torch latency")
-    sensitivity.add_argument("--threads", type=positive_int, default=default_threads())
+    sensitivity.add_argument("--threads", type=thread_count, default=default_threads())
     export = command("export", cmd_export, "export to ONNX, TFLite, TorchScript, .pt2, ExecuTorch or Core ML, "
                      "each verified in its own runtime")  # fmt: skip
     model_args(export)
@@ -354,9 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--reduce-range", action=argparse.BooleanOptionalAction, default=None,
                         help="ONNX int8: 7-bit weights (default: only on CPUs without VNNI)")  # fmt: skip
     export.add_argument(
-        "--latency-runs", type=non_negative_int, default=30, help="timed runs per artifact at 1 thread (0: skip)"
+        "--latency-runs", type=latency_runs, default=30, help="timed runs per artifact at 1 thread (0: skip)"
     )
-    export.add_argument("--threads", type=positive_int, default=default_threads(), help="threads for conversion")
+    export.add_argument("--threads", type=thread_count, default=default_threads(), help="threads for conversion")
     bench = commands.choices["bench"]
     bench.add_argument("--runs", type=positive_int, default=50)
     bench.add_argument("--warmup", type=non_negative_int, default=10)
@@ -365,8 +375,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a command as Ctrl-C does: staged files and folders are removed
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     try:
         result = args.handler(args)
     except StudioError as exc:
@@ -375,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mnstudio: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
     if args.json:

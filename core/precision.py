@@ -71,6 +71,17 @@ INT8, INT8_WEIGHTS = Int8(), Int8Weights()  # what an artifact holds, however it
 QUANTIZED: dict[str, Precision] = {p.key: p for p in (INT8_DYNAMIC, INT8_STATIC, INT8_QAT, FP16)}
 
 
+ARTIFACT_PRECISIONS: dict[str, Precision] = {p.label: p for p in (FLOAT, FP16, INT8_DYNAMIC, INT8, INT8_QAT,
+                                                                   INT8_WEIGHTS)}  # fmt: skip
+
+
+def artifact_precision(label: str) -> Precision:
+    """The precision an export report names (its label); ValueError for anything else."""
+    if label not in ARTIFACT_PRECISIONS:
+        raise ValueError(f"unknown artifact precision {label!r}")
+    return ARTIFACT_PRECISIONS[label]
+
+
 def quantized_precision(key: Any) -> Precision:
     """The precision a stored quantization `mode` names; ValueError for anything else."""
     if not isinstance(key, str) or key not in QUANTIZED:

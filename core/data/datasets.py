@@ -371,7 +371,7 @@ def _labels_csv_samples(root: Path, num_classes: int | None, skipped: list[tuple
     samples = []
     folder = root.resolve()
     try:
-        with open(root / LABELS_FILE, newline="") as fh:
+        with open(root / LABELS_FILE, newline="", encoding="utf-8-sig") as fh:  # a spreadsheet's BOM is no column
             reader = csv.DictReader(fh)
             rows, header = list(reader), reader.fieldnames or []
     except (OSError, csv.Error, UnicodeDecodeError) as exc:
@@ -396,7 +396,26 @@ def _labels_csv_samples(root: Path, num_classes: int | None, skipped: list[tuple
             skipped.append((str(path), reason))
         else:
             samples.append(Sample(path, label))
-    return samples
+    return _distinct(samples, skipped)
+
+
+def _distinct(samples: list[Sample], skipped: list[tuple[str, str]]) -> list[Sample]:
+    """Each image once: a duplicate row, or a hard or symbolic link to an image already listed, would count as an
+    independent image in n and narrow the interval for nothing."""
+    seen: dict[tuple[int, int], Path] = {}
+    kept = []
+    for sample in samples:
+        try:
+            info = sample.path.stat()
+        except OSError:
+            kept.append(sample)
+            continue
+        first = seen.setdefault((info.st_dev, info.st_ino), sample.path)
+        if first is sample.path:
+            kept.append(sample)
+        else:
+            skipped.append((str(sample.path), f"the same file as {first.name}"))
+    return kept
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -447,7 +466,7 @@ def _imagefolder_samples(
         index = {n: i for i, n in enumerate(names)}
         class_names = tuple(names)
     samples = [Sample(p, index[n]) for d, n in zip(subdirs, names, strict=True) for p in _scan_images(d, skipped)]
-    return samples, class_names
+    return _distinct(samples, skipped), class_names
 
 
 def positional_labels(dataset: ImageDataset) -> bool:

@@ -8,6 +8,7 @@ an earlier export made and verified there, identical in every respect, is reused
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import tempfile
 import time
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from core.errors import ExportError, StudioError
 from core.export.bundle import BUNDLE_FORMATS, write_bundle
 from core.export.checks import check_supported, check_writable
+from core.export.console import stdout_to_stderr
 from core.export.job import Artifact, ExportJob, ExportOptions
 from core.export.registry import FORMATS, ExportFormat
 from core.export.report import ExportReport, ExportResult, describe_images, describe_source, save_report
@@ -27,6 +29,7 @@ from core.export.verify import VerificationImages
 from core.export.verifying import first_line, float_parent_logits, verification_images, verify_artifact
 from core.jobs import Progress, silent
 from core.metrics.size import state_dict_bytes
+from core.precision import artifact_precision
 from core.runtime import torch_threads
 from core.storage import check_free_space, disk_full_cause, storage_error
 
@@ -119,13 +122,20 @@ def _export_one(
     target = out_dir / f"{job.source.stem}{fmt.suffix}"
     key = made.key(job, fmt, target)
     reused = made.find(key, target)
-    if reused is not None:
-        progress(1.0, f"{fmt.title}: the verified file from {reused.reused_at} is reused")
-        return reused
+    if reused is not None and fmt.reload:
+        # The index lives in a folder others can write: the file is verified again (a second or so), never
+        # trusted on the index's word; a file that fails is converted again.
+        progress(0.0, f"{fmt.title}: checking the verified file from {reused.reused_at} again")
+        again = Artifact(artifact_precision(reused.precision), fmt.predictor)
+        verification = verify_artifact(fmt, again, target, data, references, job.options, progress)
+        if verification.get("verified") is True:
+            progress(1.0, f"{fmt.title}: the verified file from {reused.reused_at} is reused")
+            return dataclasses.replace(reused, verification=verification)
     progress(0.0, f"converting to {fmt.title}")
     started = time.perf_counter()
     try:
-        with staged(target, progress) as temp, torch_threads(job.options.threads):
+        # Converters print progress lines: --json keeps standard output for its one object.
+        with staged(target, progress) as temp, torch_threads(job.options.threads), stdout_to_stderr():
             artifact: Artifact = converter.convert(job, fmt, temp, progress.span(0.0, 0.7))
     except StudioError:
         raise

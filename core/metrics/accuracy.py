@@ -91,6 +91,9 @@ def evaluate(
         progress(0.0, f"evaluating on {len(dataset)} images")
         for images, labels in dataset.batches(preprocess, batch_size, progress):
             logits = predict(images.numpy())
+            if logits.ndim != 2 or logits.shape[0] != len(images):  # one answer broadcast over a batch scored it
+                raise DatasetError(f"{model.card.title} returned logits of shape {tuple(logits.shape)} for a batch of "
+                                   f"{len(images)} images; it must return one row of class scores per image")
             if logits.shape[1] != model.card.num_classes:
                 raise DatasetError(f"model returned {logits.shape[1]} classes, expected {model.card.num_classes}")
             k = min(5, logits.shape[1])

@@ -324,15 +324,20 @@ def _foreign_module(module: Any, path: Path, fmt: str, resolution: int) -> Loade
 
     if fmt != "pt2":  # torch.export programs are fixed in eval mode and refuse .eval()
         module.eval()
+    # Probed with two images: a module that always returns one row (or three) would otherwise be scored by
+    # broadcasting one answer over a batch. A program exported for batch 1 is probed with one.
+    batch = 1 if fmt == "pt2" else 2
     try:
         with torch.inference_mode():
-            out = module(torch.zeros(1, 3, resolution, resolution))
+            out = module(torch.zeros(batch, 3, resolution, resolution))
     except Exception as exc:  # a user's module can raise anything
         raise ModelLoadError(
-            f"{path.name} does not run on a 1×3×{resolution}×{resolution} image: {_first_line(exc)}"
+            f"{path.name} does not run on a {batch}×3×{resolution}×{resolution} batch: {_first_line(exc)}"
         ) from exc
-    if not isinstance(out, torch.Tensor) or out.dim() != 2:
-        raise ModelLoadError(f"{path.name} must return a batch of logits (N×classes); it returned {type(out)}")
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != batch:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ModelLoadError(f"{path.name} must return one row of logits per image (N×classes); for {batch} images "
+                             f"it returned {shape}")  # fmt: skip
     num_classes = int(out.shape[1])
     card = ModelCard(
         title=f"{path.name}",
@@ -359,8 +364,10 @@ def _load_onnx(path: Path) -> LoadedModel:
         raise ModelLoadError(f"{path.name} must have one image input and a logits output")
     in_dims = [d.dim_value for d in inputs[0].type.tensor_type.shape.dim]
     out_dims = [d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim]
-    if len(in_dims) != 4 or in_dims[1] not in (0, 3) or len(out_dims) != 2:
-        raise ModelLoadError(f"{path.name} takes {in_dims}; the studio expects N×3×H×W images in, N×classes out")
+    if len(in_dims) != 4 or in_dims[1] not in (0, 3):
+        raise ModelLoadError(f"{path.name} takes input of shape {in_dims}; the studio expects N×3×H×W images")
+    if len(out_dims) != 2:
+        raise ModelLoadError(f"{path.name} returns output of shape {out_dims}; the studio expects N×classes logits")
     resolution = in_dims[2] or 224
     num_classes = out_dims[1] or 1000
     card = ModelCard(

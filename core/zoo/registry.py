@@ -15,6 +15,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 STANDARD_RESOLUTIONS = (128, 160, 192, 224)
 PADDINGS = ("torch", "tf_same")
+MAX_CLASSES = 100_000  # ten times ImageNet-21k's; the classifier alone then holds about 128 M weights
 _SPEC_ALIASES = {"alpha": "width", "res": "resolution", "classes": "num_classes"}
 
 
@@ -75,8 +76,8 @@ class ModelSpec:
             raise SpecError(f"width must be between 0.1 and 4.0, got {self.width}")
         if not 32 <= self.resolution <= 1024:
             raise SpecError(f"resolution must be between 32 and 1024 pixels, got {self.resolution}")
-        if self.num_classes < 1:
-            raise SpecError(f"num_classes must be at least 1, got {self.num_classes}")
+        if not 1 <= self.num_classes <= MAX_CLASSES:  # 100 million classes would ask for 512 GB of weights
+            raise SpecError(f"num_classes must be between 1 and {MAX_CLASSES}, got {self.num_classes}")
         if self.padding not in PADDINGS:
             raise SpecError(f"padding must be one of {PADDINGS}, got {self.padding!r}")
         if not 0.5 <= self.crop <= 1.0:

@@ -7,6 +7,7 @@ Android bundle after the same TFLite export) is in test_export.py, on the export
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -122,3 +123,18 @@ def test_a_corrupt_or_foreign_index_is_ignored(model, images, tmp_path, conversi
     assert _export(model, tmp_path, images).reused_at is None
     assert conversions == ["torchscript"] * 3
     assert _export(model, tmp_path, images).reused_at is not None  # the index written over the corrupt one works
+
+
+def test_reuse_never_trusts_the_hash_in_the_index_it_reuses_from(model, images, tmp_path, conversions) -> None:
+    first = _export(model, tmp_path, images)
+    other = create_model(TINY, "pretrained")  # another model's file, put in place, its hash written in the index
+    forged = _export(other, tmp_path / "other", images)
+    Path(first.path).write_bytes(Path(forged.path).read_bytes())
+    index_path = tmp_path / INDEX_FILE
+    index = json.loads(index_path.read_text())
+    (entry,) = index["artifacts"].values()
+    entry["sha256"] = hashlib.sha256(Path(first.path).read_bytes()).hexdigest()
+    index_path.write_text(json.dumps(index))
+    again = _export(model, tmp_path, images)
+    assert again.reused_at is None and again.verified, "verified again, refused, converted again"
+    assert conversions == ["torchscript"] * 3
