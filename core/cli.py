@@ -260,6 +260,10 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
             sys.stderr.write("\r\033[K")
         print(report.to_text(), end="")
         print("report: " + ", ".join(report.report_paths))
+    failed = [r for r in report.results if not r.path]
+    if failed and len(failed) == len(report.results):
+        reasons = "; ".join(f"{r.format}: {r.verification.get('error', 'no file')}" for r in failed)
+        raise StudioError(f"every format failed, nothing was exported ({reasons})"[:380])
     return report.to_dict()
 
 

@@ -90,6 +90,10 @@ def from_project(root: str | Path, variant_id: str) -> ExportSource:
     other_steps = [s.get("type") for s in steps if s.get("type") != "quantize"]
     if variant.parent is None:
         return source
+    if variant.parent not in {v.id for v in project.variants}:  # TorchScript needs no parent: it still exports
+        source.parent_problem = (f"{variant.name}'s float parent ({variant.parent}) is missing from the project, "
+                                 "so it cannot be re-quantized; use --format torchscript")  # fmt: skip
+        return source
     parent = project.variant(variant.parent)
     if other_steps:
         source.parent_problem = (

@@ -227,3 +227,73 @@ def test_export_json_is_one_json_object_with_every_format(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert set(report["formats"]) >= {"onnx", "tflite", "torchscript", "pt2"}
+
+
+def test_a_users_folder_or_link_with_an_artifacts_name_is_never_removed(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    (out / "MobileNetV3-Small.onnx").mkdir(parents=True)
+    (out / "MobileNetV3-Small.onnx" / "notes.txt").write_text("keep me")
+    assert main(["export", TINY, "--weights", "none", "--format", "onnx", "--out", str(out), "--latency-runs",
+                 "0", "--threads", "1"]) == 2  # fmt: skip
+    assert "not an earlier export" in capsys.readouterr().err
+    assert (out / "MobileNetV3-Small.onnx" / "notes.txt").read_text() == "keep me"
+    link = tmp_path / "linked"
+    link.mkdir()
+    (link / "MobileNetV3-Small.onnx").symlink_to(tmp_path / "elsewhere.onnx")
+    assert main(["export", TINY, "--weights", "none", "--format", "onnx", "--out", str(link), "--latency-runs",
+                 "0", "--threads", "1"]) == 2  # fmt: skip
+    assert "is a link" in capsys.readouterr().err and not (tmp_path / "elsewhere.onnx").exists()
+
+
+def test_an_export_where_every_format_failed_does_not_exit_0(tmp_path: Path, capsys, monkeypatch) -> None:
+    from core.export import torch_formats
+
+    def broken(*_args):
+        raise RuntimeError("the converter broke")
+
+    monkeypatch.setattr(torch_formats, "convert", broken)
+    assert main(["export", TINY, "--weights", "none", "--format", "torchscript", "--out", str(tmp_path / "out"),
+                 "--latency-runs", "0", "--threads", "1"]) == 2  # fmt: skip
+    assert "every format failed" in capsys.readouterr().err
+
+
+def test_an_int8_variant_whose_parent_is_missing_still_exports_to_torchscript(tmp_path: Path, capsys) -> None:
+    from core.compress.quantize import quantize
+    from core.recipe import QuantizeStep
+
+    images = tmp_path / "images"
+    for i in range(4):
+        write_image(images / f"{i}.png", seed=i)
+    model = create_model(ModelSpec("mobilenet_v3_small", resolution=64), "none")
+    project = Project.create(tmp_path / "p")
+    parent = project.add_variant(model, "fp32")
+    int8 = quantize(model, QuantizeStep(calibration_images=4), calib=open_dataset(images, num_classes=None))
+    variant = project.add_variant(int8, "int8", parent=parent.id, recipe={"steps": [{"type": "quantize"}]})
+    index = json.loads((project.root / "project.json").read_text())
+    index["variants"].remove(parent.id)  # the parent lost from the index (deleted by hand)
+    (project.root / "project.json").write_text(json.dumps(index))
+    out = tmp_path / "out"
+    assert main(["export", f"{project.root}:{variant.id}", "--format", "torchscript", "--out", str(out),
+                 "--latency-runs", "0", "--threads", "1"]) == 0  # fmt: skip
+    assert any(p.suffix == ".pt" for p in out.iterdir())
+
+
+def test_an_onnx_model_that_answers_once_per_batch_is_refused_when_scored(tmp_path: Path, capsys) -> None:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((3, 1000), np.float32), "w")
+    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], axes=[0, 2, 3], keepdims=0),
+             helper.make_node("Unsqueeze", ["m", "zero"], ["row"]), helper.make_node("MatMul", ["row", "w"], ["y"])]
+    zero = numpy_helper.from_array(np.array([0], np.int64), "zero")
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 64, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1000])], [weight, zero])
+    path = tmp_path / "once.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    images = tmp_path / "images"
+    for i in range(3):
+        write_image(images / f"{i}.png", seed=i)
+    (images / "labels.csv").write_text("file,label\n" + "".join(f"{i}.png,{i}\n" for i in range(3)))
+    assert main(["eval", str(path), "--data", str(images), "--runtime", "onnxruntime", "--threads", "1"]) == 2
+    assert "one row of class scores per image" in capsys.readouterr().err
