@@ -12,6 +12,7 @@ elsewhere (a preset, undo, a suggestion) is drawn back into the controls.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -112,7 +113,7 @@ class CompressPanel(QWidget):
         self.allow_int8.setToolTip(TIPS["int8"])
         self.eta = QLabel()
         self.eta.setWordWrap(True)
-        self._shown_budget, self._evaluation_images = TargetStep().budget_minutes, 0
+        self._shown_budget, self._evaluation_images, self._first_answer = TargetStep().budget_minutes, 0, 0.0
         self.outcome = QLabel()
         self.outcome.setWordWrap(True)
         self.outcome.setVisible(False)
@@ -483,11 +484,21 @@ class CompressPanel(QWidget):
 
     def _show_eta(self) -> None:
         resolution = f" {resolution_text(self._evaluation_images).capitalize()}." if self._evaluation_images else ""
+        first = (f" On this computer the first verified answer for this model took {self._first_answer / 60:.1f} "
+                 "min (measured by its last search): less time cannot be asked for." if self._first_answer else
+                 " The first search of this model measures how soon it gives a verified answer here.")  # fmt: skip
         self.eta.setText(
             f"Verifies what is nearly free first (int8, smaller inputs), then trains candidates until "
             f"{self._shown_budget:g} min. The best verified model is kept, also if you cancel; if nothing meets "
-            f"the target, the closest is kept, marked missed.{resolution}"
+            f"the target, the closest is kept, marked missed.{first}{resolution}"
         )
+
+    def show_first_answer(self, seconds: float | None) -> None:
+        """The least useful budget on this computer for the current model (None: not measured yet): the form
+        refuses less, before anything starts."""
+        self._first_answer = seconds or 0.0
+        self.budget.setMinimum(max(1, math.ceil(self._first_answer / 60)))
+        self._show_eta()
 
     def show_evaluation_size(self, images: int) -> None:
         """Say what the evaluation images can resolve (0: none chosen yet)."""

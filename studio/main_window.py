@@ -239,7 +239,14 @@ class MainWindow(QMainWindow):
         self.compress_panel.show_needs(self.state.missing_data())
         evaluation = self.state.evaluation()
         self.compress_panel.show_evaluation_size(len(evaluation) if evaluation is not None else 0)
+        measured = self.settings.value(self.first_answer_key(), None) if self.state.report is not None else None
+        self.compress_panel.show_first_answer(float(measured) if measured else None)
         self.start.refresh()
+
+    def first_answer_key(self) -> str:
+        """Where the time to a search's first verified answer is kept for the current model on this computer."""
+        card = self.state.report.model.card if self.state.report is not None else None
+        return f"search/first_answer/{card.title}@{card.input_size}" if card is not None else "search/first_answer"
 
     def _restored_recipe(self) -> Recipe:
         saved = self.settings.value("recipe", None)
@@ -358,7 +365,7 @@ class MainWindow(QMainWindow):
     def _on_loaded(self, report: ModelReport, variant_id: str | None) -> None:
         self.state.report, self.state.error, self.state.model_variant = report, "", variant_id
         self.view.show_report(report)
-        self.start.refresh()
+        self._refresh_needs()  # the form's least budget is this model's, and Start follows
         self.export_panel.source.setText(f"Current model: {report.model.card.title}. Select a variant in the "
                                          "Variants tab to export it instead.")  # fmt: skip
         self.model_loaded.emit(report)
@@ -445,6 +452,8 @@ class MainWindow(QMainWindow):
             self.state.selected_variant = result.variant.id
             self.refresh_variants()
             if target is not None:
+                self.settings.setValue(self.first_answer_key(), result.metrics.get("first_answer_seconds"))
+                self._refresh_needs()
                 search = result.metrics.get("search", {})
                 said = result.missed or f"Chose {result.variant.name}: {search.get('reason', '')}"
                 self.compress_panel.show_outcome(said, missed=result.missed is not None)

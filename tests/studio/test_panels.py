@@ -42,6 +42,18 @@ def test_recipe_edits_undo_and_redo_including_a_dragged_slider(window) -> None:
     assert Recipe.from_json(str(QSettings().value("recipe"))) == window.state.recipe  # autosaved draft
 
 
+def test_a_budget_below_the_measured_first_answer_is_refused_in_the_form(window, qtbot) -> None:
+    with qtbot.waitSignal(window.model_loaded, timeout=60_000):
+        window.load_zoo(ZooChoice("mobilenet_v3_small", resolution=96, pretrained=False))
+    panel = window.compress_panel
+    assert panel.budget.minimum() == 1 and "The first search of this model measures" in panel.eta.text()
+    window.settings.setValue(window.first_answer_key(), 250.0)  # this model's last search here: 4.2 min
+    window.assign_recipe(Recipe("t", (TargetStep(budget_minutes=3.0),)))  # typed, or a preset's
+    assert panel.budget.minimum() == 5 and panel.budget.value() == 5, "3 minutes cannot be asked for"
+    assert window.state.recipe.step(TargetStep).budget_minutes == 5.0
+    assert "took 4.2 min" in panel.eta.text()
+
+
 def test_the_target_form_speaks_plain_words_and_its_hint_follows_the_data(window) -> None:
     panel = window.compress_panel
     labels = {panel.target_form.layout().labelForField(w).text() for w in (panel.goal, panel.max_drop, panel.budget)}
