@@ -257,7 +257,7 @@ class QuantizeStep:
     # 7-bit activations: needed where the CPU lacks VNNI (8-bit sums can overflow there) and
     # costs accuracy elsewhere (V1-0.75: −2 pt). None: decided by the CPU that quantizes.
     reduce_range: bool | None = None
-    # Rescale activation channels before calibrating (core.compress.equalize). None: only with 7-bit
+    # Rescale activation channels before calibrating (core.quant.equalize). None: only with 7-bit
     # activations, where it gained 1.2 pt on V1-0.75; with 8-bit ones it cost 0.5 pt there.
     equalize: bool | None = None
     # Static int8: shift each int8 layer's bias by its output's mean error against float (64 images).

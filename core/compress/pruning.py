@@ -109,8 +109,8 @@ def _input_statistics(module: nn.Module, calib: ImageDataset, card: ModelCard, p
     import torch
     from torch import nn
 
-    from core.compress.dataflow import DataFlow
     from core.data.datasets import Preprocessing
+    from core.quant.dataflow import DataFlow
 
     readers = [m for m in module.modules() if isinstance(m, nn.Linear) or (isinstance(m, nn.Conv2d) and m.groups == 1)]
     sums: dict[nn.Module, list[Any]] = {}

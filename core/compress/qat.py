@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from core.compress.equalize import equalized
-from core.compress.observers import qat_qconfig_for
 from core.model import LoadedModel
 from core.precision import QuantInfo
+from core.quant.equalize import equalized
+from core.quant.observers import qat_qconfig_for
 from core.recipe import QuantizeStep
 from core.zoo.quantizable import (
     ENGINE,

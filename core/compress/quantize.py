@@ -4,7 +4,7 @@ Static int8 uses PyTorch's eager-mode x86 (fbgemm) back end, which runs real int
 kernels on desktop CPUs: per-channel symmetric weights, a choice of activation
 observer, conv-bn(-relu) fused before calibration (the quantizable twins are in
 `core.zoo.quantizable`), optional activation equalization and bias correction
-(`core.compress.bias_correction`). The precision a step makes is a typed value
+(`core.quant.bias_correction`). The precision a step makes is a typed value
 (`core.precision`), and the work is dispatched on its type.
 """
 
@@ -19,23 +19,21 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from core.compress.bias_correction import (
+from core.compress.qat import qat_int8
+from core.errors import StudioError
+from core.jobs import Progress, silent
+from core.model import LoadedModel
+from core.precision import Fp16, Int8Dynamic, Int8Qat, Int8Static, QuantInfo
+from core.quant.bias_correction import (
     BIAS_CHECK_IMAGES,
     BIAS_CORRECTION_IMAGES,
     MIN_BIAS_CHECK_IMAGES,
     correct_biases,
     divergence,
     int8_layers,
-    static_info,
 )
-from core.compress.equalize import equalized
-from core.compress.observers import qconfig_for
-from core.compress.qat import qat_int8
-from core.errors import StudioError
-from core.hooks import removed_after
-from core.jobs import Progress, silent
-from core.model import LoadedModel
-from core.precision import Fp16, Int8Dynamic, Int8Qat, Int8Static, QuantInfo
+from core.quant.equalize import equalized
+from core.quant.observers import qconfig_for
 from core.recipe import QuantizeStep
 from core.zoo.quantizable import ENGINE, clip_relu6_ranges, converted, float_reference, layer_shapes, prepared_twin
 from core.zoo.quantized_store import Fp16Module
@@ -118,40 +116,3 @@ def _static_int8(
                 layer.set_weight_bias(layer.weight(), saved[name])
             progress(1.0, "bias correction did not bring int8 closer to float on held-out images: not kept")
     return quantized
-
-
-def activation_ranges(
-    float_model: LoadedModel, int8_model: LoadedModel, batch: torch.Tensor, levels: int = 256
-) -> list[tuple[torch.Tensor, float, float]]:
-    """The float activations a static int8 variant quantizes on `batch`, each with its int8 range.
-
-    `float_model` is the graph the variant was calibrated on (equalized, bias-corrected, as the
-    exporters' float parent is). Exporters that re-quantize it with their own tool chain find their
-    observers' inputs among these tensors and reuse the variant's ranges, so their int8 grid is the
-    variant's. `levels`: 128 for a variant calibrated with 7-bit activations.
-    """
-    from torch.ao.nn.quantized import DeQuantize
-
-    info = static_info(int8_model)
-    if info is None:
-        return []
-    assert float_model.card.spec is not None and float_model.module is not None and int8_model.module is not None
-    twin = float_reference(float_model.card.spec, info, float_model.module.state_dict())
-    float_modules = dict(twin.named_modules())
-    captured: list[tuple[torch.Tensor, float, float]] = []
-
-    def record(low: float, high: float) -> Any:
-        return lambda _module, _inputs, output: captured.append((output.detach(), low, high))
-
-    handles = []
-    for name, layer in int8_model.module.named_modules():
-        if isinstance(layer, DeQuantize) or not hasattr(layer, "zero_point") or name not in float_modules:
-            continue
-        watched = float_modules[name]
-        if isinstance(watched, torch.ao.nn.quantized.FloatFunctional):
-            watched = watched.activation_post_process  # an add or mul: its result passes through here
-        scale, zero_point = float(layer.scale), int(layer.zero_point)
-        handles.append(watched.register_forward_hook(record(-zero_point * scale, (levels - 1 - zero_point) * scale)))
-    with removed_after(handles), torch.inference_mode():
-        twin(batch)
-    return captured

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from core.compress.dataflow import DataFlow
 from core.errors import StudioError
 from core.hooks import removed_after
 from core.jobs import Progress, silent
 from core.model import LoadedModel
+from core.quant.dataflow import DataFlow
 from core.recipe import PruneStep, QuantizeStep
 
 if TYPE_CHECKING:
@@ -200,8 +200,8 @@ def _output_ranges(
     module: nn.Module, points: list[nn.Module], calib: ImageDataset, model: LoadedModel, progress: Progress
 ) -> dict[nn.Module, tuple[float, int, int, int]]:
     """Calibrated (scale, zero point, quant min, quant max) of each output point, observed as the int8 verb does."""
-    from core.compress.observers import qconfig_for
     from core.data.datasets import Preprocessing
+    from core.quant.observers import qconfig_for
 
     make_observer = qconfig_for(QuantizeStep()).activation
     observers = {point: make_observer() for point in points}

@@ -88,8 +88,8 @@ class ExportJob:
     def float_parent(self) -> LoadedModel:
         """The float graph the int8 variant was quantized from, activation-equalized as `quantize` did,
         with the variant's bias correction carried over."""
-        from core.compress.bias_correction import carry_bias_correction
-        from core.compress.equalize import equalized
+        from core.quant.bias_correction import carry_bias_correction
+        from core.quant.equalize import equalized
 
         def load() -> LoadedModel:
             assert self.calib is not None and self.source.quantize_step is not None

@@ -13,10 +13,10 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from core.compress.observers import PercentileRange
-from core.compress.quantize import activation_ranges
 from core.hooks import removed_after
 from core.jobs import Progress
+from core.quant.observers import PercentileRange
+from core.quant.ranges import activation_ranges
 from core.recipe import QuantizeStep
 
 if TYPE_CHECKING:

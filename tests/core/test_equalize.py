@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from core.compress.equalize import equalization_scales, equalize_activations, find_chains
+from core.quant.equalize import equalization_scales, equalize_activations, find_chains
 from core.zoo.registry import ModelSpec
 
 

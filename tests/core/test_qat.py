@@ -8,7 +8,6 @@ import pytest
 import torch
 from torch.ao.quantization import FakeQuantize
 
-from core.compress.observers import OBSERVERS
 from core.compress.quantize import quantize
 from core.data import open_dataset
 from core.errors import ExportError
@@ -19,6 +18,7 @@ from core.export.run import export_model
 from core.export.source import from_project
 from core.precision import Int8Qat
 from core.project import Project
+from core.quant.observers import OBSERVERS
 from core.recipe import QuantizeStep
 from core.zoo.loading import create_model
 from core.zoo.registry import ModelSpec

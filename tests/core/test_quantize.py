@@ -88,7 +88,7 @@ def test_bias_correction_removes_the_mean_error_of_int8_outputs(calib, images) -
 
 
 def test_exporters_float_parent_carries_the_bias_correction(calib) -> None:
-    from core.compress.bias_correction import carry_bias_correction
+    from core.quant.bias_correction import carry_bias_correction
 
     parent = create_model(ModelSpec("mobilenet_v2", resolution=RES), "pretrained")
     plain = quantize(parent, QuantizeStep(calibration_images=16, bias_correction=False), calib=calib)

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from core.compress.dataflow import DataFlow
 from core.hooks import removed_after
 from core.jobs import Progress, silent
 from core.model import LoadedModel
+from core.quant.dataflow import DataFlow
 from core.recipe import QuantizeStep
 
 if TYPE_CHECKING:
