@@ -171,12 +171,13 @@ def _compress_recipe(args: argparse.Namespace) -> Any:
 
 
 def _print_candidates(rows: list[dict[str, Any]]) -> None:
-    print(f"{'candidate':<36} {'precision':<9} {'Δtop-1 [95% CI]':<26} {'latency ×':>9}  verdict")
+    print(f"{'candidate':<36} {'precision':<9} {'Δtop-1 [95% CI]':<26} {'latency ×':>9} {'measured in':<12} verdict")
     for row in rows:
         low, high = row.get("delta_top1_ci95") or (float("nan"), float("nan"))
         delta = f"{row['delta_top1']:+.2f} [{low:+.2f}, {high:+.2f}] n={row['n']}" if row.get("n") else "–"
         ratio = f"{row['latency_ratio']:.3f}" if row.get("latency_ratio") is not None else "–"
-        print(f"{row['label'][:36]:<36} {row['precision']:<9} {delta:<26} {ratio:>9}  {row['verdict']}")
+        print(f"{row['label'][:36]:<36} {row['precision']:<9} {delta:<26} {ratio:>9} {row['runtime']:<12} "
+              f"{row['verdict']}")  # fmt: skip
 
 
 def cmd_recipe(args: argparse.Namespace) -> dict[str, Any]:
@@ -311,7 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "at most this many top-1 points (needs --calib and --eval; --train to distil)")  # fmt: skip
     squeeze.add_argument("--objective", default="latency", help="with --target: latency, size or macs")
     squeeze.add_argument("--runtime", default="onnxruntime", help="with --target: where latency is measured "
-                         "(torch or onnxruntime)")  # fmt: skip
+                         "(torch, onnxruntime, or litert: the finalists' .tflite files, as the Android bundle "
+                         "runs them, after ONNX Runtime timed every candidate)")  # fmt: skip
     squeeze.add_argument("--precision", default="float,int8", help="with --target: float, int8 or both")
     squeeze.add_argument("--budget", type=float, default=25.0, help="with --target: minutes for the whole search")
     squeeze.add_argument("--candidates", type=non_negative_int, default=2, help="with --target: candidates distilled")

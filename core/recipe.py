@@ -11,6 +11,7 @@ import json
 import math
 import reprlib
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 from types import NoneType, UnionType
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
@@ -65,6 +66,8 @@ _EXPECTED: dict[type, str] = {
 
 
 def _expected(hint: Any) -> str:
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        return "a string"
     if get_origin(hint) is UnionType:
         return " or ".join("null" if arg is NoneType else _expected(arg) for arg in get_args(hint))
     return _EXPECTED[get_origin(hint) or hint]
@@ -97,6 +100,8 @@ def _coerce_field(where: str, value: object, hint: Any) -> Any:
         return value
     if hint in (bool, str) and isinstance(value, hint):
         return value
+    if isinstance(hint, type) and issubclass(hint, StrEnum) and isinstance(value, str):
+        return value  # the step checks it is one of the choices, and names them
     raise RecipeError(f"{where} must be {expected}; got {_show(value)}")
 
 
@@ -298,14 +303,50 @@ class QuantizeStep:
             raise RecipeError("quantize.freeze_bn_after and freeze_observers_after must not be negative")
 
 
+class Objective(StrEnum):
+    """What a target search makes as small as it can. "size" is the file's bytes, nothing else."""
+
+    LATENCY = "latency"
+    SIZE = "size"
+    MACS = "macs"
+
+    @property
+    def metric(self) -> str | None:
+        """The stored metric it reads (None: latency, a ratio timed in turn with the parent)."""
+        return {Objective.LATENCY: None, Objective.SIZE: "size_bytes", Objective.MACS: "macs"}[self]
+
+    def describe(self, runtime: SearchRuntime) -> str:
+        return {Objective.LATENCY: f"the fastest in {runtime.label}", Objective.SIZE: "the smallest file",
+                Objective.MACS: "the fewest MACs"}[self]  # fmt: skip
+
+
+class SearchRuntime(StrEnum):
+    """Where a target search measures speed. LiteRT is timed on the finalists' .tflite files, as the Android
+    bundle runs them; every candidate is first timed in ONNX Runtime, the fast proxy."""
+
+    TORCH = "torch"
+    ONNXRUNTIME = "onnxruntime"
+    LITERT = "litert"
+
+    @property
+    def label(self) -> str:
+        return {SearchRuntime.TORCH: "PyTorch", SearchRuntime.ONNXRUNTIME: "ONNX Runtime",
+                SearchRuntime.LITERT: "LiteRT"}[self]  # fmt: skip
+
+    @property
+    def proxy(self) -> SearchRuntime:
+        """The runtime every candidate is timed in while the search walks."""
+        return SearchRuntime.ONNXRUNTIME if self is SearchRuntime.LITERT else self
+
+
 @dataclass(frozen=True)
 class TargetStep:
     """Say what is needed, not how: the search (core.compress.search) finds the best variant by `objective`
     that loses at most `max_drop` top-1 points on the evaluation images, within `budget_minutes`."""
 
     max_drop: float = 1.0  # top-1 points the variant may lose against its parent, measured on the same images
-    objective: str = "latency"  # latency (in `runtime`) | size (file) | macs
-    runtime: str = "onnxruntime"  # where latency is measured
+    objective: Objective = Objective.LATENCY  # latency (in `runtime`) | size (the file's bytes) | macs
+    runtime: SearchRuntime = SearchRuntime.ONNXRUNTIME  # where latency is measured
     precisions: tuple[str, ...] = ("float", "int8")  # what the variant may compute in
     budget_minutes: float = 25.0  # the whole search: scan, recovery, verification
     candidates: int = 2  # structural candidates distilled and verified after the zero-shot ladder (0: the ladder only)
@@ -313,8 +354,8 @@ class TargetStep:
     seed: int = 0  # the search is repeatable: same data, same seed, same candidates
 
     TYPE: ClassVar[str] = "target"
-    OBJECTIVES: ClassVar[tuple[str, ...]] = ("latency", "size", "macs")
-    RUNTIMES: ClassVar[tuple[str, ...]] = ("torch", "onnxruntime")
+    OBJECTIVES: ClassVar[tuple[str, ...]] = tuple(Objective)
+    RUNTIMES: ClassVar[tuple[str, ...]] = tuple(SearchRuntime)
     PRECISIONS: ClassVar[dict[str, Precision]] = {"float": FLOAT, "int8": INT8_STATIC}
 
     @property
@@ -330,6 +371,8 @@ class TargetStep:
         _check_range("target", "max_drop", self.max_drop, 0.0, 100.0)
         _check_choice("target", "objective", self.objective, self.OBJECTIVES)
         _check_choice("target", "runtime", self.runtime, self.RUNTIMES)
+        object.__setattr__(self, "objective", Objective(self.objective))  # read from JSON as plain strings
+        object.__setattr__(self, "runtime", SearchRuntime(self.runtime))
         if not self.precisions:
             raise RecipeError("target.precisions must name at least one of float, int8")
         for precision in self.precisions:
@@ -343,8 +386,7 @@ class TargetStep:
         _check_range("target", "seed", self.seed, 0, 2**31 - 1)
 
     def describe(self) -> str:
-        what = {"latency": f"the fastest in {self.runtime}", "size": "the smallest file", "macs": "the fewest MACs"}
-        return (f"{what[self.objective]} losing at most {self.max_drop:g} pt of top-1 "
+        return (f"{self.objective.describe(self.runtime)} losing at most {self.max_drop:g} pt of top-1 "
                 f"({' or '.join(self.precisions)}), searched in at most {self.budget_minutes:g} min")  # fmt: skip
 
 

@@ -43,7 +43,9 @@ TIPS = {
     "budget": "How long the search may run. It first verifies what is nearly free (int8, smaller inputs), then "
               "trains candidates with the time left; it always keeps the best it verified, and stops starting new "
               "candidates when the time is up (the first one is always verified).",
-    "runtime": "Where speed is measured: ONNX Runtime (what most desktop and server apps run) or PyTorch.",
+    "runtime": "Where speed is measured, on this computer: ONNX Runtime (what most desktop and server apps run), "
+               "LiteRT (the .tflite file as the Android bundle runs it; the finalists are converted and timed, which "
+               "takes a minute more) or PyTorch. A phone's own CPU can rank models differently.",
     "int8": "Also try 8-bit numbers (int8 quantization): about 4× smaller files and faster on most CPUs.",
     "advanced": "Set pruning, fine-tuning and quantization yourself instead of stating a target.",
     "resolution": "Feed the network smaller images: its compute falls with the square of the side (160 px costs "
@@ -53,7 +55,8 @@ TIPS = {
 }  # fmt: skip
 
 GOALS = (("Speed", "latency"), ("File size", "size"), ("Compute (MACs)", "macs"))
-RUNTIME_NAMES = (("ONNX Runtime", "onnxruntime"), ("PyTorch", "torch"))
+RUNTIME_NAMES = (("ONNX Runtime", "onnxruntime"), ("LiteRT (as the Android bundle runs it)", "litert"),
+                 ("PyTorch", "torch"))
 
 
 # What each choice is called on screen; the recipe's own word (the technical term) is the item's data.

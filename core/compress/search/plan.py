@@ -19,7 +19,7 @@ from core.data.datasets import ImageDataset
 from core.jobs import Progress
 from core.metrics.complexity import analyze_complexity
 from core.model import LoadedModel
-from core.recipe import QuantizeStep, Recipe, ResolutionStep, Step, TargetStep
+from core.recipe import Objective, QuantizeStep, Recipe, ResolutionStep, Step, TargetStep
 
 LADDER_SIZES = (192, 160, 128, 96, 208, 176, 144, 112)  # coarse to fine: a short scan still spans the range
 # Zero-shot, V2 at 192 px disagreed with itself at 224 on 14.5 % of the score images and lost nothing on
@@ -45,7 +45,7 @@ def size_rungs(parent: LoadedModel, step: TargetStep, proxy: Proxy, fit: ImageDa
                progress: Progress, listen: CandidateListener) -> tuple[list[Rung], list[Scored]]:  # fmt: skip
     """The smaller input sizes worth verifying, fastest first, and every size the proxy scored. None where the
     objective is the file's size, which the input size does not change."""
-    if step.objective == "size":
+    if step.objective is Objective.SIZE:
         return [], []
     size, crop = parent.card.input_size, parent.card.crop_fraction
     other = Candidate(size, next(c for c in CROPS if c != crop) if crop in CROPS else CROPS[0])

@@ -37,6 +37,7 @@ from core.compress.search.scan import (
     Scan,
     scan_candidates,
 )
+from core.compress.search.shipped import FINALISTS, litert_timings
 from core.compress.search.verify import CandidateRow, Verdict, Verified, verify
 from core.compress.store import store_made
 from core.data.datasets import ImageDataset
@@ -47,7 +48,7 @@ from core.metrics.accuracy_text import resolution_text
 from core.model import LoadedModel
 from core.precision import FLOAT
 from core.project import Project, Variant
-from core.recipe import QuantizeStep, Recipe, TargetStep
+from core.recipe import Objective, QuantizeStep, Recipe, SearchRuntime, TargetStep
 
 SCORE_IMAGES = 200  # calibration images held out of every fit: the proxies are computed on them
 WORTHWHILE = 0.9  # a structural candidate is worth recovering when it costs at most this share of the parent
@@ -94,8 +95,9 @@ def search(
     progress = progress or silent()
     run = _Run(model, step, parent, calib, train, evaluation, threads, on_candidate or (lambda _row: None))
     try:
-        run.ladder(progress.span(0.0, 0.6))
-        run.recover(progress.span(0.6, 0.98))
+        run.ladder(progress.span(0.0, 0.5))
+        run.recover(progress.span(0.5, 0.85))
+        run.time_shipped(progress.span(0.85, 0.98))
     except Cancelled:
         if not run.verified:
             raise
@@ -175,6 +177,30 @@ class _Run:
             self._verify(Rung(recipe.name, recipe), share,
                          train=train_within(self.train, seconds, teacher_seconds, self.step.seed))
 
+    def time_shipped(self, progress: Progress) -> None:
+        """Where the target names LiteRT: the best few that met it on the proxy, timed in LiteRT against the parent;
+        their LiteRT figures decide, and one not measurably faster there no longer meets the target."""
+        if self.step.runtime is not SearchRuntime.LITERT or self.step.objective is not Objective.LATENCY:
+            return
+        finalists = sorted((h for h in self.verified if h.meets), key=lambda h: h.cost)[:FINALISTS]
+        if not finalists:
+            return
+        try:
+            timings = litert_timings(self.model, finalists, self.calib, self.threads, self.step.seed, progress)
+        except (StudioError, RuntimeError) as exc:  # the proxy's figures stand, and the note says so
+            self.notes.append(f"LiteRT could not time the finalists ({exc}); chosen on ONNX Runtime's figures")
+            return
+        for held in (h for h in self.verified if h.meets and h not in finalists):
+            held.meets, held.row.verdict = False, Verdict.REJECTED
+            held.row.reason += "; not among the finalists timed in LiteRT"
+        for held, timing in zip(finalists, timings, strict=True):
+            held.metrics["paired_latency"]["litert"] = {**timing.to_dict(), "against": self.parent.id}
+            held.row.latency_ratio, held.row.latency_ratio_ci95 = round(timing.ratio, 4), timing.ratio_ci95
+            held.row.runtime, held.cost = "litert", timing.ratio
+            if timing.ratio_ci95[1] >= 1.0:
+                held.meets, held.row.verdict = False, Verdict.REJECTED
+                held.row.reason += f"; but it is not measurably faster in LiteRT on this computer ({timing.text()})"
+
     def _recovery_recipe(self, candidate: Candidate, seconds: float) -> Recipe:
         steps = list(candidate.steps(self.model, FIT_IMAGES))
         if self.train is not None and seconds >= 15:
@@ -213,7 +239,7 @@ class _Run:
 
     def _relative(self, cost: float, inverse: bool = False) -> float:
         """A verified cost as a share of the parent's (latency is already a ratio); `inverse`: the other way."""
-        key = {"latency": None, "size": "size_bytes", "macs": "macs"}[self.step.objective]
+        key = self.step.objective.metric
         scale = 1.0 if key is None else float(self.parent.metrics.get(key) or 1.0)
         return cost * scale if inverse else cost / scale
 
@@ -256,12 +282,12 @@ def _choose(step: TargetStep, scan: Scan, best: float, int8: float) -> list[Cand
     Only those whose estimate (the scan's float figure times `int8`, what int8 did to the parent) beats `best`, the
     best verified candidate (both as shares of the parent). The likeliest go first, so an early end most likely
     kept a good one."""
-    measured = [s for s in scan.entries if s.latency_ratio is not None or step.objective != "latency"]
+    measured = [s for s in scan.entries if s.latency_ratio is not None or step.objective is not Objective.LATENCY]
 
     def cost(entry: Scored) -> float:
         # The scan's proxy of the file's size is the parameter count, which the file follows.
-        return {"latency": entry.latency_ratio or 1.0, "macs": float(entry.macs), "size": float(entry.params)}[
-            step.objective]  # fmt: skip
+        return {Objective.LATENCY: entry.latency_ratio or 1.0, Objective.MACS: float(entry.macs),
+                Objective.SIZE: float(entry.params)}[step.objective]  # fmt: skip
 
     parent = cost(scan.parent)
     worthwhile = [s for s in measured if cost(s) <= WORTHWHILE * parent and cost(s) / parent * int8 < BEAT * best]
@@ -278,4 +304,4 @@ def _choose(step: TargetStep, scan: Scan, best: float, int8: float) -> list[Cand
 
 def _search_metrics(row: CandidateRow, step: TargetStep) -> dict[str, Any]:
     return {"verdict": str(row.verdict), "reason": row.reason, "confirmed": row.confirmed, "target": step.describe(),
-            "max_drop": step.max_drop, "objective": step.objective, "runtime": step.runtime}  # fmt: skip
+            "max_drop": step.max_drop, "objective": str(step.objective), "runtime": str(step.runtime)}  # fmt: skip

@@ -21,7 +21,7 @@ from core.jobs import Progress
 from core.metrics.complexity import analyze_complexity
 from core.metrics.paired_latency import paired_latency
 from core.model import LoadedModel
-from core.recipe import TargetStep
+from core.recipe import Objective, TargetStep
 from core.zoo.blocks import block_views
 
 # Coarse to fine, so that a short scan still spans the range.
@@ -53,7 +53,7 @@ CandidateListener = Callable[[dict[str, Any]], None]
 def latency_ratio(candidate: LoadedModel, parent: LoadedModel, step: TargetStep, threads: int,
                   progress: Progress, pairs: int = LATENCY_PAIRS) -> float:  # fmt: skip
     """The candidate's median time over the parent's, the two timed in turn in the search's runtime."""
-    return paired_latency(candidate, parent, runtime=step.runtime, threads=threads, pairs=pairs, warmup=3,
+    return paired_latency(candidate, parent, runtime=step.runtime.proxy, threads=threads, pairs=pairs, warmup=3,
                           seed=step.seed, progress=progress).ratio  # fmt: skip
 
 
@@ -167,7 +167,7 @@ def _combinations(parent: LoadedModel, step: TargetStep, by_size: dict[int, Scor
                 kept_params = 1.0
                 for part in parts[1:]:
                     kept_params *= part.params / max(1, sized.params)
-                cost = {"latency": latency, "macs": latency, "size": kept_params}[step.objective]
+                cost = kept_params if step.objective is Objective.SIZE else latency
                 estimates.append((cost, disagreement, candidate))
     estimates.sort(key=lambda e: (e[0], e[1]))
     seen: list[Candidate] = []

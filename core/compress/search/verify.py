@@ -16,7 +16,7 @@ from core.metrics.accuracy_text import TargetCheck
 from core.metrics.paired import paired_accuracy
 from core.metrics.paired_latency import PairedLatency, paired_latency
 from core.model import LoadedModel
-from core.recipe import Recipe, TargetStep
+from core.recipe import Objective, Recipe, TargetStep
 
 
 class Verdict(StrEnum):
@@ -82,12 +82,12 @@ def verify(applied: Applied, recipe: Recipe, label: str, step: TargetStep, paren
     model = applied.model
     accuracy = evaluate(model, evaluation, threads=threads, progress=progress.span(0.0, 0.6))
     paired = paired_accuracy(accuracy.hits, reference.hits, accuracy.predicted, reference.predicted)
-    latency = paired_latency(model, parent, runtime=step.runtime, threads=threads, pairs=30, seed=step.seed,
+    latency = paired_latency(model, parent, runtime=step.runtime.proxy, threads=threads, pairs=30, seed=step.seed,
                              progress=progress.span(0.6, 0.9))  # fmt: skip
     metrics = measure(model, applied.float_module, None, threads, progress.span(0.9, 0.97))
     metrics["accuracy"] = accuracy.to_dict(with_per_image=True)
     metrics["paired_accuracy"] = {**paired.to_dict(), "against": parent_id}
-    metrics["paired_latency"] = {step.runtime: {**latency.to_dict(), "against": parent_id}}
+    metrics["paired_latency"] = {str(step.runtime.proxy): {**latency.to_dict(), "against": parent_id}}
     metrics["steps"] = applied.timings
     float_metrics = None
     if applied.float_model is not None:
@@ -104,7 +104,7 @@ def verify(applied: Applied, recipe: Recipe, label: str, step: TargetStep, paren
         verdict=Verdict.MET if meets else Verdict.REJECTED, reason=reason, confirmed=meets and check.confirmed,
         top1=round(accuracy.top1, 3), delta_top1=round(paired.delta_top1, 3), delta_top1_ci95=paired.delta_top1_ci95,
         agreement=paired.agreement, n=paired.n, latency_ratio=round(latency.ratio, 4),
-        latency_ratio_ci95=latency.ratio_ci95, runtime=step.runtime, size_bytes=metrics.get("size_bytes"),
+        latency_ratio_ci95=latency.ratio_ci95, runtime=str(step.runtime.proxy), size_bytes=metrics.get("size_bytes"),
         macs=metrics.get("macs"),
     )  # fmt: skip
     return Verified(row, recipe, applied, metrics, float_metrics, objective_cost(row, step), meets, shortfall)
@@ -114,12 +114,12 @@ def objective_shortfall(step: TargetStep, latency: PairedLatency, metrics: dict[
                         parent_metrics: dict[str, Any]) -> str | None:  # fmt: skip
     """Why a candidate does not improve on the parent by the objective (None when it does): it is then rejected
     whatever its accuracy. V3-Small's int8 alone met a 1 pt target and ran 1.9× slower in ONNX Runtime."""
-    if step.objective == "latency":
+    if step.objective is Objective.LATENCY:
         if latency.ratio_ci95[1] < 1.0:
             return None
         return f"it is not measurably faster than the original on this computer ({latency.text()})"
-    key = {"size": "size_bytes", "macs": "macs"}[step.objective]
-    mine, theirs = metrics.get(key), parent_metrics.get(key)
+    key = step.objective.metric
+    mine, theirs = metrics.get(key or ""), parent_metrics.get(key or "")
     if mine is not None and theirs is not None and mine < theirs:
         return None
     return f"it is no smaller than the original in {step.objective} ({mine} against {theirs})"
@@ -127,5 +127,6 @@ def objective_shortfall(step: TargetStep, latency: PairedLatency, metrics: dict[
 
 def objective_cost(row: CandidateRow, step: TargetStep) -> float:
     """The candidate by the objective, lower is better: latency ratio, file bytes or MACs."""
-    value = {"latency": row.latency_ratio, "size": row.size_bytes, "macs": row.macs}[step.objective]
+    value = {Objective.LATENCY: row.latency_ratio, Objective.SIZE: row.size_bytes, Objective.MACS: row.macs}[
+        step.objective]  # fmt: skip
     return float("inf") if value is None else float(value)
