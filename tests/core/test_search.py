@@ -237,3 +237,14 @@ def test_a_candidate_that_does_not_improve_the_objective_is_never_met_whatever_i
     assert objective_shortfall(TargetStep(objective="size"), _timed(1.9, 1.8, 2.0), mine, theirs) is None
     by_macs = objective_shortfall(TargetStep(objective="macs"), _timed(0.5, 0.4, 0.6), mine, theirs)
     assert "no smaller than the original in macs" in (by_macs or "")
+
+
+@pytest.mark.slow
+def test_a_litert_target_times_its_finalists_in_litert_against_the_parent(parent, data: dict, tmp_path: Path) -> None:
+    step = TargetStep(max_drop=100.0, runtime="litert", precisions=("float",), budget_minutes=2.0, candidates=0)
+    result = compress(parent, Recipe("t", (step,)), Project.create(tmp_path / "p"), **data)
+    finalists = [r for r in result.metrics["candidates"] if r["runtime"] == "litert"]
+    assert finalists, "the candidates that met the target on ONNX Runtime were timed in LiteRT"
+    kept = next(r for r in result.metrics["candidates"] if r["variant"] == result.variant.id)
+    assert kept["runtime"] == "litert" and result.metrics["paired_latency"]["litert"]["against"] == result.parent.id
+    assert "LiteRT" in result.metrics["search"]["target"]
