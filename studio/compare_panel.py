@@ -13,6 +13,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDoubleSpinBox, QGroupBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from core.compare import Recommendations, VariantRow, collapsed, pareto_front
+from core.metrics.accuracy_text import resolution_text
 from core.project import Variant
 from studio.bar_charts import BarCharts
 from studio.charts import NO_VARIANTS, ChartOrMessage, PlotWithLegend, variant_colour
@@ -110,6 +111,9 @@ def recommendation_html(recommendations: Recommendations) -> str:
         return "Recommendations appear once variants are measured."
     lines = [f"Among the variants of <b>{escape(recommendations.original.name)}</b> whose estimated loss is at "
              f"most {recommendations.max_drop:g} points of top-1 (paired, on the same images):"]  # fmt: skip
+    images = max((pick.row.paired_n or 0 for pick in recommendations.picks), default=0)
+    if images:
+        lines.append(f"<i>{escape(resolution_text(images).capitalize())}.</i>")
     for pick in recommendations.picks:
         weak = ' — evidence is thin: <a href="remeasure">Re-measure</a>' if pick.weak else ""
         lines.append(f"<b>{pick.title}:</b> {escape(pick.row.name)} — {escape(pick.why)}{weak}")

@@ -144,3 +144,11 @@ def test_re_measure_all_pairs_every_variant_in_the_runtime_the_table_shows(qtbot
     runtime.setCurrentIndex(runtime.findData("onnxruntime"))
     assert window.variants_panel.model.rows[1].latency_ratio is None, "never timed in ONNX Runtime: nothing shown"
     assert window.variants_panel.model.index(1, 2).data() == "–"
+
+
+def test_the_recommendation_card_says_what_its_images_can_resolve(panel) -> None:
+    rows = variant_rows(three_variants())
+    panel.show_rows(rows, recommend(rows, max_drop=3.0))
+    card = panel.card.text()
+    assert "With 40 images, differences smaller than about ±5.4 points cannot be told apart" in card
+    assert "not confirmed" in card and "no measurable loss" not in card
