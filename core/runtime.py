@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from torch import nn
 
 RUNTIMES = ("torch", "onnxruntime")
+# Every runtime a paired latency can be measured in, as people read it; LiteRT and ExecuTorch time exported files.
+RUNTIME_TITLES = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime", "litert": "LiteRT (.tflite, XNNPACK)",
+                  "executorch": "ExecuTorch (.pte, XNNPACK)"}  # fmt: skip
 Predictor = Callable[[np.ndarray], np.ndarray]
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from core.compare import VariantRow
+from core.runtime import RUNTIME_TITLES
 from studio.state import StudioState
 
 
@@ -109,7 +110,8 @@ def _versions(count: int) -> str:
 def _gains(row: VariantRow) -> str:
     said = [f"{row.size_mb:.1f} MB"] if row.size_mb is not None else []
     if row.latency_ratio:
-        said.append(f"{1 / row.latency_ratio:.1f}× as fast")
+        runtime = RUNTIME_TITLES.get(row.latency_runtime, row.latency_runtime)
+        said.append(f"{1 / row.latency_ratio:.1f}× as fast in {runtime} on this computer")
     if row.delta_top1 is not None:
         said.append(f"{row.delta_top1:+.1f} points of accuracy".replace("-", "−"))
     return ", ".join(said) or "not measured"

@@ -21,12 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from core.compare import VariantRow
+from core.runtime import RUNTIME_TITLES
 from studio.frozen_table import FrozenColumnTable
 from studio.table_model import ColumnTableModel, Index
-
-# The runtimes whose paired latency the table can show; LiteRT and ExecuTorch time each variant's exported file.
-RUNTIME_TITLES = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime", "litert": "LiteRT (.tflite, XNNPACK)",
-                  "executorch": "ExecuTorch (.pte, XNNPACK)"}  # fmt: skip
 
 
 def _number(value: float | None, fmt: str) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 
+from core.data.datasets import ImageDataset, Sample
 from studio.state import ZooChoice
 
 
@@ -17,7 +20,8 @@ def test_each_step_button_leads_to_its_place(qtbot, window) -> None:
 
     window.tabs.setCurrentWidget(start)
     window.compress_panel.advanced.setChecked(True)  # left on the knobs: the Start tab brings back the target form
-    window.state.datasets.update(calib=object(), evaluation=object())  # type: ignore[arg-type]
+    images = ImageDataset(Path("images"), "labels_csv", [Sample(Path("a.png"), 0)])  # chosen, never read here
+    window.state.datasets.update(calib=images, evaluation=images)
     window.start.refresh()
     assert cards[1].button.text() == "Make it smaller or faster"
     qtbot.mouseClick(cards[1].button, Qt.MouseButton.LeftButton)
