@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from core.jobs import Progress
 
@@ -34,14 +35,30 @@ def model_args(parser: argparse.ArgumentParser, help: str = MODEL_HELP) -> None:
         help="pretrained | none (untrained) | auto (pretrained if available) | PATH to a state_dict",
     )  # fmt: skip
     parser.add_argument("--trust-pickle", action="store_true", help="allow pickled modules (runs code in the file)")
+    parser.add_argument("--labels", help="the model's class names: a text file, one name a line, in class order "
+                        "(default: the model's own, else a labelled folder's class folders when they match)")
 
 
 def load_model(args: argparse.Namespace, progress: Progress):
+    from core.data.labels import read_labels_file, with_class_names
     from core.references import resolve_reference
 
+    names = read_labels_file(args.labels) if args.labels else None  # a bad file fails before the model loads
     model = resolve_reference(args.model, args.weights, trust_pickle=args.trust_pickle, progress=progress)
+    if names is not None:
+        model = with_class_names(model, names, args.labels)
     for warning in model.card.warnings:
         print(f"mnstudio: warning: {warning}", file=sys.stderr)
+    return model
+
+
+def named_by_folders(model: Any, datasets: list[Any]) -> Any:
+    """The model with a labelled folder's class names when it has none of its own (said on stderr)."""
+    from core.data.labels import names_from_folders
+
+    model, note = names_from_folders(model, datasets)
+    if note:
+        print(f"mnstudio: note: {note}", file=sys.stderr)
     return model
 
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from core.cli_common import load_model, progress_printer
+from core.cli_common import load_model, named_by_folders, progress_printer
 from core.errors import StudioError
 from core.jobs import Progress
 
@@ -48,6 +48,8 @@ def cmd_eval(args: argparse.Namespace) -> dict[str, Any]:
     model = load_model(args, progress)
     against = against_model(args, progress)
     dataset = open_dataset(args.data, num_classes=model.card.num_classes, limit=args.limit, seed=args.seed)
+    if not args.labels:
+        model = named_by_folders(model, [dataset])
     result = evaluate(model, dataset, runtime=args.runtime, threads=args.threads, batch_size=args.batch_size,
                       progress=progress.span(0.0, 0.5 if against else 1.0))  # fmt: skip
     out = {"model": model.card.title, "spec": str(model.card.spec or ""), "weights": model.card.weights.label}

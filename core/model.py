@@ -58,6 +58,7 @@ class ModelCard:
             "std": list(self.std),
             "format": self.format,
             "pruned": self.pruned,
+            "class_names": list(self.class_names),
             "quantization": self.quantization.precision.key if self.quantization else None,
             "precision": str(self.precision),
             "path": self.path,

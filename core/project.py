@@ -93,6 +93,7 @@ class Variant:
     quantization: QuantInfo | None = None  # how to rebuild an int8/fp16 variant's skeleton
     pruned: bool = False
     fingerprint: str = ""  # of the stored weights: a re-run finds its parent instead of storing it again
+    class_names: tuple[str, ...] = ()  # the model's own class names, in class order (empty: the default ones)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +110,7 @@ class Variant:
             "quantization": self.quantization.to_dict() if self.quantization else None,
             "pruned": self.pruned,
             "fingerprint": self.fingerprint,
+            "class_names": list(self.class_names),
         }
 
     @classmethod
@@ -133,7 +135,16 @@ class Variant:
             quantization=_quant_info(data.get("quantization")),
             pruned=_typed(data, "pruned", bool, False),
             fingerprint=_typed(data, "fingerprint", str, ""),
+            class_names=_names(data.get("class_names")),
         )
+
+
+def _names(data: Any) -> tuple[str, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, list) or not all(isinstance(name, str) for name in data):
+        raise ProjectError(f"{VARIANT_FILE}: class_names must be a list of strings")
+    return tuple(data)
 
 
 def _quant_info(data: Any) -> QuantInfo | None:
@@ -141,6 +152,13 @@ def _quant_info(data: Any) -> QuantInfo | None:
         return None if data is None else QuantInfo.from_dict(data)
     except ValueError as exc:
         raise ProjectError(f"{VARIANT_FILE}: {exc}") from None
+
+
+def _own_names(card: Any) -> tuple[str, ...]:
+    """The card's class names when they are the model's own, not the default ones every model of its size gets."""
+    from core.zoo.loading import class_names_for
+
+    return card.class_names if card.class_names and card.class_names != class_names_for(card.num_classes) else ()
 
 
 def model_fingerprint(model: LoadedModel) -> str:
@@ -466,7 +484,7 @@ class Project:
             variant = Variant(
                 variant_id, name, model_file, fmt, card.spec, card.weights, parent,
                 recipe=recipe or {}, metrics=metrics or {}, quantization=card.quantization, pruned=card.pruned,
-                fingerprint=fingerprint,
+                fingerprint=fingerprint, class_names=_own_names(card),
             )  # fmt: skip
             staging = self.path("variants", f"{STAGING_PREFIX}{variant_id}")
             try:
@@ -543,12 +561,16 @@ class Project:
         variant = self.variant(variant_id)
         path = self.model_path(variant)
         if variant.format != "state_dict":
-            return load_model_file(path)
-        assert variant.spec is not None
-        if variant.quantization:
-            return self._load_quantized(variant, path)
-        module, pruned = load_state_dict_into(variant.spec, read_state_dict(path), f"variant {variant.name}")
-        return assemble_model(variant.spec, module, variant.weights, "pytorch", str(path), pruned=pruned)
+            model = load_model_file(path)
+        elif variant.quantization:
+            model = self._load_quantized(variant, path)
+        else:
+            assert variant.spec is not None
+            module, pruned = load_state_dict_into(variant.spec, read_state_dict(path), f"variant {variant.name}")
+            model = assemble_model(variant.spec, module, variant.weights, "pytorch", str(path), pruned=pruned)
+        if variant.class_names and len(variant.class_names) == model.card.num_classes:
+            model.card = replace(model.card, class_names=variant.class_names)
+        return model
 
     def _load_quantized(self, variant: Variant, path: Path) -> LoadedModel:
         from core.zoo.loading import assemble_model, read_checkpoint

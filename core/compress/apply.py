@@ -75,6 +75,10 @@ def apply_recipe(
     if current.card.quantization is None:
         applied.float_module = current.module
     applied.model = current
+    # No step changes the classes: what the steps rebuilt keeps the model's own names.
+    for made in (applied.model, applied.float_model):
+        if made is not None and made is not model:
+            made.card = replace(made.card, class_names=model.card.class_names)
     return applied
 
 

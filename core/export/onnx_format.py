@@ -39,6 +39,27 @@ def predictor(path: Path) -> Predictor:
 
 
 def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress) -> Artifact:
+    artifact = _converted(job, target, progress)
+    _stamp_class_names(target, job.source.model.card.class_names)
+    return artifact
+
+
+def _stamp_class_names(path: Path, names: tuple[str, ...]) -> None:
+    """The model's class names, in class order, as the file's `class_names` metadata (a JSON list), where
+    Netron and an app's loader find them."""
+    import json
+
+    import onnx
+
+    if not names:
+        return
+    model = onnx.load(str(path), load_external_data=False)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "class_names", json.dumps(list(names), ensure_ascii=False)
+    onnx.save(model, str(path))
+
+
+def _converted(job: ExportJob, target: Path, progress: Progress) -> Artifact:
     options = job.options
     if isinstance(job.source.precision, Float):
         progress(0.1, "exporting ONNX")

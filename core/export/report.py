@@ -71,6 +71,9 @@ class ExportReport:
 
     def to_text(self) -> str:
         lines = [f"Export of {self.source['name']} ({self.source['precision']})"]
+        names = self.source.get("class_names") or []
+        if names:  # a wrong label set is visible before shipping
+            lines.append(f"{len(names)} class names: {', '.join(names[:5])}{', …' if len(names) > 5 else ''}")
         images = self.verification_images
         lines.append(f"verified on {images.get('n', 0)} images from {images.get('dataset', '-')}"
                      + (f"; source top-1 {images['source_top1']:.2f}%" if "source_top1" in images else ""))  # fmt: skip
@@ -114,7 +117,7 @@ def describe_source(source: ExportSource, options: ExportOptions) -> dict[str, A
     described: dict[str, Any] = {
         "name": source.name, "precision": str(source.precision), "spec": str(card.spec or ""), "pruned": card.pruned,
         "input_size": card.input_size, "resize_size": card.resize_size, "num_classes": card.num_classes,
-        "mean": list(card.mean), "std": list(card.std), "options": {
+        "mean": list(card.mean), "std": list(card.std), "class_names": list(card.class_names), "options": {
             k: getattr(options, k)
             for k in ("dynamic_batch", "opset", "nhwc", "int8_io", "fp16", "int8_weights", "reduce_range")
         },

@@ -123,7 +123,8 @@ def _source_identity(job: ExportJob) -> dict[str, Any]:
     calibration images)."""
     source = job.source
     identity: dict[str, Any] = {"weights": job.cached("source_digest", lambda: _model_digest(source.model)),
-                                "precision": str(source.precision)}  # fmt: skip
+                                "precision": str(source.precision),
+                                "class_names": list(source.model.card.class_names)}  # fmt: skip
     with_parent = source.float_parent is not None and not source.parent_problem and job.calib is not None
     if isinstance(source.precision, Int8Static) and with_parent:
         assert source.quantize_step is not None

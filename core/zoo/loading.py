@@ -28,11 +28,14 @@ WEIGHT_CHOICES = ("auto", "pretrained", "none")
 
 
 def class_names_for(num_classes: int) -> tuple[str, ...]:
+    """The names a model is shown with until it is given its own: ImageNet's for 1,000 classes, else "class i"."""
+    from core.data.labels import placeholder_names
+
     if num_classes == 1000:
         from core.data.classes import imagenet_classes
 
         return imagenet_classes().names
-    return tuple(f"class {i}" for i in range(num_classes))
+    return placeholder_names(num_classes)
 
 
 def create_model(spec: ModelSpec, weights: str = "auto", progress: Progress | None = None) -> LoadedModel:
