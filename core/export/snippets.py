@@ -36,7 +36,8 @@ import kotlin.math.roundToInt
 import org.tensorflow.lite.Interpreter
 
 class Classifier(context: Context) : AutoCloseable {
-    data class Prediction(val label: String, val index: Int, val logit: Float)
+    /** The most likely class: its name (labels.txt), index, and probability (softmax of the logits, 0 to 1). */
+    data class Prediction(val label: String, val index: Int, val probability: Float)
 
     private val interpreter = Interpreter(loadModelFile(context, MODEL_FILE))
     private val labels: List<String> = context.assets.open(LABELS_FILE).bufferedReader().use { it.readLines() }
@@ -52,7 +53,9 @@ class Classifier(context: Context) : AutoCloseable {
         interpreter.run(input, output)
         val logits = readLogits()
         val best = logits.indices.maxByOrNull { logits[it] } ?: 0
-        return Prediction(labels[best], best, logits[best])
+        val peak = logits[best]
+        val total = logits.fold(0.0) { sum, logit -> sum + Math.exp((logit - peak).toDouble()) }
+        return Prediction(labels[best], best, (1.0 / total).toFloat())
     }
 
     override fun close() = interpreter.close()
@@ -165,10 +168,11 @@ import CoreVideo
 import Foundation
 
 final class Classifier {
+    /// The most likely class: its name (labels.txt), index, and probability (softmax of the logits, 0 to 1).
     struct Prediction {
         let label: String
         let index: Int
-        let logit: Float
+        let probability: Float
     }
 
     static let modelName = "$stem"
@@ -206,7 +210,12 @@ final class Classifier {
         for index in 1..<logits.count where logits[index].floatValue > logits[best].floatValue {
             best = index
         }
-        return Prediction(label: labels[best], index: best, logit: logits[best].floatValue)
+        let peak = logits[best].floatValue
+        var total: Float = 0
+        for index in 0..<logits.count {
+            total += expf(logits[index].floatValue - peak)
+        }
+        return Prediction(label: labels[best], index: best, probability: 1 / total)
     }
 
     /// Resize the short side to resizeSize, then take the centre inputSize × inputSize pixels as RGBA bytes.

@@ -67,6 +67,7 @@ def test_the_android_classifier_parses_as_kotlin_and_carries_every_number(kind: 
     assert (nhwc in code) == (metadata["layout"] == "NHWC")
     for defined in ("fun loadModelFile", "private val input", "private val output", "fun classify(bitmap: Bitmap)"):
         assert defined in code
+    assert "Prediction(labels[best], best, (1.0 / total).toFloat())" in code, "a class name and a probability"
 
 
 def test_the_ios_classifier_parses_as_swift_and_carries_every_number() -> None:
@@ -76,6 +77,7 @@ def test_the_ios_classifier_parses_as_swift_and_carries_every_number() -> None:
     assert [n for n in numbers(metadata) if n not in code] == []
     assert 'forResource: Classifier.modelName, withExtension: "mlmodelc"' in code and '"v2"' in code
     assert "dataType: .float32" in code and "func classify(_ pixelBuffer: CVPixelBuffer)" in code
+    assert "Prediction(label: labels[best], index: best, probability: 1 / total)" in code and "expf(" in code
 
 
 def test_the_syntax_check_finds_an_unclosed_class() -> None:
