@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from core.compare import recommend, variant_rows
 from core.compress.pipeline import compress
 from core.data import combine_datasets, open_dataset
+from core.data.labels import names_from_folders
 from core.inspect import ModelReport, describe, inspect_model
 from core.project import Project
 from core.recipe import Recipe, RecipeError, TargetStep
@@ -226,6 +227,21 @@ class MainWindow(QMainWindow):
 
         self.undo_stack.push(Edit(text, setter(value), setter(old), merge_key=f"{field}:{text}"))
 
+    def _names_from_folders(self) -> None:
+        """A model still shown with the default class names takes an open labelled folder's, undoably, and the
+        status bar says so."""
+        report = self.state.report
+        if report is None:
+            return
+        datasets = [self.state.dataset(role) for role in ("evaluation", "train", "calib")]
+        named, note = names_from_folders(report.model, datasets)
+        if note is None:
+            return
+        self._assign("report", replace(report, model=named), "Take the class names from the folders",
+                     lambda: self.view.show_report(self.state.report))  # fmt: skip
+        self.statusBar().showMessage(f"{note[0].upper()}{note[1:].split('; give')[0]} (Edit › Undo keeps the "
+                                     "model's own)")  # fmt: skip
+
     def assign_recipe(self, recipe: Recipe, text: str = "Edit recipe") -> None:
         self._assign("recipe", recipe, text, self._recipe_changed)
 
@@ -306,6 +322,7 @@ class MainWindow(QMainWindow):
                 self.state.datasets[role] = dataset
                 self.data_panel.show_dataset(role, dataset)
                 self._refresh_needs()
+                self._names_from_folders()
 
         def failed(message: str, details: str) -> None:
             self.state.datasets.pop(role, None)
@@ -365,6 +382,7 @@ class MainWindow(QMainWindow):
     def _on_loaded(self, report: ModelReport, variant_id: str | None) -> None:
         self.state.report, self.state.error, self.state.model_variant = report, "", variant_id
         self.view.show_report(report)
+        self._names_from_folders()
         self._refresh_needs()  # the form's least budget is this model's, and Start follows
         self.export_panel.source.setText(f"Current model: {report.model.card.title}. Select a variant in the "
                                          "Variants tab to export it instead.")  # fmt: skip

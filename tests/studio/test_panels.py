@@ -259,3 +259,23 @@ def test_a_variant_becomes_the_current_model_through_its_project(qtbot, window, 
     with qtbot.waitSignal(window.model_loaded, timeout=60_000) as loaded:
         window.variants_panel.buttons["Use as model"].click()
     assert loaded.args[0].model.card.spec == TINY and window.state.model_variant == child
+
+
+def test_a_users_model_takes_the_open_folders_class_names_and_undo_keeps_its_own(window, qtbot, tmp_path) -> None:
+    import torch
+
+    from core.zoo.registry import ModelSpec
+    from tests.helpers import write_image
+
+    checkpoint = tmp_path / "my_model.pth"
+    torch.save(ModelSpec("mobilenet_v3_small", resolution=64, num_classes=2).build().state_dict(), checkpoint)
+    for label, folder in enumerate(("n01440764", "n02102040")):
+        write_image(tmp_path / "photos" / folder / "a.png", seed=label)
+    with qtbot.waitSignal(window.model_loaded, timeout=60_000):
+        window.load_file(checkpoint)
+    window.set_data_folder("evaluation", str(tmp_path / "photos"))
+    qtbot.waitUntil(lambda: window.state.report.model.card.class_names == ("tench", "English springer"),
+                    timeout=30_000)  # fmt: skip
+    assert "Class names taken from the 2 class folders" in window.statusBar().currentMessage()
+    window.undo_stack.undo()
+    assert window.state.report.model.card.class_names == ("class 0", "class 1")
