@@ -341,6 +341,11 @@ def _foreign_module(module: Any, path: Path, fmt: str, resolution: int) -> Loade
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ModelLoadError(f"{path.name} must return one row of logits per image (N×classes); for {batch} images "
                              f"it returned {shape}")  # fmt: skip
+    from core.zoo.rebuild import rebuilt_as_zoo
+
+    rebuilt = rebuilt_as_zoo(module, path, fmt, resolution, batch)
+    if rebuilt is not None:
+        return rebuilt
     num_classes = int(out.shape[1])
     card = ModelCard(
         title=f"{path.name}",

@@ -37,8 +37,11 @@ class _Touch:
         return (os.system, (f"touch {self.target}",))
 
 
-def _program(path: Path) -> Path:
-    module = ModelSpec("mobilenet_v3_small", resolution=RES).build().eval()
+def _program(path: Path, zoo: bool = True) -> Path:
+    """A torch.export program of a small MobileNet, or (`zoo=False`) of a network the zoo does not know, which
+    stays a .pt2 file when stored in a project (a MobileNet is rebuilt and stored as a state_dict)."""
+    module = ModelSpec("mobilenet_v3_small", resolution=RES).build().eval() if zoo else torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 1000)).eval()
     torch.export.save(torch.export.export(module, (torch.zeros(1, 3, RES, RES),)), str(path))
     return path
 
@@ -116,7 +119,7 @@ def test_code_in_a_pt2_sample_inputs_is_refused(tmp_path: Path, marker: Path) ->
 def test_code_in_a_pt2_stored_in_a_project_is_refused_on_load_and_export(
     tmp_path: Path, marker: Path, capsys
 ) -> None:
-    clean = load_model_file(_program(tmp_path / "clean.pt2"))
+    clean = load_model_file(_program(tmp_path / "clean.pt2", zoo=False))
     project = Project.create(tmp_path / "proj")
     variant = project.add_variant(clean, "mine")
     _with_pickled_weight(project.model_path(variant), marker)  # the stored copy is tampered with afterwards
