@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import weakref
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from core.compare import recommend, variant_rows
 from core.compress.pipeline import compress
 from core.data import combine_datasets, open_dataset
 from core.data.labels import names_from_folders
+from core.errors import UntrustedPickleError
 from core.inspect import ModelReport, describe, inspect_model
 from core.project import Project
 from core.recipe import Recipe, RecipeError, TargetStep
@@ -343,9 +344,22 @@ class MainWindow(QMainWindow):
         return self._start_load(f"Loading {choice.spec}", str(choice.spec), inspect_model, str(choice.spec),
                                 choice.weights)  # fmt: skip
 
-    def load_file(self, path: str | Path) -> Job:
+    def load_file(self, path: str | Path, trusted: bool = False) -> Job:
+        """Open a model file; one that would run code when loaded is opened only after the user trusts it."""
         name = Path(path).name
-        return self._start_load(f"Opening {name}", name, inspect_model, str(path), "auto")
+        return self._start_load(f"Opening {name}", name, _open_or_ask, str(path), trusted)
+
+    def confirm_trust(self, name: str, reason: str) -> bool:
+        """Ask, in plain words, whether to run the code a model file holds (the studio's `--trust-pickle`)."""
+        answer = QMessageBox.question(
+            self, "Trust this file?",
+            f"{name} holds Python code, not just weights: opening it runs that code on this computer, with your "
+            "permissions.\n\nOpen it only if you made it yourself or it comes from someone you trust. Once opened, "
+            "a MobileNet is kept as plain weights (a state_dict), so it never needs trusting again.\n\n"
+            f"What was found: {reason}",
+            QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
+        )  # fmt: skip
+        return answer == QMessageBox.StandardButton.Open
 
     def ask_open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", MODEL_FILE_FILTER)
@@ -379,7 +393,15 @@ class MainWindow(QMainWindow):
         job.failed.connect(lambda message, details: self._on_load_failed(name, message, details))
         return job
 
-    def _on_loaded(self, report: ModelReport, variant_id: str | None) -> None:
+    def _on_loaded(self, report: ModelReport | NeedsTrust, variant_id: str | None) -> None:
+        if isinstance(report, NeedsTrust):
+            if self.confirm_trust(Path(report.path).name, report.reason):
+                self.load_file(report.path, trusted=True)
+            else:  # the user said no: nothing to warn about, the Model tab says what happened
+                self.state.error = f"{Path(report.path).name} was not opened: it holds code and was not trusted."
+                self.view.show_error(self.state.error)
+                self.start.refresh()
+            return
         self.state.report, self.state.error, self.state.model_variant = report, "", variant_id
         self.view.show_report(report)
         self._names_from_folders()
@@ -520,3 +542,18 @@ class MainWindow(QMainWindow):
         self.runner.shutdown()
         self.graph_panel.shutdown()
         super().closeEvent(event)
+
+
+@dataclass(frozen=True)
+class NeedsTrust:
+    """A model file that would run code when loaded: the user is asked before it is opened."""
+
+    path: str
+    reason: str
+
+
+def _open_or_ask(path: str, trusted: bool, progress: Any) -> ModelReport | NeedsTrust:
+    try:
+        return inspect_model(path, "auto", trust_pickle=trusted, progress=progress)
+    except UntrustedPickleError as exc:
+        return NeedsTrust(path, str(exc))

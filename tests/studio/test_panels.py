@@ -279,3 +279,23 @@ def test_a_users_model_takes_the_open_folders_class_names_and_undo_keeps_its_own
     assert "Class names taken from the 2 class folders" in window.statusBar().currentMessage()
     window.undo_stack.undo()
     assert window.state.report.model.card.class_names == ("class 0", "class 1")
+
+
+def test_a_pickled_model_opens_after_the_user_trusts_it_and_not_before(window, qtbot, tmp_path, monkeypatch) -> None:
+    import torch
+
+    from core.zoo.registry import ModelSpec
+
+    path = tmp_path / "whole_model.pt"
+    torch.save(ModelSpec("mobilenet_v3_small", resolution=96, num_classes=4).build(), path)
+    asked: list[str] = []
+    monkeypatch.setattr(window, "confirm_trust", lambda name, reason: asked.append(reason) or False)
+    job = window.load_file(path)
+    qtbot.waitUntil(lambda: not job.running, timeout=60_000)
+    assert asked and "holds code" in asked[0] and window.state.report is None
+    assert "not trusted" in window.state.error
+    monkeypatch.setattr(window, "confirm_trust", lambda name, reason: True)
+    with qtbot.waitSignal(window.model_loaded, timeout=60_000):
+        window.load_file(path)
+    card = window.state.report.model.card
+    assert card.num_classes == 4 and card.spec is not None, "rebuilt as its zoo architecture, storable as weights"
