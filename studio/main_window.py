@@ -397,10 +397,11 @@ class MainWindow(QMainWindow):
         if isinstance(report, NeedsTrust):
             if self.confirm_trust(Path(report.path).name, report.reason):
                 self.load_file(report.path, trusted=True)
-            else:  # the user said no: nothing to warn about, the Model tab says what happened
+            else:  # the user said no: no dialog to warn about it, the Model tab says what happened
                 self.state.error = f"{Path(report.path).name} was not opened: it holds code and was not trusted."
                 self.view.show_error(self.state.error)
                 self.start.refresh()
+                self.load_failed.emit(self.state.error)
             return
         self.state.report, self.state.error, self.state.model_variant = report, "", variant_id
         self.view.show_report(report)

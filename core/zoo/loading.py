@@ -289,7 +289,10 @@ def load_model_file(
         overrides["padding"] = padding or (known.padding if known else "torch")
     spec = infer_spec(state_dict, path.name, **overrides)
     module, pruned = load_state_dict_into(spec, state_dict, path.name)
-    return assemble_model(spec, module, _file_weights(path, known), "pytorch", str(path), pruned=pruned)
+    model = assemble_model(spec, module, _file_weights(path, known), "pytorch", str(path), pruned=pruned)
+    if known is None:  # a user's own model is named after its file (variants and exports after it), not "MobileNetV2"
+        model.card = replace(model.card, title=path.stem + (" pruned" if pruned else ""))
+    return model
 
 
 MODEL_SUFFIXES = (".pth", ".pt", ".pt2", ".onnx", ".ckpt", ".bin")

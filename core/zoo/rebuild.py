@@ -43,6 +43,6 @@ def rebuilt_as_zoo(module: Any, path: Path, fmt: str, resolution: int, batch: in
                                    str(path), pruned=pruned)  # fmt: skip
             note = (f"rebuilt as {spec} from the {FORMAT_WORDS.get(fmt, fmt)} file's weights (same outputs), so it "
                     "can be compressed")  # fmt: skip
-            model.card = replace(model.card, title=path.name, warnings=(*model.card.warnings, note))
+            model.card = replace(model.card, title=path.stem, warnings=(*model.card.warnings, note))
             return model
     return None

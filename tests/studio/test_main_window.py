@@ -56,7 +56,7 @@ def test_picker_says_where_weights_come_from(window, shared) -> None:
     assert "downloaded from torchvision" in picker.availability.text()
 
 
-def test_bad_files_are_explained_and_the_previous_model_stays(qtbot, window, tmp_path: Path) -> None:
+def test_bad_files_are_explained_and_the_previous_model_stays(qtbot, window, tmp_path: Path, monkeypatch) -> None:
     with qtbot.waitSignal(window.model_loaded, timeout=LOAD_TIMEOUT_MS):
         window.load_zoo(ZooChoice("mobilenet_v3_small", resolution=128, pretrained=False))
     garbage = tmp_path / "broken.pth"
@@ -67,9 +67,11 @@ def test_bad_files_are_explained_and_the_previous_model_stays(qtbot, window, tmp
     assert not window.view.banner.isHidden() and "broken.pth" in window.view.banner.text()
     pickled = tmp_path / "whole.pt"
     torch.save(ModelSpec("mobilenet_v3_small").build(), pickled)
+    asked: list[str] = []
+    monkeypatch.setattr(window, "confirm_trust", lambda name, reason: asked.append(reason) or False)
     with qtbot.waitSignal(window.load_failed, timeout=LOAD_TIMEOUT_MS) as refused:
         window.load_file(pickled)
-    assert "pickled Python objects" in refused.args[0]
+    assert "pickled Python objects" in asked[0] and "was not trusted" in refused.args[0]
     assert window.state.report is not None and window.view.layers.rowCount() > 0
 
 
