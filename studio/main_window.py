@@ -33,13 +33,13 @@ from PySide6.QtWidgets import (
 
 # The engine's verbs are imported with the window, while the splash shows, not at the first click:
 # a cold import on the GUI thread (torch-pruning, torchao) froze the window for ~80 ms.
-from core.compare import recommend, variant_rows
+from core.compare import recommend, root_of, variant_rows
 from core.compress.pipeline import compress
 from core.data import combine_datasets, open_dataset
 from core.data.labels import names_from_folders
 from core.errors import UntrustedPickleError
 from core.inspect import ModelReport, describe, inspect_model
-from core.project import Project
+from core.project import Project, model_fingerprint
 from core.recipe import Recipe, RecipeError, TargetStep
 from core.runtime import default_threads
 from core.settings import load_settings, save_settings
@@ -404,6 +404,10 @@ class MainWindow(QMainWindow):
                 self.load_failed.emit(self.state.error)
             return
         self.state.report, self.state.error, self.state.model_variant = report, "", variant_id
+        if variant_id is None and self.state.project is not None and report.model.module is not None:
+            # Stored before (in an earlier session, say): Compare shows that lineage.
+            found = self.state.project.find_by_fingerprint(model_fingerprint(report.model))
+            self.state.model_variant = found.id if found is not None else None
         self.view.show_report(report)
         self._names_from_folders()
         self._refresh_needs()  # the form's least budget is this model's, and Start follows
@@ -434,7 +438,12 @@ class MainWindow(QMainWindow):
         rows = variant_rows(variants, runtime=self.state.latency_runtime)
         recipes = {v.id: v.recipe.get("name", "") for v in variants}
         self.variants_panel.show_rows(rows, recipes, self.state.selected_variant)
-        self.compare_panel.show_rows(rows, recommend(rows, self.state.recommendation_drop()))
+        # Compare shows the current model's lineage only: accuracies on other label sets never share its axes.
+        by_id = {v.id: v for v in variants}
+        stored = by_id.get(self.state.model_variant or "")
+        root = root_of(stored, by_id).id if stored is not None else None
+        lineage = [row for row in rows if root is not None and root in (row.id, row.against)]
+        self.compare_panel.show_rows(lineage, recommend(lineage, self.state.recommendation_drop(), original=root))
         self.start.refresh(rows)
         self._refresh_selection()
         self.variants_changed.emit()
