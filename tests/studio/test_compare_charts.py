@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from core.compare import recommend, variant_rows
 from studio.charts import NO_VARIANTS
 from studio.compare_panel import NOT_PAIRED, ComparePanel
+from studio.state import ZooChoice
 from studio.theme import WARNING
 from tests.helpers import answers, scored_variant
 from tests.studio.shown import shown
@@ -152,3 +153,19 @@ def test_the_recommendation_card_says_what_its_images_can_resolve(panel) -> None
     card = panel.card.text()
     assert "With 40 images, differences smaller than about ±5.4 points cannot be told apart" in card
     assert "not confirmed" in card and "no measurable loss" not in card
+
+
+def test_compare_follows_the_current_model_and_never_shows_another_models_lineage(qtbot, window,
+                                                                                  tiny_project) -> None:  # fmt: skip
+    window.set_project(tiny_project)
+    tiny = tiny_project.variants[0]
+    with qtbot.waitSignal(window.model_loaded, timeout=60_000):
+        window.use_variant_as_model(tiny.id)
+    window.refresh_variants()
+    assert f"Among the variants of <b>{tiny.name}</b>" in window.compare_panel.card.text()
+    with qtbot.waitSignal(window.model_loaded, timeout=60_000):
+        window.load_zoo(ZooChoice("mobilenet_v3_small", resolution=128, pretrained=False))  # another model
+    window.refresh_variants()
+    assert tiny.name not in window.compare_panel.card.text()
+    assert window.compare_panel.card.text() == "Recommendations appear once variants are measured."
+    assert len(window.variants_panel.model.rows) == 2, "the Variants table still lists the project's variants"
