@@ -297,3 +297,21 @@ def test_an_onnx_model_that_answers_once_per_batch_is_refused_when_scored(tmp_pa
     (images / "labels.csv").write_text("file,label\n" + "".join(f"{i}.png,{i}\n" for i in range(3)))
     assert main(["eval", str(path), "--data", str(images), "--runtime", "onnxruntime", "--threads", "1"]) == 2
     assert "one row of class scores per image" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_sigterm_ends_an_export_as_ctrl_c_does_and_leaves_no_scratch_folder(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "core.cli", "export", TINY, "--weights", "none", "--format",
+                                "onnx", "--out", str(out), "--latency-runs", "10000", "--threads", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not any(out.glob(".export-*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the export has made its scratch folder
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted" in err
+    assert not list(out.glob(".export-*")) and not list(out.glob(".partial-*"))
