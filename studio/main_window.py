@@ -37,7 +37,7 @@ from core.compare import recommend, root_of, variant_rows
 from core.compress.pipeline import compress
 from core.data import combine_datasets, open_dataset
 from core.data.labels import names_from_folders
-from core.errors import UntrustedPickleError
+from core.errors import UntrustedPickleError, plain
 from core.inspect import ModelReport, describe, inspect_model
 from core.project import Project, model_fingerprint
 from core.recipe import Recipe, RecipeError, TargetStep
@@ -190,7 +190,9 @@ class MainWindow(QMainWindow):
 
     # Errors ------------------------------------------------------------------------------------
     def show_problem(self, message: str, details: str = "", title: str = "Something went wrong") -> None:
-        """A non-blocking dialog: what went wrong (the message says what to do); a traceback under Details."""
+        """A non-blocking dialog: what went wrong (the message says what to do); a traceback under Details.
+        Terminal colour codes a back end put in its message never reach the window."""
+        message, details = plain(message), plain(details)
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
         if details:
             box.setInformativeText("This looks like a bug in the studio; the details help to report it.")

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from core.errors import StudioError
+from core.errors import StudioError, first_line, plain
 from core.jobs import Cancelled, CancelToken, Progress
 
 
@@ -129,9 +129,10 @@ class _Task(QRunnable):
         except Cancelled:
             relay.cancelled.emit()
         except StudioError as exc:
-            relay.failed.emit(str(exc), "")
+            relay.failed.emit(plain(str(exc)), "")
         except Exception as exc:  # a bug must reach the user as a message, not kill the thread silently
-            relay.failed.emit(f"unexpected error: {type(exc).__name__}: {exc}", traceback.format_exc())
+            message = f"unexpected error: {type(exc).__name__}: {first_line(exc)}"
+            relay.failed.emit(message, plain(traceback.format_exc()))
         else:
             relay.succeeded.emit(result)
 

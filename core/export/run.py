@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import ExportError, StudioError
+from core.errors import ExportError, StudioError, first_line
 from core.export.bundle import BUNDLE_FORMATS, write_bundle
 from core.export.checks import check_supported, check_writable
 from core.export.console import stdout_to_stderr
@@ -26,7 +26,7 @@ from core.export.reuse import ArtifactIndex
 from core.export.source import ExportSource
 from core.export.staging import artifact_size, staged
 from core.export.verify import VerificationImages
-from core.export.verifying import first_line, float_parent_logits, verification_images, verify_artifact
+from core.export.verifying import float_parent_logits, verification_images, verify_artifact
 from core.jobs import Progress, silent
 from core.metrics.size import state_dict_bytes
 from core.precision import artifact_precision

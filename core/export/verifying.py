@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import StudioError
+from core.errors import StudioError, first_line
 from core.export.job import Artifact, ExportJob, ExportOptions
 from core.export.registry import ExportFormat
 from core.export.source import ExportSource
@@ -20,11 +20,6 @@ if TYPE_CHECKING:
     from core.data.datasets import ImageDataset
 
 FALLBACK_VERIFICATION_IMAGES = 64  # calibration images stand in when no evaluation folder is given
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (a back end's can run to pages), or its type."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def verification_images(

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from core.errors import ModelLoadError, SpecError, UntrustedPickleError, WeightsUnavailableError
+from core.errors import ModelLoadError, SpecError, UntrustedPickleError, WeightsUnavailableError, first_line
 from core.jobs import Progress, silent
 from core.model import LoadedModel, ModelCard
 from core.zoo.archive import check_archive
@@ -130,12 +130,12 @@ def read_checkpoint(path: Path, trust_pickle: bool = False) -> Any:
                 "when loaded; save a state_dict instead, or pass --trust-pickle ('trust this file' in the studio) "
                 "only if you made the file yourself"
             ) from exc
-        raise ModelLoadError(f"{path.name} is not a readable PyTorch checkpoint ({_first_line(exc)})") from exc
+        raise ModelLoadError(f"{path.name} is not a readable PyTorch checkpoint ({first_line(exc)})") from exc
     # Garbage bytes fail inside torch's unpickler in many ways (a text file: KeyError on its memo).
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError, ImportError, KeyError,
             IndexError, TypeError) as exc:
         raise ModelLoadError(
-            f"{path.name} is not a readable PyTorch checkpoint (corrupt or truncated?): {_first_line(exc)}"
+            f"{path.name} is not a readable PyTorch checkpoint (corrupt or truncated?): {first_line(exc)}"
         ) from exc
 
 
@@ -155,10 +155,6 @@ def _refused_by_safe_unpickler(message: str) -> str:
         return ""
     name, operand = found.groups()
     return f" such as {name}" if name else f" in a pickle format torch refuses (opcode {operand})"
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 def read_state_dict(path: Path) -> dict[str, Any]:
@@ -193,7 +189,7 @@ def load_state_dict_into(spec: ModelSpec, state_dict: dict[str, Any], name: str)
         module.load_state_dict(state_dict, strict=True)
     except RuntimeError as exc:
         raise ModelLoadError(
-            f"{name} does not fit {spec}: {_first_line(exc)}; let the studio infer the architecture "
+            f"{name} does not fit {spec}: {first_line(exc)}; let the studio infer the architecture "
             "by opening the file on its own"
         ) from exc
     if pruned:
@@ -203,7 +199,7 @@ def load_state_dict_into(spec: ModelSpec, state_dict: dict[str, Any], name: str)
         except RuntimeError as exc:
             raise ModelLoadError(
                 f"{name} has the layers of {spec.card.title} but channel counts that do not chain together "
-                f"(corrupt or hand-edited?): {_first_line(exc)}"
+                f"(corrupt or hand-edited?): {first_line(exc)}"
             ) from exc
     return module, pruned
 
@@ -265,7 +261,7 @@ def load_model_file(
         try:
             module = torch.jit.load(str(path), map_location="cpu")
         except RuntimeError as exc:
-            raise ModelLoadError(f"{path.name} is not a loadable TorchScript file: {_first_line(exc)}") from exc
+            raise ModelLoadError(f"{path.name} is not a loadable TorchScript file: {first_line(exc)}") from exc
         return _foreign_module(module, path, "torchscript", resolution or 224)
     if kind == "pt2":
         from core.zoo.pt2_archive import load_exported_program
@@ -275,7 +271,7 @@ def load_model_file(
         except ModelLoadError:  # refused by the trust gate: it says why in its own words
             raise
         except Exception as exc:  # torch.export raises many types for foreign archives
-            raise ModelLoadError(f"{path.name} is not a loadable torch.export program: {_first_line(exc)}") from exc
+            raise ModelLoadError(f"{path.name} is not a loadable torch.export program: {first_line(exc)}") from exc
         return _foreign_module(module, path, "pt2", resolution or 224)
     obj = read_checkpoint(path, trust_pickle=trust_pickle)
     from torch import nn
@@ -338,7 +334,7 @@ def _foreign_module(module: Any, path: Path, fmt: str, resolution: int) -> Loade
             out = module(torch.zeros(batch, 3, resolution, resolution))
     except Exception as exc:  # a user's module can raise anything
         raise ModelLoadError(
-            f"{path.name} does not run on a {batch}×3×{resolution}×{resolution} batch: {_first_line(exc)}"
+            f"{path.name} does not run on a {batch}×3×{resolution}×{resolution} batch: {first_line(exc)}"
         ) from exc
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != batch:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
@@ -369,7 +365,7 @@ def _load_onnx(path: Path) -> LoadedModel:
         proto = onnx.load(str(path), load_external_data=False)
         onnx.checker.check_model(proto)
     except Exception as exc:  # onnx raises DecodeError, ValidationError, ...
-        raise ModelLoadError(f"{path.name} is not a valid ONNX model: {_first_line(exc)}") from exc
+        raise ModelLoadError(f"{path.name} is not a valid ONNX model: {first_line(exc)}") from exc
     inputs = [i for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}]
     if len(inputs) != 1 or len(proto.graph.output) < 1:
         raise ModelLoadError(f"{path.name} must have one image input and a logits output")

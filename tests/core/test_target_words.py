@@ -36,3 +36,4 @@ def test_the_words_never_claim_a_loss_within_the_target_when_the_interval_says_o
 def test_what_the_evaluation_images_can_resolve_is_said_up_front() -> None:
     assert resolution_text(500) == "with 500 images, differences smaller than about ±1.5 points cannot be told apart"
     assert resolvable_points(1300) < resolvable_points(500) < resolvable_points(200)
+
