@@ -90,6 +90,12 @@ def _compress_step(state: StudioState, children: Sequence[VariantRow], activity:
         return GuideStep(title, StepState.WAITING, "Load a model first.", "")
     if activity.compressing:
         return GuideStep(title, StepState.RUNNING, "Looking for a smaller or faster model…", "Show progress", Go.JOBS)
+    card = state.report.model.card
+    if card.spec is None or card.quantization is not None:  # said at open, before anything reads "Ready"
+        what = "already quantized" if card.quantization is not None else "not a MobileNet the studio can rebuild"
+        return GuideStep(title, StepState.ATTENTION, f"{card.title} is {what}: it can be measured, exported and "
+                         "drawn, but not made smaller. To compress it, open its float weights (a state_dict).",
+                         "Choose a model", Go.MODEL)  # fmt: skip
     missing = [what for role, what in (("calib", "example images"), ("evaluation", "labelled images"))
                if state.dataset(role) is None]  # fmt: skip
     if missing:

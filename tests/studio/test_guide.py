@@ -85,3 +85,16 @@ def test_running_jobs_show_as_working_with_a_way_to_follow_them(report) -> None:
     assert [steps[0].state, steps[1].state] == [StepState.RUNNING, StepState.RUNNING]
     assert steps[0].go is steps[1].go is Go.JOBS
     assert guide_steps(StudioState(), [], Activity(loading=True))[0].state is StepState.RUNNING
+
+
+def test_a_file_that_cannot_be_compressed_says_so_before_anything_reads_ready(tmp_path) -> None:
+    import torch
+
+    from core.zoo.loading import load_model_file
+
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                                 torch.nn.Linear(4, 5)).eval()  # fmt: skip
+    path = tmp_path / "other.pt"
+    torch.jit.script(module).save(str(path))
+    step = guide_steps(StudioState(report=describe(load_model_file(path))), [], Activity())[1]
+    assert step.state is StepState.ATTENTION and "not made smaller" in step.detail and step.go is Go.MODEL
