@@ -20,6 +20,7 @@ from core.cli_common import (
     latency_runs,
     load_model,
     model_args,
+    model_options,
     named_by_folders,
     non_negative_int,
     positive_int,
@@ -68,14 +69,11 @@ def cmd_zoo(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
-    from core.data.labels import read_labels_file, with_class_names
     from core.inspect import inspect_model
 
-    names = read_labels_file(args.labels) if args.labels else None
+    options = model_options(args)
     described = inspect_model(args.model, args.weights, trust_pickle=args.trust_pickle, progress=progress_printer())
-    model, report = described.model, described.complexity
-    if names is not None:
-        model = with_class_names(model, names, args.labels)
+    model, report = options(described.model), described.complexity
     for warning in model.card.warnings:
         print(f"mnstudio: warning: {warning}", file=sys.stderr)
     result: dict[str, Any] = {"card": model.card.to_dict(), **report.to_dict()}
@@ -242,7 +240,6 @@ def cmd_sensitivity(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
     from core.data import open_dataset
-    from core.data.labels import read_labels_file, with_class_names
     from core.export.checks import check_supported, check_writable
     from core.export.job import ExportOptions
     from core.export.registry import parse_formats
@@ -251,8 +248,9 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
 
     formats = parse_formats(args.format)
     progress = progress_printer()
-    names = read_labels_file(args.labels) if args.labels else None  # a bad file fails before the model loads
+    model_changes = model_options(args)  # a bad labels file fails before the model loads
     source = resolve_source(args.model, args.weights, trust_pickle=args.trust_pickle, progress=progress)
+    source.model = model_changes(source.model)
     classes = source.model.card.num_classes
     calib = open_dataset(args.calib, num_classes=classes) if args.calib else None
     options = ExportOptions(
@@ -263,8 +261,8 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
     check_supported(source, formats, calib, options)  # before the evaluation images are read
     check_writable(Path(args.out))
     evaluation = open_dataset(args.eval, num_classes=classes, limit=args.eval_limit) if args.eval else None
-    source.model = (with_class_names(source.model, names, args.labels) if names is not None else
-                    named_by_folders(source.model, [evaluation, calib]))  # fmt: skip
+    if not args.labels:
+        source.model = named_by_folders(source.model, [evaluation, calib])
     report = export_model(source, formats, args.out, options=options, calib=calib, evaluation=evaluation,
                           bundle=args.bundle, progress=progress)  # fmt: skip
     if not args.json:

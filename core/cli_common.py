@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.jobs import Progress
+from core.model import Normalization
 
 
 def progress_printer() -> Progress:
@@ -37,16 +38,36 @@ def model_args(parser: argparse.ArgumentParser, help: str = MODEL_HELP) -> None:
     parser.add_argument("--trust-pickle", action="store_true", help="allow pickled modules (runs code in the file)")
     parser.add_argument("--labels", help="the model's class names: a text file, one name a line, in class order "
                         "(default: the model's own, else a labelled folder's class folders when they match)")
+    parser.add_argument("--preprocess", choices=[str(n) for n in Normalization],
+                        help="how the model's pixels were normalized in training: imagenet (torchvision's mean and "
+                        "std, the default), keras ([-1, 1]) or unit ([0, 1])")  # fmt: skip
+    parser.add_argument("--crop", type=float, help="the share of the resized image the model sees (default 0.875; "
+                        "1.0: the whole image, resized)")
+
+
+def model_options(args: argparse.Namespace) -> Callable[[Any], Any]:
+    """What the model options (--labels, --preprocess, --crop) do to a loaded model; a bad labels file fails here,
+    before the model loads."""
+    from core.data.labels import read_labels_file, with_class_names
+
+    names = read_labels_file(args.labels) if args.labels else None
+    normalization = Normalization(args.preprocess) if args.preprocess else None
+
+    def apply(model: Any) -> Any:
+        if names is not None:
+            model = with_class_names(model, names, args.labels)
+        if normalization is not None or args.crop is not None:
+            model = model.with_preprocessing(normalization, args.crop)
+        return model
+
+    return apply
 
 
 def load_model(args: argparse.Namespace, progress: Progress):
-    from core.data.labels import read_labels_file, with_class_names
     from core.references import resolve_reference
 
-    names = read_labels_file(args.labels) if args.labels else None  # a bad file fails before the model loads
-    model = resolve_reference(args.model, args.weights, trust_pickle=args.trust_pickle, progress=progress)
-    if names is not None:
-        model = with_class_names(model, names, args.labels)
+    options = model_options(args)
+    model = options(resolve_reference(args.model, args.weights, trust_pickle=args.trust_pickle, progress=progress))
     for warning in model.card.warnings:
         print(f"mnstudio: warning: {warning}", file=sys.stderr)
     return model

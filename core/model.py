@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,25 @@ from core.zoo.weights import WeightsInfo
 if TYPE_CHECKING:
     from torch import nn
 
+
+
+class Normalization(StrEnum):
+    """How a model's pixels were scaled when it was trained: what evaluation, calibration, distillation, export
+    verification and the app bundles feed it."""
+
+    IMAGENET = "imagenet"  # torchvision: [0, 1], then ImageNet's per-channel mean and std
+    KERAS = "keras"  # Keras / TF: [−1, 1]
+    UNIT = "unit"  # [0, 1], nothing more
+
+    @property
+    def label(self) -> str:
+        return {Normalization.IMAGENET: "ImageNet (torchvision)", Normalization.KERAS: "[−1, 1] (Keras/TF)",
+                Normalization.UNIT: "[0, 1]"}[self]  # fmt: skip
+
+    @property
+    def mean_std(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        return {Normalization.IMAGENET: (IMAGENET_MEAN, IMAGENET_STD), Normalization.KERAS: ((0.5,) * 3, (0.5,) * 3),
+                Normalization.UNIT: ((0.0,) * 3, (1.0,) * 3)}[self]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -90,3 +110,18 @@ class LoadedModel:
     @property
     def runtimes(self) -> tuple[str, ...]:
         return ("torch", "onnxruntime") if self.module is not None else ("onnxruntime",)
+
+    def with_preprocessing(self, normalization: Normalization | None = None, crop: float | None = None
+                           ) -> LoadedModel:  # fmt: skip
+        """The model fed as it was trained: `normalization` sets mean and std; `crop` the share of the resized
+        image kept (1.0: no crop; the short side is resized to input size / crop)."""
+        changes: dict[str, Any] = {}
+        if normalization is not None:
+            changes["mean"], changes["std"] = normalization.mean_std
+        if crop is not None:
+            if not 0.5 <= crop <= 1.0:
+                raise StudioError(f"crop must be between 0.5 and 1.0 (1.0: no crop); got {crop}")
+            changes["crop_fraction"] = crop
+            if self.card.spec is not None:
+                changes["spec"] = self.card.spec.replace(crop=crop)
+        return LoadedModel(replace(self.card, **changes), self.module, self.onnx_path)

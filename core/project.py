@@ -32,7 +32,7 @@ from core.errors import ProjectError, StorageError, StudioError
 from core.model import LoadedModel
 from core.precision import QuantInfo
 from core.storage import atomic_write_text, check_free_space, read_json, torch_bytes, write_bytes
-from core.zoo.registry import ModelSpec
+from core.zoo.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 from core.zoo.weights import WeightsInfo
 
 PROJECT_FORMAT = "mnstudio-project"
@@ -94,6 +94,8 @@ class Variant:
     pruned: bool = False
     fingerprint: str = ""  # of the stored weights: a re-run finds its parent instead of storing it again
     class_names: tuple[str, ...] = ()  # the model's own class names, in class order (empty: the default ones)
+    mean: tuple[float, float, float] = IMAGENET_MEAN  # how its inputs are normalized (set when it was opened)
+    std: tuple[float, float, float] = IMAGENET_STD
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +113,8 @@ class Variant:
             "pruned": self.pruned,
             "fingerprint": self.fingerprint,
             "class_names": list(self.class_names),
+            "mean": list(self.mean),
+            "std": list(self.std),
         }
 
     @classmethod
@@ -136,7 +140,17 @@ class Variant:
             pruned=_typed(data, "pruned", bool, False),
             fingerprint=_typed(data, "fingerprint", str, ""),
             class_names=_names(data.get("class_names")),
+            mean=_channels(data.get("mean"), IMAGENET_MEAN),
+            std=_channels(data.get("std"), IMAGENET_STD),
         )
+
+
+def _channels(data: Any, default: tuple[float, float, float]) -> tuple[float, float, float]:
+    if data is None:
+        return default  # written before normalization was stored: ImageNet's, as every model then had
+    if not isinstance(data, list) or len(data) != 3 or not all(isinstance(v, int | float) for v in data):
+        raise ProjectError(f"{VARIANT_FILE}: mean and std must be lists of three numbers")
+    return float(data[0]), float(data[1]), float(data[2])
 
 
 def _names(data: Any) -> tuple[str, ...]:
@@ -484,7 +498,7 @@ class Project:
             variant = Variant(
                 variant_id, name, model_file, fmt, card.spec, card.weights, parent,
                 recipe=recipe or {}, metrics=metrics or {}, quantization=card.quantization, pruned=card.pruned,
-                fingerprint=fingerprint, class_names=_own_names(card),
+                fingerprint=fingerprint, class_names=_own_names(card), mean=card.mean, std=card.std,
             )  # fmt: skip
             staging = self.path("variants", f"{STAGING_PREFIX}{variant_id}")
             try:
@@ -570,6 +584,7 @@ class Project:
             model = assemble_model(variant.spec, module, variant.weights, "pytorch", str(path), pruned=pruned)
         if variant.class_names and len(variant.class_names) == model.card.num_classes:
             model.card = replace(model.card, class_names=variant.class_names)
+        model.card = replace(model.card, mean=variant.mean, std=variant.std)
         return model
 
     def _load_quantized(self, variant: Variant, path: Path) -> LoadedModel:

@@ -75,10 +75,11 @@ def apply_recipe(
     if current.card.quantization is None:
         applied.float_module = current.module
     applied.model = current
-    # No step changes the classes: what the steps rebuilt keeps the model's own names.
+    # No step changes the classes or how pixels are normalized: what the steps rebuilt keeps the model's own.
     for made in (applied.model, applied.float_model):
         if made is not None and made is not model:
-            made.card = replace(made.card, class_names=model.card.class_names)
+            made.card = replace(made.card, class_names=model.card.class_names, mean=model.card.mean,
+                                std=model.card.std)  # fmt: skip
     return applied
 
 
