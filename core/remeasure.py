@@ -146,13 +146,11 @@ def _file_timer(project: Project, loaded: list[tuple[Variant, LoadedModel]], run
 
 def _exported(project: Project, variant: Variant, fmt: ExportFormat, calib: ImageDataset | None,
               progress: Progress) -> Path:  # fmt: skip
-    """The variant's file in `fmt`, made once by the exporter (verified on calibration images) and kept in its folder:
-    a variant's weights never change."""
+    """The variant's file in `fmt`, made by the exporter (verified on calibration images) and kept in its folder. A
+    file already there is reused only through the exporter's index, which verifies it again: a file put in its
+    place is never timed as the variant."""
     folder = project.variant_dir(variant, ARTIFACTS)
-    made = sorted(folder.glob(f"*{fmt.suffix}")) if folder.is_dir() else []
-    if made:
-        return made[0]
-    progress(0.0, f"exporting {variant.name} to {fmt.title} to time it")
+    progress(0.0, f"exporting {variant.name} to {fmt.title} to time it (or checking the file made before)")
     report = export_model(from_project(project.root, variant.id), [fmt], folder,
                           options=ExportOptions(threads=1, latency_runs=0), calib=calib, progress=progress)  # fmt: skip
     result = report.results[0]
