@@ -39,6 +39,7 @@ from core.data import combine_datasets, open_dataset
 from core.data.labels import names_from_folders
 from core.errors import UntrustedPickleError, plain
 from core.inspect import ModelReport, describe, inspect_model
+from core.metrics.accuracy_text import resolution_text
 from core.project import Project, model_fingerprint
 from core.recipe import Recipe, RecipeError, TargetStep
 from core.runtime import default_threads
@@ -511,9 +512,12 @@ class MainWindow(QMainWindow):
                 self.compress_panel.show_outcome(said, missed=result.missed is not None)
                 self.statusBar().showMessage(said if result.missed is None else f"Target missed: {said}")
 
-        job = self.start_job(f"Compressing {model.card.title} with {recipe.name}", compress, model, recipe, project,
+        evaluation = self.state.evaluation()
+        resolves = f" ({resolution_text(len(evaluation))})" if target is not None and evaluation is not None else ""
+        job = self.start_job(f"Compressing {model.card.title} with {recipe.name}{resolves}", compress, model,
+                          recipe, project,
                           parent_variant=parent, calib=self.state.dataset("calib"), train=train,
-                          evaluation=self.state.evaluation(), name=name or None, threads=self.runner.threads,
+                          evaluation=evaluation, name=name or None, threads=self.runner.threads,
                           on_success=stored, use=ProjectUse(project, frozenset({parent} if parent else ()),
                                                             stores_parent=parent is None),
                           budget_s=60 * target.budget_minutes if target else None,
