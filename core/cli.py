@@ -125,7 +125,7 @@ def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
         model = named_by_folders(model, [evaluation, train, calib])
     target = recipe.step(TargetStep)
     if target is not None:  # a search that cannot be done fails before the project folder is made
-        check_feasible(model, target, calib, evaluation, args.threads)
+        check_feasible(calib, evaluation)
     project = Project.open_or_create(args.out)
     result = compress(model, recipe, project, calib=calib, train=train, evaluation=evaluation, name=args.name,
                       threads=args.threads, progress=progress)  # fmt: skip

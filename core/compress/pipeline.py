@@ -86,7 +86,7 @@ def compress(
         from core.compress.search import check_feasible
 
         assert calib is not None and evaluation is not None
-        check_feasible(model, target, calib, evaluation, threads)  # before anything is stored
+        check_feasible(calib, evaluation)  # before anything is stored
         evaluation_of_parent = None  # measured by the search itself, paired with its candidates
     started = time.perf_counter()
     parent = store_original(model, project, evaluation_of_parent, threads, progress.span(0.0, 0.1),

@@ -87,7 +87,7 @@ def test_a_budget_too_small_for_more_still_verifies_and_stores_the_first_candida
 
 def test_too_few_calibration_images_for_the_proxies_are_refused(parent, data: dict) -> None:
     with pytest.raises(StudioError, match=f"needs at least {SCORE_IMAGES + 32} calibration images"):
-        check_feasible(parent, TargetStep(), data["calib"].subset(100), data["evaluation"], 1)
+        check_feasible(data["calib"].subset(100), data["evaluation"])
 
 
 def test_the_search_stores_only_its_chosen_variant_which_replays_without_searching(

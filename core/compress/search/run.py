@@ -164,7 +164,7 @@ class _Run:
         scan = scan_candidates(self.model, self.step, self.proxy, self.fit, self.threads, scan_deadline,
                                progress.span(0.0, 0.3), self.listen)  # fmt: skip
         self.scanned += scan.entries
-        chosen = _choose(self.step, scan, self._relative(self._best_cost()), self._relative(self._int8_cost()))
+        chosen = _choose(self.step, scan, self._relative(self._best_cost()), self._int8_factor())
         teacher_seconds = self.proxy.score(self.model).seconds_per_image
         for number, candidate in enumerate(chosen):
             verification = self._verification_seconds()
@@ -232,16 +232,15 @@ class _Run:
     def _best_cost(self) -> float:
         return min((held.cost for held in self.verified if held.meets), default=float("inf"))
 
-    def _int8_cost(self) -> float:
-        """The parent quantized alone, by the objective (the parent's own cost where int8 is not used)."""
+    def _int8_factor(self) -> float:
+        """What int8 did to the parent's cost, as a share (1 where int8 is not used)."""
         first = self.verified[0] if self.verified and self.int8_pays and self.step.allows_int8 else None
-        return first.cost if first is not None else self._relative(1.0, inverse=True)
+        return self._relative(first.cost) if first is not None else 1.0
 
-    def _relative(self, cost: float, inverse: bool = False) -> float:
-        """A verified cost as a share of the parent's (latency is already a ratio); `inverse`: the other way."""
+    def _relative(self, cost: float) -> float:
+        """A verified cost as a share of the parent's (latency is already a ratio)."""
         key = self.step.objective.metric
-        scale = 1.0 if key is None else float(self.parent.metrics.get(key) or 1.0)
-        return cost * scale if inverse else cost / scale
+        return cost / (1.0 if key is None else float(self.parent.metrics.get(key) or 1.0))
 
     def store(self, project: Project) -> SearchResult:
         """Write the project once: the best candidate that met the target, else the closest, marked missed."""
@@ -265,8 +264,7 @@ class _Run:
         )  # fmt: skip
 
 
-def check_feasible(model: LoadedModel, step: TargetStep, calib: ImageDataset, evaluation: ImageDataset,
-                   threads: int) -> None:  # fmt: skip
+def check_feasible(calib: ImageDataset, evaluation: ImageDataset) -> None:
     """Fail before any work when the data cannot support a search. The budget is never refused here: the first
     candidate is verified whatever the budget (the studio's form says what a useful budget is on this computer)."""
     if len(calib) < SCORE_IMAGES + 32:
