@@ -56,15 +56,20 @@ def _row(name: str, model: LoadedModel, parent: LoadedModel, reference: Accuracy
     float_module = extra.pop("float_module", model.module)
     macs = analyze_complexity(float_module, model.card.input_size).macs
     parent_macs = analyze_complexity(parent.module, parent.card.input_size).macs
-    torch_ratio = paired_latency(model, parent, runtime="torch", threads=1, pairs=40).ratio
-    ort_ratio = paired_latency(model, parent, runtime="onnxruntime", threads=1, pairs=40).ratio
+    torch_ratio = paired_latency(model, parent, runtime="torch", threads=1, pairs=40)
+    ort_ratio = paired_latency(model, parent, runtime="onnxruntime", threads=1, pairs=40)
     row = {
         "row": name, "top1": round(accuracy.top1, 2), "delta": paired.text(), "macs": f"{macs / parent_macs:.3f}x",
         "size": f"{state_dict_bytes(model.module) / state_dict_bytes(parent.module):.3f}x",
-        "torch": f"{torch_ratio:.2f}x", "ort": f"{ort_ratio:.2f}x", **extra,
+        "torch": _ratio(torch_ratio), "ort": _ratio(ort_ratio), **extra,
     }  # fmt: skip
     print(row, flush=True)
     return row
+
+
+def _ratio(timing: Any) -> str:
+    low, high = timing.ratio_ci95
+    return f"{timing.ratio:.2f}x [{low:.2f}, {high:.2f}]"
 
 
 def _made(parent: LoadedModel, steps: tuple[Step, ...], project: Project, calib: ImageDataset,
