@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         self.runner = JobRunner(threads or default_threads(), self)
         self.undo_stack = QUndoStack(self)
         self.current_load: Job | None = None
+        self._rows: list[Any] = []  # the project's variants as the last refresh drew them (core.compare rows)
         self.data_jobs: dict[str, Job] = {}  # the last job that read each role's folder
         self.projects = ProjectActions(self)
         self.measures = MeasureActions(self)
@@ -407,6 +408,8 @@ class MainWindow(QMainWindow):
                 self.load_failed.emit(self.state.error)
             return
         self.state.report, self.state.error, self.state.model_variant = report, "", variant_id
+        if variant_id is None:
+            self.state.selected_variant = None  # a new model: no view keeps the last one's variant picked
         if variant_id is None and self.state.project is not None and report.model.module is not None:
             # Stored before (in an earlier session, say): Compare shows that lineage.
             found = self.state.project.find_by_fingerprint(model_fingerprint(report.model))
@@ -441,21 +444,29 @@ class MainWindow(QMainWindow):
         rows = variant_rows(variants, runtime=self.state.latency_runtime)
         recipes = {v.id: v.recipe.get("name", "") for v in variants}
         self.variants_panel.show_rows(rows, recipes, self.state.selected_variant)
-        # Compare shows the current model's lineage only: accuracies on other label sets never share its axes.
-        by_id = {v.id: v for v in variants}
-        stored = by_id.get(self.state.model_variant or "")
-        root = root_of(stored, by_id).id if stored is not None else None
-        lineage = [row for row in rows if root is not None and root in (row.id, row.against)]
-        self.compare_panel.show_rows(lineage, recommend(lineage, self.state.recommendation_drop(), original=root))
+        self._rows = rows
+        self._refresh_compare()
         self.start.refresh(rows)
         self._refresh_selection()
         self.variants_changed.emit()
+
+    def _refresh_compare(self) -> None:
+        """Compare shows one lineage: the current model's, else that of the variant picked in the Variants table.
+        Accuracies measured on another model's label set never share its axes."""
+        variants = self.state.project.variants if self.state.project else []
+        by_id = {v.id: v for v in variants}
+        stored = by_id.get(self.state.model_variant or "") or by_id.get(self.state.selected_variant or "")
+        root = root_of(stored, by_id).id if stored is not None else None
+        lineage = [row for row in self._rows if root is not None and root in (row.id, row.against)]
+        self.compare_panel.show_rows(lineage, recommend(lineage, self.state.recommendation_drop(), original=root))
 
     def select_variant(self, variant_id: str | None) -> None:
         # The table re-selects the current variant whenever it is redrawn; refresh_variants redraws the selection
         # itself, and drawing the channel chart twice stalled the window ~10 ms at the end of every job.
         if variant_id != self.state.selected_variant:
             self.state.selected_variant = variant_id
+            if self.state.model_variant is None:  # the pick chooses the lineage Compare shows
+                self._refresh_compare()
             self._refresh_selection()
 
     def _refresh_selection(self) -> None:
