@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.data.labels import placeholder_names
 from core.errors import ExportError
 from core.export.snippets import kotlin, swift
 from core.jobs import Progress
@@ -29,8 +30,7 @@ def write_bundle(kind: str, report: ExportReport, source: ExportSource, out_dir:
     metadata = bundle_metadata(result, source)
     snippet_name, snippet = ("Classifier.kt", kotlin(metadata)) if fmt == "tflite" else ("Classifier.swift",
                                                                                         swift(metadata))  # fmt: skip
-    card = source.model.card
-    labels = "\n".join(card.class_names or [f"class {i}" for i in range(card.num_classes)]) + "\n"
+    labels = "\n".join(metadata["class_names"]) + "\n"
     target = out_dir / f"{source.stem}-{kind}.zip"
     progress.check()
 
@@ -56,6 +56,8 @@ def bundle_metadata(result: ExportResult, source: ExportSource) -> dict[str, Any
         "input_size": card.input_size, "resize_size": card.resize_size, "num_classes": card.num_classes,
         "mean": list(card.mean), "std": list(card.std), "color": "RGB, values scaled to [0, 1] before mean/std",
         "layout": result.details.get("layout", "NCHW"), "verified": result.verified,
+        # The output's rows in order: labels.txt holds the same names, one a line.
+        "labels": "labels.txt", "class_names": list(card.class_names or placeholder_names(card.num_classes)),
     }  # fmt: skip
     if not result.verified:
         why = result.verification.get("reason") or result.verification.get("error") or "it failed its check"

@@ -53,6 +53,7 @@ def test_a_users_model_takes_its_folders_names_into_the_project_and_the_android_
     (bundle,) = out.glob("*-android.zip")
     with zipfile.ZipFile(bundle) as archive:
         assert archive.read("labels.txt").decode().splitlines() == READABLE, "in folder order"
+        assert json.loads(archive.read("metadata.json"))["class_names"] == READABLE
     (onnx_file,) = out.glob("*.onnx")
     metadata = {p.key: p.value for p in onnx.load(str(onnx_file), load_external_data=False).metadata_props}
     assert json.loads(metadata["class_names"]) == READABLE
