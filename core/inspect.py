@@ -9,6 +9,7 @@ from core.jobs import Progress, silent
 from core.metrics.complexity import ComplexityReport, analyze_complexity
 from core.metrics.size import state_dict_bytes
 from core.model import LoadedModel
+from core.project import model_fingerprint
 from core.references import resolve_reference
 
 
@@ -17,12 +18,14 @@ class ModelReport:
     model: LoadedModel
     complexity: ComplexityReport
     size_bytes: int
+    fingerprint: str = ""  # of its weights: finds it again in a project that stored it (hashed off the GUI thread)
 
 
 def describe(model: LoadedModel) -> ModelReport:
     if model.module is None:
         raise StudioError(f"{model.card.title} is an ONNX file: MACs are counted on torch models; open its source")
-    return ModelReport(model, analyze_complexity(model.module, model.card.input_size), state_dict_bytes(model.module))
+    return ModelReport(model, analyze_complexity(model.module, model.card.input_size), state_dict_bytes(model.module),
+                       model_fingerprint(model))  # fmt: skip
 
 
 def inspect_model(

@@ -40,7 +40,7 @@ from core.data.labels import names_from_folders
 from core.errors import UntrustedPickleError, plain
 from core.inspect import ModelReport, describe, inspect_model
 from core.metrics.accuracy_text import resolution_text
-from core.project import Project, model_fingerprint
+from core.project import Project
 from core.recipe import Recipe, RecipeError, TargetStep
 from core.runtime import default_threads
 from core.settings import load_settings, save_settings
@@ -410,9 +410,9 @@ class MainWindow(QMainWindow):
         self.state.report, self.state.error, self.state.model_variant = report, "", variant_id
         if variant_id is None:
             self.state.selected_variant = None  # a new model: no view keeps the last one's variant picked
-        if variant_id is None and self.state.project is not None and report.model.module is not None:
+        if variant_id is None and self.state.project is not None:
             # Stored before (in an earlier session, say): Compare shows that lineage.
-            found = self.state.project.find_by_fingerprint(model_fingerprint(report.model))
+            found = self.state.project.find_by_fingerprint(report.fingerprint)
             self.state.model_variant = found.id if found is not None else None
         self.view.show_report(report)
         self._names_from_folders()
