@@ -16,6 +16,7 @@ from typing import Any
 from core.metrics.accuracy import hits_from_text, stored_per_image
 from core.metrics.accuracy_text import TargetCheck, delta_text, top1_text
 from core.metrics.paired import PairedAccuracy, paired_accuracy
+from core.metrics.speed_text import HEADLINE_RUNTIME, PairedSpeed, speed_headline
 from core.project import Variant
 
 DEFAULT_MAX_DROP = 1.0  # points of top-1 a recommendation may lose against the original, unless the user says
@@ -52,6 +53,7 @@ class VariantRow:
     latency_ratio_ci95: tuple[float, float] | None = None
     latency_noisy: bool = False
     latency_runtime: str = "torch"
+    headline_speed: PairedSpeed | None = None  # timed in LiteRT against the original, whatever runtime is chosen
     nonfinite: bool = False
     fps_by_resolution: tuple[tuple[int, float], ...] = ()  # (pixels per side, frames per second), smallest first
 
@@ -70,6 +72,10 @@ class VariantRow:
     def top1_text(self) -> str:
         """"80.4 % (±3.5, 500 images)"."""
         return "–" if self.top1 is None else top1_text(self.top1, self.top1_ci95, self.images)
+
+    def speed_headline(self) -> str:
+        """The one headline figure for speed: LiteRT on this computer, paired with the original."""
+        return speed_headline(self.headline_speed, self.is_original)
 
     def ratio_text(self) -> str:
         if self.latency_ratio is None or self.latency_ratio_ci95 is None:
@@ -128,6 +134,17 @@ def paired_with_original(variant: Variant, original: Variant) -> PairedAccuracy 
                                 tuple(as_text[1]["predicted"]))  # fmt: skip
 
 
+def _paired_speed(variant: Variant, original: Variant, runtime: str) -> PairedSpeed | None:
+    """`variant`'s latency ratio against `original` in `runtime` (1× for the original itself), when it was timed so."""
+    if original is variant:
+        return PairedSpeed(1.0, (1.0, 1.0))
+    timed = _get(variant.metrics, "paired_latency", runtime)
+    if not isinstance(timed, dict) or timed.get("against") != original.id:
+        return None
+    low, high = timed["ratio_ci95"]
+    return PairedSpeed(timed["ratio"], (low, high), bool(timed.get("noisy")))
+
+
 def variant_rows(variants: Sequence[Variant], runtime: str = "torch") -> list[VariantRow]:
     """One row per variant; paired figures against the original of its lineage, latency in `runtime`."""
     by_id = {v.id: v for v in variants}
@@ -139,13 +156,8 @@ def variant_rows(variants: Sequence[Variant], runtime: str = "torch") -> list[Va
         accuracy_n = _get(m, "accuracy", "n")
         paired = PairedAccuracy(0.0, (0.0, 0.0), 100.0, accuracy_n) if original is variant and accuracy_n else (
             paired_with_original(variant, original))  # fmt: skip
-        timed = _get(m, "paired_latency", runtime)
-        if original is variant:
-            ratio, ratio_ci, noisy = 1.0, (1.0, 1.0), False
-        elif isinstance(timed, dict) and timed.get("against") == original.id:
-            ratio, ratio_ci, noisy = timed["ratio"], tuple(timed["ratio_ci95"]), bool(timed.get("noisy"))
-        else:
-            ratio, ratio_ci, noisy = None, None, False
+        speed = _paired_speed(variant, original, runtime)
+        ratio, ratio_ci, noisy = (speed.ratio, speed.ci95, speed.noisy) if speed else (None, None, False)
         rows.append(VariantRow(
             id=variant.id, name=variant.name, parent=variant.parent,
             size_mb=_scaled(m.get("size_bytes"), 1e6), macs_m=_scaled(m.get("macs"), 1e6),
@@ -160,6 +172,7 @@ def variant_rows(variants: Sequence[Variant], runtime: str = "torch") -> list[Va
             delta_top1_ci95=paired.delta_top1_ci95 if paired else None,
             agreement=paired.agreement if paired else None, paired_n=paired.n if paired else None,
             latency_ratio=ratio, latency_ratio_ci95=ratio_ci, latency_noisy=noisy, latency_runtime=runtime,
+            headline_speed=_paired_speed(variant, original, HEADLINE_RUNTIME),
             nonfinite=bool(_get(m, "accuracy", "nonfinite_outputs") or _get(m, "accuracy", "nonfinite_parameters")),
             fps_by_resolution=tuple(sorted((int(size), float(timed["fps"]))
                                            for size, timed in (m.get("latency_by_resolution") or {}).items())),

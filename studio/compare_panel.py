@@ -105,6 +105,9 @@ class ChannelsPlot(PlotWithLegend):
         return ""
 
 
+PICK_FOR_SPEED = "Select a variant in the Variants tab to see its speed in LiteRT, measured on this computer."
+
+
 def recommendation_html(recommendations: Recommendations) -> str:
     """The card: each pick with its evidence (a link to re-measure when it is thin), then what was left out."""
     if recommendations.original is None:
@@ -143,6 +146,9 @@ class ComparePanel(QWidget):
         self.card.setWordWrap(True)
         self.card.setObjectName("recommendations")
         self.card.linkActivated.connect(lambda _link: self.remeasure_requested.emit())
+        self.headline = QLabel(PICK_FOR_SPEED)
+        self.headline.setWordWrap(True)
+        self.headline.setObjectName("speed-headline")
         self.accepted_drop = QDoubleSpinBox()
         self.accepted_drop.setRange(0.0, 50.0)
         self.accepted_drop.setSingleStep(0.5)
@@ -167,6 +173,7 @@ class ComparePanel(QWidget):
         box_layout.addWidget(self.card)
         layout = QVBoxLayout(self)
         layout.addWidget(box)
+        layout.addWidget(self.headline)
         layout.addWidget(self.views, 1)
 
     def show_rows(self, rows: Sequence[VariantRow], recommendations: Recommendations) -> None:
@@ -195,10 +202,12 @@ class ComparePanel(QWidget):
         for chart in (self.bars, self.pareto_latency, self.pareto_size):
             self.frames[chart].show_chart_or(chart.show_rows(rows, recommendations.max_drop))
 
-    def show_selection(self, variant: Variant | None, parent: Variant | None, target_fps: float) -> None:
-        """The variant selected in the Variants tab: the deployment view's pick now, its channels chart now if the
-        tab is on screen, else when it is shown (as the other charts)."""
+    def show_selection(self, variant: Variant | None, parent: Variant | None, target_fps: float, speed: str = ""
+                       ) -> None:  # fmt: skip
+        """The variant selected in the Variants tab: its speed in LiteRT (the headline figure) and the deployment
+        view's pick now, its channels chart now if the tab is on screen, else when it is shown (as the other charts)."""
         self._pending_selection = (variant, parent)
+        self.headline.setText(f"<b>{escape(variant.name)}</b> — {escape(speed)}" if variant and speed else PICK_FOR_SPEED)
         self.deployment.follow(variant.id if variant else None, target_fps)
         if self.isVisible():
             self._draw()

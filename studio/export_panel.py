@@ -173,6 +173,10 @@ class ExportPanel(QWidget):
         layout.addLayout(location_row)
         self.export_button.clicked.connect(self._request)
 
+    def show_source(self, name: str, speed: str) -> None:
+        """What is exported: the variant's name, then its speed in LiteRT on this computer (the headline figure)."""
+        self.source.setText(f"Exporting variant <b>{escape(name)}</b>." + (f"<br>{escape(speed)}" if speed else ""))
+
     def _android_choices(self) -> QHBoxLayout:
         """How the Android bundle's model takes its image: the layout and whether its input and output are int8."""
         self.layout_label = QLabel("Android input")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from core.compare import VariantRow
+from core.metrics.speed_text import HEADLINE_RUNTIME, PairedSpeed
 from core.runtime import RUNTIME_TITLES
 from studio.state import StudioState
 
@@ -115,9 +116,12 @@ def _versions(count: int) -> str:
 
 def _gains(row: VariantRow) -> str:
     said = [f"{row.size_mb:.1f} MB"] if row.size_mb is not None else []
-    if row.latency_ratio:
-        runtime = RUNTIME_TITLES.get(row.latency_runtime, row.latency_runtime)
-        said.append(f"{1 / row.latency_ratio:.1f}× as fast in {runtime} on this computer")
+    measured = row.headline_speed, HEADLINE_RUNTIME  # the headline figure: LiteRT on this computer, where timed
+    if row.headline_speed is None and row.latency_ratio is not None and row.latency_ratio_ci95 is not None:
+        measured = PairedSpeed(row.latency_ratio, row.latency_ratio_ci95, row.latency_noisy), row.latency_runtime
+    speed, runtime = measured
+    if speed is not None:
+        said.append(f"{speed.verdict()} in {RUNTIME_TITLES.get(runtime, runtime)} on this computer")
     if row.delta_top1 is not None:
         said.append(f"{row.delta_top1:+.1f} points of accuracy".replace("-", "−"))
     return ", ".join(said) or "not measured"

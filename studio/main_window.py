@@ -473,9 +473,11 @@ class MainWindow(QMainWindow):
         project, chosen = self.state.project, self.state.selected_variant
         variant = project.variant(chosen) if project and chosen else None
         parent = project.variant(variant.parent) if project and variant and variant.parent else None
-        self.compare_panel.show_selection(variant, parent, self.state.target_fps)
+        row = next((row for row in self._rows if variant is not None and row.id == variant.id), None)
+        headline = row.speed_headline() if row is not None else ""
+        self.compare_panel.show_selection(variant, parent, self.state.target_fps, headline)
         if variant is not None:
-            self.export_panel.source.setText(f"Exporting variant <b>{variant.name}</b>.")
+            self.export_panel.show_source(variant.name, headline)
 
     def use_variant_as_model(self, variant_id: str) -> Job:
         project = self.ensure_project()

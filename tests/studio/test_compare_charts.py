@@ -169,3 +169,20 @@ def test_compare_follows_the_current_model_and_never_shows_another_models_lineag
     assert tiny.name not in window.compare_panel.card.text()
     assert window.compare_panel.card.text() == "Recommendations appear once variants are measured."
     assert len(window.variants_panel.model.rows) == 2, "the Variants table still lists the project's variants"
+
+
+def test_compare_and_export_headline_the_speed_in_litert_on_this_computer_whatever_runtime_the_table_shows(
+    qtbot, window, tiny_project
+) -> None:
+    window.set_project(tiny_project)
+    parent, child = tiny_project.variants
+    tiny_project.update_metrics(child.id, {"paired_latency": {"litert": {"ratio": 0.39, "ratio_ci95": [0.37, 0.41],
+                                                                         "noisy": False, "against": parent.id}}})  # fmt: skip
+    window.refresh_variants()
+    assert window.variants_panel.runtime.currentData() == "torch", "the table shows torch; the headline stays LiteRT"
+    window.select_variant(child.id)
+    for label in (window.compare_panel.headline, window.export_panel.source):
+        assert "Speed in LiteRT, measured on this computer: 2.6× as fast as the original" in label.text()
+        assert child.name in label.text()
+    window.select_variant(None)
+    assert "LiteRT" in window.compare_panel.headline.text() and child.name not in window.compare_panel.headline.text()

@@ -77,6 +77,9 @@ def test_a_measured_model_and_its_variants_move_every_step_on(report) -> None:
                                       "fast in PyTorch on this computer, −2.5 points of accuracy)")  # fmt: skip
     assert steps[2].detail.startswith("One version against the original")
     assert steps[3].detail == "Saved /out/int8-android.zip."
+    child.metrics["paired_latency"]["litert"] = {"ratio": 1.3, "ratio_ci95": [1.2, 1.4], "against": "fp32"}
+    headline = guide_steps(state, variant_rows([original, child]), Activity())[1].detail
+    assert "(3.5 MB, 1.3× slower in LiteRT (.tflite, XNNPACK) on this computer," in headline, "LiteRT comes first"
 
 
 def test_running_jobs_show_as_working_with_a_way_to_follow_them(report) -> None:
