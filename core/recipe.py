@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import reprlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
 from types import NoneType, UnionType
@@ -418,6 +418,11 @@ class Recipe:
     def step(self, kind: type[StepT]) -> StepT | None:
         """The recipe's step of this kind (each kind appears at most once in a studio recipe), or None."""
         return next((s for s in self.steps if isinstance(s, kind)), None)
+
+    def timed_in(self, runtime: SearchRuntime) -> Recipe:
+        """The same recipe, its target search timing speed in `runtime` (itself when it has no target step)."""
+        target = self.step(TargetStep)
+        return self if target is None else replace(self, steps=(replace(target, runtime=runtime),))
 
     def requirements(self) -> set[str]:
         """Data folders a run needs: "calib" (calibration images), "train" (labelled training images)."""

@@ -207,7 +207,8 @@ class ComparePanel(QWidget):
         """The variant selected in the Variants tab: its speed in LiteRT (the headline figure) and the deployment
         view's pick now, its channels chart now if the tab is on screen, else when it is shown (as the other charts)."""
         self._pending_selection = (variant, parent)
-        self.headline.setText(f"<b>{escape(variant.name)}</b> — {escape(speed)}" if variant and speed else PICK_FOR_SPEED)
+        named = f"<b>{escape(variant.name)}</b> — {escape(speed)}" if variant and speed else PICK_FOR_SPEED
+        self.headline.setText(named)
         self.deployment.follow(variant.id if variant else None, target_fps)
         if self.isVisible():
             self._draw()

@@ -49,6 +49,7 @@ from core.recipe import (
     Recipe,
     RecipeError,
     ResolutionStep,
+    SearchRuntime,
     TargetStep,
     load_recipe,
     preset_names,
@@ -82,6 +83,7 @@ class CompressPanel(QWidget):
         super().__init__()
         self._drawing = False
         self._shown: Recipe | None = None  # the recipe the controls draw; edits start from it
+        self._shipped_in: SearchRuntime | None = None  # where the next step's app runs the model: presets time there
         self.report: SensitivityReport | None = None
 
         self.preset = QComboBox()
@@ -342,7 +344,17 @@ class CompressPanel(QWidget):
     def _on_preset(self) -> None:
         name = self.preset.currentData()
         if name:
-            self.recipe_edited.emit(self.presets[name], f"Preset {self.presets[name].name}")
+            preset = self.presets[name]
+            self.recipe_edited.emit(preset.timed_in(self._shipped_in) if self._shipped_in else preset,
+                                    f"Preset {preset.name}")  # fmt: skip
+
+    def follow_destination(self, bundle: str) -> None:
+        """An Android bundle is the next step: presets time speed in LiteRT, as the bundle runs the model, and so
+        does the target search on the form now (an edit, undoable; the user may choose another runtime after)."""
+        self._shipped_in = SearchRuntime.LITERT if bundle == "android" else None
+        target = self._shown.step(TargetStep) if self._shown else None
+        if self._shown and self._shipped_in and target and target.runtime is not self._shipped_in:
+            self.recipe_edited.emit(self._shown.timed_in(self._shipped_in), "Time speed in LiteRT (Android bundle)")
 
     def _on_clear_overrides(self) -> None:
         self.overrides.setRowCount(0)
@@ -422,10 +434,11 @@ class CompressPanel(QWidget):
         self._drawing = True
         try:
             self._shown = recipe
-            index = next((i for i in range(1, self.preset.count())
-                          if self.presets[self.preset.itemData(i)] == recipe), 0)  # fmt: skip
-            self.preset.setCurrentIndex(index)
             target = recipe.step(TargetStep)
+            runtime = target.runtime if target else SearchRuntime.ONNXRUNTIME  # a preset whatever runtime it times in
+            index = next((i for i in range(1, self.preset.count())
+                          if self.presets[self.preset.itemData(i)].timed_in(runtime) == recipe), 0)  # fmt: skip
+            self.preset.setCurrentIndex(index)
             self._show_mode(target is None)
             shown = target or TargetStep()
             self.goal.setCurrentIndex(max(0, self.goal.findData(shown.objective)))

@@ -71,6 +71,7 @@ def _verdict(result: ExportResult) -> str:
 class ExportPanel(QWidget):
     # format names, bundle or None, output folder, TFLite choices for ExportOptions (nhwc, int8_io)
     export_requested = Signal(list, object, str, dict)
+    bundle_chosen = Signal(str)  # "android", "ios" or "" (none): where the user is heading
 
     def __init__(self) -> None:
         super().__init__()
@@ -100,6 +101,7 @@ class ExportPanel(QWidget):
         bundle_layout.addLayout(bundle_row)
         bundle_layout.addLayout(self._android_choices())
         self.bundle.idToggled.connect(lambda _id, _on: self._enable_android_choices())
+        self.bundle.idToggled.connect(lambda _id, on: on and self.bundle_chosen.emit(self.chosen_bundle() or ""))
         self._enable_android_choices()
 
         self.folder = QLineEdit()
@@ -214,6 +216,14 @@ class ExportPanel(QWidget):
 
     def chosen_formats(self) -> list[str]:
         return [name for name, box in self.formats.items() if box.isChecked()]
+
+    def choose_bundle(self, kind: str) -> None:
+        """Choose the app bundle `kind` ("android", "ios", or "" for none): the bundle adds the one format it holds,
+        so no other format stays ticked."""
+        button = next(b for b in self.bundle.buttons() if (b.property("bundle") or "") == kind)
+        button.setChecked(True)
+        for box in self.formats.values():
+            box.setChecked(False)
 
     def chosen_bundle(self) -> str | None:
         return self.bundle.checkedButton().property("bundle") or None

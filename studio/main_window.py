@@ -176,6 +176,7 @@ class MainWindow(QMainWindow):
         self.compare_panel.accepted_drop_changed.connect(self.set_accepted_drop)
         self.variants_panel.remeasure_all_requested.connect(self.measures.remeasure_all)
         self.variants_panel.runtime_changed.connect(self.set_latency_runtime)
+        self.export_panel.bundle_chosen.connect(self.compress_panel.follow_destination)
         self.graph_panel.variant_graph_requested.connect(
             lambda: self.graphs.show_variant_graph(self.state.selected_variant) if self.state.selected_variant
             else self.show_problem("Select a variant in the Variants tab first.")

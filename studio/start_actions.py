@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from core.project import Variant
     from studio.main_window import MainWindow
 
-ANDROID_BUNDLE = 1  # the Export tab's bundle button id
 
 
 class StartActions(QObject):
@@ -75,9 +74,7 @@ class StartActions(QObject):
         if go is Go.COMPRESS and window.compress_panel.advanced.isChecked():
             window.compress_panel.advanced.setChecked(False)  # the target form: what a newcomer should fill in
         if go is Go.EXPORT:
-            window.export_panel.bundle.button(ANDROID_BUNDLE).setChecked(True)
-            for box in window.export_panel.formats.values():
-                box.setChecked(False)  # the bundle adds the one format it holds
+            window.export_panel.choose_bundle("android")
         if go is not None:
             window.tabs.setCurrentWidget(tabs[go])
 

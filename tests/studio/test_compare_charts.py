@@ -176,8 +176,8 @@ def test_compare_and_export_headline_the_speed_in_litert_on_this_computer_whatev
 ) -> None:
     window.set_project(tiny_project)
     parent, child = tiny_project.variants
-    tiny_project.update_metrics(child.id, {"paired_latency": {"litert": {"ratio": 0.39, "ratio_ci95": [0.37, 0.41],
-                                                                         "noisy": False, "against": parent.id}}})  # fmt: skip
+    litert = {"ratio": 0.39, "ratio_ci95": [0.37, 0.41], "noisy": False, "against": parent.id}
+    tiny_project.update_metrics(child.id, {"paired_latency": {"litert": litert}})
     window.refresh_variants()
     assert window.variants_panel.runtime.currentData() == "torch", "the table shows torch; the headline stays LiteRT"
     window.select_variant(child.id)
