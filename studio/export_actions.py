@@ -1,5 +1,6 @@
 """Exporting from the studio: the selected variant (else the current model) to the ticked formats, then an
-app bundle once its artifact's verification is known (asking first when it was not verified).
+app bundle once its artifact's verification is known (asking first when it was not verified). The conversion runs
+in a child process (core.export.isolated), so that it cannot stall the window and Cancel stops it at once.
 
 Each is a core job run by the window's runner; the Export tab draws the report it returns.
 """
@@ -7,6 +8,7 @@ Each is a core job run by the window's runner; the Export tab draws the report i
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -15,9 +17,10 @@ from PySide6.QtWidgets import QMessageBox
 
 from core.errors import ProjectError
 from core.export.checks import folder_problem
+from core.export.isolated import export_isolated
 from core.export.job import ExportOptions
 from core.export.registry import FORMATS
-from core.export.run import add_bundle, bundle_problem, export_model, with_bundle_format
+from core.export.run import add_bundle, bundle_problem, with_bundle_format
 from core.export.source import from_model, from_project
 from studio.project_actions import ProjectUse
 from studio.workers import Job
@@ -38,9 +41,9 @@ class ExportActions(QObject):
         window = self.window
         project, chosen = window.state.project, window.state.selected_variant
         if project is not None and chosen is not None:
-            return (lambda: from_project(project.root, chosen)), ProjectUse(project, frozenset({chosen}))
+            return partial(from_project, project.root, chosen), ProjectUse(project, frozenset({chosen}))
         model = window.current_model()
-        return None if model is None else ((lambda: from_model(model)), None)
+        return None if model is None else (partial(from_model, model), None)
 
     def export(self, formats: list[str], bundle: str | None, folder: str, tflite: dict[str, bool]) -> Job | None:
         """`tflite`: the Android bundle's ExportOptions choices (nhwc, int8_io); empty for the defaults."""
@@ -68,11 +71,11 @@ class ExportActions(QObject):
         calib = window.state.dataset("calib")
         # Decided for the bundle here: the export runs without it, and the bundle is added once it is verified.
         options = ExportOptions(threads=window.runner.threads, **tflite).decided(bundle)
-        chosen_formats = with_bundle_format([FORMATS[name] for name in formats], bundle)
+        chosen_formats = [fmt.name for fmt in with_bundle_format([FORMATS[name] for name in formats], bundle)]
 
         def run(progress: Any) -> Any:  # the bundle comes after, once its artifact's verification is known
-            return export_model(source(), chosen_formats, out_dir, options=options, calib=calib,
-                                evaluation=evaluation, progress=progress)  # fmt: skip
+            return export_isolated(source, chosen_formats, out_dir, options=options, calib=calib,
+                                   evaluation=evaluation, progress=progress)  # fmt: skip
 
         def done(report: Any) -> None:
             window.export_panel.show_report(report, out_dir)

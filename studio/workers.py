@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
+from core.child_job import ChildFailed
 from core.errors import StudioError, first_line, plain
 from core.jobs import Cancelled, CancelToken, Progress
 
@@ -130,6 +131,8 @@ class _Task(QRunnable):
             relay.cancelled.emit()
         except StudioError as exc:
             relay.failed.emit(plain(str(exc)), "")
+        except ChildFailed as exc:  # a bug in a child process: its own traceback
+            relay.failed.emit(plain(str(exc)), plain(exc.details))
         except Exception as exc:  # a bug must reach the user as a message, not kill the thread silently
             message = f"unexpected error: {type(exc).__name__}: {first_line(exc)}"
             relay.failed.emit(message, plain(traceback.format_exc()))

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.errors import DatasetError
 from core.jobs import Progress, silent
@@ -112,6 +112,13 @@ class ImageDataset:
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Sent to a child process (an isolated export) without its lock; it gets a lock of its own."""
+        return {name: value for name, value in self.__dict__.items() if name != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
 
     def subset(self, limit: int | None, seed: int = 0) -> ImageDataset:
         """A deterministic random subset of `limit` samples (kept in file order)."""

@@ -1,9 +1,11 @@
 """The Export tab: the output folder checked as it is typed, the Android bundle's input choices, the report with its
-bundle row and folded details, and a bundle of an unverified model written only after the user agrees."""
+bundle row and folded details, a bundle of an unverified model written only after the user agrees, and Cancel
+during a conversion stopping its child process with nothing left behind."""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import zipfile
 from pathlib import Path
 
@@ -138,3 +140,19 @@ def test_a_bundle_of_an_unverified_model_is_written_only_after_the_user_agrees(q
     with zipfile.ZipFile(bundle) as archive:
         assert json.loads(archive.read("metadata.json"))["verified"] is False
     assert _rows(export)["Android bundle"][-1] == bundle
+
+
+def test_cancel_during_a_conversion_stops_the_child_process_and_leaves_no_file(qtbot, window, tmp_path) -> None:
+    with qtbot.waitSignal(window.model_loaded, timeout=60_000):
+        window.load_zoo(ZooChoice("mobilenet_v3_small", resolution=96, pretrained=False))
+    qtbot.waitUntil(lambda: not window.runner.jobs, timeout=60_000)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    job = window.exports.export(["tflite"], None, str(folder), {})
+    assert job is not None
+    qtbot.waitUntil(lambda: "converting to TFLite" in job.message, timeout=120_000)
+    with qtbot.waitSignal(job.finished, timeout=10_000):
+        job.cancel()
+    assert job.state == "cancelled"
+    assert not list(folder.iterdir()), "no staging folder, partial file or report is left"
+    assert not multiprocessing.active_children(), "the conversion's process is gone"
