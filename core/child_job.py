@@ -36,7 +36,8 @@ class ChildFailed(Exception):
 def run_in_child(fn: Callable[..., Any], kwargs: dict[str, Any], progress: Progress,
                  leftovers: Callable[[], None] | None = None) -> Any:  # fmt: skip
     """`fn(progress=…, **kwargs)` in a fresh (spawned) Python process; its result, or its exception raised here.
-    `fn` and `kwargs` must pickle (module-level functions, plain data, torch modules)."""
+    `fn` and `kwargs` must pickle (module-level functions, plain data, float torch modules); the result should be
+    plain data (a tensor would cross back by shared memory that ends with the child)."""
     context = multiprocessing.get_context("spawn")  # never fork a process that runs Qt and torch thread pools
     reports: Any = context.Queue()
     child = context.Process(target=_child_main, args=(fn, kwargs, reports), daemon=True, name="mnstudio-child")

@@ -248,3 +248,26 @@ def test_a_litert_target_times_its_finalists_in_litert_against_the_parent(parent
     kept = next(r for r in result.metrics["candidates"] if r["variant"] == result.variant.id)
     assert kept["runtime"] == "litert" and result.metrics["paired_latency"]["litert"]["against"] == result.parent.id
     assert "LiteRT" in result.metrics["search"]["target"]
+
+
+def int8_logits(sent: tuple, batch, progress: Progress):
+    import torch
+
+    from core.compress.search.shipped import received
+
+    return received(sent).module(torch.from_numpy(batch)).numpy()  # a tensor would cross back by shared memory, gone with the child
+
+
+def test_an_int8_finalist_crosses_to_the_litert_child_process_intact(parent, data: dict) -> None:
+    """Eager int8 modules do not survive pickling: sent as their stored state_dict, rebuilt in the child."""
+    import torch
+
+    from core.child_job import run_in_child
+    from core.compress.apply import apply_recipe
+    from core.compress.search.shipped import sendable
+    from core.recipe import QuantizeStep
+
+    int8 = apply_recipe(parent, Recipe("q", (QuantizeStep(calibration_images=16),)), calib=data["calib"]).model
+    batch = torch.randn(2, 3, RES, RES)
+    logits = run_in_child(int8_logits, {"sent": sendable(int8), "batch": batch.numpy()}, Progress())
+    assert (logits == int8.module(batch).numpy()).all()

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from core.child_job import ChildFailed
 from core.compress.apply import apply_recipe
 from core.compress.candidates import FIT_IMAGES, Candidate, Scored
 from core.compress.proxy import Proxy
@@ -187,7 +188,7 @@ class _Run:
             return
         try:
             timings = litert_timings(self.model, finalists, self.calib, self.threads, self.step.seed, progress)
-        except (StudioError, RuntimeError) as exc:  # the proxy's figures stand, and the note says so
+        except (StudioError, RuntimeError, ChildFailed) as exc:  # the proxy's figures stand, and the note says so
             self.notes.append(f"LiteRT could not time the finalists ({exc}); chosen on ONNX Runtime's figures")
             return
         for held in (h for h in self.verified if h.meets and h not in finalists):
