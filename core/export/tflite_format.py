@@ -3,7 +3,8 @@
 float: converted as is; fp16: float weights cast to fp16 by ai-edge-quantizer; int8: the float
 parent quantized with litert-torch's PT2E quantizer (the variant's calibration settings), every
 operator int8, with either int8 input and output tensors (`int8_io`) or float32 ones that the graph
-quantizes and dequantizes at its edges. NHWC input is optional (Android bitmaps are HWC).
+quantizes and dequantizes at its edges. NHWC input is optional (Android bitmaps are HWC). Every file carries
+image-classifier metadata and its labels (core.export.tflite_metadata).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.data.labels import placeholder_names
 from core.export.job import Artifact
 from core.export.registry import ExportFormat
+from core.export.tflite_metadata import ClassifierMetadata, add_metadata
 from core.jobs import Progress
 from core.precision import FLOAT, FP16, INT8, Fp16, Int8, Precision
 from core.runtime import Predictor
@@ -72,6 +75,10 @@ def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress)
         else:
             edge.export(str(target))
         precision = FP16 if half else FLOAT
+    card = job.model.card
+    add_metadata(target, ClassifierMetadata(job.source.name, f"{card.title}, exported by MobileNet Compression Studio",
+                                            card.class_names or placeholder_names(card.num_classes), card.mean,
+                                            card.std, card.input_size, nhwc))  # fmt: skip
     return Artifact(precision, predictor, notes, io_details(target))
 
 

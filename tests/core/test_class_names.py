@@ -1,6 +1,7 @@
 """Class names belong to the model: a user's 3-class model takes its labelled folder's names (ImageNet WordNet ids
-shown readable), keeps them through compression in its project, and ships them in the Android bundle's labels.txt
-and the ONNX file's metadata; --labels names the classes otherwise, and a wrong count is one line before any work."""
+shown readable), keeps them through compression in its project, and ships them in the Android bundle's labels.txt,
+the ONNX file's metadata and the .tflite's model metadata; --labels names the classes otherwise, and a wrong count
+is one line before any work."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from pathlib import Path
 import onnx
 import pytest
 import torch
+from ai_edge_litert.interpreter import Interpreter
 
 from core.cli import main
+from core.export.tflite_metadata import TENSOR_AXIS_LABELS, read_metadata
 from core.project import Project
 from core.zoo.registry import ModelSpec
 from tests.helpers import write_image
@@ -53,7 +56,15 @@ def test_a_users_model_takes_its_folders_names_into_the_project_and_the_android_
     (bundle,) = out.glob("*-android.zip")
     with zipfile.ZipFile(bundle) as archive:
         assert archive.read("labels.txt").decode().splitlines() == READABLE, "in folder order"
-        assert json.loads(archive.read("metadata.json"))["class_names"] == READABLE
+        metadata = json.loads(archive.read("metadata.json"))
+        assert metadata["class_names"] == READABLE
+        tflite = archive.read(metadata["model"])
+    found = read_metadata(tflite)  # what Android Studio's model binding reads: the output's axis labels
+    assert found["labels"] == READABLE and found["labels_type"] == TENSOR_AXIS_LABELS and found["output"] == "logits"
+    assert found["mean"] == pytest.approx([255 * m for m in metadata["mean"]]) and found["min_parser_version"]
+    interpreter = Interpreter(model_content=tflite)  # the labels archive appended to it does not disturb LiteRT
+    interpreter.allocate_tensors()
+    assert list(interpreter.get_output_details()[0]["shape"]) == [1, 3]
     (onnx_file,) = out.glob("*.onnx")
     metadata = {p.key: p.value for p in onnx.load(str(onnx_file), load_external_data=False).metadata_props}
     assert json.loads(metadata["class_names"]) == READABLE

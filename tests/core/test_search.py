@@ -255,7 +255,8 @@ def int8_logits(sent: tuple, batch, progress: Progress):
 
     from core.compress.search.shipped import received
 
-    return received(sent).module(torch.from_numpy(batch)).numpy()  # a tensor would cross back by shared memory, gone with the child
+    # A tensor would cross back by shared memory, gone with the child: numpy arrays cross by value.
+    return received(sent).module(torch.from_numpy(batch)).numpy()
 
 
 def test_an_int8_finalist_crosses_to_the_litert_child_process_intact(parent, data: dict) -> None:
