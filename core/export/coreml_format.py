@@ -3,15 +3,18 @@
 float: fp32 or fp16 compute (iOS 16); int8 weights: linear weight quantization of a float source;
 int8 sources: the float parent re-quantized with PT2E and converted as W8A8 (iOS 17). Core ML
 predicts only on macOS, so here the package is reloaded without compiling it and its spec is
-checked: input and output shapes, operation types, weight data types.
+checked: input and output shapes, operation types, weight data types. The package names the classes in its
+metadata (`class_names`).
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.data.labels import placeholder_names
 from core.export.job import Artifact
 from core.export.registry import ExportFormat
 from core.jobs import Progress
@@ -57,6 +60,7 @@ def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress)
             )
             model = ct.optimize.coreml.linear_quantize_weights(model, config)
             precision = INT8_WEIGHTS
+    _describe(model, job)
     model.save(str(target))
     details = inspect_package(target)
     problems = structure_problems(details, precision, size, job.model.card.num_classes)
@@ -64,6 +68,19 @@ def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress)
     notes += problems
     notes.append("Core ML predicts only on macOS: on this machine the spec is checked, outputs are not compared")
     return Artifact(precision, None, notes, details)
+
+
+def _describe(model: Any, job: ExportJob) -> None:
+    """What Xcode shows and an app reads: the class names in output order, as the package's `class_names`
+    metadata (a JSON list), and the output described as logits in that order. The output stays the logits array the
+    spec check and the bundle's Swift code expect, rather than a Core ML classifier's label dictionary."""
+    card = job.model.card
+    names = list(card.class_names or placeholder_names(card.num_classes))
+    model.user_defined_metadata["class_names"] = json.dumps(names, ensure_ascii=False)
+    model.short_description = f"{job.source.name}: an image classifier of {len(names)} classes, first {names[0]}"
+    for feature in model.get_spec().description.output:
+        model.output_description[feature.name] = ("One score per class, in the order of the class_names metadata; "
+                                                  "softmax gives probabilities")  # fmt: skip
 
 
 def inspect_package(path: Path) -> dict[str, Any]:

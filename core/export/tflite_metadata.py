@@ -39,11 +39,16 @@ class ClassifierMetadata:
 
 def with_metadata(model: bytes, metadata: ClassifierMetadata) -> bytes:
     """`model` with image-classifier metadata and its labels file; a model's earlier metadata is replaced."""
+    import numpy as np
     from ai_edge_litert import schema_py_generated as schema
 
     tflite = schema.ModelT.InitFromPackedBuf(bytearray(model), 0)
+    for stored in tflite.buffers:  # data kept after the flatbuffer (ai-edge-quantizer writes so) moves inline
+        if (stored.offset or 0) > 1:
+            inline = np.frombuffer(model, dtype=np.uint8, count=stored.size, offset=stored.offset)
+            stored.data, stored.offset, stored.size = inline, 0, 0
     buffer = schema.BufferT()
-    buffer.data = list(_metadata_flatbuffer(metadata))
+    buffer.data = np.frombuffer(_metadata_flatbuffer(metadata), dtype=np.uint8)
     entries = [entry for entry in tflite.metadata or [] if _name(entry) != METADATA_NAME]
     tflite.buffers.append(buffer)
     entry = schema.MetadataT()

@@ -112,6 +112,11 @@ def test_coreml_spec_is_checked_but_never_claimed_verified_on_linux(float_report
     assert result.details["structure_ok"] and not result.verified
     assert result.details["inputs"][0]["shape"] == [1, 3, 128, 128]
     assert result.details["outputs"][0]["shape"][-1] == 1000 and "conv" in result.details["ops"]
+    import coremltools as ct
+
+    package = ct.models.MLModel(result.path, skip_model_load=True)
+    names = json.loads(package.user_defined_metadata["class_names"])
+    assert len(names) == 1000 and names[0] == "tench", "the package names the classes, in output order"
 
 
 @pytest.mark.slow
