@@ -246,7 +246,7 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
     from core.export.run import export_model
     from core.export.source import resolve_source
 
-    formats = parse_formats(args.format)
+    formats = parse_formats(args.format) if args.format or not args.bundle else []  # a bundle adds its own format
     progress = progress_printer()
     model_changes = model_options(args)  # a bad labels file fails before the model loads
     source = resolve_source(args.model, args.weights, trust_pickle=args.trust_pickle, progress=progress)
@@ -353,7 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = command("export", cmd_export, "export to ONNX, TFLite, TorchScript, .pt2, ExecuTorch or Core ML, "
                      "each verified in its own runtime")  # fmt: skip
     model_args(export)
-    export.add_argument("--format", required=True, help="comma-separated: onnx,tflite,torchscript,pt2,pte,coreml")
+    export.add_argument("--format", default="", help="comma-separated: onnx,tflite,torchscript,pt2,pte,coreml "
+                        "(optional with --bundle)")  # fmt: skip
     export.add_argument("--out", required=True, help="output folder (created if missing)")
     export.add_argument("--bundle", choices=("android", "ios"), help="also zip an app bundle (adds tflite/coreml)")
     export.add_argument("--eval", help="labelled images: agreement with the source and top-1 of each artifact")

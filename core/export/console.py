@@ -20,7 +20,8 @@ def stdout_to_stderr() -> Iterator[None]:
         saved = os.dup(1)
         try:
             os.dup2(2, 1)
-            yield
+            with contextlib.redirect_stdout(sys.stderr):  # Python's writes, wherever sys.stdout's own descriptor is
+                yield
         finally:
             sys.stdout.flush()
             os.dup2(saved, 1)
