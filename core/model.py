@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -29,6 +30,11 @@ class Normalization(StrEnum):
     def label(self) -> str:
         return {Normalization.IMAGENET: "ImageNet (torchvision)", Normalization.KERAS: "[−1, 1] (Keras/TF)",
                 Normalization.UNIT: "[0, 1]"}[self]  # fmt: skip
+
+    @classmethod
+    def of(cls, mean: Sequence[float], std: Sequence[float]) -> Normalization | None:
+        """The named setting a model's mean and std are, or None."""
+        return next((n for n in cls if n.mean_std == (tuple(mean), tuple(std))), None)
 
     @property
     def mean_std(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:

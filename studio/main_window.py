@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSplitter,
     QTabWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
 # The engine's verbs are imported with the window, while the splash shows, not at the first click:
@@ -58,6 +60,8 @@ from studio.jobs_panel import JobsPanel
 from studio.measure_actions import MeasureActions
 from studio.menus import build_menus
 from studio.model_panel import ModelView, ZooPicker
+from studio.model_settings import ModelSettings
+from studio.model_settings_actions import ModelSettingsActions
 from studio.project_actions import ProjectActions, ProjectUse
 from studio.sensitivity_actions import SensitivityActions
 from studio.start_actions import StartActions
@@ -104,8 +108,14 @@ class MainWindow(QMainWindow):
         self.start = StartActions(self)
         self.picker = ZooPicker(self.state.choice)
         self.view = ModelView()
+        self.model_settings = ModelSettings()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.picker)
+        left_layout.addWidget(self.model_settings, 1)
         self.model_tab = QSplitter()
-        self.model_tab.addWidget(self.picker)
+        self.model_tab.addWidget(left)
         self.model_tab.addWidget(self.view)
         self.model_tab.setStretchFactor(1, 1)
         self.model_tab.setSizes([300, 980])
@@ -149,6 +159,9 @@ class MainWindow(QMainWindow):
                 self.open_data(role)
 
     def _connect_panels(self) -> None:
+        self.settings_actions = ModelSettingsActions(
+            self.model_settings, self.state, self._assign, self._show_model,
+            lambda text: self.show_problem(text, title="Cannot use these settings"), self._ask_labels_file)  # fmt: skip
         self.start_view.step_clicked.connect(self.start.follow)
         self.start_view.layers_link.linkActivated.connect(lambda _: self.tabs.setCurrentWidget(self.model_tab))
         self.export_finished.connect(lambda report: self.start.note_bundles(report.bundles))
@@ -243,10 +256,19 @@ class MainWindow(QMainWindow):
         named, note = names_from_folders(report.model, datasets)
         if note is None:
             return
-        self._assign("report", replace(report, model=named), "Take the class names from the folders",
-                     lambda: self.view.show_report(self.state.report))  # fmt: skip
+        self._assign("report", replace(report, model=named), "Take the class names from the folders", self._show_model)
         self.statusBar().showMessage(f"{note[0].upper()}{note[1:].split('; give')[0]} (Edit › Undo keeps the "
                                      "model's own)")  # fmt: skip
+
+    def _show_model(self) -> None:
+        """The Model tab draws the current model: its card and layers, and how it reads images and names classes."""
+        if self.state.report is not None:
+            self.view.show_report(self.state.report)
+        self.model_settings.show_model(self.state.report.model if self.state.report else None)
+
+    def _ask_labels_file(self) -> str:
+        path, _ = QFileDialog.getOpenFileName(self, "Class names, one a line", "", "Text files (*.txt);;All files (*)")
+        return path
 
     def assign_recipe(self, recipe: Recipe, text: str = "Edit recipe") -> None:
         self._assign("recipe", recipe, text, self._recipe_changed)
@@ -415,7 +437,7 @@ class MainWindow(QMainWindow):
             # Stored before (in an earlier session, say): Compare shows that lineage.
             found = self.state.project.find_by_fingerprint(report.fingerprint)
             self.state.model_variant = found.id if found is not None else None
-        self.view.show_report(report)
+        self._show_model()
         self._names_from_folders()
         self._refresh_needs()  # the form's least budget is this model's, and Start follows
         self.export_panel.source.setText(f"Current model: {report.model.card.title}. Select a variant in the "

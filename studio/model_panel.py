@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.inspect import ModelReport
+from core.model import Normalization
 from core.zoo.registry import ARCHITECTURES, STANDARD_RESOLUTIONS
 from core.zoo.weights import pretrained_source
 from studio.layer_table import LayerTableModel
@@ -115,6 +116,12 @@ class ZooPicker(QGroupBox):
             self.availability.setText(f"Weights from {source}")
 
 
+def _scaling(report: ModelReport) -> str:
+    card = report.model.card
+    named = Normalization.of(card.mean, card.std)
+    return f"pixels scaled as {named.label}" if named else f"mean {list(card.mean)}, std {list(card.std)}"
+
+
 class ModelView(QWidget):
     """The loaded model's card, totals and per-layer table."""
 
@@ -171,7 +178,7 @@ class ModelView(QWidget):
         rows = [
             ("Model", str(card.spec) if card.spec else card.format),
             ("Weights", card.weights.label),
-            ("Input", f"{card.input_size}×{card.input_size} RGB, resize {card.resize_size}, ImageNet mean/std"),
+            ("Input", f"{card.input_size}×{card.input_size} RGB, resize {card.resize_size}, {_scaling(report)}"),
             *([("Blocks removed", ", ".join(map(str, card.spec.dropped)))] if card.spec and card.spec.dropped else []),
             ("Classes", f"{card.num_classes}"),
             ("Licence", card.to_dict()["license"] or "unknown"),

@@ -297,6 +297,44 @@ def test_a_users_model_takes_the_open_folders_class_names_and_undo_keeps_its_own
     assert window.state.report.model.card.class_names == ("class 0", "class 1")
 
 
+def test_the_model_tab_sets_preprocessing_and_edits_imports_or_takes_names_undoably(window, qtbot, tmp_path) -> None:
+    import torch
+
+    from core.model import Normalization
+    from core.zoo.registry import ModelSpec
+    from tests.helpers import write_image
+
+    checkpoint = tmp_path / "my_model.pth"
+    torch.save(ModelSpec("mobilenet_v3_small", resolution=64, num_classes=2).build().state_dict(), checkpoint)
+    with qtbot.waitSignal(window.model_loaded, timeout=60_000):
+        window.load_file(checkpoint)
+    panel, card = window.model_settings, lambda: window.state.report.model.card
+    assert panel.isEnabled() and panel.names.count() == 2 and "2 classes" in panel.names_summary.text()
+    panel.normalization.setCurrentIndex(panel.normalization.findData(Normalization.KERAS))
+    panel.normalization.activated.emit(panel.normalization.currentIndex())
+    assert card().mean == (0.5, 0.5, 0.5) and "[−1, 1] (Keras/TF)" in window.view.card.text(), "what is measured"
+    panel.names.item(1).setText("springer")  # edited in place
+    assert card().class_names == ("class 0", "springer")
+    panel.names.item(0).setText("  ")  # a class needs a name
+    assert card().class_names == ("class 0", "springer") and panel.names.item(0).text() == "class 0"
+    wrong = tmp_path / "three.txt"
+    wrong.write_text("a\nb\nc\n")
+    window.settings_actions.ask_labels_file = lambda: str(wrong)  # as if chosen in the file dialog
+    with qtbot.waitSignal(window.problem_shown) as problem:
+        window.settings_actions.import_names()
+    assert "names 3 classes but the model predicts 2" in problem.args[0] and card().class_names[1] == "springer"
+    for label, folder in enumerate(("n01440764", "n02102040")):
+        write_image(tmp_path / "photos" / folder / "a.png", seed=label)
+    window.set_data_folder("evaluation", str(tmp_path / "photos"))
+    qtbot.waitUntil(lambda: window.state.datasets["evaluation"].root == tmp_path / "photos", timeout=30_000)
+    window.settings_actions.names_from_folder()
+    assert card().class_names == ("tench", "English springer")
+    assert [panel.names.item(i).text() for i in range(2)] == ["tench", "English springer"], "the panel follows"
+    for _ in range(4):  # the names from the folder, choosing the folder, the edited name, the scaling
+        window.undo_stack.undo()
+    assert card().class_names == ("class 0", "class 1") and card().mean != (0.5, 0.5, 0.5)
+
+
 def test_a_pickled_model_opens_after_the_user_trusts_it_and_not_before(window, qtbot, tmp_path, monkeypatch) -> None:
     import torch
 
