@@ -108,6 +108,20 @@ def root_of(variant: Variant, by_id: dict[str, Variant]) -> Variant:
     return variant
 
 
+def shown_root(variants: Sequence[Variant], chosen: str | None, current: str | None) -> str | None:
+    """The original whose lineage is shown: the one `chosen` ("" for every model), else that of the `current`
+    model's stored variant; None for every model."""
+    if chosen is not None:
+        return chosen or None
+    by_id = {v.id: v for v in variants}
+    return root_of(by_id[current], by_id).id if current in by_id else None
+
+
+def in_lineage(rows: Sequence[VariantRow], root: str | None) -> list[VariantRow]:
+    """The rows of `root`'s lineage (all of them for None)."""
+    return [row for row in rows if root is None or root in (row.id, row.against)]
+
+
 @lru_cache(maxsize=256)
 def _paired_from_strings(hits: str, reference_hits: str, predicted: tuple[int, ...],
                          reference_predicted: tuple[int, ...]) -> PairedAccuracy:  # fmt: skip

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 # The engine's verbs are imported with the window, while the splash shows, not at the first click:
 # a cold import on the GUI thread (torch-pruning, torchao) froze the window for ~80 ms.
-from core.compare import recommend, root_of, variant_rows
+from core.compare import in_lineage, recommend, root_of, shown_root, variant_rows
 from core.compress.pipeline import compress
 from core.data import combine_datasets, open_dataset
 from core.data.labels import names_from_folders
@@ -189,6 +189,7 @@ class MainWindow(QMainWindow):
         self.compare_panel.accepted_drop_changed.connect(self.set_accepted_drop)
         self.variants_panel.remeasure_all_requested.connect(self.measures.remeasure_all)
         self.variants_panel.runtime_changed.connect(self.set_latency_runtime)
+        self.variants_panel.lineage_chosen.connect(self.show_lineage)
         self.export_panel.bundle_chosen.connect(self.compress_panel.follow_destination)
         self.graph_panel.variant_graph_requested.connect(
             lambda: self.graphs.show_variant_graph(self.state.selected_variant) if self.state.selected_variant
@@ -431,6 +432,7 @@ class MainWindow(QMainWindow):
                 self.load_failed.emit(self.state.error)
             return
         self.state.report, self.state.error, self.state.model_variant = report, "", variant_id
+        self.state.shown_lineage = None  # Variants and Compare follow the model just opened
         if variant_id is None:
             self.state.selected_variant = None  # a new model: no view keeps the last one's variant picked
         if variant_id is None and self.state.project is not None:
@@ -465,22 +467,32 @@ class MainWindow(QMainWindow):
         project = self.state.project
         variants = project.variants if project else []
         rows = variant_rows(variants, runtime=self.state.latency_runtime)
+        root = shown_root(variants, self.state.shown_lineage, self.state.model_variant)
         recipes = {v.id: v.recipe.get("name", "") for v in variants}
-        self.variants_panel.show_rows(rows, recipes, self.state.selected_variant)
+        originals = [(v.id, v.name) for v in variants if root_of(v, {w.id: w for w in variants}) is v]
+        self.variants_panel.show_lineages(originals, "" if root is None else root)
+        self.variants_panel.show_rows(in_lineage(rows, root), recipes, self.state.selected_variant)
         self._rows = rows
         self._refresh_compare()
         self.start.refresh(rows)
         self._refresh_selection()
         self.variants_changed.emit()
 
+    def show_lineage(self, root: str) -> None:
+        """Variants and Compare show `root`'s lineage ("": every model) until another model is opened."""
+        self.state.shown_lineage = root
+        self.refresh_variants()
+
     def _refresh_compare(self) -> None:
-        """Compare shows one lineage: the current model's, else that of the variant picked in the Variants table.
+        """Compare shows one lineage: the one shown in Variants, else that of the variant picked there.
         Accuracies measured on another model's label set never share its axes."""
         variants = self.state.project.variants if self.state.project else []
         by_id = {v.id: v for v in variants}
-        stored = by_id.get(self.state.model_variant or "") or by_id.get(self.state.selected_variant or "")
-        root = root_of(stored, by_id).id if stored is not None else None
-        lineage = [row for row in self._rows if root is not None and root in (row.id, row.against)]
+        root = shown_root(variants, self.state.shown_lineage, self.state.model_variant)
+        picked = by_id.get(self.state.selected_variant or "")
+        if root is None and picked is not None:
+            root = root_of(picked, by_id).id
+        lineage = in_lineage(self._rows, root) if root is not None else []
         self.compare_panel.show_rows(lineage, recommend(lineage, self.state.recommendation_drop(), original=root))
 
     def select_variant(self, variant_id: str | None) -> None:

@@ -95,6 +95,7 @@ class ProjectActions(QObject):
     def set_project(self, project: Project) -> None:
         window, settings = self.window, self.window.settings
         window.state.project, window.state.selected_variant, window.state.model_variant = project, None, None
+        window.state.shown_lineage = None
         window.undo_stack.clear()  # renames of another project's variants cannot be undone here
         window.setWindowTitle(f"{project.name} — MobileNet Compression Studio")
         window.export_panel.folder.setText(str(project.root / "exports"))
@@ -208,6 +209,8 @@ class ProjectActions(QObject):
             state.selected_variant = None
         if state.model_variant == variant_id:
             state.model_variant = None  # the next compression stores the current model again as its parent
+        if state.shown_lineage == variant_id:
+            state.shown_lineage = None
         self.window.refresh_variants()
 
     # Jobs --------------------------------------------------------------------------------------

@@ -69,6 +69,8 @@ class StudioState:
     project: Project | None = None
     selected_variant: str | None = None
     model_variant: str | None = None  # the project variant the current model is stored as, once it is
+    shown_lineage: str | None = None  # the original whose lineage Variants and Compare show; "": every model;
+    # None: the current model's (the default, and again whenever another model is opened)
     target_fps: float = 30.0
     latency_runtime: str = "torch"  # the runtime whose paired latency the Variants table and charts show
     accepted_drop: float | None = None  # points a recommendation may lose; None: the recipe's target, else 1

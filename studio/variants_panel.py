@@ -133,6 +133,7 @@ class VariantsPanel(QWidget):
     graph_requested = Signal(str)
     open_requested = Signal(str)
     runtime_changed = Signal(str)
+    lineage_chosen = Signal(str)  # an original's id, or "" for every model
     remeasure_all_requested = Signal()
 
     def __init__(self) -> None:
@@ -164,6 +165,9 @@ class VariantsPanel(QWidget):
         self.remeasure_all.setEnabled(False)
         self.runtime.currentIndexChanged.connect(lambda _: self.runtime_changed.emit(self.runtime.currentData()))
         self.remeasure_all.clicked.connect(self.remeasure_all_requested)
+        self.lineages = QComboBox()
+        self.lineages.setToolTip("Whose variants the table and the Compare tab show: the current model's by default")
+        self.lineages.activated.connect(lambda _: self.lineage_chosen.emit(self.lineages.currentData()))
         self.lineage = QTreeWidget()
         self.lineage.setToolTip("Which variant was made from which: each under the model it started from")
         self.lineage.setHeaderLabels(["Lineage", "Recipe"])
@@ -193,6 +197,8 @@ class VariantsPanel(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         measuring = QHBoxLayout()
+        measuring.addWidget(QLabel("Show"))
+        measuring.addWidget(self.lineages)
         measuring.addWidget(QLabel("Latency in"))
         measuring.addWidget(self.runtime)
         measuring.addWidget(self.remeasure_all)
@@ -226,6 +232,14 @@ class VariantsPanel(QWidget):
                 self.table.selectRow(index)
                 return
         self.table.clearSelection()
+
+    def show_lineages(self, originals: Sequence[tuple[str, str]], shown: str) -> None:
+        """The selector: each original's lineage (id, name), then every model; `shown` ("" for every model) picked."""
+        self.lineages.clear()
+        for variant_id, name in originals:
+            self.lineages.addItem(f"{name} and its variants", variant_id)
+        self.lineages.addItem("Every model in the project", "")
+        self.lineages.setCurrentIndex(max(0, self.lineages.findData(shown)))
 
     def show_rows(self, rows: Sequence[VariantRow], recipes: dict[str, str], selected: str | None) -> None:
         self.model.set_rows(rows)

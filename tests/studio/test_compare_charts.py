@@ -186,3 +186,28 @@ def test_compare_and_export_headline_the_speed_in_litert_on_this_computer_whatev
         assert child.name in label.text()
     window.select_variant(None)
     assert "LiteRT" in window.compare_panel.headline.text() and child.name not in window.compare_panel.headline.text()
+
+
+def test_variants_and_compare_show_the_current_models_lineage_with_a_selector_for_the_others(
+    qtbot, window, tiny_project
+) -> None:
+    from core.zoo.loading import create_model
+    from tests.helpers import TINY
+
+    other = tiny_project.add_variant(create_model(TINY, "none"), "another model")
+    window.set_project(tiny_project)
+    tiny = tiny_project.variants[0]
+    with qtbot.waitSignal(window.model_loaded, timeout=60_000):
+        window.use_variant_as_model(tiny.id)
+    window.refresh_variants()
+    panel = window.variants_panel
+    assert [row.name for row in panel.model.rows] == ["tiny", "tiny copy"], "the current model's lineage only"
+    assert [panel.lineages.itemText(i) for i in range(panel.lineages.count())] == [
+        "tiny and its variants", "another model and its variants", "Every model in the project"]
+    panel.lineages.setCurrentIndex(1)
+    panel.lineages.activated.emit(1)
+    assert [row.name for row in panel.model.rows] == [other.name]
+    assert f"Among the variants of <b>{other.name}</b>" in window.compare_panel.card.text(), "Compare follows"
+    panel.lineages.setCurrentIndex(2)
+    panel.lineages.activated.emit(2)
+    assert len(panel.model.rows) == 3
