@@ -523,6 +523,16 @@ class CompressPanel(QWidget):
         self.outcome.setText(("⚠ " if missed else "") + text)
         self.outcome.setVisible(bool(text))
 
+    def forget_model(self) -> None:
+        """Another model is current: the last one's candidates, outcome and layer analysis go."""
+        self.search_chart.clear_candidates()
+        self.show_outcome("", missed=False)
+        self.report = None
+        self.chart.clear()
+        self.chart.message.show()
+        self.apply_button.setEnabled(False)
+        self.sensitivity_note.setText("Run the analysis to see which layers are fragile.")
+
     def show_needs(self, missing: list[str]) -> None:
         """What the recipe still needs from the Data tab, from the folders chosen now (empty: nothing)."""
         self.needs.setText(f"Choose {' and '.join(missing)} in the Data tab first." if missing else "")

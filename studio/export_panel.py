@@ -259,6 +259,12 @@ class ExportPanel(QWidget):
         self.details.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
         self.notes.setVisible(shown)
 
+    def forget_report(self) -> None:
+        """Another model is current: the last export's report, which listed the other model's files, goes."""
+        self.summary.setText("")
+        self.report_table.setRowCount(0)
+        self.notes.clear()
+
     def show_report(self, report: ExportReport, out_dir: Path) -> None:
         results = report.results
         verified = sum(result.verified for result in results)

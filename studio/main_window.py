@@ -444,6 +444,10 @@ class MainWindow(QMainWindow):
         self._refresh_needs()  # the form's least budget is this model's, and Start follows
         self.export_panel.source.setText(f"Current model: {report.model.card.title}. Select a variant in the "
                                          "Variants tab to export it instead.")  # fmt: skip
+        self.export_panel.forget_report()
+        self.compress_panel.forget_model()
+        self.start.forget_bundle()
+        self.refresh_variants()  # Variants, Compare and Start follow the model just opened
         self.model_loaded.emit(report)
 
     def _on_load_failed(self, name: str, message: str, details: str) -> None:
@@ -470,16 +474,19 @@ class MainWindow(QMainWindow):
         root = shown_root(variants, self.state.shown_lineage, self.state.model_variant)
         recipes = {v.id: v.recipe.get("name", "") for v in variants}
         originals = [(v.id, v.name) for v in variants if root_of(v, {w.id: w for w in variants}) is v]
-        self.variants_panel.show_lineages(originals, "" if root is None else root)
-        self.variants_panel.show_rows(in_lineage(rows, root), recipes, self.state.selected_variant)
+        # A current model not stored yet has no variants: another model's are listed only when chosen.
+        unstored = root is None and self.state.shown_lineage is None and self.state.report is not None
+        self.variants_panel.show_lineages(originals, None if unstored else root or "")
+        self.variants_panel.show_rows([] if unstored else in_lineage(rows, root), recipes, self.state.selected_variant)
         self._rows = rows
         self._refresh_compare()
         self.start.refresh(rows)
         self._refresh_selection()
         self.variants_changed.emit()
 
-    def show_lineage(self, root: str) -> None:
-        """Variants and Compare show `root`'s lineage ("": every model) until another model is opened."""
+    def show_lineage(self, root: str | None) -> None:
+        """Variants and Compare show `root`'s lineage ("": every model; None: the current model's) until another
+        model is opened."""
         self.state.shown_lineage = root
         self.refresh_variants()
 

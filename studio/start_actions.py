@@ -61,6 +61,11 @@ class StartActions(QObject):
             self.bundle = bundles[-1]
             self.refresh()
 
+    def forget_bundle(self) -> None:
+        """Another model is current: step 4 no longer says "Done" for the last model's bundle."""
+        self.bundle = ""
+        self.refresh()
+
     def follow(self, index: int) -> None:
         """Do what step `index`'s button says."""
         window = self.window

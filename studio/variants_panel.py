@@ -133,7 +133,7 @@ class VariantsPanel(QWidget):
     graph_requested = Signal(str)
     open_requested = Signal(str)
     runtime_changed = Signal(str)
-    lineage_chosen = Signal(str)  # an original's id, or "" for every model
+    lineage_chosen = Signal(object)  # an original's id, "" for every model, None for the current model's
     remeasure_all_requested = Signal()
 
     def __init__(self) -> None:
@@ -233,13 +233,16 @@ class VariantsPanel(QWidget):
                 return
         self.table.clearSelection()
 
-    def show_lineages(self, originals: Sequence[tuple[str, str]], shown: str) -> None:
-        """The selector: each original's lineage (id, name), then every model; `shown` ("" for every model) picked."""
+    def show_lineages(self, originals: Sequence[tuple[str, str]], shown: str | None) -> None:
+        """The selector: each original's lineage (id, name), then every model; `shown` picked ("" for every model;
+        None for the current model, not stored yet, which has none)."""
         self.lineages.clear()
+        if shown is None:
+            self.lineages.addItem("The current model (no variants yet)", None)
         for variant_id, name in originals:
             self.lineages.addItem(f"{name} and its variants", variant_id)
         self.lineages.addItem("Every model in the project", "")
-        self.lineages.setCurrentIndex(max(0, self.lineages.findData(shown)))
+        self.lineages.setCurrentIndex(0 if shown is None else max(0, self.lineages.findData(shown)))
 
     def show_rows(self, rows: Sequence[VariantRow], recipes: dict[str, str], selected: str | None) -> None:
         self.model.set_rows(rows)

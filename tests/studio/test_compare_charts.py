@@ -168,7 +168,11 @@ def test_compare_follows_the_current_model_and_never_shows_another_models_lineag
     window.refresh_variants()
     assert tiny.name not in window.compare_panel.card.text()
     assert window.compare_panel.card.text() == "Recommendations appear once variants are measured."
-    assert len(window.variants_panel.model.rows) == 2, "the Variants table still lists the project's variants"
+    panel = window.variants_panel
+    assert panel.model.rows == [], "another model's variants are not listed as this one's"
+    panel.lineages.setCurrentIndex(panel.lineages.findData(""))
+    panel.lineages.activated.emit(panel.lineages.currentIndex())
+    assert len(panel.model.rows) == 2, "the selector lists every model's"
 
 
 def test_compare_and_export_headline_the_speed_in_litert_on_this_computer_whatever_runtime_the_table_shows(
