@@ -272,6 +272,10 @@ class ExportPanel(QWidget):
         lines = [f"<b>{verified} of {len(results)} files verified</b> on {images.get('n', 0)} images from "
                  f"{escape(str(images.get('dataset', '-')))}: each file's answers against the source model's, in its "
                  "own runtime."]  # fmt: skip
+        names = report.source.get("class_names") or []
+        if names:  # a wrong label set is visible before shipping
+            lines.append(escape(f"{len(names)} class names, in output order: {', '.join(names[:5])}"
+                                + (", …" if len(names) > 5 else "")))  # fmt: skip
         lines += [escape(f"{FORMATS[r.format].title}: {r.reuse_note}.") for r in results if r.reuse_note]
         self.summary.setText("<br>".join(lines))
         rows = [self._format_row(result) for result in results]

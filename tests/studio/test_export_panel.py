@@ -78,7 +78,9 @@ def test_the_report_lists_the_bundle_as_a_row_and_folds_the_converters_notes(qtb
     bundle.write_bytes(b"\0" * 250_000)
     tflite = ExportResult("tflite", str(model), 1000, "int8", 0.0, {"verified": True, "agreement_top1": 97.0},
                           [REQUANTIZED], {}, reused_at="2026-12-06 01:15:05")  # fmt: skip
-    report = ExportReport({"name": "v2"}, [tflite], {"n": 300, "dataset": "val"}, bundles=[str(bundle)])
+    names = ["tench", "English springer", "cassette player", "chain saw", "church", "French horn"]
+    report = ExportReport({"name": "v2", "class_names": names}, [tflite], {"n": 300, "dataset": "val"},
+                          bundles=[str(bundle)])  # fmt: skip
     panel.show_report(report, tmp_path)
     rows = _rows(panel)
     assert rows["Android bundle"][1] == "yes" and rows["Android bundle"][-1] == str(bundle)
@@ -86,6 +88,7 @@ def test_the_report_lists_the_bundle_as_a_row_and_folds_the_converters_notes(qtb
     summary = panel.summary.text()
     assert "reused the verified artifact exported at 2026-12-06 01:15:05; not converted again" in summary
     assert "1 of 1 files verified" in summary and "observer" not in summary
+    assert "6 class names, in output order: tench, English springer, cassette player, chain saw, church, …" in summary
     assert not panel.details.isHidden() and panel.notes.isHidden()
     panel.details.setChecked(True)
     assert not panel.notes.isHidden() and REQUANTIZED in panel.notes.toPlainText()
