@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QPushButton, QSystemTrayIcon
 
 from studio.workers import Job
 
 if TYPE_CHECKING:
     from studio.main_window import MainWindow
+
+
+ANNOUNCE_AFTER_S = 60.0  # jobs at least this long announce their end beyond the status bar
 
 
 class JobStatus(QObject):
@@ -21,8 +24,11 @@ class JobStatus(QObject):
         # (see ProjectActions.window).
         return cast("MainWindow", self.parent())
 
+    announced = Signal(str)  # the end of a long job, as announced
+
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
+        self.tray: QSystemTrayIcon | None = None
         self.text = QLabel("Ready")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -44,6 +50,7 @@ class JobStatus(QObject):
         self.progress.show()
         self.cancel_button.show()
         job.progressed.connect(self._on_progress)
+        job.state_changed.connect(lambda: self.text.setText(f"{job.title}: {job.state.label}"))
         job.finished.connect(lambda: self._on_finished(job))
 
     def _on_progress(self, fraction: float, message: str, eta: float) -> None:
@@ -54,7 +61,21 @@ class JobStatus(QObject):
         window = self.window
         elsewhere = window.projects.left_behind(job)
         note = f"; stored in project {elsewhere}, which is no longer open" if elsewhere else ""
-        self.text.setText(f"{job.title}: {job.state}{note}")
+        took = f" after {job.seconds / 60:.1f} min" if job.seconds >= ANNOUNCE_AFTER_S else ""
+        self.text.setText(f"{job.title}: {job.state.label}{took}{note}")
+        if took:  # a long job's end is announced: the user has likely turned to something else
+            self._announce(f"{job.title}: {job.state.label}{took}")
         if not window.runner.jobs:
             self.progress.hide()
             self.cancel_button.hide()
+
+    def _announce(self, text: str) -> None:
+        """The window's taskbar entry asks for attention, and the desktop shows a notification where it has a tray."""
+        window = self.window
+        QApplication.alert(window)
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            if self.tray is None:
+                self.tray = QSystemTrayIcon(window.windowIcon(), self)
+                self.tray.show()
+            self.tray.showMessage("MobileNet Compression Studio", text)
+        self.announced.emit(text)

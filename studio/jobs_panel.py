@@ -18,14 +18,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.workers import Job
+from studio.workers import Job, JobState
 
 CANCEL_COLUMN = 4
 
 
 def _eta_text(seconds: float) -> str:
+    """The time left, from the job's measured rate; "estimating…" until it has one."""
     if seconds < 0:
-        return ""
+        return "estimating…"
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes} min {secs:02d} s left" if minutes else f"{secs} s left"
 
@@ -73,11 +74,12 @@ class JobsPanel(QWidget):
         row = self.table.rowCount()
         self.table.insertRow(row)
         self.table.setItem(row, 0, QTableWidgetItem(job.title))
-        self.table.setItem(row, 1, QTableWidgetItem(job.state))
+        self.table.setItem(row, 1, QTableWidgetItem(job.state.label))
         bar = QProgressBar()
         bar.setRange(0, 1000)
         self.table.setCellWidget(row, 2, bar)
-        self.table.setItem(row, 3, QTableWidgetItem(f"{job.message}  {_eta_text(job.eta_seconds(0.0))}".strip()))
+        known = job.eta_seconds(0.0)  # a job that keeps to a budget knows its time before it starts
+        self.table.setItem(row, 3, QTableWidgetItem(f"{job.message}  {_eta_text(known) if known >= 0 else ''}".strip()))
         cancel = QPushButton("Cancel")
         cancel.setToolTip("Stop this job, or take it off the queue if it has not started; finished results are kept")
         cancel.setWhatsThis("Cancels this job: a running job stops at its next checkpoint, a queued one never starts. "
@@ -97,15 +99,20 @@ class JobsPanel(QWidget):
                 self._write(job, message)
 
         def on_state() -> None:
-            self.table.item(row, 1).setText(job.state)
+            self.table.item(row, 1).setText(job.state.label)
+            if job.state is JobState.CANCELLING:
+                self.table.item(row, 3).setText(job.message)
+                cancel.setEnabled(False)
+                self._write(job, job.message)
             if not job.running:
                 self.table.removeCellWidget(row, CANCEL_COLUMN)  # nothing left to cancel
                 self.table.item(row, 3).setText(job.message)
-                if job.state == "done":
+                if job.state is JobState.DONE:
                     bar.setValue(1000)
                 self._write(job, job.state if job.state != "failed" else f"failed: {job.message}")
 
         job.started.connect(on_state)
+        job.state_changed.connect(on_state)
         job.progressed.connect(on_progress)
         job.finished.connect(on_state)
 

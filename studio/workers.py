@@ -13,6 +13,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 
 import torch
@@ -32,10 +33,31 @@ class _Relay(QObject):
     cancelled = Signal()
 
 
+RATE_AFTER_S = 2.0  # a job's time left is estimated from its rate once it has run this long
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    CANCELLING = "cancelling"  # asked to stop; it ends at its next checkpoint (or its child process is stopped)
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def unfinished(self) -> bool:
+        return self in (JobState.QUEUED, JobState.RUNNING, JobState.CANCELLING)
+
+    @property
+    def label(self) -> str:
+        return "Cancelling…" if self is JobState.CANCELLING else self.value
+
+
 class Job(QObject):
     """A queued or running core function. Signals arrive on the GUI thread; `finished` always comes last."""
 
     started = Signal()  # left the queue
+    state_changed = Signal()  # Cancelling… at once, before the job reaches its checkpoint
     progressed = Signal(float, str, float)  # fraction, message, seconds left (-1 if unknown)
     partial = Signal(object)  # something the job found on its way (a search's candidate), before it ends
     succeeded = Signal(object)
@@ -55,22 +77,28 @@ class Job(QObject):
         self.relay.succeeded.connect(self._on_success)
         self.relay.failed.connect(self._on_failure)
         self.relay.cancelled.connect(self._on_cancel)
-        self.state = "queued"  # queued | running | done | failed | cancelled
+        self.state = JobState.QUEUED
         self.fraction = 0.0
         self.message = "waiting for the jobs before it"
         self._started = time.monotonic()
+        self.seconds = 0.0  # how long it ran, once it has ended
 
     @property
     def running(self) -> bool:
-        """Queued or running: not finished yet."""
-        return self.state in ("queued", "running")
+        """Queued, running or cancelling: not finished yet."""
+        return self.state.unfinished
 
     def cancel(self) -> None:
+        """Ask the job to stop; it says "Cancelling…" at once (in this event-loop turn) until it has."""
         self.token.cancel()
+        if self.running and self.state is not JobState.CANCELLING:
+            self.state, self.message = JobState.CANCELLING, "Cancelling…"
+            self.state_changed.emit()
 
     @Slot()
     def _on_start(self) -> None:
-        self.state, self.message = "running", "started"
+        if self.state is JobState.QUEUED:  # a job cancelled in the queue stays "Cancelling…" until it is dropped
+            self.state, self.message = JobState.RUNNING, "started"
         self._started = time.monotonic()
         self.started.emit()
 
@@ -78,34 +106,37 @@ class Job(QObject):
         elapsed = time.monotonic() - self._started
         if self.budget_s is not None:
             return max(0.0, self.budget_s - elapsed) if self.state == "running" else self.budget_s
-        return elapsed * (1 - fraction) / fraction if fraction > 0.02 else -1.0
+        measured = fraction > 0.02 and elapsed >= RATE_AFTER_S  # a rate from an instant would be made up
+        return elapsed * (1 - fraction) / fraction if measured else -1.0
 
     @Slot(float, str)
     def _on_progress(self, fraction: float, message: str) -> None:
+        if self.state is JobState.CANCELLING:  # late reports from before the checkpoint: the state stands
+            return
         self.fraction, self.message = fraction, message
         self.progressed.emit(fraction, message, self.eta_seconds(fraction))
 
-    def _end(self, state: str) -> None:
-        self.state = state
+    def _end(self, state: JobState) -> None:
+        self.state, self.seconds = state, time.monotonic() - self._started
         self.finished.emit()
 
     @Slot(object)
     def _on_success(self, result: Any) -> None:
         self.fraction = 1.0
         self.succeeded.emit(result)
-        self._end("done")
+        self._end(JobState.DONE)
 
     @Slot(str, str)
     def _on_failure(self, message: str, details: str) -> None:
         self.message = message
         self.failed.emit(message, details)
-        self._end("failed")
+        self._end(JobState.FAILED)
 
     @Slot()
     def _on_cancel(self) -> None:
         self.message = "cancelled"
         self.cancelled.emit()
-        self._end("cancelled")
+        self._end(JobState.CANCELLED)
 
 
 class _Task(QRunnable):

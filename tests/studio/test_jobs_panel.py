@@ -76,3 +76,30 @@ def test_the_newest_job_and_the_newest_log_line_come_into_view(qtbot, panel) -> 
     scroll = log.verticalScrollBar()
     qtbot.waitUntil(lambda: 0 < scroll.maximum() == scroll.value())
     assert log.toPlainText().splitlines()[-1].endswith("newest: calibrating")
+
+
+def test_cancel_says_cancelling_at_once_and_late_reports_do_not_undo_it(panel) -> None:
+    job = add_job(panel, "Compressing")
+    job.relay.started.emit()
+    job.relay.progressed.emit(0.05, "running 500/500")
+    assert "estimating…" in panel.table.item(0, 3).text(), "no measured rate yet: no made-up time left"
+    job.cancel()  # no event-loop turn in between
+    assert (panel.table.item(0, 1).text(), panel.table.item(0, 3).text()) == ("Cancelling…", "Cancelling…")
+    assert not panel.table.cellWidget(0, CANCEL_COLUMN).isEnabled() and job.running
+    job.relay.progressed.emit(0.06, "running 500/500")  # the worker had not reached its checkpoint yet
+    assert panel.table.item(0, 1).text() == "Cancelling…" and job.message == "Cancelling…"
+    job.relay.cancelled.emit()
+    assert panel.table.item(0, 1).text() == "cancelled" and not job.running
+
+
+def test_a_job_longer_than_a_minute_announces_its_end_and_a_short_one_does_not(qtbot, window) -> None:
+    said: list[str] = []
+    window.job_status.announced.connect(said.append)
+    for title, seconds in (("Quick look", 5.0), ("Searching", 400.0)):
+        job = Job(title, window.runner)
+        window.job_status.track(job)
+        job.relay.started.emit()
+        job._started -= seconds  # as if it had started that long ago
+        job.relay.succeeded.emit(None)
+    assert said == ["Searching: done after 6.7 min"]
+    assert window.job_status.text.text() == "Searching: done after 6.7 min"
