@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from studio.graph_panel import prepare_web_engine
 
     prepare_web_engine()  # must precede the QApplication
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = cast(QApplication, QApplication.instance() or QApplication(sys.argv[:1]))
     app.setApplicationName("MobileNet Compression Studio")
     app.setOrganizationName("mnstudio")
     app.setWindowIcon(QIcon(str(ICON)))
@@ -98,7 +99,7 @@ def _save_screenshot(window, path: str) -> None:
     pixmap: QPixmap = screen.grabWindow(0)
     ok = pixmap.save(path, "PNG")
     window.close()
-    QApplication.instance().exit(0 if ok else 1)
+    QApplication.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

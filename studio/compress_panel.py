@@ -365,8 +365,10 @@ class CompressPanel(QWidget):
         for row in range(self.overrides.rowCount()):
             layer, value = self.overrides.item(row, 0), self.overrides.item(row, 1)
             try:
+                if layer is None or value is None:
+                    raise ValueError("an empty cell")
                 ratios[layer.text()] = float(value.text().rstrip("% ")) / 100
-            except (AttributeError, ValueError):
+            except ValueError:
                 raise RecipeError(f"per-layer ratio on row {row + 1} is not a number") from None
         return ratios
 

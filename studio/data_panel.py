@@ -124,4 +124,4 @@ def default_folders(settings: QSettings) -> DataFolders:
         remembered = settings.value(f"data/{role}", None)
         default = shared_dir() / "datasets" / name
         folders[role] = str(remembered) if remembered is not None else str(default) if default.is_dir() else ""
-    return DataFolders(**folders, evaluation_limit=int(settings.value("data/evaluation_limit", 500)))
+    return DataFolders(**folders, evaluation_limit=int(str(settings.value("data/evaluation_limit", 500))))

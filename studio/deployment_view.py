@@ -57,8 +57,13 @@ class DeploymentView(QWidget):
         layout.addWidget(self.verdict)
         self.variant.currentIndexChanged.connect(self._draw)
         self.target.valueChanged.connect(self._draw)
-        self.measure.clicked.connect(lambda: self.current_id() and self.measure_requested.emit(self.current_id()))
+        self.measure.clicked.connect(self._request_measure)
         self.target.editingFinished.connect(lambda: self.target_changed.emit(self.target.value()))
+
+    def _request_measure(self) -> None:
+        chosen = self.current_id()
+        if chosen:
+            self.measure_requested.emit(chosen)
 
     def current_id(self) -> str | None:
         return self.variant.currentData()

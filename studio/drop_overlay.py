@@ -40,7 +40,7 @@ class DropOverlay(QLabel):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Resize:
-            self.setGeometry(self.parentWidget().rect())
+            self._cover()
         return False
 
     def say(self, problem: str, name: str) -> None:
@@ -49,6 +49,12 @@ class DropOverlay(QLabel):
         self.style().unpolish(self)  # a changed property restyles only when the style is re-applied
         self.style().polish(self)
         self.setText(problem or f"Drop to open {name}")
-        self.setGeometry(self.parentWidget().rect())
+        self._cover()
         self.raise_()
         self.show()
+
+    def _cover(self) -> None:
+        """Over the whole window it belongs to."""
+        window = self.parentWidget()
+        if window is not None:
+            self.setGeometry(window.rect())

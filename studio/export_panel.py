@@ -101,7 +101,7 @@ class ExportPanel(QWidget):
         bundle_layout.addLayout(bundle_row)
         bundle_layout.addLayout(self._android_choices())
         self.bundle.idToggled.connect(lambda _id, _on: self._enable_android_choices())
-        self.bundle.idToggled.connect(lambda _id, on: on and self.bundle_chosen.emit(self.chosen_bundle() or ""))
+        self.bundle.idToggled.connect(self._on_bundle_toggled)
         self._enable_android_choices()
 
         self.folder = QLineEdit()
@@ -225,8 +225,13 @@ class ExportPanel(QWidget):
         for box in self.formats.values():
             box.setChecked(False)
 
+    def _on_bundle_toggled(self, _id: int, on: bool) -> None:
+        if on:
+            self.bundle_chosen.emit(self.chosen_bundle() or "")
+
     def chosen_bundle(self) -> str | None:
-        return self.bundle.checkedButton().property("bundle") or None
+        button = self.bundle.checkedButton()
+        return (button.property("bundle") or None) if button is not None else None
 
     def chosen_tflite(self) -> dict[str, bool]:
         """The Android bundle's TFLite choices; none without it (a plain .tflite keeps its defaults)."""

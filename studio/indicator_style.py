@@ -21,11 +21,11 @@ class OutlinedIndicatorStyle(QProxyStyle):
     def drawPrimitive(self, element: QStyle.PrimitiveElement, option: QStyleOption, painter: QPainter,
                       widget: QWidget | None = None) -> None:  # fmt: skip
         super().drawPrimitive(element, option, painter, widget)
-        state = option.state  # type: ignore[attr-defined]
+        state = option.state
         keyboard_focus = state & QStyle.StateFlag.State_HasFocus and state & QStyle.StateFlag.State_KeyboardFocusChange
         if element not in _INDICATORS or keyboard_focus:  # Fusion's focus outline is the highlight colour: kept
             return
-        rect = option.rect  # type: ignore[attr-defined]
+        rect = option.rect
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(QPen(self.outline))

@@ -73,13 +73,15 @@ class JobsPanel(QWidget):
     def add(self, job: Job) -> None:
         row = self.table.rowCount()
         self.table.insertRow(row)
-        self.table.setItem(row, 0, QTableWidgetItem(job.title))
-        self.table.setItem(row, 1, QTableWidgetItem(job.state.label))
+        title, state, said = QTableWidgetItem(job.title), QTableWidgetItem(job.state.label), QTableWidgetItem()
+        known = job.eta_seconds(0.0)  # a job that keeps to a budget knows its time before it starts
+        said.setText(f"{job.message}  {_eta_text(known) if known >= 0 else ''}".strip())
         bar = QProgressBar()
         bar.setRange(0, 1000)
+        self.table.setItem(row, 0, title)
+        self.table.setItem(row, 1, state)
         self.table.setCellWidget(row, 2, bar)
-        known = job.eta_seconds(0.0)  # a job that keeps to a budget knows its time before it starts
-        self.table.setItem(row, 3, QTableWidgetItem(f"{job.message}  {_eta_text(known) if known >= 0 else ''}".strip()))
+        self.table.setItem(row, 3, said)
         cancel = QPushButton("Cancel")
         cancel.setToolTip("Stop this job, or take it off the queue if it has not started; finished results are kept")
         cancel.setWhatsThis("Cancels this job: a running job stops at its next checkpoint, a queued one never starts. "
@@ -87,29 +89,29 @@ class JobsPanel(QWidget):
                             "this button.")  # fmt: skip
         cancel.clicked.connect(job.cancel)
         self.table.setCellWidget(row, CANCEL_COLUMN, cancel)
-        self.table.scrollToItem(self.table.item(row, 0))
+        self.table.scrollToItem(title)
         self._write(job, "queued")
         last = {"message": ""}
 
         def on_progress(fraction: float, message: str, eta: float) -> None:
             bar.setValue(int(1000 * fraction))
-            self.table.item(row, 3).setText(f"{message}  {_eta_text(eta)}".strip())
+            said.setText(f"{message}  {_eta_text(eta)}".strip())
             if message != last["message"]:
                 last["message"] = message
                 self._write(job, message)
 
         def on_state() -> None:
-            self.table.item(row, 1).setText(job.state.label)
+            state.setText(job.state.label)
             if job.state is JobState.CANCELLING:
-                self.table.item(row, 3).setText(job.message)
+                said.setText(job.message)
                 cancel.setEnabled(False)
                 self._write(job, job.message)
             if not job.running:
                 self.table.removeCellWidget(row, CANCEL_COLUMN)  # nothing left to cancel
-                self.table.item(row, 3).setText(job.message)
+                said.setText(job.message)
                 if job.state is JobState.DONE:
                     bar.setValue(1000)
-                self._write(job, job.state if job.state != "failed" else f"failed: {job.message}")
+                self._write(job, f"failed: {job.message}" if job.state is JobState.FAILED else job.state.label)
 
         job.started.connect(on_state)
         job.state_changed.connect(on_state)

@@ -149,7 +149,13 @@ class MainWindow(QMainWindow):
         # Through a weak reference, with the window as the timer's context: a pending call must neither keep a
         # closed window alive (it would be left to the cyclic collector, see studio.workers) nor run on a deleted one.
         window = weakref.ref(self)
-        QTimer.singleShot(0, self, lambda: (opened := window()) is not None and opened._open_chosen_folders())
+
+        def open_folders() -> None:
+            opened = window()
+            if opened is not None:
+                opened._open_chosen_folders()
+
+        QTimer.singleShot(0, self, open_folders)
 
     def _open_chosen_folders(self) -> None:
         for role in DATA_ROLES:
@@ -285,7 +291,7 @@ class MainWindow(QMainWindow):
         evaluation = self.state.evaluation()
         self.compress_panel.show_evaluation_size(len(evaluation) if evaluation is not None else 0)
         measured = self.settings.value(self.first_answer_key(), None) if self.state.report is not None else None
-        self.compress_panel.show_first_answer(float(measured) if measured else None)
+        self.compress_panel.show_first_answer(float(str(measured)) if measured else None)
         self.start.refresh()
 
     def first_answer_key(self) -> str:
@@ -318,7 +324,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("data/evaluation_limit", folders.evaluation_limit)
 
     def set_data_folder(self, role: str, folder: str) -> None:
-        self.assign_folders(replace(self.state.folders, **{role: folder}), f"{DATA_ROLES[role]} folder")
+        self.assign_folders(self.state.folders.with_folder(role, folder), f"{DATA_ROLES[role]} folder")
 
     def set_target_fps(self, fps: float) -> None:
         self.state.target_fps = fps
@@ -404,7 +410,7 @@ class MainWindow(QMainWindow):
         self.picker.set_choice(self.picker.choice())  # refreshes where the weights will come from
         self.status_text.setText(f"Weights folder: {folder}")
 
-    def _start_load(self, title: str, name: str, load: Callable[..., ModelReport], *args: Any,
+    def _start_load(self, title: str, name: str, load: Callable[..., ModelReport | NeedsTrust], *args: Any,
                     variant: tuple[Project, str] | None = None) -> Job:  # fmt: skip
         """Load `name` as the current model; `variant`: the (project, variant id) it is stored as."""
         if self.current_load is not None and self.current_load.running:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -38,13 +39,13 @@ def build_menus(window: MainWindow, tabs: tuple[str, ...]) -> dict[str, QAction]
     add_action(window, run_menu, "Cancel &all jobs", window.runner.cancel_all, "Ctrl+.")
     view_menu = window.menuBar().addMenu("&View")
     for index, title in enumerate(tabs):
-        add_action(window, view_menu, title, lambda i=index: window.tabs.setCurrentIndex(i), f"Ctrl+{index + 1}")
+        add_action(window, view_menu, title, partial(window.tabs.setCurrentIndex, index), f"Ctrl+{index + 1}")
     view_menu.addSeparator()
     themes = QActionGroup(window)
     current = str(window.settings.value("theme", "light"))
     theme_actions: dict[str, QAction] = {}
     for name in THEMES:
-        action = add_action(window, view_menu, f"{name.title()} theme", lambda n=name: window.set_theme(n))
+        action = add_action(window, view_menu, f"{name.title()} theme", partial(window.set_theme, name))
         action.setCheckable(True)
         action.setChecked(name == current)
         themes.addAction(action)

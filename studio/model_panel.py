@@ -38,11 +38,11 @@ class ZooPicker(QGroupBox):
             self.arch.addItem(card.title, card.name)
             self.arch.setItemData(self.arch.count() - 1, card.summary, Qt.ItemDataRole.ToolTipRole)
         self.arch.setToolTip("Which MobileNet family to start from")
-        self.width = QDoubleSpinBox()
-        self.width.setRange(0.1, 4.0)
-        self.width.setSingleStep(0.05)
-        self.width.setDecimals(2)
-        self.width.setToolTip("Width multiplier α: scales every layer's channels; smaller is faster and less accurate")
+        self.alpha = QDoubleSpinBox()
+        self.alpha.setRange(0.1, 4.0)
+        self.alpha.setSingleStep(0.05)
+        self.alpha.setDecimals(2)
+        self.alpha.setToolTip("Width multiplier α: scales every layer's channels; smaller is faster and less accurate")
         self.resolution = QComboBox()
         for value in STANDARD_RESOLUTIONS:
             self.resolution.addItem(f"{value} px", value)
@@ -61,7 +61,7 @@ class ZooPicker(QGroupBox):
 
         form = QFormLayout()
         form.addRow("Architecture", self.arch)
-        form.addRow("Width α", self.width)
+        form.addRow("Width α", self.alpha)
         form.addRow("Resolution", self.resolution)
         form.addRow("Weights", self.weights)
         layout = QVBoxLayout(self)
@@ -75,14 +75,14 @@ class ZooPicker(QGroupBox):
 
         self.set_choice(choice)
         self.arch.currentIndexChanged.connect(self._on_arch_changed)
-        self.width.valueChanged.connect(self._update_availability)
+        self.alpha.valueChanged.connect(self._update_availability)
         self.weights.currentIndexChanged.connect(self._update_availability)
         self.load_button.clicked.connect(lambda: self.load_requested.emit(self.choice()))
         self.open_button.clicked.connect(self.open_file_requested)
 
     def set_choice(self, choice: ZooChoice) -> None:
         self.arch.setCurrentIndex(self.arch.findData(choice.arch))
-        self.width.setValue(choice.width)
+        self.alpha.setValue(choice.width)
         self.resolution.setCurrentIndex(max(self.resolution.findData(choice.resolution), 0))
         self.weights.setCurrentIndex(0 if choice.pretrained else 1)
         self._update_availability()
@@ -90,14 +90,14 @@ class ZooPicker(QGroupBox):
     def choice(self) -> ZooChoice:
         return ZooChoice(
             arch=self.arch.currentData(),
-            width=round(self.width.value(), 2),
+            width=round(self.alpha.value(), 2),
             resolution=self.resolution.currentData(),
             pretrained=bool(self.weights.currentData()),
         )
 
     def _on_arch_changed(self) -> None:
         card = ARCHITECTURES[self.arch.currentData()]
-        self.width.setValue(1.0 if 1.0 in card.widths else card.widths[-1])
+        self.alpha.setValue(1.0 if 1.0 in card.widths else card.widths[-1])
         self._update_availability()
 
     def _update_availability(self) -> None:

@@ -15,6 +15,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -116,7 +117,7 @@ class ProjectActions(QObject):
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
         for path in self._recent():
-            add_action(self.recent_menu, self.recent_menu, path, lambda p=path: self.open_project(p))
+            add_action(self.recent_menu, self.recent_menu, path, partial(self.open_project, path))
         self.recent_menu.setEnabled(bool(self._recent()))
 
     def open_project(self, folder: str) -> None:

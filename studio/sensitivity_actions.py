@@ -60,7 +60,7 @@ class SensitivityActions(QObject):
             recipe = window.state.recipe
             keep = report.keep_float_suggestion()
             steps = [suggestion.step(recipe.step(PruneStep))] + [
-                replace(s, keep_float=keep) if _static_int8(s) else s
+                replace(s, keep_float=keep) if isinstance(s, QuantizeStep) and _static_int8(s) else s
                 for s in recipe.steps
                 if not isinstance(s, PruneStep)
             ]

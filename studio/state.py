@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from core.compare import DEFAULT_MAX_DROP
 from core.data.datasets import ImageDataset
@@ -56,6 +57,12 @@ class DataFolders:
 
     def folder(self, role: str) -> str:
         return str(getattr(self, role))
+
+    def with_folder(self, role: str, folder: str) -> DataFolders:
+        if role not in DATA_ROLES:
+            raise ValueError(f"no data role {role!r}")
+        changed: dict[str, Any] = {role: folder}
+        return replace(self, **changed)
 
 
 @dataclass

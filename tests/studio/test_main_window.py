@@ -48,9 +48,9 @@ def test_untrained_models_carry_a_visible_warning(qtbot, window) -> None:
 def test_picker_says_where_weights_come_from(window, shared) -> None:
     picker = window.picker
     picker.arch.setCurrentIndex(picker.arch.findData("mobilenet_v1"))
-    assert picker.width.value() == 1.0
+    assert picker.alpha.value() == 1.0
     assert "No pretrained weights for this width (pretrained at width 0.75)" in picker.availability.text()
-    picker.width.setValue(0.75)
+    picker.alpha.setValue(0.75)
     assert "mobilenet_v1_0.75_keras.pth" in picker.availability.text()
     picker.arch.setCurrentIndex(picker.arch.findData("mobilenet_v3_large"))
     assert "downloaded from torchvision" in picker.availability.text()
