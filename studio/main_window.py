@@ -46,6 +46,7 @@ from core.project import Project
 from core.recipe import Recipe, RecipeError, TargetStep
 from core.runtime import default_threads
 from core.settings import load_settings, save_settings
+from studio.actions import weakly
 from studio.compare_panel import ComparePanel
 from studio.compress_panel import CompressPanel
 from studio.data_panel import DataPanel, default_folders
@@ -166,8 +167,8 @@ class MainWindow(QMainWindow):
 
     def _connect_panels(self) -> None:
         self.settings_actions = ModelSettingsActions(
-            self.model_settings, self.state, self._assign, self._show_model,
-            lambda text: self.show_problem(text, title="Cannot use these settings"), self._ask_labels_file)  # fmt: skip
+            self.model_settings, self.state, weakly(self._assign), weakly(self._show_model),
+            weakly(self._show_settings_problem), weakly(self._ask_labels_file))  # fmt: skip
         self.start_view.step_clicked.connect(self.start.follow)
         self.start_view.layers_link.linkActivated.connect(lambda _: self.tabs.setCurrentWidget(self.model_tab))
         self.export_finished.connect(lambda report: self.start.note_bundles(report.bundles))
@@ -272,6 +273,9 @@ class MainWindow(QMainWindow):
         if self.state.report is not None:
             self.view.show_report(self.state.report)
         self.model_settings.show_model(self.state.report.model if self.state.report else None)
+
+    def _show_settings_problem(self, text: str) -> None:
+        self.show_problem(text, title="Cannot use these settings")
 
     def _ask_labels_file(self) -> str:
         path, _ = QFileDialog.getOpenFileName(self, "Class names, one a line", "", "Text files (*.txt);;All files (*)")
