@@ -332,8 +332,8 @@ def open_dataset(
         kind = "labels_csv" if (root / LABELS_FILE).is_file() else "imagefolder" if subdirs else "unlabeled"
     skipped: list[tuple[str, str]] = []
     if kind == "labels_csv":
-        samples = _labels_csv_samples(root, num_classes, skipped)
-        class_names = _class_names(num_classes)
+        samples, named = _labels_csv_samples(root, num_classes, skipped)
+        class_names = _named_classes(named, num_classes) or _class_names(num_classes)
     elif kind == "imagefolder":
         samples, class_names = _imagefolder_samples(root, subdirs, num_classes, skipped)
     elif kind == "unlabeled":
@@ -374,8 +374,17 @@ def _class_names(num_classes: int | None) -> tuple[str, ...]:
     return ()
 
 
-def _labels_csv_samples(root: Path, num_classes: int | None, skipped: list[tuple[str, str]]) -> list[Sample]:
-    samples = []
+def _named_classes(named: dict[int, str], num_classes: int | None) -> tuple[str, ...]:
+    """The class names a labels.csv `name` column gives, in label order, when it names every class; else ()."""
+    count = num_classes if num_classes is not None else max(named, default=-1) + 1
+    return tuple(named[label] for label in range(count)) if named and all(i in named for i in range(count)) else ()
+
+
+def _labels_csv_samples(root: Path, num_classes: int | None, skipped: list[tuple[str, str]]
+                        ) -> tuple[list[Sample], dict[int, str]]:  # fmt: skip
+    """The listed images, and the class names of an optional `name` column (label → name)."""
+    samples: list[Sample] = []
+    named: dict[int, str] = {}
     folder = root.resolve()
     try:
         with open(root / LABELS_FILE, newline="", encoding="utf-8-sig") as fh:  # a spreadsheet's BOM is no column
@@ -393,6 +402,10 @@ def _labels_csv_samples(root: Path, num_classes: int | None, skipped: list[tuple
             raise DatasetError(f"{LABELS_FILE} line {line}: label {row.get('label')!r} is not an integer") from None
         if label < 0 or (num_classes is not None and label >= num_classes):
             raise DatasetError(f"{LABELS_FILE} line {line}: label {label} is outside 0..{(num_classes or 1) - 1}")
+        name = (row.get("name") or "").strip()
+        if name and named.setdefault(label, name) != name:
+            raise DatasetError(f"{LABELS_FILE} line {line}: label {label} is named {name!r} here and "
+                               f"{named[label]!r} before; give each label one name")  # fmt: skip
         if not _inside(path, folder):
             reason: str | None = "outside the data folder"
         elif not path.exists():
@@ -403,7 +416,7 @@ def _labels_csv_samples(root: Path, num_classes: int | None, skipped: list[tuple
             skipped.append((str(path), reason))
         else:
             samples.append(Sample(path, label))
-    return _distinct(samples, skipped)
+    return _distinct(samples, skipped), named
 
 
 def _distinct(samples: list[Sample], skipped: list[tuple[str, str]]) -> list[Sample]:

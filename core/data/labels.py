@@ -44,9 +44,9 @@ def read_labels_file(path: str | Path) -> tuple[str, ...]:
 
 
 def folder_names(dataset: ImageDataset) -> tuple[str, ...] | None:
-    """A labelled ImageFolder's class names in label order, ImageNet WordNet ids shown readable ("tench"); None
-    for a folder whose labels are not its sub-folders."""
-    if dataset.kind != "imagefolder" or not dataset.class_names:
+    """A labelled folder's class names in label order: an ImageFolder's sub-folders (ImageNet WordNet ids shown
+    readable: "tench") or a labels.csv's `name` column; None for a folder that names no classes."""
+    if dataset.kind not in ("imagefolder", "labels_csv") or not dataset.class_names:
         return None
     readable = dict(zip(imagenet_classes().wnids, imagenet_classes().names, strict=True))
     return tuple(readable.get(name, name) for name in dataset.class_names)
@@ -78,7 +78,9 @@ def names_from_folders(model: LoadedModel, datasets: list[ImageDataset | None]) 
         names = folder_names(dataset)
         if names is not None and len(names) == card.num_classes:
             shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
-            note = (f"class names taken from the {len(names)} class folders of {dataset.root} in sorted order "
-                    f"({shown}); give --labels FILE to name the classes otherwise")  # fmt: skip
+            folders = dataset.kind == "imagefolder"
+            where = (f"the {len(names)} class folders of {dataset.root} in sorted order" if folders
+                     else f"the name column of {dataset.root / 'labels.csv'}, in label order")  # fmt: skip
+            note = f"class names taken from {where} ({shown}); give --labels FILE to name the classes otherwise"
             return with_class_names(model, names, str(dataset.root)), note
     return model, None

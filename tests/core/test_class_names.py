@@ -78,3 +78,24 @@ def test_labels_name_the_classes_and_a_wrong_count_is_one_line(user, capsys) -> 
     labels.write_text("fish\ndog\n")
     assert main(["eval", str(user["checkpoint"]), "--labels", str(labels), "--data", str(user["photos"])]) == 2
     assert "names 2 classes but the model predicts 3" in capsys.readouterr().err
+
+
+def test_a_labels_csv_names_its_classes_in_a_name_column_and_a_label_named_twice_is_one_line(user, capsys) -> None:
+    photos = user["root"] / "listed"
+    photos.mkdir()
+    rows = ["file,label,name"]
+    for i, (label, name) in enumerate([(2, "cassette player"), (0, "tench"), (1, "springer"), (0, "tench")]):
+        write_image(photos / f"{i}.png", size=(72, 72), seed=i)
+        rows.append(f"{i}.png,{label},{name}")
+    (photos / "labels.csv").write_text("\n".join(rows) + "\n")
+    project = user["root"] / "proj"
+    recipe = user["root"] / "int8.json"
+    recipe.write_text(json.dumps({"format": "mnstudio-recipe", "version": 1, "name": "int8",
+                                  "steps": [{"type": "quantize", "calibration_images": 4}]}))  # fmt: skip
+    assert main(["compress", str(user["checkpoint"]), "--recipe", str(recipe), "--calib", str(photos), "--eval",
+                 str(photos), "--out", str(project), "--threads", "1"]) == 0  # fmt: skip
+    assert "class names taken from the name column of" in capsys.readouterr().err
+    assert list(Project.open(project).variants[0].class_names) == ["tench", "springer", "cassette player"]
+    (photos / "labels.csv").write_text("\n".join([*rows, "0.png,0,goldfish"]) + "\n")
+    assert main(["eval", str(user["checkpoint"]), "--data", str(photos)]) == 2
+    assert "label 0 is named 'goldfish' here and 'tench' before" in capsys.readouterr().err
