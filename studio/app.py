@@ -21,11 +21,13 @@ from core.paths import ASSETS_DIR
 from studio.splash import Splash
 
 ICON = ASSETS_DIR / "icons" / "mnstudio.svg"
+DEFAULT_MODEL = "mobilenet_v2"
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="mnstudio-gui", description="MobileNet Compression Studio")
-    parser.add_argument("--model", default="mobilenet_v2", help="zoo model to open at start")
+    parser.add_argument("--model", help="zoo model to open at start (default: the last model file opened, else "
+                        f"{DEFAULT_MODEL})")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the screen once loaded, then quit")
     parser.add_argument("--quit-when-ready", action="store_true", help="quit once ready (start-up benchmarks)")
     return parser.parse_args(argv)
@@ -56,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     from core.zoo.registry import ModelSpec
     from studio.main_window import MainWindow
     from studio.state import ZooChoice
+    from studio.workers import Job
 
-    spec = ModelSpec.parse(args.model)
+    spec = ModelSpec.parse(args.model or DEFAULT_MODEL)
     window = MainWindow()
     window.show()
     splash.finish(window)
@@ -70,7 +73,19 @@ def main(argv: list[str] | None = None) -> int:
         window.model_loaded.connect(lambda _: QTimer.singleShot(0, lambda: _save_screenshot(window, args.screenshot)))
         window.load_failed.connect(lambda _: app.exit(1))
     window.picker.set_choice(ZooChoice(spec.arch, spec.width, spec.resolution, pretrained=True))
-    window.load_zoo(window.picker.choice())
+    # The last model file opened comes back (not for a named model, a screenshot or a timing); if it fails to open,
+    # the stock model does: the way out.
+    reopen = args.model is None and not args.screenshot and not args.quit_when_ready
+    last = window.recent_models.reopen_last() if reopen else None
+    if isinstance(last, Job):
+
+        def fall_back(*_: object) -> None:
+            window.recent_models.forget_last()
+            window.load_zoo(window.picker.choice())
+
+        last.failed.connect(fall_back)
+    else:
+        window.load_zoo(window.picker.choice())
     return app.exec()
 
 

@@ -11,6 +11,7 @@ import contextlib
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ from studio.model_panel import ModelView, ZooPicker
 from studio.model_settings import ModelSettings
 from studio.model_settings_actions import ModelSettingsActions
 from studio.project_actions import ProjectActions, ProjectUse
+from studio.recent_models import RecentModels
 from studio.sensitivity_actions import SensitivityActions
 from studio.start_actions import StartActions
 from studio.start_view import StartView
@@ -99,6 +101,7 @@ class MainWindow(QMainWindow):
         self.measures = MeasureActions(self)
         self.exports = ExportActions(self)
         self.graphs = GraphActions(self)
+        self.recent_models = RecentModels(self, self.settings, weakly(self.load_file))
         self.sensitivity = SensitivityActions(self)
         self.setWindowTitle("MobileNet Compression Studio")
         self.resize(1280, 800)
@@ -385,7 +388,9 @@ class MainWindow(QMainWindow):
     def load_file(self, path: str | Path, trusted: bool = False) -> Job:
         """Open a model file; one that would run code when loaded is opened only after the user trusts it."""
         name = Path(path).name
-        return self._start_load(f"Opening {name}", name, _open_or_ask, str(path), trusted)
+        job = self._start_load(f"Opening {name}", name, _open_or_ask, str(path), trusted)
+        job.succeeded.connect(partial(self.recent_models.opened, str(path)))
+        return job
 
     def confirm_trust(self, name: str, reason: str) -> bool:
         """Ask, in plain words, whether to run the code a model file holds (the studio's `--trust-pickle`)."""

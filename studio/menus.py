@@ -23,6 +23,7 @@ def build_menus(window: MainWindow, tabs: tuple[str, ...]) -> dict[str, QAction]
     window.projects.add_to_menu(file_menu)
     file_menu.addSeparator()
     add_action(window, file_menu, "&Open model…", window.ask_open_file, QKeySequence.StandardKey.Open)
+    file_menu.addMenu(window.recent_models.menu)
     add_action(window, file_menu, "Set &weights folder…", window.ask_weights_folder,
                tip="A folder of pretrained weight files the zoo should use")  # fmt: skip
     file_menu.addSeparator()

@@ -115,3 +115,24 @@ def test_weights_folder_setting_is_saved_and_used(window, tmp_path: Path) -> Non
         assert str(tmp_path) in window.status_text.text()
     finally:
         save_settings(original)
+
+
+def test_a_model_file_opened_is_in_recent_models_and_reopened_at_the_next_launch_unless_gone(
+    qtbot, window, tmp_path
+) -> None:
+    import torch
+
+    from core.zoo.registry import ModelSpec
+
+    checkpoint = tmp_path / "my_model.pth"
+    torch.save(ModelSpec("mobilenet_v3_small", resolution=64, num_classes=2).build().state_dict(), checkpoint)
+    with qtbot.waitSignal(window.model_loaded, timeout=60_000):
+        window.load_file(checkpoint)
+    recent = window.recent_models
+    assert recent.recent()[0] == str(checkpoint.resolve()) and recent.last() == str(checkpoint.resolve())
+    assert [action.text() for action in recent.menu.actions()] == [str(checkpoint.resolve())]
+    with qtbot.waitSignal(window.model_loaded, timeout=60_000):
+        recent.reopen_last()  # what the next launch does
+    assert window.state.report.model.card.title == "my_model"
+    checkpoint.unlink()
+    assert recent.last() is None and recent.reopen_last() is None, "gone: the launch opens the stock model"
