@@ -88,7 +88,9 @@ class ProjectActions(QObject):
         """The open project; the first compression of a session creates one in the studio's data folder."""
         state = self.window.state
         if state.project is None:
-            root = projects_dir() / time.strftime("project-%Y%m%d-%H%M%S")
+            stamp = time.strftime("project-%Y%m%d-%H%M%S")
+            root = next(projects_dir() / name for name in (stamp, *(f"{stamp}-{n}" for n in range(2, 1000)))
+                        if not (projects_dir() / name).exists())  # two in one second get distinct folders
             self.set_project(Project.create(root))
         assert state.project is not None
         return state.project
