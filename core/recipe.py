@@ -8,101 +8,19 @@ work starts; `requirements()` tells which data folders a run needs.
 from __future__ import annotations
 
 import json
-import math
-import reprlib
 from dataclasses import asdict, dataclass, field, fields, replace
-from enum import StrEnum
 from pathlib import Path
-from types import NoneType, UnionType
-from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, TypeVar, get_type_hints
 
-from core.errors import StudioError
-from core.precision import FLOAT, INT8_STATIC, QUANTIZED, Int8Qat, Int8Static, Precision
+from core.precision import QUANTIZED, Int8Qat, Int8Static, Precision
+from core.recipe_fields import RecipeError as RecipeError
+from core.recipe_fields import check_choice, check_range, coerce_field, is_int, show
+from core.recipe_target import Objective as Objective
+from core.recipe_target import SearchRuntime as SearchRuntime
+from core.recipe_target import TargetStep
 
 RECIPE_FORMAT = "mnstudio-recipe"
 RECIPE_VERSION = 1
-
-
-class RecipeError(StudioError):
-    """A recipe is invalid; the message names the field and the allowed values."""
-
-
-# Values quoted in messages are abbreviated: a recipe file can hold a megabyte string or lists nested a
-# thousand deep, and the message must stay one readable line (repr also escapes newlines).
-_SHOW = reprlib.Repr()
-_SHOW.maxstring = _SHOW.maxother = 60
-
-
-def _show(value: object) -> str:
-    return _SHOW.repr(value)
-
-
-def _check_choice(step: str, name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise RecipeError(f"{step}.{name} must be one of {', '.join(allowed)}; got {_show(value)}")
-
-
-def _check_range(step: str, name: str, value: float, low: float, high: float, high_open: bool = False) -> None:
-    # NaN fails every comparison, so it is named explicitly rather than left to the chained comparison.
-    # Only floats are tested: math.isfinite overflows on ints too large for a float, which are finite anyway.
-    finite = not isinstance(value, float) or math.isfinite(value)
-    if not finite or not (low <= value < high if high_open else low <= value <= high):
-        bracket = ")" if high_open else "]"
-        raise RecipeError(f"{step}.{name} must be in [{low:g}, {high:g}{bracket}; got {_show(value)}")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is not the number 1
-
-
-_EXPECTED: dict[type, str] = {
-    bool: "true or false",
-    int: "a whole number",
-    float: "a number",
-    str: "a string",
-    dict: "an object",
-    tuple: "a list",
-}
-
-
-def _expected(hint: Any) -> str:
-    if isinstance(hint, type) and issubclass(hint, StrEnum):
-        return "a string"
-    if get_origin(hint) is UnionType:
-        return " or ".join("null" if arg is NoneType else _expected(arg) for arg in get_args(hint))
-    return _EXPECTED[get_origin(hint) or hint]
-
-
-def _coerce_field(where: str, value: object, hint: Any) -> Any:
-    """`value` from JSON checked against a step field's annotation, lists turned into tuples.
-
-    The step constructors trust their types (their range checks compare numbers), so a string, a bool
-    or a list in a JSON file is caught here and named, before it can surface as a TypeError.
-    """
-    expected = _expected(hint)
-    if get_origin(hint) is UnionType:
-        if value is None:
-            return None
-        # The steps only use `X | None`; X is checked with the message naming null as allowed too.
-        (hint,) = (arg for arg in get_args(hint) if arg is not NoneType)
-    origin, args = get_origin(hint), get_args(hint)
-    if origin is dict and isinstance(value, dict):
-        key_hint, value_hint = args
-        return {
-            _coerce_field(f"{where} key", key, key_hint): _coerce_field(f"{where}[{key!r}]", item, value_hint)
-            for key, item in value.items()
-        }
-    if origin is tuple and isinstance(value, list | tuple):  # tuple[X, ...]: JSON has only lists
-        return tuple(_coerce_field(f"{where}[{i}]", item, args[0]) for i, item in enumerate(value))
-    if hint is float and (_is_int(value) or isinstance(value, float)):
-        return value
-    if hint is int and _is_int(value):
-        return value
-    if hint in (bool, str) and isinstance(value, hint):
-        return value
-    if isinstance(hint, type) and issubclass(hint, StrEnum) and isinstance(value, str):
-        return value  # the step checks it is one of the choices, and names them
-    raise RecipeError(f"{where} must be {expected}; got {_show(value)}")
 
 
 @dataclass(frozen=True)
@@ -134,12 +52,12 @@ class PruneStep:
         return self.kind == "structured" and (self.compensate or self.importance in ("activation", "taylor"))
 
     def __post_init__(self) -> None:
-        _check_choice("prune", "kind", self.kind, self.KINDS)
-        _check_choice("prune", "scope", self.scope, self.SCOPES)
-        _check_choice("prune", "importance", self.importance, self.IMPORTANCES)
-        _check_range("prune", "ratio", self.ratio, 0.0, 1.0, high_open=True)
+        check_choice("prune", "kind", self.kind, self.KINDS)
+        check_choice("prune", "scope", self.scope, self.SCOPES)
+        check_choice("prune", "importance", self.importance, self.IMPORTANCES)
+        check_range("prune", "ratio", self.ratio, 0.0, 1.0, high_open=True)
         for layer, ratio in self.layer_ratios.items():
-            _check_range("prune", f"layer_ratios[{layer!r}]", ratio, 0.0, 1.0, high_open=True)
+            check_range("prune", f"layer_ratios[{layer!r}]", ratio, 0.0, 1.0, high_open=True)
         if self.round_to < 1:
             raise RecipeError(f"prune.round_to must be at least 1; got {self.round_to}")
         if self.iterations < 1:
@@ -189,21 +107,21 @@ class FinetuneStep:
     def __post_init__(self) -> None:
         if not (self.labels or self.distill):
             raise RecipeError("finetune needs labels, distill, or both")
-        _check_range("finetune", "epochs", self.epochs, 0.0, 1000.0)
-        _check_range("finetune", "learning_rate", self.learning_rate, 1e-8, 10.0)
-        _check_range("finetune", "batch_size", self.batch_size, 2, 4096)  # BatchNorm needs two samples
-        _check_range("finetune", "temperature", self.temperature, 0.1, 100.0)
-        _check_range("finetune", "distill_weight", self.distill_weight, 0.0, 1.0)
+        check_range("finetune", "epochs", self.epochs, 0.0, 1000.0)
+        check_range("finetune", "learning_rate", self.learning_rate, 1e-8, 10.0)
+        check_range("finetune", "batch_size", self.batch_size, 2, 4096)  # BatchNorm needs two samples
+        check_range("finetune", "temperature", self.temperature, 0.1, 100.0)
+        check_range("finetune", "distill_weight", self.distill_weight, 0.0, 1.0)
         if self.resolution is not None:
-            _check_range("finetune", "resolution", self.resolution, 32, 1024)
+            check_range("finetune", "resolution", self.resolution, 32, 1024)
         if self.max_minutes is not None:
-            _check_range("finetune", "max_minutes", self.max_minutes, 0.01, 100_000.0)
-        _check_range("finetune", "bn_recalibration_images", self.bn_recalibration_images, 0, 1_000_000)
-        _check_range("finetune", "held_out_images", self.held_out_images, 0, 1_000_000)
-        _check_range("finetune", "feature_weight", self.feature_weight, 0.0, 1000.0)
-        _check_range("finetune", "views_per_image", self.views_per_image, 1, 64)
-        _check_range("finetune", "local_steps", self.local_steps, 0, 1_000_000)
-        _check_range("finetune", "crop_min_area", self.crop_min_area, 0.01, 1.0)
+            check_range("finetune", "max_minutes", self.max_minutes, 0.01, 100_000.0)
+        check_range("finetune", "bn_recalibration_images", self.bn_recalibration_images, 0, 1_000_000)
+        check_range("finetune", "held_out_images", self.held_out_images, 0, 1_000_000)
+        check_range("finetune", "feature_weight", self.feature_weight, 0.0, 1000.0)
+        check_range("finetune", "views_per_image", self.views_per_image, 1, 64)
+        check_range("finetune", "local_steps", self.local_steps, 0, 1_000_000)
+        check_range("finetune", "crop_min_area", self.crop_min_area, 0.01, 1.0)
         if (self.feature_weight or self.teacher_cache or self.local_steps) and not self.distill:
             raise RecipeError("finetune.feature_weight, teacher_cache and local_steps need distill (a teacher)")
         if self.balance_classes and not self.teacher_cache:
@@ -224,9 +142,9 @@ class ResolutionStep:
     TYPE: ClassVar[str] = "resolution"
 
     def __post_init__(self) -> None:
-        _check_range("resolution", "input_size", self.input_size, 32, 1024)
-        _check_range("resolution", "crop_fraction", self.crop_fraction, 0.5, 1.0)
-        _check_range("resolution", "bn_recalibration_images", self.bn_recalibration_images, 0, 1_000_000)
+        check_range("resolution", "input_size", self.input_size, 32, 1024)
+        check_range("resolution", "crop_fraction", self.crop_fraction, 0.5, 1.0)
+        check_range("resolution", "bn_recalibration_images", self.bn_recalibration_images, 0, 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -244,10 +162,10 @@ class DropBlocksStep:
         if not self.blocks:
             raise RecipeError("drop_blocks.blocks must name at least one block")
         for block in self.blocks:
-            _check_range("drop_blocks", "blocks", block, 1, 99)
+            check_range("drop_blocks", "blocks", block, 1, 99)
         if len(set(self.blocks)) != len(self.blocks):
             raise RecipeError(f"drop_blocks.blocks names a block twice: {list(self.blocks)}")
-        _check_range("drop_blocks", "fit_images", self.fit_images, 0, 1_000_000)
+        check_range("drop_blocks", "fit_images", self.fit_images, 0, 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -294,100 +212,13 @@ class QuantizeStep:
         return self.activations_7bit if self.equalize is None else self.equalize
 
     def __post_init__(self) -> None:
-        _check_choice("quantize", "mode", self.mode, self.MODES)
-        _check_choice("quantize", "observer", self.observer, self.OBSERVERS)
-        _check_range("quantize", "calibration_images", self.calibration_images, 1, 1_000_000)
-        _check_range("quantize", "qat_epochs", self.qat_epochs, 0.0, 1000.0)
-        _check_range("quantize", "qat_learning_rate", self.qat_learning_rate, 1e-8, 1.0)
+        check_choice("quantize", "mode", self.mode, self.MODES)
+        check_choice("quantize", "observer", self.observer, self.OBSERVERS)
+        check_range("quantize", "calibration_images", self.calibration_images, 1, 1_000_000)
+        check_range("quantize", "qat_epochs", self.qat_epochs, 0.0, 1000.0)
+        check_range("quantize", "qat_learning_rate", self.qat_learning_rate, 1e-8, 1.0)
         if self.freeze_bn_after < 0 or self.freeze_observers_after < 0:
             raise RecipeError("quantize.freeze_bn_after and freeze_observers_after must not be negative")
-
-
-class Objective(StrEnum):
-    """What a target search makes as small as it can. "size" is the file's bytes, nothing else."""
-
-    LATENCY = "latency"
-    SIZE = "size"
-    MACS = "macs"
-
-    @property
-    def metric(self) -> str | None:
-        """The stored metric it reads (None: latency, a ratio timed in turn with the parent)."""
-        return {Objective.LATENCY: None, Objective.SIZE: "size_bytes", Objective.MACS: "macs"}[self]
-
-    def describe(self, runtime: SearchRuntime) -> str:
-        return {Objective.LATENCY: f"the fastest in {runtime.label}", Objective.SIZE: "the smallest file",
-                Objective.MACS: "the fewest MACs"}[self]  # fmt: skip
-
-
-class SearchRuntime(StrEnum):
-    """Where a target search measures speed. LiteRT is timed on the finalists' .tflite files, as the Android
-    bundle runs them; every candidate is first timed in ONNX Runtime, the fast proxy."""
-
-    TORCH = "torch"
-    ONNXRUNTIME = "onnxruntime"
-    LITERT = "litert"
-
-    @property
-    def label(self) -> str:
-        return {SearchRuntime.TORCH: "PyTorch", SearchRuntime.ONNXRUNTIME: "ONNX Runtime",
-                SearchRuntime.LITERT: "LiteRT"}[self]  # fmt: skip
-
-    @property
-    def proxy(self) -> SearchRuntime:
-        """The runtime every candidate is timed in while the search walks."""
-        return SearchRuntime.ONNXRUNTIME if self is SearchRuntime.LITERT else self
-
-
-@dataclass(frozen=True)
-class TargetStep:
-    """Say what is needed, not how: the search (core.compress.search) finds the best variant by `objective`
-    that loses at most `max_drop` top-1 points on the evaluation images, within `budget_minutes`."""
-
-    max_drop: float = 1.0  # top-1 points the variant may lose against its parent, measured on the same images
-    objective: Objective = Objective.LATENCY  # latency (in `runtime`) | size (the file's bytes) | macs
-    runtime: SearchRuntime = SearchRuntime.ONNXRUNTIME  # where latency is measured
-    precisions: tuple[str, ...] = ("float", "int8")  # what the variant may compute in
-    budget_minutes: float = 25.0  # the whole search: scan, recovery, verification
-    candidates: int = 2  # structural candidates distilled and verified after the zero-shot ladder (0: the ladder only)
-    residual_streams: bool = False  # also prune residual streams (measured as V2's most fragile channels)
-    seed: int = 0  # the search is repeatable: same data, same seed, same candidates
-
-    TYPE: ClassVar[str] = "target"
-    OBJECTIVES: ClassVar[tuple[str, ...]] = tuple(Objective)
-    RUNTIMES: ClassVar[tuple[str, ...]] = tuple(SearchRuntime)
-    PRECISIONS: ClassVar[dict[str, Precision]] = {"float": FLOAT, "int8": INT8_STATIC}
-
-    @property
-    def allowed(self) -> tuple[Precision, ...]:
-        """The typed precisions a variant may have; the strings exist for the recipe's JSON."""
-        return tuple(self.PRECISIONS[key] for key in self.precisions)
-
-    @property
-    def allows_int8(self) -> bool:
-        return any(isinstance(p, Int8Static) for p in self.allowed)
-
-    def __post_init__(self) -> None:
-        _check_range("target", "max_drop", self.max_drop, 0.0, 100.0)
-        _check_choice("target", "objective", self.objective, self.OBJECTIVES)
-        _check_choice("target", "runtime", self.runtime, self.RUNTIMES)
-        object.__setattr__(self, "objective", Objective(self.objective))  # read from JSON as plain strings
-        object.__setattr__(self, "runtime", SearchRuntime(self.runtime))
-        if not self.precisions:
-            raise RecipeError("target.precisions must name at least one of float, int8")
-        for precision in self.precisions:
-            _check_choice("target", "precisions", precision, tuple(self.PRECISIONS))
-        if not (isinstance(self.budget_minutes, int | float) and math.isfinite(self.budget_minutes)) or (
-            self.budget_minutes <= 0 or self.budget_minutes > 100_000
-        ):
-            raise RecipeError(f"target.budget_minutes must be more than 0 and at most 100000; "
-                              f"got {_show(self.budget_minutes)}")  # fmt: skip
-        _check_range("target", "candidates", self.candidates, 0, 20)
-        _check_range("target", "seed", self.seed, 0, 2**31 - 1)
-
-    def describe(self) -> str:
-        return (f"{self.objective.describe(self.runtime)} losing at most {self.max_drop:g} pt of top-1 "
-                f"({' or '.join(self.precisions)}), searched in at most {self.budget_minutes:g} min")  # fmt: skip
 
 
 Step = ResolutionStep | DropBlocksStep | PruneStep | FinetuneStep | QuantizeStep | TargetStep
@@ -470,17 +301,17 @@ class Recipe:
         if not isinstance(data, dict) or data.get("format") != RECIPE_FORMAT:
             raise RecipeError(f'not a studio recipe (expected "format": "{RECIPE_FORMAT}")')
         version = data.get("version", RECIPE_VERSION)
-        if not _is_int(version) or version < 1:
-            raise RecipeError(f"recipe version must be a whole number of at least 1; got {_show(version)}")
+        if not is_int(version) or version < 1:
+            raise RecipeError(f"recipe version must be a whole number of at least 1; got {show(version)}")
         if version > RECIPE_VERSION:
             raise RecipeError(f"recipe version {version} is newer than this studio understands")
         name, description = data.get("name", ""), data.get("description", "")
         for key, value in (("name", name), ("description", description)):
             if not isinstance(value, str):
-                raise RecipeError(f"recipe {key} must be a string; got {_show(value)}")
+                raise RecipeError(f"recipe {key} must be a string; got {show(value)}")
         raw_steps = data.get("steps", [])
         if not isinstance(raw_steps, list):
-            raise RecipeError(f"recipe steps must be a list of objects; got {_show(raw_steps)}")
+            raise RecipeError(f"recipe steps must be a list of objects; got {show(raw_steps)}")
         return cls(name, tuple(_step_from_dict(i + 1, raw) for i, raw in enumerate(raw_steps)), description, version)
 
     @classmethod
@@ -506,10 +337,10 @@ class Recipe:
 
 def _step_from_dict(number: int, raw: object) -> Step:
     if not isinstance(raw, dict):
-        raise RecipeError(f"step {number} must be an object; got {_show(raw)}")
+        raise RecipeError(f"step {number} must be an object; got {show(raw)}")
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in STEP_TYPES:  # a list as type would be unhashable
-        raise RecipeError(f"step {number}: unknown type {_show(kind)}; use one of {', '.join(STEP_TYPES)}")
+        raise RecipeError(f"step {number}: unknown type {show(kind)}; use one of {', '.join(STEP_TYPES)}")
     step_cls = STEP_TYPES[kind]
     hints = get_type_hints(step_cls)  # the module's annotations are strings (postponed evaluation)
     known = {f.name for f in fields(step_cls)}
@@ -518,7 +349,7 @@ def _step_from_dict(number: int, raw: object) -> Step:
     if unknown:
         raise RecipeError(f"step {number} ({kind}): unknown fields {sorted(unknown, key=str)}")
     where = f"step {number} ({kind}):"
-    return step_cls(**{name: _coerce_field(f"{where} {name}", value, hints[name]) for name, value in values.items()})
+    return step_cls(**{name: coerce_field(f"{where} {name}", value, hints[name]) for name, value in values.items()})
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

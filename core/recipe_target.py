@@ -1,0 +1,99 @@
+"""The target step: say what is needed (the objective, the points of accuracy a variant may lose, the minutes to
+search, where speed is measured), not how; the search (core.compress.search) finds the steps."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar
+
+from core.precision import FLOAT, INT8_STATIC, Int8Static, Precision
+from core.recipe_fields import RecipeError, check_choice, check_range, show
+
+
+class Objective(StrEnum):
+    """What a target search makes as small as it can. "size" is the file's bytes, nothing else."""
+
+    LATENCY = "latency"
+    SIZE = "size"
+    MACS = "macs"
+
+    @property
+    def metric(self) -> str | None:
+        """The stored metric it reads (None: latency, a ratio timed in turn with the parent)."""
+        return {Objective.LATENCY: None, Objective.SIZE: "size_bytes", Objective.MACS: "macs"}[self]
+
+    def describe(self, runtime: SearchRuntime) -> str:
+        return {Objective.LATENCY: f"the fastest in {runtime.label}", Objective.SIZE: "the smallest file",
+                Objective.MACS: "the fewest MACs"}[self]  # fmt: skip
+
+
+class SearchRuntime(StrEnum):
+    """Where a target search measures speed. LiteRT is timed on the finalists' .tflite files, as the Android
+    bundle runs them; every candidate is first timed in ONNX Runtime, the fast proxy."""
+
+    TORCH = "torch"
+    ONNXRUNTIME = "onnxruntime"
+    LITERT = "litert"
+
+    @property
+    def label(self) -> str:
+        return {SearchRuntime.TORCH: "PyTorch", SearchRuntime.ONNXRUNTIME: "ONNX Runtime",
+                SearchRuntime.LITERT: "LiteRT"}[self]  # fmt: skip
+
+    @property
+    def proxy(self) -> SearchRuntime:
+        """The runtime every candidate is timed in while the search walks."""
+        return SearchRuntime.ONNXRUNTIME if self is SearchRuntime.LITERT else self
+
+
+@dataclass(frozen=True)
+class TargetStep:
+    """Say what is needed, not how: the search (core.compress.search) finds the best variant by `objective`
+    that loses at most `max_drop` top-1 points on the evaluation images, within `budget_minutes`."""
+
+    max_drop: float = 1.0  # top-1 points the variant may lose against its parent, measured on the same images
+    objective: Objective = Objective.LATENCY  # latency (in `runtime`) | size (the file's bytes) | macs
+    runtime: SearchRuntime = SearchRuntime.ONNXRUNTIME  # where latency is measured
+    precisions: tuple[str, ...] = ("float", "int8")  # what the variant may compute in
+    budget_minutes: float = 25.0  # the whole search: scan, recovery, verification
+    candidates: int = 2  # structural candidates distilled and verified after the zero-shot ladder (0: the ladder only)
+    residual_streams: bool = False  # also prune residual streams (measured as V2's most fragile channels)
+    seed: int = 0  # the search is repeatable: same data, same seed, same candidates
+
+    TYPE: ClassVar[str] = "target"
+    OBJECTIVES: ClassVar[tuple[str, ...]] = tuple(Objective)
+    RUNTIMES: ClassVar[tuple[str, ...]] = tuple(SearchRuntime)
+    PRECISIONS: ClassVar[dict[str, Precision]] = {"float": FLOAT, "int8": INT8_STATIC}
+
+    @property
+    def allowed(self) -> tuple[Precision, ...]:
+        """The typed precisions a variant may have; the strings exist for the recipe's JSON."""
+        return tuple(self.PRECISIONS[key] for key in self.precisions)
+
+    @property
+    def allows_int8(self) -> bool:
+        return any(isinstance(p, Int8Static) for p in self.allowed)
+
+    def __post_init__(self) -> None:
+        check_range("target", "max_drop", self.max_drop, 0.0, 100.0)
+        check_choice("target", "objective", self.objective, self.OBJECTIVES)
+        check_choice("target", "runtime", self.runtime, self.RUNTIMES)
+        object.__setattr__(self, "objective", Objective(self.objective))  # read from JSON as plain strings
+        object.__setattr__(self, "runtime", SearchRuntime(self.runtime))
+        if not self.precisions:
+            raise RecipeError("target.precisions must name at least one of float, int8")
+        for precision in self.precisions:
+            check_choice("target", "precisions", precision, tuple(self.PRECISIONS))
+        if not (isinstance(self.budget_minutes, int | float) and math.isfinite(self.budget_minutes)) or (
+            self.budget_minutes <= 0 or self.budget_minutes > 100_000
+        ):
+            raise RecipeError(f"target.budget_minutes must be more than 0 and at most 100000; "
+                              f"got {show(self.budget_minutes)}")  # fmt: skip
+        check_range("target", "candidates", self.candidates, 0, 20)
+        check_range("target", "seed", self.seed, 0, 2**31 - 1)
+
+    def describe(self) -> str:
+        return (f"{self.objective.describe(self.runtime)} losing at most {self.max_drop:g} pt of top-1 "
+                f"({' or '.join(self.precisions)}), searched in at most {self.budget_minutes:g} min")  # fmt: skip
