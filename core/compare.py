@@ -73,6 +73,13 @@ class VariantRow:
         """"80.4 % (±3.5, 500 images)"."""
         return "–" if self.top1 is None else top1_text(self.top1, self.top1_ci95, self.images)
 
+    @property
+    def speed(self) -> PairedSpeed | None:
+        """The latency ratio in `latency_runtime`, with its interval, where it was timed."""
+        if self.latency_ratio is None or self.latency_ratio_ci95 is None:
+            return None
+        return PairedSpeed(self.latency_ratio, self.latency_ratio_ci95, self.latency_noisy)
+
     def speed_headline(self) -> str:
         """The one headline figure for speed: LiteRT on this computer, paired with the original."""
         return speed_headline(self.headline_speed, self.is_original)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from core.compare import VariantRow
-from core.metrics.speed_text import HEADLINE_RUNTIME, PairedSpeed
+from core.metrics.speed_text import HEADLINE_RUNTIME
 from core.runtime import RUNTIME_TITLES
 from studio.state import StudioState
 
@@ -116,10 +116,8 @@ def _versions(count: int) -> str:
 
 def _gains(row: VariantRow) -> str:
     said = [f"{row.size_mb:.1f} MB"] if row.size_mb is not None else []
-    measured = row.headline_speed, HEADLINE_RUNTIME  # the headline figure: LiteRT on this computer, where timed
-    if row.headline_speed is None and row.latency_ratio is not None and row.latency_ratio_ci95 is not None:
-        measured = PairedSpeed(row.latency_ratio, row.latency_ratio_ci95, row.latency_noisy), row.latency_runtime
-    speed, runtime = measured
+    # The headline figure, LiteRT on this computer, where it was timed; else the runtime the table shows.
+    speed, runtime = (row.headline_speed, HEADLINE_RUNTIME) if row.headline_speed else (row.speed, row.latency_runtime)
     if speed is not None:
         said.append(f"{speed.verdict()} in {RUNTIME_TITLES.get(runtime, runtime)} on this computer")
     if row.delta_top1 is not None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from core.data.labels import folder_names, read_labels_file, with_class_names
+from core.data.labels import labelled_names, read_labels_file, with_class_names
 from core.errors import StudioError
 from core.model import LoadedModel, Normalization
 from studio.model_settings import ModelSettings
@@ -70,12 +70,12 @@ class ModelSettingsActions:
         report = self.state.report
         if report is None:
             return
-        for role in ("evaluation", "train", "calib"):
-            dataset = self.state.dataset(role)
-            names = folder_names(dataset) if dataset is not None else None
-            if dataset is not None and names is not None and len(names) == report.model.card.num_classes:
-                self._change("Take the class names from the folder", _named(names, str(dataset.root)))
-                return
+        found = labelled_names(report.model.card.num_classes,
+                               [self.state.dataset(role) for role in ("evaluation", "train", "calib")])  # fmt: skip
+        if found is not None:
+            names, dataset = found
+            self._change("Take the class names from the folder", _named(names, str(dataset.root)))
+            return
         self.show_problem(f"No open labelled folder has one sub-folder for each of the model's "
                           f"{report.model.card.num_classes} classes (Data tab).")  # fmt: skip
 

@@ -74,13 +74,23 @@ def names_from_folders(model: LoadedModel, datasets: list[ImageDataset | None]) 
     card = model.card
     if card.num_classes == 1000 or (card.class_names and card.class_names != class_names_for(card.num_classes)):
         return model, None
+    found = labelled_names(card.num_classes, datasets)
+    if found is None:
+        return model, None
+    names, dataset = found
+    shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+    folders = dataset.kind == "imagefolder"
+    where = (f"the {len(names)} class folders of {dataset.root} in sorted order" if folders
+             else f"the name column of {dataset.root / 'labels.csv'}, in label order")  # fmt: skip
+    note = f"class names taken from {where} ({shown}); give --labels FILE to name the classes otherwise"
+    return with_class_names(model, names, str(dataset.root)), note
+
+
+def labelled_names(num_classes: int, datasets: list[ImageDataset | None]
+                   ) -> tuple[tuple[str, ...], ImageDataset] | None:  # fmt: skip
+    """The class names of the first labelled folder that names one class for each of the model's, with it."""
     for dataset in (d for d in datasets if d is not None):
         names = folder_names(dataset)
-        if names is not None and len(names) == card.num_classes:
-            shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
-            folders = dataset.kind == "imagefolder"
-            where = (f"the {len(names)} class folders of {dataset.root} in sorted order" if folders
-                     else f"the name column of {dataset.root / 'labels.csv'}, in label order")  # fmt: skip
-            note = f"class names taken from {where} ({shown}); give --labels FILE to name the classes otherwise"
-            return with_class_names(model, names, str(dataset.root)), note
-    return model, None
+        if names is not None and len(names) == num_classes:
+            return names, dataset
+    return None

@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import flatbuffers
+from flatbuffers import table as fb_table
+from flatbuffers.util import GetBufferIdentifier
+
 METADATA_NAME = "TFLITE_METADATA"
 LABELS_FILE = "labels.txt"
 PARSER_VERSION = "1.0.0"  # every field written here is in metadata schema 1.0.0
@@ -54,8 +58,6 @@ def with_metadata(model: bytes, metadata: ClassifierMetadata) -> bytes:
     entry = schema.MetadataT()
     entry.name, entry.buffer = METADATA_NAME, len(tflite.buffers) - 1
     tflite.metadata = [*entries, entry]
-    import flatbuffers
-
     builder = flatbuffers.Builder(len(model) + 4096)
     builder.Finish(tflite.Pack(builder), file_identifier=b"TFL3")
     archive = io.BytesIO(bytes(builder.Output()))
@@ -93,8 +95,6 @@ def read_metadata(model: bytes) -> dict[str, Any]:
 
 
 def _metadata_flatbuffer(metadata: ClassifierMetadata) -> bytes:
-    import flatbuffers
-
     b = flatbuffers.Builder(1024)
 
     def table(fields: list[tuple[str, int, Any]]) -> int:
@@ -159,12 +159,8 @@ def _metadata_flatbuffer(metadata: ClassifierMetadata) -> bytes:
 
 def _read_model_metadata(data: bytes) -> dict[str, Any]:
     """The few fields `read_metadata` reports, read by slot as the schema orders them (a check of the writer)."""
-    from flatbuffers import table as fb_table
-    from flatbuffers.util import GetBufferIdentifier
-
     if GetBufferIdentifier(data, 0) != b"M001":
         raise ValueError("not TFLite model metadata (file identifier is not M001)")
-    import flatbuffers
 
     def root(buf: bytes) -> fb_table.Table:
         return fb_table.Table(buf, flatbuffers.encode.Get(flatbuffers.packer.uoffset, buf, 0))
