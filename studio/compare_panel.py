@@ -12,12 +12,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDoubleSpinBox, QGroupBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
-from core.compare import Recommendations, VariantRow, collapsed, pareto_front
+from core.compare import Recommendations, VariantRow, collapsed, pareto_front, recommend
 from core.metrics.accuracy_text import resolution_text
 from core.project import Variant
 from studio.bar_charts import BarCharts
 from studio.charts import NO_VARIANTS, ChartOrMessage, PlotWithLegend, variant_colour
 from studio.deployment_view import DeploymentView
+from studio.state import StudioState
 from studio.theme import NEUTRAL, SERIES, WARNING
 
 NOT_PAIRED = ("No variant is paired with its original yet: press Re-measure all in the Variants tab (with labelled "
@@ -175,6 +176,32 @@ class ComparePanel(QWidget):
         layout.addWidget(box)
         layout.addWidget(self.headline)
         layout.addWidget(self.views, 1)
+
+    def follow(self, state: StudioState) -> None:
+        """Redraw from `state` now and whenever the lineage compared, the recommendation's drop or the selection
+        change."""
+        self._state = state
+        state.changed.connect(self._state_changed)
+        self._redraw_rows()
+        self._redraw_selection()
+
+    def _state_changed(self, names: frozenset[str]) -> None:
+        lineage = {"project", "revision", "latency_runtime", "shown_lineage", "model_variant", "report",
+                   "accepted_drop", "recipe"}  # fmt: skip
+        # With no stored current model, the variant picked in Variants chooses the lineage compared.
+        if names & lineage or ("selected_variant" in names and self._state.model_variant is None):
+            self._redraw_rows()
+        if names & {"project", "revision", "latency_runtime", "selected_variant", "target_fps"}:
+            self._redraw_selection()
+
+    def _redraw_rows(self) -> None:
+        state = self._state
+        root, lineage = state.compared_lineage()
+        self.show_rows(lineage, recommend(lineage, state.recommendation_drop(), original=root))
+
+    def _redraw_selection(self) -> None:
+        variant, parent, row = self._state.selection()
+        self.show_selection(variant, parent, self._state.target_fps, row.speed_headline() if row is not None else "")
 
     def show_rows(self, rows: Sequence[VariantRow], recommendations: Recommendations) -> None:
         """The card now; the charts now if the tab is on screen, else when it is shown: redrawing hidden charts

@@ -56,6 +56,7 @@ from core.recipe import (
 )
 from studio.compress_charts import SearchChart, SensitivityChart
 from studio.compress_words import GOALS, RUNTIME_NAMES, TIPS, WORDS
+from studio.state import StudioState
 
 CUSTOM = "Custom"
 EDITED = " (edited)"
@@ -431,6 +432,32 @@ class CompressPanel(QWidget):
             return Recipe(base.name, tuple(steps), base.description)
         return Recipe(base.name + EDITED, tuple(steps), f"Edited from the {base.name} preset")
 
+    def follow(self, state: StudioState) -> None:
+        """Redraw from `state` now and whenever the recipe, the data or the model change; another model's search
+        result and layer analysis are forgotten."""
+        self._state, self._model = state, state.model_identity()
+        state.changed.connect(self._state_changed)
+        self._state_changed(frozenset({"recipe", "datasets", "first_answer_s"}))
+
+    def _state_changed(self, names: frozenset[str]) -> None:
+        state = self._state
+        if "recipe" in names:
+            self.show_recipe(state.recipe)
+        if names & {"recipe", "datasets", "folders"}:
+            self.show_needs(state.missing_data())
+            evaluation = state.evaluation()
+            self.show_evaluation_size(len(evaluation) if evaluation is not None else 0)
+        if "first_answer_s" in names:
+            self.show_first_answer(state.first_answer_s)
+        target = state.recipe.step(TargetStep)
+        if names & {"recipe", "first_answer_s"} and target is not None and target.budget_minutes < self._least_budget():
+            # Less time than this model's first verified answer took here cannot be asked for: the form shows the
+            # least, and the recipe says so too.
+            self._edited("Budget raised to the least useful")()
+        if "report" in names and state.model_identity() != self._model:
+            self._model = state.model_identity()
+            self.forget_model()
+
     def show_recipe(self, recipe: Recipe) -> None:
         """Draw `recipe` into the controls without emitting edits."""
         self._drawing = True
@@ -512,8 +539,11 @@ class CompressPanel(QWidget):
         """The least useful budget on this computer for the current model (None: not measured yet): the form
         refuses less, before anything starts."""
         self._first_answer = seconds or 0.0
-        self.budget.setMinimum(max(1, math.ceil(self._first_answer / 60)))
+        self.budget.setMinimum(self._least_budget())
         self._show_eta()
+
+    def _least_budget(self) -> int:
+        return max(1, math.ceil(self._first_answer / 60))
 
     def show_evaluation_size(self, images: int) -> None:
         """Say what the evaluation images can resolve (0: none chosen yet)."""

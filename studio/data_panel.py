@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from core.data.datasets import ImageDataset
 from core.paths import shared_dir
-from studio.state import DATA_ROLES, DataFolders
+from studio.state import DATA_ROLES, DataFolders, StudioState
 
 TIPS = {
     "calib": "Sample images that set int8 activation ranges and guide pruning; labels are not needed. "
@@ -89,6 +89,23 @@ class DataPanel(QWidget):
         layout.addWidget(QLabel("Skipped files"))
         layout.addWidget(self.problems, 1)
         self.limit.editingFinished.connect(lambda: self.evaluation_limit_changed.emit(self.limit.value()))
+
+    def follow(self, state: StudioState) -> None:
+        """Redraw from `state` now and whenever the folders chosen, or what was read from them, change."""
+        self._state = state
+        state.changed.connect(self._state_changed)
+        self._state_changed(frozenset({"folders", "datasets"}))
+
+    def _state_changed(self, names: frozenset[str]) -> None:
+        state = self._state
+        if "folders" in names:
+            self.show_folders(state.folders)
+        if names & {"folders", "datasets", "reading", "data_problems"}:
+            for role in DATA_ROLES:
+                if role in state.reading:
+                    self.show_opening(role)
+                else:
+                    self.show_dataset(role, state.datasets.get(role), state.data_problems.get(role, ""))
 
     def show_folders(self, folders: DataFolders) -> None:
         for role, row in self.rows.items():

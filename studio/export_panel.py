@@ -33,6 +33,7 @@ from core.export.checks import folder_problem
 from core.export.registry import FORMATS
 from core.export.report import ExportReport, ExportResult
 from core.metrics.accuracy_text import top1_text
+from studio.state import StudioState
 
 REPORT_COLUMNS = ("Format", "Verified", "Agreement", "Max |Δ|", "Cosine", "Top-1", "Latency ms", "Size MB", "File")
 DEFAULT_FORMATS = ("onnx", "tflite")
@@ -174,6 +175,28 @@ class ExportPanel(QWidget):
         layout.addWidget(self.notes)
         layout.addLayout(location_row)
         self.export_button.clicked.connect(self._request)
+
+    def follow(self, state: StudioState) -> None:
+        """Redraw from `state` now and whenever the model, the selection or the project change: what is exported,
+        into which folder, and (for another model) no longer the last model's report."""
+        self._state, self._model = state, state.model_identity()
+        state.changed.connect(self._state_changed)
+        self._state_changed(frozenset({"project", "report"}))
+
+    def _state_changed(self, names: frozenset[str]) -> None:
+        state = self._state
+        if "project" in names and state.project is not None:
+            self.folder.setText(str(state.project.root / "exports"))
+        if "report" in names and state.model_identity() != self._model:
+            self._model = state.model_identity()
+            self.forget_report()
+        if names & {"report", "project", "revision", "selected_variant"}:
+            variant, _, row = state.selection()
+            if variant is not None:
+                self.show_source(variant.name, row.speed_headline() if row is not None else "")
+            elif state.report is not None:
+                self.source.setText(f"Current model: {escape(state.report.model.card.title)}. Select a variant in "
+                                    "the Variants tab to export it instead.")  # fmt: skip
 
     def show_source(self, name: str, speed: str) -> None:
         """What is exported: the variant's name, then its speed in LiteRT on this computer (the headline figure)."""

@@ -16,7 +16,7 @@ from enum import Enum
 from core.compare import VariantRow
 from core.metrics.speed_text import HEADLINE_RUNTIME
 from core.runtime import RUNTIME_TITLES
-from studio.state import StudioState
+from studio.state import Activity, StudioState
 
 
 class StepState(Enum):
@@ -47,16 +47,6 @@ class GuideStep:
     detail: str
     action: str  # the button's words; "" for no button
     go: Go | None = None
-
-
-@dataclass(frozen=True)
-class Activity:
-    """What the window is doing and has done, beyond StudioState: the running jobs and the last bundle."""
-
-    loading: bool = False
-    measuring: bool = False
-    compressing: bool = False
-    bundle: str = ""  # path of the last app bundle written
 
 
 def _model_step(state: StudioState, original: VariantRow | None, activity: Activity) -> GuideStep:

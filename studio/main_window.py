@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
 
 # The engine's verbs are imported with the window, while the splash shows, not at the first click:
 # a cold import on the GUI thread (torch-pruning, torchao) froze the window for ~80 ms.
-from core.compare import in_lineage, recommend, root_of, shown_root, variant_rows
 from core.compress.pipeline import compress
 from core.data import combine_datasets, open_dataset
 from core.data.labels import names_from_folders
@@ -95,7 +94,6 @@ class MainWindow(QMainWindow):
         self.runner = JobRunner(threads or default_threads(), self)
         self.undo_stack = QUndoStack(self)
         self.current_load: Job | None = None
-        self._rows: list[Any] = []  # the project's variants as the last refresh drew them (core.compare rows)
         self.data_jobs: dict[str, Job] = {}  # the last job that read each role's folder
         self.projects = ProjectActions(self)
         self.measures = MeasureActions(self)
@@ -144,10 +142,14 @@ class MainWindow(QMainWindow):
         self._connect_panels()
         explain_controls(self)
 
-        self.data_panel.show_folders(self.state.folders)
-        self.compress_panel.show_recipe(self._restored_recipe())
+        self._restore_recipe()
+        # Every view redraws itself from the state when it changes; the window keeps the settings and the opened
+        # folders in step with it.
+        for view in (self.view, self.model_settings, self.data_panel, self.compress_panel, self.variants_panel,
+                     self.compare_panel, self.export_panel, self.start):  # fmt: skip
+            view.follow(self.state)
+        self.state.changed.connect(self._state_changed)
         self.projects.open_remembered()
-        self.refresh_variants()
         # At the first turn of the event loop, so a model load queued by whoever built the window runs first:
         # at start-up the user waits for the model, and reading three image folders took half a second.
         # Through a weak reference, with the window as the timer's context: a pending call must neither keep a
@@ -169,10 +171,9 @@ class MainWindow(QMainWindow):
                 self.open_data(role)
 
     def _connect_panels(self) -> None:
-        self.settings_actions = ModelSettingsActions(
-            self.model_settings, self.state, weakly(self._assign), weakly(self._show_model),
-            weakly(self._show_settings_problem), weakly(self._ask_labels_file))  # fmt: skip
-        self.start_view.step_clicked.connect(self.start.follow)
+        self.settings_actions = ModelSettingsActions(self.model_settings, self.state, weakly(self._assign),
+                                                     weakly(self._show_settings_problem), weakly(self._ask_labels_file))
+        self.start_view.step_clicked.connect(self.start.do_step)
         self.start_view.layers_link.linkActivated.connect(lambda _: self.tabs.setCurrentWidget(self.model_tab))
         self.export_finished.connect(lambda report: self.start.note_bundles(report.bundles))
         self.picker.load_requested.connect(self.load_zoo)
@@ -243,17 +244,14 @@ class MainWindow(QMainWindow):
         return job
 
     # Undoable state ----------------------------------------------------------------------------
-    def _assign(self, field: str, value: Any, text: str, redraw: Callable[[], None]) -> None:
+    def _assign(self, field: str, value: Any, text: str) -> None:
+        """Set a field of the state as an undoable edit (the views follow the state)."""
         old = getattr(self.state, field)
         if old == value:
             return
 
         def setter(new: Any) -> Callable[[], None]:
-            def apply() -> None:
-                setattr(self.state, field, new)
-                redraw()
-
-            return apply
+            return lambda: setattr(self.state, field, new)
 
         self.undo_stack.push(Edit(text, setter(value), setter(old), merge_key=f"{field}:{text}"))
 
@@ -267,15 +265,9 @@ class MainWindow(QMainWindow):
         named, note = names_from_folders(report.model, datasets)
         if note is None:
             return
-        self._assign("report", replace(report, model=named), "Take the class names from the folders", self._show_model)
+        self._assign("report", replace(report, model=named), "Take the class names from the folders")
         self.statusBar().showMessage(f"{note[0].upper()}{note[1:].split('; give')[0]} (Edit › Undo keeps the "
                                      "model's own)")  # fmt: skip
-
-    def _show_model(self) -> None:
-        """The Model tab draws the current model: its card and layers, and how it reads images and names classes."""
-        if self.state.report is not None:
-            self.view.show_report(self.state.report)
-        self.model_settings.show_model(self.state.report.model if self.state.report else None)
 
     def _show_settings_problem(self, text: str) -> None:
         self.show_problem(text, title="Cannot use these settings")
@@ -285,49 +277,40 @@ class MainWindow(QMainWindow):
         return path
 
     def assign_recipe(self, recipe: Recipe, text: str = "Edit recipe") -> None:
-        self._assign("recipe", recipe, text, self._recipe_changed)
+        self._assign("recipe", recipe, text)
 
-    def _recipe_changed(self) -> None:
-        self.compress_panel.show_recipe(self.state.recipe)
-        self._refresh_needs()
-        self.settings.setValue("recipe", self.state.recipe.to_json())  # the draft survives a restart
-
-    def _refresh_needs(self) -> None:
-        """The Compress tab's hint, from the recipe and the folders open now (never a stale one)."""
-        self.compress_panel.show_needs(self.state.missing_data())
-        evaluation = self.state.evaluation()
-        self.compress_panel.show_evaluation_size(len(evaluation) if evaluation is not None else 0)
-        measured = self.settings.value(self.first_answer_key(), None) if self.state.report is not None else None
-        self.compress_panel.show_first_answer(float(str(measured)) if measured else None)
-        self.start.refresh()
+    def _state_changed(self, names: frozenset[str]) -> None:
+        """What follows a change beyond the views: the settings remember it, and chosen folders are opened."""
+        if "recipe" in names:
+            self.settings.setValue("recipe", self.state.recipe.to_json())  # the draft survives a restart
+        if "folders" in names:
+            self._folders_changed()
+        if names & {"project", "revision"}:
+            self.variants_changed.emit()
 
     def first_answer_key(self) -> str:
         """Where the time to a search's first verified answer is kept for the current model on this computer."""
         card = self.state.report.model.card if self.state.report is not None else None
         return f"search/first_answer/{card.title}@{card.input_size}" if card is not None else "search/first_answer"
 
-    def _restored_recipe(self) -> Recipe:
+    def _restore_recipe(self) -> None:
         saved = self.settings.value("recipe", None)
         if saved:
             with contextlib.suppress(RecipeError):  # a draft from another studio version: keep the default
                 self.state.recipe = Recipe.from_json(str(saved))
-        return self.state.recipe
 
     def assign_folders(self, folders: DataFolders, text: str) -> None:
-        self._assign("folders", folders, text, self._folders_changed)
+        self._assign("folders", folders, text)
 
     def _folders_changed(self) -> None:
         folders = self.state.folders
-        self.data_panel.show_folders(folders)
         for role in DATA_ROLES:
             self.settings.setValue(f"data/{role}", folders.folder(role))
             opened = self.state.datasets.get(role)
             if folders.folder(role) and (opened is None or str(opened.root) != str(Path(folders.folder(role)))):
                 self.open_data(role)
             elif not folders.folder(role):
-                self.state.datasets.pop(role, None)
-                self.data_panel.show_dataset(role, None)
-        self._refresh_needs()
+                self._data_read(role, None, "")
         self.settings.setValue("data/evaluation_limit", folders.evaluation_limit)
 
     def set_data_folder(self, role: str, folder: str) -> None:
@@ -335,16 +318,13 @@ class MainWindow(QMainWindow):
 
     def set_target_fps(self, fps: float) -> None:
         self.state.target_fps = fps
-        self._refresh_selection()
 
     def set_latency_runtime(self, runtime: str) -> None:
         self.state.latency_runtime = runtime
-        self.refresh_variants()
 
     def set_accepted_drop(self, points: float) -> None:
         if points != self.state.recommendation_drop():
             self.state.accepted_drop = points
-            self.refresh_variants()
 
     def set_theme(self, name: str) -> None:
         apply_theme(QApplication.instance(), name)  # type: ignore[arg-type]
@@ -355,21 +335,19 @@ class MainWindow(QMainWindow):
     def open_data(self, role: str) -> Job:
         folder = self.state.folders.folder(role)
         classes = self.state.report.model.card.num_classes if self.state.report else 1000
-        self.data_panel.show_opening(role)
+        self.state.reading |= {role}
         job = self.runner.start(f"Reading {DATA_ROLES[role].lower()}",
                                 lambda progress: open_dataset(folder, num_classes=classes))  # fmt: skip
 
         def opened(dataset: Any) -> None:
             if self.state.folders.folder(role) == folder:  # not replaced while it was read
-                self.state.datasets[role] = dataset
-                self.data_panel.show_dataset(role, dataset)
-                self._refresh_needs()
+                self._data_read(role, dataset, "")
                 self._names_from_folders()
 
         def failed(message: str, details: str) -> None:
-            self.state.datasets.pop(role, None)
-            self.data_panel.show_dataset(role, None, message)
-            self._refresh_needs()
+            if self.state.folders.folder(role) != folder:
+                return
+            self._data_read(role, None, message)
             self.show_problem(f"{DATA_ROLES[role]}: {message}. Choose a folder of .jpg or .png images; labelled "
                               "images need one sub-folder per class or a labels.csv (Help › User guide).", details,
                               title="No images in this folder")  # fmt: skip
@@ -378,6 +356,15 @@ class MainWindow(QMainWindow):
         job.failed.connect(failed)
         self.data_jobs[role] = job
         return job
+
+    def _data_read(self, role: str, dataset: Any, problem: str) -> None:
+        """`role`'s folder was read (`dataset`), could not be (`problem`), or was closed (neither)."""
+        state = self.state
+        with state.batch():
+            state.with_dataset(role, dataset)
+            state.reading -= {role}
+            state.data_problems = {**{r: p for r, p in state.data_problems.items() if r != role},
+                                   **({role: problem} if problem else {})}  # fmt: skip
 
     # Loading -----------------------------------------------------------------------------------
     def load_zoo(self, choice: ZooChoice) -> Job:
@@ -426,7 +413,8 @@ class MainWindow(QMainWindow):
             self.current_load.cancel()
         job = self.runner.start(title, load, *args)
         self.current_load = job
-        self.start.refresh()
+        self.state.activity = self.state.activity.with_(loading=True)
+        job.finished.connect(self._load_finished)
         if variant is None:
             job.succeeded.connect(lambda report: self._on_loaded(report, None))
         else:
@@ -436,41 +424,38 @@ class MainWindow(QMainWindow):
         job.failed.connect(lambda message, details: self._on_load_failed(name, message, details))
         return job
 
+    def _load_finished(self) -> None:
+        loading = self.current_load is not None and self.current_load.running  # another load may have begun
+        self.state.activity = self.state.activity.with_(loading=loading)
+
     def _on_loaded(self, report: ModelReport | NeedsTrust, variant_id: str | None) -> None:
         if isinstance(report, NeedsTrust):
             if self.confirm_trust(Path(report.path).name, report.reason):
                 self.load_file(report.path, trusted=True)
             else:  # the user said no: no dialog to warn about it, the Model tab says what happened
                 self.state.error = f"{Path(report.path).name} was not opened: it holds code and was not trusted."
-                self.view.show_error(self.state.error)
-                self.start.refresh()
                 self.load_failed.emit(self.state.error)
             return
-        self.state.report, self.state.error, self.state.model_variant = report, "", variant_id
-        self.state.shown_lineage = None  # Variants and Compare follow the model just opened
-        if variant_id is None:
-            self.state.selected_variant = None  # a new model: no view keeps the last one's variant picked
-        if variant_id is None and self.state.project is not None:
+        state, a_variant = self.state, variant_id is not None
+        if not a_variant and state.project is not None:
             # Stored before (in an earlier session, say): Compare shows that lineage.
-            found = self.state.project.find_by_fingerprint(report.fingerprint)
-            self.state.model_variant = found.id if found is not None else None
-        self._show_model()
+            found = state.project.find_by_fingerprint(report.fingerprint)
+            variant_id = found.id if found is not None else None
+        with state.batch():  # every view follows the model just opened, drawn once
+            state.report, state.error, state.shown_lineage = report, "", None
+            state.model_variant = variant_id
+            if not a_variant:
+                state.selected_variant = None  # a new model: no view keeps the last one's variant picked
+            state.activity = state.activity.with_(bundle="")  # the last model's bundle is not this one's
+            measured = self.settings.value(self.first_answer_key(), None)
+            state.first_answer_s = float(str(measured)) if measured else None  # this model's least budget
         self._names_from_folders()
-        self._refresh_needs()  # the form's least budget is this model's, and Start follows
-        self.export_panel.source.setText(f"Current model: {report.model.card.title}. Select a variant in the "
-                                         "Variants tab to export it instead.")  # fmt: skip
-        self.export_panel.forget_report()
-        self.compress_panel.forget_model()
-        self.start.forget_bundle()
-        self.refresh_variants()  # Variants, Compare and Start follow the model just opened
         self.model_loaded.emit(report)
 
     def _on_load_failed(self, name: str, message: str, details: str) -> None:
         if details:  # not a refusal the core explained but an exception it let through: say it plainly
             message = f"{name} could not be opened as a model; it may be damaged or not a model at all."
         self.state.error = message
-        self.view.show_error(message)
-        self.start.refresh()
         self.show_problem(message, details, title="Cannot open the model")
         self.load_failed.emit(message)
 
@@ -482,59 +467,13 @@ class MainWindow(QMainWindow):
         self.projects.set_project(project)
 
     # Variants ----------------------------------------------------------------------------------
-    def refresh_variants(self) -> None:
-        project = self.state.project
-        variants = project.variants if project else []
-        rows = variant_rows(variants, runtime=self.state.latency_runtime)
-        root = shown_root(variants, self.state.shown_lineage, self.state.model_variant)
-        recipes = {v.id: v.recipe.get("name", "") for v in variants}
-        originals = [(v.id, v.name) for v in variants if root_of(v, {w.id: w for w in variants}) is v]
-        # A current model not stored yet has no variants: another model's are listed only when chosen.
-        unstored = root is None and self.state.shown_lineage is None and self.state.report is not None
-        self.variants_panel.show_lineages(originals, None if unstored else root or "")
-        self.variants_panel.show_rows([] if unstored else in_lineage(rows, root), recipes, self.state.selected_variant)
-        self._rows = rows
-        self._refresh_compare()
-        self.start.refresh(rows)
-        self._refresh_selection()
-        self.variants_changed.emit()
-
     def show_lineage(self, root: str | None) -> None:
         """Variants and Compare show `root`'s lineage ("": every model; None: the current model's) until another
         model is opened."""
         self.state.shown_lineage = root
-        self.refresh_variants()
-
-    def _refresh_compare(self) -> None:
-        """Compare shows one lineage: the one shown in Variants, else that of the variant picked there.
-        Accuracies measured on another model's label set never share its axes."""
-        variants = self.state.project.variants if self.state.project else []
-        by_id = {v.id: v for v in variants}
-        root = shown_root(variants, self.state.shown_lineage, self.state.model_variant)
-        picked = by_id.get(self.state.selected_variant or "")
-        if root is None and picked is not None:
-            root = root_of(picked, by_id).id
-        lineage = in_lineage(self._rows, root) if root is not None else []
-        self.compare_panel.show_rows(lineage, recommend(lineage, self.state.recommendation_drop(), original=root))
 
     def select_variant(self, variant_id: str | None) -> None:
-        # The table re-selects the current variant whenever it is redrawn; refresh_variants redraws the selection
-        # itself, and drawing the channel chart twice stalled the window ~10 ms at the end of every job.
-        if variant_id != self.state.selected_variant:
-            self.state.selected_variant = variant_id
-            if self.state.model_variant is None:  # the pick chooses the lineage Compare shows
-                self._refresh_compare()
-            self._refresh_selection()
-
-    def _refresh_selection(self) -> None:
-        project, chosen = self.state.project, self.state.selected_variant
-        variant = project.variant(chosen) if project and chosen else None
-        parent = project.variant(variant.parent) if project and variant and variant.parent else None
-        row = next((row for row in self._rows if variant is not None and row.id == variant.id), None)
-        headline = row.speed_headline() if row is not None else ""
-        self.compare_panel.show_selection(variant, parent, self.state.target_fps, headline)
-        if variant is not None:
-            self.export_panel.show_source(variant.name, headline)
+        self.state.selected_variant = variant_id
 
     def use_variant_as_model(self, variant_id: str) -> Job:
         project = self.ensure_project()
@@ -571,12 +510,15 @@ class MainWindow(QMainWindow):
             self.compress_panel.search_chart.clear_candidates()
 
         def stored(result: Any) -> None:
-            self.state.model_variant = result.parent.id  # later runs on this model share its stored parent
-            self.state.selected_variant = result.variant.id
-            self.refresh_variants()
+            with self.state.batch():
+                self.state.model_variant = result.parent.id  # later runs on this model share its stored parent
+                self.state.selected_variant = result.variant.id
+                self.state.variants_changed()
+                if target is not None:
+                    seconds = result.metrics.get("first_answer_seconds")
+                    self.settings.setValue(self.first_answer_key(), seconds)
+                    self.state.first_answer_s = seconds
             if target is not None:
-                self.settings.setValue(self.first_answer_key(), result.metrics.get("first_answer_seconds"))
-                self._refresh_needs()
                 search = result.metrics.get("search", {})
                 said = result.missed or f"Chose {result.variant.name}: {search.get('reason', '')}"
                 self.compress_panel.show_outcome(said, missed=result.missed is not None)
@@ -593,7 +535,7 @@ class MainWindow(QMainWindow):
                           budget_s=60 * target.budget_minutes if target else None,
                           partial_keyword="on_candidate" if target else None)  # fmt: skip
         job.partial.connect(self.compress_panel.search_chart.add_candidate)
-        self.start.track_compression(job)
+        self.start.track(job, "compressing")
         return job
 
     # Drag and drop ---------------------------------------------------------------------------

@@ -37,7 +37,7 @@ class MeasureActions(QObject):
             project,
             variant_id,
             threads=window.runner.threads,
-            on_success=lambda _: window.refresh_variants(),
+            on_success=lambda _: window.state.variants_changed(),
             use=ProjectUse(project, frozenset({variant_id})),
             **what,
         )
@@ -73,7 +73,7 @@ class MeasureActions(QObject):
         )
 
     def _remeasured(self, result: Remeasured) -> None:
-        self.window.refresh_variants()
+        self.window.state.variants_changed()
         if result.skipped:
             self.window.show_problem("Some variants could not be re-measured:\n" + "\n".join(result.skipped),
                                      title="Re-measured, with gaps")  # fmt: skip

@@ -22,7 +22,7 @@ from core.model import Normalization
 from core.zoo.registry import ARCHITECTURES, STANDARD_RESOLUTIONS
 from core.zoo.weights import pretrained_source
 from studio.layer_table import LayerTableModel
-from studio.state import ZooChoice
+from studio.state import StudioState, ZooChoice
 
 
 class ZooPicker(QGroupBox):
@@ -153,6 +153,19 @@ class ModelView(QWidget):
         layout.addWidget(self.card)
         layout.addWidget(self.totals)
         layout.addWidget(self.table, 1)
+
+    def follow(self, state: StudioState) -> None:
+        """Redraw from `state` now and whenever the model, or why it could not be opened, changes."""
+        self._state = state
+        state.changed.connect(self._state_changed)
+        self._state_changed(frozenset({"report", "error"}))
+
+    def _state_changed(self, names: frozenset[str]) -> None:
+        report, error = self._state.report, self._state.error
+        if "report" in names and report is not None:
+            self.show_report(report)
+        if names & {"report", "error"} and error:
+            self.show_error(error)
 
     def show_error(self, message: str) -> None:
         self.banner.setProperty("kind", "error")

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.model import LoadedModel, Normalization
+from studio.state import StudioState
 
 
 class ModelSettings(QGroupBox):
@@ -75,6 +76,20 @@ class ModelSettings(QGroupBox):
         layout.addWidget(self.names, 1)
         layout.addLayout(buttons)
         self.setEnabled(False)
+
+    def follow(self, state: StudioState) -> None:
+        """Redraw from `state` now and whenever the model, or its settings, change."""
+        self._state = state
+        state.changed.connect(self._state_changed)
+        self._state_changed(frozenset({"report"}))
+
+    def _state_changed(self, names: frozenset[str]) -> None:
+        if "report" in names:
+            self.show_model(self._state.report.model if self._state.report is not None else None)
+
+    def revert(self) -> None:
+        """Show the model as it is, dropping an edit that was refused."""
+        self._state_changed(frozenset({"report"}))
 
     def show_model(self, model: LoadedModel | None) -> None:
         """Draw `model`'s settings without emitting edits (None: no model, nothing to set)."""

@@ -14,13 +14,13 @@ from core.model import LoadedModel, Normalization
 from studio.model_settings import ModelSettings
 from studio.state import StudioState
 
-Assign = Callable[[str, Any, str, Callable[[], None]], None]  # field, value, undo text, redraw
+Assign = Callable[[str, Any, str], None]  # field, value, undo text
 
 
 class ModelSettingsActions:
-    def __init__(self, panel: ModelSettings, state: StudioState, assign: Assign, redraw: Callable[[], None],
-                 show_problem: Callable[[str], None], ask_labels_file: Callable[[], str]) -> None:  # fmt: skip
-        self.panel, self.state, self.assign, self.redraw = panel, state, assign, redraw
+    def __init__(self, panel: ModelSettings, state: StudioState, assign: Assign, show_problem: Callable[[str], None],
+                 ask_labels_file: Callable[[], str]) -> None:  # fmt: skip
+        self.panel, self.state, self.assign = panel, state, assign
         self.show_problem, self.ask_labels_file = show_problem, ask_labels_file
         panel.normalization_chosen.connect(self.set_normalization)
         panel.crop_chosen.connect(self.set_crop)
@@ -36,9 +36,9 @@ class ModelSettingsActions:
             changed = change(report.model)
         except StudioError as exc:
             self.show_problem(str(exc))
-            self.redraw()  # the panel shows the model as it still is
+            self.panel.revert()  # the panel shows the model as it still is
             return
-        self.assign("report", replace(report, model=changed), text, self.redraw)
+        self.assign("report", replace(report, model=changed), text)
 
     def set_normalization(self, chosen: str) -> None:
         """`chosen`: a Normalization (Qt hands a str enum across a signal as its plain value)."""

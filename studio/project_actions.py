@@ -97,16 +97,15 @@ class ProjectActions(QObject):
 
     def set_project(self, project: Project) -> None:
         window, settings = self.window, self.window.settings
-        window.state.project, window.state.selected_variant, window.state.model_variant = project, None, None
-        window.state.shown_lineage = None
+        with window.state.batch():
+            window.state.project, window.state.selected_variant, window.state.model_variant = project, None, None
+            window.state.shown_lineage = None
         window.undo_stack.clear()  # renames of another project's variants cannot be undone here
         window.setWindowTitle(f"{project.name} — MobileNet Compression Studio")
-        window.export_panel.folder.setText(str(project.root / "exports"))
         settings.setValue("project/last", str(project.root))
         recent = [str(project.root)] + [p for p in self._recent() if p != str(project.root)]
         settings.setValue("project/recent", json.dumps(recent[:MAX_RECENT]))
         self._refresh_recent()
-        window.refresh_variants()
         if project.problems:
             window.show_problem("\n".join(project.problems), title="Some variants could not be read")
 
@@ -183,7 +182,7 @@ class ProjectActions(QObject):
                     project.rename(variant_id, value)
                 except StudioError as exc:
                     self.window.show_problem(str(exc), title="Cannot rename")
-                self.window.refresh_variants()
+                self.window.state.variants_changed()
 
             return apply
 
@@ -208,13 +207,14 @@ class ProjectActions(QObject):
         except StudioError as exc:
             self.window.show_problem(str(exc), title="Cannot delete")
             return
-        if state.selected_variant == variant_id:
-            state.selected_variant = None
-        if state.model_variant == variant_id:
-            state.model_variant = None  # the next compression stores the current model again as its parent
-        if state.shown_lineage == variant_id:
-            state.shown_lineage = None
-        self.window.refresh_variants()
+        with state.batch():
+            if state.selected_variant == variant_id:
+                state.selected_variant = None
+            if state.model_variant == variant_id:
+                state.model_variant = None  # the next compression stores the current model again as its parent
+            if state.shown_lineage == variant_id:
+                state.shown_lineage = None
+            state.variants_changed()
 
     # Jobs --------------------------------------------------------------------------------------
     def bind(self, job: Job, use: ProjectUse, on_success: Callable[[Any], None]) -> None:

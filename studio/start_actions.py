@@ -4,13 +4,12 @@ button followed (a tab shown, the export set up for an app bundle, or the curren
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 from PySide6.QtCore import QObject
 
-from core.compare import VariantRow
 from core.compress.pipeline import store_original
-from studio.guide import Activity, Go, GuideStep, guide_steps
+from studio.guide import Go, GuideStep, guide_steps
 from studio.project_actions import ProjectUse
 from studio.workers import Job
 
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
 
     from core.project import Variant
     from studio.main_window import MainWindow
+    from studio.state import StudioState
 
 
 
@@ -31,42 +31,34 @@ class StartActions(QObject):
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
-        self.rows: Sequence[VariantRow] = []
         self.steps: tuple[GuideStep, ...] = ()
-        self.measuring: Job | None = None
-        self.compressing: Job | None = None
-        self.bundle = ""
 
-    def refresh(self, rows: Sequence[VariantRow] | None = None) -> None:
-        """Redraw the steps; `rows`: the project's variants when they changed."""
-        window = self.window
-        if rows is not None:
-            self.rows = rows
-        activity = Activity(
-            loading=window.current_load is not None and window.current_load.running,
-            measuring=self.measuring is not None and self.measuring.running,
-            compressing=self.compressing is not None and self.compressing.running,
-            bundle=self.bundle,
-        )  # fmt: skip
-        self.steps = guide_steps(window.state, self.rows, activity)
-        window.start_view.show_steps(self.steps)
+    def follow(self, state: StudioState) -> None:
+        """Redraw the steps from `state` now and whenever it changes."""
+        state.changed.connect(self._redraw)
+        self._redraw()
 
-    def track_compression(self, job: Job) -> None:
-        self.compressing = job
-        job.finished.connect(self.refresh)
-        self.refresh()
+    def _redraw(self) -> None:
+        state = self.window.state
+        self.steps = guide_steps(state, state.rows(), state.activity)
+        self.window.start_view.show_steps(self.steps)
+
+    def track(self, job: Job, doing: Literal["measuring", "compressing"]) -> None:
+        """`doing`: the Activity field that is true while `job` runs."""
+        state = self.window.state
+
+        def finished() -> None:
+            state.activity = state.activity.with_(**{doing: False})
+
+        state.activity = state.activity.with_(**{doing: True})
+        job.finished.connect(finished)
 
     def note_bundles(self, bundles: Sequence[str]) -> None:
         if bundles:
-            self.bundle = bundles[-1]
-            self.refresh()
+            state = self.window.state
+            state.activity = state.activity.with_(bundle=bundles[-1])
 
-    def forget_bundle(self) -> None:
-        """Another model is current: step 4 no longer says "Done" for the last model's bundle."""
-        self.bundle = ""
-        self.refresh()
-
-    def follow(self, index: int) -> None:
+    def do_step(self, index: int) -> None:
         """Do what step `index`'s button says."""
         window = self.window
         go = self.steps[index].go
@@ -92,13 +84,12 @@ class StartActions(QObject):
         project = window.ensure_project()
 
         def stored(variant: Variant) -> None:
-            window.state.model_variant = variant.id
-            window.refresh_variants()
+            with window.state.batch():
+                window.state.model_variant = variant.id
+                window.state.variants_changed()
 
         job = window.start_job(f"Measuring {model.card.title}", store_original, model, project,
                                window.state.evaluation(), window.runner.threads, on_success=stored,
                                use=ProjectUse(project, stores_parent=True))  # fmt: skip
-        self.measuring = job
-        job.finished.connect(self.refresh)
-        self.refresh()
+        self.track(job, "measuring")
         return job

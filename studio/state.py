@@ -1,14 +1,20 @@
-"""Qt-free state behind the views: what the user picked, which data, the recipe being edited, the project."""
+"""Qt-free, evented state behind the views: the current model, the data, the recipe being edited, the project,
+the selection and what the window is busy with. Every view redraws itself from it when it changes (`changed`)."""
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
-from core.compare import DEFAULT_MAX_DROP
+from psygnal import EmissionInfo, Signal, evented
+
+from core.compare import DEFAULT_MAX_DROP, VariantRow, in_lineage, root_of, shown_root, variant_rows
 from core.data.datasets import ImageDataset
 from core.inspect import ModelReport
-from core.project import Project
+from core.project import Project, Variant
 from core.recipe import Recipe, TargetStep, load_recipe
 from core.zoo.registry import ModelSpec
 
@@ -65,8 +71,31 @@ class DataFolders:
         return replace(self, **changed)
 
 
+@dataclass(frozen=True)
+class Activity:
+    """What the window is doing and has done beyond the fields of StudioState: its running jobs, the last bundle."""
+
+    loading: bool = False
+    measuring: bool = False
+    compressing: bool = False
+    bundle: str = ""  # path of the last app bundle written for the current model
+
+    def with_(self, **changes: object) -> Activity:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+# Fields holding objects that are compared by identity: a model, an open project, opened folders.
+_BY_IDENTITY = {name: operator.is_ for name in ("report", "project", "datasets")}
+
+
+@evented(equality_operators=_BY_IDENTITY)
 @dataclass
 class StudioState:
+    """Assigning a field emits `changed` with its name, once for a whole `batch()`; a field's value is replaced,
+    never changed in place (`with_dataset`, `variants_changed`), so that every change is heard."""
+
+    changed: ClassVar[Signal] = Signal(frozenset)  # the names of the fields that changed
+
     choice: ZooChoice = ZooChoice()
     report: ModelReport | None = None
     error: str = ""
@@ -78,9 +107,59 @@ class StudioState:
     model_variant: str | None = None  # the project variant the current model is stored as, once it is
     shown_lineage: str | None = None  # the original whose lineage Variants and Compare show; "": every model;
     # None: the current model's (the default, and again whenever another model is opened)
+    first_answer_s: float | None = None  # how soon a search of the current model verified an answer here
     target_fps: float = 30.0
     latency_runtime: str = "torch"  # the runtime whose paired latency the Variants table and charts show
     accepted_drop: float | None = None  # points a recommendation may lose; None: the recipe's target, else 1
+    activity: Activity = Activity()
+    reading: frozenset[str] = frozenset()  # the data roles whose folders are being read
+    data_problems: dict[str, str] = field(default_factory=dict)  # why a role's folder could not be read
+    revision: int = 0  # counts changes to the open project's variants (stored, renamed, deleted, re-measured)
+
+    def __post_init__(self) -> None:
+        self._batch: set[str] | None = None
+        self._rows: list[VariantRow] | None = None  # drawn from the project, revision and runtime of now
+        self.events.all.connect(self._heard)  # type: ignore[attr-defined]  # added by @evented
+
+    def _heard(self, info: EmissionInfo) -> None:
+        name = info.signal.name
+        if name in ("project", "revision", "latency_runtime"):
+            self._rows = None
+        if self._batch is not None:
+            self._batch.add(name)
+        else:
+            self.changed.emit(frozenset({name}))
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Assign several fields as one change: views redraw once, after the last, and never see half of it."""
+        if self._batch is not None:  # inside another batch: that one emits
+            yield
+            return
+        self._batch = set()
+        try:
+            yield
+        finally:
+            names, self._batch = frozenset(self._batch), None
+            if names:
+                self.changed.emit(names)
+
+    def variants_changed(self) -> None:
+        """The open project's variants were stored, renamed, deleted or re-measured (by a job, or an edit)."""
+        self.revision += 1
+
+    def with_dataset(self, role: str, dataset: ImageDataset | None) -> None:
+        """The folder of `role` was opened (or closed: None)."""
+        if self.datasets.get(role) is not dataset:
+            datasets = {**self.datasets, role: dataset}
+            self.datasets = {r: d for r, d in datasets.items() if d is not None}
+
+    def rows(self) -> Sequence[VariantRow]:
+        """The open project's variants as the views list them (core.compare rows), timed in `latency_runtime`."""
+        if self._rows is None:
+            variants = self.project.variants if self.project is not None else []
+            self._rows = variant_rows(variants, runtime=self.latency_runtime)
+        return self._rows
 
     def recommendation_drop(self) -> float:
         """Points of top-1 a recommended variant may lose: as the user set it on the Compare tab, else the
@@ -101,3 +180,41 @@ class StudioState:
         """What the recipe needs that no open folder gives, in words for the Data tab."""
         met = {ROLE_OF_NEED[role] for role, data in self.datasets.items() if data is not None and role in ROLE_OF_NEED}
         return [NEEDS[need] for need in sorted(self.recipe.requirements()) if need not in met]
+
+    # What the views show, drawn from the fields above ------------------------------------------------------
+    def model_identity(self) -> str:
+        """Tells models apart (their weights' fingerprint): a settings edit keeps it, opening another model not."""
+        report = self.report
+        return (report.fingerprint or str(id(report.model))) if report is not None else ""
+
+    def shown_root(self) -> str | None:
+        """The original whose lineage Variants lists ("": every model; None: none, the current model is not
+        stored yet)."""
+        variants = self.project.variants if self.project is not None else []
+        root = shown_root(variants, self.shown_lineage, self.model_variant)
+        unstored = root is None and self.shown_lineage is None and self.report is not None
+        return None if unstored else root or ""
+
+    def originals(self) -> list[Variant]:
+        variants = self.project.variants if self.project is not None else []
+        by_id = {v.id: v for v in variants}
+        return [v for v in variants if root_of(v, by_id) is v]
+
+    def compared_lineage(self) -> tuple[str | None, list[VariantRow]]:
+        """Compare shows one lineage: the one shown in Variants, else that of the variant picked there, as
+        (its original's id, its rows). Accuracies measured on another model's label set never share its axes."""
+        variants = self.project.variants if self.project is not None else []
+        by_id = {v.id: v for v in variants}
+        root = shown_root(variants, self.shown_lineage, self.model_variant)
+        picked = by_id.get(self.selected_variant or "")
+        if root is None and picked is not None:
+            root = root_of(picked, by_id).id
+        return root, (in_lineage(self.rows(), root) if root is not None else [])
+
+    def selection(self) -> tuple[Variant | None, Variant | None, VariantRow | None]:
+        """The variant picked in Variants, its parent and its row (None each when nothing is picked)."""
+        project, chosen = self.project, self.selected_variant
+        variant = project.variant(chosen) if project is not None and chosen else None
+        parent = project.variant(variant.parent) if project is not None and variant and variant.parent else None
+        row = next((row for row in self.rows() if variant is not None and row.id == variant.id), None)
+        return variant, parent, row

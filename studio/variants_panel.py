@@ -20,9 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.compare import VariantRow
+from core.compare import VariantRow, in_lineage
 from core.runtime import RUNTIME_TITLES
 from studio.frozen_table import FrozenColumnTable
+from studio.state import StudioState
 from studio.table_model import ColumnTableModel, Index
 
 
@@ -232,6 +233,24 @@ class VariantsPanel(QWidget):
                 self.table.selectRow(index)
                 return
         self.table.clearSelection()
+
+    def follow(self, state: StudioState) -> None:
+        """Redraw from `state` now and whenever the variants, the runtime, the lineage shown or the model change."""
+        self._state = state
+        state.changed.connect(self._state_changed)
+        self._redraw()
+
+    def _state_changed(self, names: frozenset[str]) -> None:
+        if names & {"project", "revision", "latency_runtime", "shown_lineage", "model_variant", "report"}:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        state = self._state
+        shown = state.shown_root()
+        recipes = {v.id: v.recipe.get("name", "") for v in (state.project.variants if state.project else [])}
+        self.show_lineages([(v.id, v.name) for v in state.originals()], shown)
+        self.show_rows([] if shown is None else in_lineage(state.rows(), shown or None), recipes,
+                       state.selected_variant)  # fmt: skip
 
     def show_lineages(self, originals: Sequence[tuple[str, str]], shown: str | None) -> None:
         """The selector: each original's lineage (id, name), then every model; `shown` picked ("" for every model;

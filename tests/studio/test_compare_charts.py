@@ -161,11 +161,9 @@ def test_compare_follows_the_current_model_and_never_shows_another_models_lineag
     tiny = tiny_project.variants[0]
     with qtbot.waitSignal(window.model_loaded, timeout=60_000):
         window.use_variant_as_model(tiny.id)
-    window.refresh_variants()
     assert f"Among the variants of <b>{tiny.name}</b>" in window.compare_panel.card.text()
     with qtbot.waitSignal(window.model_loaded, timeout=60_000):
         window.load_zoo(ZooChoice("mobilenet_v3_small", resolution=128, pretrained=False))  # another model
-    window.refresh_variants()
     assert tiny.name not in window.compare_panel.card.text()
     assert window.compare_panel.card.text() == "Recommendations appear once variants are measured."
     panel = window.variants_panel
@@ -182,7 +180,7 @@ def test_compare_and_export_headline_the_speed_in_litert_on_this_computer_whatev
     parent, child = tiny_project.variants
     litert = {"ratio": 0.39, "ratio_ci95": [0.37, 0.41], "noisy": False, "against": parent.id}
     tiny_project.update_metrics(child.id, {"paired_latency": {"litert": litert}})
-    window.refresh_variants()
+    window.state.variants_changed()
     assert window.variants_panel.runtime.currentData() == "torch", "the table shows torch; the headline stays LiteRT"
     window.select_variant(child.id)
     for label in (window.compare_panel.headline, window.export_panel.source):
@@ -203,7 +201,6 @@ def test_variants_and_compare_show_the_current_models_lineage_with_a_selector_fo
     tiny = tiny_project.variants[0]
     with qtbot.waitSignal(window.model_loaded, timeout=60_000):
         window.use_variant_as_model(tiny.id)
-    window.refresh_variants()
     panel = window.variants_panel
     assert [row.name for row in panel.model.rows] == ["tiny", "tiny copy"], "the current model's lineage only"
     assert [panel.lineages.itemText(i) for i in range(panel.lineages.count())] == [

@@ -12,8 +12,8 @@ from core.data.datasets import ImageDataset
 from core.inspect import describe
 from core.zoo.loading import create_model
 from core.zoo.weights import WeightsInfo
-from studio.guide import Activity, Go, StepState, guide_steps
-from studio.state import StudioState
+from studio.guide import Go, StepState, guide_steps
+from studio.state import Activity, StudioState
 from tests.helpers import TINY, answers, scored_variant
 
 PRETRAINED = WeightsInfo("pretrained", "ImageNet")

@@ -21,8 +21,7 @@ def test_each_step_button_leads_to_its_place(qtbot, window) -> None:
     window.tabs.setCurrentWidget(start)
     window.compress_panel.advanced.setChecked(True)  # left on the knobs: the Start tab brings back the target form
     images = ImageDataset(Path("images"), "labels_csv", [Sample(Path("a.png"), 0)])  # chosen, never read here
-    window.state.datasets.update(calib=images, evaluation=images)
-    window.start.refresh()
+    window.state.datasets = {"calib": images, "evaluation": images}  # the Start tab follows the state
     assert cards[1].button.text() == "Make it smaller or faster"
     qtbot.mouseClick(cards[1].button, Qt.MouseButton.LeftButton)
     assert window.tabs.currentWidget() is window.compress_panel and not window.compress_panel.target_form.isHidden()

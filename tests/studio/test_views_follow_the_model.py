@@ -16,7 +16,6 @@ def test_every_view_follows_the_users_model_opened_after_the_stock_one(qtbot, wi
     stock = tiny_project.variants[0]
     with qtbot.waitSignal(window.model_loaded, timeout=60_000):
         window.use_variant_as_model(stock.id)
-    window.refresh_variants()
     window.select_variant(tiny_project.variants[1].id)
     window.compress_panel.show_outcome(f"{stock.name}: a search result", missed=False)
     window.compress_panel.search_chart.add_candidate({"latency_ratio": 0.5, "agreement": 99.0, "verdict": "met"})

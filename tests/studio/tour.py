@@ -100,7 +100,7 @@ def main(out_dir: Path, readme_dir: Path | None) -> int:
     shot("02-model")
 
     window.tabs.setCurrentWidget(window.start_view)
-    window.start.follow(1)  # "Make it smaller or faster": the target form
+    window.start.do_step(1)  # "Make it smaller or faster": the target form
     shot("03-target-form")
     panel = window.compress_panel
     panel.advanced.setChecked(True)  # static int8 by hand: the tour shows a short job, not a search
@@ -137,7 +137,7 @@ def main(out_dir: Path, readme_dir: Path | None) -> int:
     reports: list[object] = []
     window.export_finished.connect(reports.append)
     window.tabs.setCurrentWidget(window.start_view)
-    window.start.follow(3)  # "Export for Android / iOS": the Android bundle
+    window.start.do_step(3)  # "Export for Android / iOS": the Android bundle
     window.export_panel.folder.setText(str(out_dir / "exports"))
     window.export_panel.export_button.click()
     wait_until(lambda: bool(reports) or bool(failures), "the Android bundle")
