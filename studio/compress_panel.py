@@ -458,6 +458,10 @@ class CompressPanel(QWidget):
             self._model = state.model_identity()
             self.forget_model()
 
+    def show_target_form(self) -> None:
+        """The target form rather than the knobs: what a newcomer should fill in."""
+        self.advanced.setChecked(False)
+
     def show_recipe(self, recipe: Recipe) -> None:
         """Draw `recipe` into the controls without emitting edits."""
         self._drawing = True

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
-from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.errors import ProjectError
 from core.export.checks import folder_problem
@@ -22,55 +22,53 @@ from core.export.job import ExportOptions
 from core.export.registry import FORMATS
 from core.export.run import add_bundle, bundle_problem, with_bundle_format
 from core.export.source import from_model, from_project
-from studio.project_actions import ProjectUse
+from studio.export_panel import ExportPanel
+from studio.host import Collaborator, ProjectUse
 from studio.workers import Job
 
-if TYPE_CHECKING:
-    from studio.main_window import MainWindow
 
+class ExportActions(Collaborator):
+    finished = Signal(object)  # ExportReport: an export, with its bundle if one was asked for, is done
 
-class ExportActions(QObject):
-    @property
-    def window(self) -> MainWindow:
-        # The Qt parent, not an attribute: a Python reference back to the window would close a reference cycle
-        # (see ProjectActions.window).
-        return cast("MainWindow", self.parent())
+    def __init__(self, host: QWidget, panel: ExportPanel) -> None:
+        super().__init__(host)
+        self.panel = panel
 
     def _export_source(self) -> tuple[Callable[[], Any], ProjectUse | None] | None:
         """What to export: the selected variant (which the export then uses), else the current model."""
-        window = self.window
-        project, chosen = window.state.project, window.state.selected_variant
+        host = self.host
+        project, chosen = host.state.project, host.state.selected_variant
         if project is not None and chosen is not None:
             return partial(from_project, project.root, chosen), ProjectUse(project, frozenset({chosen}))
-        model = window.current_model()
+        model = host.current_model()
         return None if model is None else (partial(from_model, model), None)
 
     def export(self, formats: list[str], bundle: str | None, folder: str, tflite: dict[str, bool]) -> Job | None:
         """`tflite`: the Android bundle's ExportOptions choices (nhwc, int8_io); empty for the defaults."""
-        window = self.window
+        host = self.host
         chosen = self._export_source()
         if chosen is None:
             return None
         source, use = chosen
         if not formats and not bundle:
-            window.show_problem("Tick at least one format or a bundle.")
+            host.show_problem("Tick at least one format or a bundle.")
             return None
-        project = window.ensure_project()
+        project = host.ensure_project()
         try:  # a folder inside the project (its default exports folder) may not be a link leading out of it
             out_dir = project.checked(Path(folder).expanduser() if folder else project.root / "exports")
         except ProjectError as exc:
-            window.show_problem(f"{exc}. Choose another output folder in the Export tab.",
+            host.show_problem(f"{exc}. Choose another output folder in the Export tab.",
                                 title="Choose another output folder")
             return None
         problem = folder_problem(out_dir)
         if problem is not None:  # the folder changed since it was typed, or the project's default cannot be used
-            window.show_problem(f"{problem}. Choose another output folder in the Export tab.",
+            host.show_problem(f"{problem}. Choose another output folder in the Export tab.",
                                 title="Choose another output folder")
             return None
-        evaluation = window.state.evaluation()
-        calib = window.state.dataset("calib")
+        evaluation = host.state.evaluation()
+        calib = host.state.dataset("calib")
         # Decided for the bundle here: the export runs without it, and the bundle is added once it is verified.
-        options = ExportOptions(threads=window.runner.threads, **tflite).decided(bundle)
+        options = ExportOptions(threads=host.threads, **tflite).decided(bundle)
         chosen_formats = [fmt.name for fmt in with_bundle_format([FORMATS[name] for name in formats], bundle)]
 
         def run(progress: Any) -> Any:  # the bundle comes after, once its artifact's verification is known
@@ -78,28 +76,28 @@ class ExportActions(QObject):
                                    evaluation=evaluation, progress=progress)  # fmt: skip
 
         def done(report: Any) -> None:
-            window.export_panel.show_report(report, out_dir)
+            self.panel.show_report(report, out_dir)
             if bundle is None:
-                window.export_finished.emit(report)
+                self.finished.emit(report)
                 return
             problem = bundle_problem(bundle, report)
             if problem is not None and not self.confirm_unverified_bundle(bundle, problem):
-                window.export_panel.note_bundle_skipped(f"No {bundle} bundle was written: {problem}.")
-                window.export_finished.emit(report)
+                self.panel.note_bundle_skipped(f"No {bundle} bundle was written: {problem}.")
+                self.finished.emit(report)
                 return
-            window.start_job(f"Bundling for {bundle}", lambda progress: add_bundle(bundle, report, source(), out_dir,
+            host.start_job(f"Bundling for {bundle}", lambda progress: add_bundle(bundle, report, source(), out_dir,
                                                                                    progress),
                              on_success=finished, use=use)  # fmt: skip
 
         def finished(report: Any) -> None:
-            window.export_panel.show_report(report, out_dir)
-            window.export_finished.emit(report)
+            self.panel.show_report(report, out_dir)
+            self.finished.emit(report)
 
-        return window.start_job("Exporting", run, on_success=done, use=use)
+        return host.start_job("Exporting", run, on_success=done, use=use)
 
     def confirm_unverified_bundle(self, bundle: str, problem: str) -> bool:
         answer = QMessageBox.question(
-            self.window, "The model was not verified",
+            self.dialog_parent, "The model was not verified",
             f"{problem[0].upper()}{problem[1:]}.\n\nBuild the {bundle} bundle anyway? Its metadata and report will "
             "say that its model was not verified.",
         )  # fmt: skip

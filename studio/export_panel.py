@@ -174,7 +174,7 @@ class ExportPanel(QWidget):
         layout.addWidget(self.details)
         layout.addWidget(self.notes)
         layout.addLayout(location_row)
-        self.export_button.clicked.connect(self._request)
+        self.export_button.clicked.connect(self.request_export)
 
     def follow(self, state: StudioState) -> None:
         """Redraw from `state` now and whenever the model, the selection or the project change: what is exported,
@@ -262,9 +262,11 @@ class ExportPanel(QWidget):
             return {}
         return {"nhwc": bool(self.layout_choice.currentData()), "int8_io": self.int8_io.isChecked()}
 
-    def _request(self) -> None:
-        self.export_requested.emit(self.chosen_formats(), self.chosen_bundle(), self.folder.text().strip(),
-                                   self.chosen_tflite())  # fmt: skip
+    def request_export(self) -> None:
+        """Export what is chosen, as the Export button does (nothing while the folder cannot be written)."""
+        if self.export_button.isEnabled():
+                self.export_requested.emit(self.chosen_formats(), self.chosen_bundle(), self.folder.text().strip(),
+                                       self.chosen_tflite())  # fmt: skip
 
     def _check_folder(self, text: str) -> None:
         """Say what is wrong with the folder as it is typed; an empty one means the project's exports folder."""

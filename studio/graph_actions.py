@@ -8,44 +8,41 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
-from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from core.errors import StudioError
 from core.export.job import ExportOptions
 from core.export.registry import FORMATS
 from core.export.run import export_model
 from core.export.source import from_model, from_project
-from studio.graph_panel import GRAPH_FILE_FILTER
-from studio.project_actions import ProjectUse
+from studio.graph_panel import GRAPH_FILE_FILTER, GraphPanel
+from studio.host import Collaborator, ProjectUse, Tab
 from studio.workers import Job
 
-if TYPE_CHECKING:
-    from studio.main_window import MainWindow
 
+class GraphActions(Collaborator):
+    shown = Signal(str)  # the URL netron serves the graph at
 
-class GraphActions(QObject):
-    @property
-    def window(self) -> MainWindow:
-        # The Qt parent, not an attribute: a Python reference back to the window would close a reference cycle
-        # (see ProjectActions.window).
-        return cast("MainWindow", self.parent())
+    def __init__(self, host: QWidget, panel: GraphPanel) -> None:
+        super().__init__(host)
+        self.panel = panel
 
     def show_variant_graph(self, variant_id: str) -> Job:
-        project = self.window.ensure_project()
+        project = self.host.ensure_project()
         variant = project.variant(variant_id)
         return self._graph_job(variant.name, lambda: from_project(project.root, variant_id),
                                lambda: project.path("graphs", variant.id),
                                ProjectUse(project, frozenset({variant.id})))  # fmt: skip
 
     def show_model_graph(self) -> Job | None:
-        window = self.window
-        model = window.current_model()
+        host = self.host
+        model = host.current_model()
         if model is None:
             return None
-        project = window.ensure_project()
+        project = host.ensure_project()
         return self._graph_job(model.card.title, lambda: from_model(model), lambda: project.path("graphs", "current"))
 
     def _graph_job(self, title: str, source: Callable[[], Any], folder: Callable[[], Path],
@@ -60,16 +57,16 @@ class GraphActions(QObject):
                 raise StudioError(report.results[0].verification.get("error", "the ONNX graph could not be written"))
             return Path(report.results[0].path)
 
-        return self.window.start_job(f"Drawing the graph of {title}", run,
+        return self.host.start_job(f"Drawing the graph of {title}", run,
                                      on_success=lambda path: self.show_graph_file(path, title), use=use)  # fmt: skip
 
     def ask_graph_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Show a model graph", "", GRAPH_FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.dialog_parent, "Show a model graph", "", GRAPH_FILE_FILTER)
         if path:
             self.show_graph_file(Path(path), Path(path).name)
 
     def show_graph_file(self, path: Path, title: str) -> None:
-        window = self.window
-        url = window.graph_panel.show_file(path, title)
-        window.tabs.setCurrentWidget(window.graph_panel)
-        window.graph_shown.emit(url)
+        host = self.host
+        url = self.panel.show_file(path, title)
+        host.show_tab(Tab.GRAPH)
+        self.shown.emit(url)

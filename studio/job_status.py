@@ -3,31 +3,26 @@ and how each job ended (also when its result went to a project that is no longer
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable
+from typing import cast
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QPushButton, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QProgressBar, QPushButton, QSystemTrayIcon
 
-from studio.workers import Job
-
-if TYPE_CHECKING:
-    from studio.main_window import MainWindow
-
+from studio.jobs_panel import JobsPanel
+from studio.workers import Job, JobRunner
 
 ANNOUNCE_AFTER_S = 60.0  # jobs at least this long announce their end beyond the status bar
 
 
 class JobStatus(QObject):
-    @property
-    def window(self) -> MainWindow:
-        # The Qt parent, not an attribute: a Python reference back to the window would close a reference cycle
-        # (see ProjectActions.window).
-        return cast("MainWindow", self.parent())
-
     announced = Signal(str)  # the end of a long job, as announced
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, window: QMainWindow, runner: JobRunner, jobs_panel: JobsPanel,
+                 left_behind: Callable[[Job], str]) -> None:  # fmt: skip
+        """`left_behind(job)`: the name of the closed project a finished job's result went to, else ''."""
+        super().__init__(window)  # the window is reached as the Qt parent: no Python reference cycle
+        self.runner, self.jobs_panel, self.left_behind = runner, jobs_panel, left_behind
         self.tray: QSystemTrayIcon | None = None
         self.text = QLabel("Ready")
         self.progress = QProgressBar()
@@ -40,12 +35,16 @@ class JobStatus(QObject):
         window.statusBar().addWidget(self.text, 1)
         window.statusBar().addPermanentWidget(self.progress)
         window.statusBar().addPermanentWidget(self.cancel_button)
-        self.cancel_button.clicked.connect(window.runner.cancel_all)
-        window.runner.job_started.connect(self.track)
+        self.cancel_button.clicked.connect(runner.cancel_all)
+        runner.job_started.connect(self.track)
+
+    @property
+    def window(self) -> QMainWindow:
+        return cast(QMainWindow, self.parent())
 
     def track(self, job: Job) -> None:
-        self.window.jobs_panel.add(job)
-        self.text.setText(job.title + (" (queued)" if len(self.window.runner.jobs) > 1 else "…"))
+        self.jobs_panel.add(job)
+        self.text.setText(job.title + (" (queued)" if len(self.runner.jobs) > 1 else "…"))
         self.progress.setValue(0)
         self.progress.show()
         self.cancel_button.show()
@@ -58,14 +57,13 @@ class JobStatus(QObject):
         self.text.setText(message + (f" — about {eta:.0f} s left" if eta >= 1 else ""))
 
     def _on_finished(self, job: Job) -> None:
-        window = self.window
-        elsewhere = window.projects.left_behind(job)
+        elsewhere = self.left_behind(job)
         note = f"; stored in project {elsewhere}, which is no longer open" if elsewhere else ""
         took = f" after {job.seconds / 60:.1f} min" if job.seconds >= ANNOUNCE_AFTER_S else ""
         self.text.setText(f"{job.title}: {job.state.label}{took}{note}")
         if took:  # a long job's end is announced: the user has likely turned to something else
             self._announce(f"{job.title}: {job.state.label}{took}")
-        if not window.runner.jobs:
+        if not self.runner.jobs:
             self.progress.hide()
             self.cancel_button.hide()
 

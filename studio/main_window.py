@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSplitter,
     QTabWidget,
@@ -56,6 +57,7 @@ from studio.export_panel import ExportPanel
 from studio.graph_actions import GraphActions
 from studio.graph_panel import GraphPanel
 from studio.help_dialog import GuideDialog
+from studio.host import ProjectUse, Tab
 from studio.job_status import JobStatus
 from studio.jobs_panel import JobsPanel
 from studio.measure_actions import MeasureActions
@@ -63,7 +65,7 @@ from studio.menus import build_menus
 from studio.model_panel import ModelView, ZooPicker
 from studio.model_settings import ModelSettings
 from studio.model_settings_actions import ModelSettingsActions
-from studio.project_actions import ProjectActions, ProjectUse
+from studio.project_actions import ProjectActions
 from studio.recent_models import RecentModels
 from studio.sensitivity_actions import SensitivityActions
 from studio.start_actions import StartActions
@@ -74,8 +76,6 @@ from studio.undo import Edit
 from studio.variants_panel import VariantsPanel
 from studio.whats_this import explain_controls
 from studio.workers import Job, JobRunner
-
-TABS = ("Start", "Model", "Data", "Compress", "Jobs", "Variants", "Compare", "Graph", "Export")
 
 
 class MainWindow(QMainWindow):
@@ -97,17 +97,13 @@ class MainWindow(QMainWindow):
         self.data_jobs: dict[str, Job] = {}  # the last job that read each role's folder
         self.projects = ProjectActions(self)
         self.measures = MeasureActions(self)
-        self.exports = ExportActions(self)
-        self.graphs = GraphActions(self)
         self.recent_models = RecentModels(self, self.settings, weakly(self.load_file))
-        self.sensitivity = SensitivityActions(self)
         self.setWindowTitle("MobileNet Compression Studio")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
         self.drop_overlay = DropOverlay(self)
 
         self.start_view = StartView()
-        self.start = StartActions(self)
         self.picker = ZooPicker(self.state.choice)
         self.view = ModelView()
         self.model_settings = ModelSettings()
@@ -128,17 +124,22 @@ class MainWindow(QMainWindow):
         self.compare_panel = ComparePanel()
         self.graph_panel = GraphPanel()
         self.export_panel = ExportPanel()
+        self.start = StartActions(self, self.start_view, self.compress_panel, self.export_panel)
+        self.exports = ExportActions(self, self.export_panel)
+        self.graphs = GraphActions(self, self.graph_panel)
+        self.sensitivity = SensitivityActions(self, self.compress_panel)
         self.tabs = QTabWidget()
-        panels = (self.start_view, self.model_tab, self.data_panel, self.compress_panel, self.jobs_panel,
-                  self.variants_panel, self.compare_panel, self.graph_panel, self.export_panel)  # fmt: skip
-        for title, panel in zip(TABS, panels, strict=True):
-            self.tabs.addTab(panel, title)
+        self.tab_pages = dict(zip(Tab, (self.start_view, self.model_tab, self.data_panel, self.compress_panel,
+                                        self.jobs_panel, self.variants_panel, self.compare_panel, self.graph_panel,
+                                        self.export_panel), strict=True))  # fmt: skip
+        for tab, page in self.tab_pages.items():
+            self.tabs.addTab(page, tab.title)
         self.setCentralWidget(self.tabs)
-        self.job_status = JobStatus(self)
+        self.job_status = JobStatus(self, self.runner, self.jobs_panel, self.projects.left_behind)
         # The status bar's parts, by the names the window's collaborators and tests use.
         self.status_text, self.progress = self.job_status.text, self.job_status.progress
         self.cancel_button = self.job_status.cancel_button
-        self.theme_actions = build_menus(self, TABS)
+        self.theme_actions = build_menus(self)
         self._connect_panels()
         explain_controls(self)
 
@@ -171,11 +172,13 @@ class MainWindow(QMainWindow):
                 self.open_data(role)
 
     def _connect_panels(self) -> None:
-        self.settings_actions = ModelSettingsActions(self.model_settings, self.state, weakly(self._assign),
+        self.settings_actions = ModelSettingsActions(self.model_settings, self.state, weakly(self.assign),
                                                      weakly(self._show_settings_problem), weakly(self._ask_labels_file))
         self.start_view.step_clicked.connect(self.start.do_step)
-        self.start_view.layers_link.linkActivated.connect(lambda _: self.tabs.setCurrentWidget(self.model_tab))
-        self.export_finished.connect(lambda report: self.start.note_bundles(report.bundles))
+        self.start_view.layers_link.linkActivated.connect(lambda _: self.show_tab(Tab.MODEL))
+        self.exports.finished.connect(lambda report: self.start.note_bundles(report.bundles))
+        self.exports.finished.connect(self.export_finished)
+        self.graphs.shown.connect(self.graph_shown)
         self.picker.load_requested.connect(self.load_zoo)
         self.picker.open_file_requested.connect(self.ask_open_file)
         self.data_panel.folder_chosen.connect(self.set_data_folder)
@@ -193,7 +196,7 @@ class MainWindow(QMainWindow):
         self.variants_panel.benchmark_requested.connect(self.measures.rebenchmark)
         self.variants_panel.open_requested.connect(self.use_variant_as_model)
         self.variants_panel.graph_requested.connect(self.graphs.show_variant_graph)
-        self.variants_panel.export_requested.connect(lambda _: self.tabs.setCurrentWidget(self.export_panel))
+        self.variants_panel.export_requested.connect(lambda _: self.show_tab(Tab.EXPORT))
         self.compare_panel.deployment.measure_requested.connect(self.measures.measure_deployment)
         self.compare_panel.deployment.target_changed.connect(self.set_target_fps)
         self.compare_panel.remeasure_requested.connect(self.measures.remeasure_all)
@@ -231,6 +234,30 @@ class MainWindow(QMainWindow):
         self.status_text.setText(message)
         self.problem_shown.emit(message)
 
+    def say(self, text: str) -> None:
+        self.status_text.setText(text)
+
+    def show_tab(self, tab: Tab) -> None:
+        self.tabs.setCurrentWidget(self.tab_pages[tab])
+
+    @property
+    def threads(self) -> int:
+        return self.runner.threads
+
+    # The menus' verbs ----------------------------------------------------------------------------
+    def add_project_actions(self, menu: QMenu) -> None:
+        self.projects.add_to_menu(menu)
+
+    def recent_models_menu(self) -> QMenu:
+        return self.recent_models.menu
+
+    def export_now(self) -> None:
+        self.export_panel.request_export()
+
+    def cancel_all(self) -> None:
+        self.runner.cancel_all()
+
+    # Jobs ----------------------------------------------------------------------------------------
     def start_job(self, title: str, fn: Callable[..., Any], *args: Any, on_success: Callable[[Any], None],
                use: ProjectUse | None = None, budget_s: float | None = None, partial_keyword: str | None = None,
                **kwargs: Any) -> Job:  # fmt: skip
@@ -244,7 +271,7 @@ class MainWindow(QMainWindow):
         return job
 
     # Undoable state ----------------------------------------------------------------------------
-    def _assign(self, field: str, value: Any, text: str) -> None:
+    def assign(self, field: str, value: Any, text: str) -> None:
         """Set a field of the state as an undoable edit (the views follow the state)."""
         old = getattr(self.state, field)
         if old == value:
@@ -265,7 +292,7 @@ class MainWindow(QMainWindow):
         named, note = names_from_folders(report.model, datasets)
         if note is None:
             return
-        self._assign("report", replace(report, model=named), "Take the class names from the folders")
+        self.assign("report", replace(report, model=named), "Take the class names from the folders")
         self.statusBar().showMessage(f"{note[0].upper()}{note[1:].split('; give')[0]} (Edit › Undo keeps the "
                                      "model's own)")  # fmt: skip
 
@@ -277,7 +304,7 @@ class MainWindow(QMainWindow):
         return path
 
     def assign_recipe(self, recipe: Recipe, text: str = "Edit recipe") -> None:
-        self._assign("recipe", recipe, text)
+        self.assign("recipe", recipe, text)
 
     def _state_changed(self, names: frozenset[str]) -> None:
         """What follows a change beyond the views: the settings remember it, and chosen folders are opened."""
@@ -285,6 +312,8 @@ class MainWindow(QMainWindow):
             self.settings.setValue("recipe", self.state.recipe.to_json())  # the draft survives a restart
         if "folders" in names:
             self._folders_changed()
+        if "project" in names and self.state.project is not None:
+            self.setWindowTitle(f"{self.state.project.name} — MobileNet Compression Studio")
         if names & {"project", "revision"}:
             self.variants_changed.emit()
 
@@ -300,7 +329,7 @@ class MainWindow(QMainWindow):
                 self.state.recipe = Recipe.from_json(str(saved))
 
     def assign_folders(self, folders: DataFolders, text: str) -> None:
-        self._assign("folders", folders, text)
+        self.assign("folders", folders, text)
 
     def _folders_changed(self) -> None:
         folders = self.state.folders

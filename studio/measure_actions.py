@@ -6,46 +6,35 @@ Each is a core job run by the window's runner; the project holds the numbers and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
-
-from PySide6.QtCore import QObject
+from typing import Any
 
 from core.compress.pipeline import remeasure
 from core.remeasure import Remeasured, remeasure_all
-from studio.project_actions import ProjectUse
+from studio.host import Collaborator, ProjectUse
 from studio.workers import Job
-
-if TYPE_CHECKING:
-    from studio.main_window import MainWindow
 
 DEPLOYMENT_RESOLUTIONS = (128, 160, 192, 224)
 
 
-class MeasureActions(QObject):
-    @property
-    def window(self) -> MainWindow:
-        # The Qt parent, not an attribute: a Python reference back to the window would close a reference cycle
-        # (see ProjectActions.window).
-        return cast("MainWindow", self.parent())
-
+class MeasureActions(Collaborator):
     def _remeasure(self, title: str, variant_id: str, **what: Any) -> Job:
-        window = self.window
-        project = window.ensure_project()
-        return window.start_job(
+        host = self.host
+        project = host.ensure_project()
+        return host.start_job(
             f"{title} {project.variant(variant_id).name}",
             remeasure,
             project,
             variant_id,
-            threads=window.runner.threads,
-            on_success=lambda _: window.state.variants_changed(),
+            threads=host.threads,
+            on_success=lambda _: host.state.variants_changed(),
             use=ProjectUse(project, frozenset({variant_id})),
             **what,
         )
 
     def reevaluate(self, variant_id: str) -> Job | None:
-        evaluation = self.window.state.evaluation()
+        evaluation = self.host.state.evaluation()
         if evaluation is None or not evaluation.labeled:
-            self.window.show_problem("Re-evaluating needs labelled evaluation images: choose them in the Data tab.")
+            self.host.show_problem("Re-evaluating needs labelled evaluation images: choose them in the Data tab.")
             return None
         return self._remeasure("Evaluating", variant_id, evaluation=evaluation)
 
@@ -54,28 +43,28 @@ class MeasureActions(QObject):
 
     def remeasure_all(self) -> Job | None:
         """Every variant against its original in the chosen runtime, and on the evaluation images if labelled."""
-        window = self.window
-        project = window.state.project
+        host = self.host
+        project = host.state.project
         if project is None or not any(v.parent for v in project.variants):
-            window.show_problem("Nothing to re-measure yet: compress a model first, then compare its variants.")
+            host.show_problem("Nothing to re-measure yet: compress a model first, then compare its variants.")
             return None
-        evaluation = window.state.evaluation()
-        return window.start_job(
-            f"Re-measuring all variants of {project.name} in {window.state.latency_runtime}",
+        evaluation = host.state.evaluation()
+        return host.start_job(
+            f"Re-measuring all variants of {project.name} in {host.state.latency_runtime}",
             remeasure_all,
             project,
-            runtimes=(window.state.latency_runtime,),
+            runtimes=(host.state.latency_runtime,),
             evaluation=evaluation if evaluation is not None and evaluation.labeled else None,
-            calib=window.state.dataset("calib"),
-            threads=window.runner.threads,
+            calib=host.state.dataset("calib"),
+            threads=host.threads,
             on_success=self._remeasured,
             use=ProjectUse(project, frozenset(v.id for v in project.variants)),
         )
 
     def _remeasured(self, result: Remeasured) -> None:
-        self.window.state.variants_changed()
+        self.host.state.variants_changed()
         if result.skipped:
-            self.window.show_problem("Some variants could not be re-measured:\n" + "\n".join(result.skipped),
+            self.host.show_problem("Some variants could not be re-measured:\n" + "\n".join(result.skipped),
                                      title="Re-measured, with gaps")  # fmt: skip
 
     def measure_deployment(self, variant_id: str) -> Job:

@@ -4,60 +4,95 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMessageBox, QWhatsThis
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
+from PySide6.QtWidgets import QMenu, QMenuBar, QMessageBox, QWhatsThis
 
 from core import __version__
 from studio.actions import add_action
+from studio.host import Tab
 from studio.theme import THEMES
 
-if TYPE_CHECKING:
-    from studio.main_window import MainWindow
+
+class MenuHost(Protocol):
+    """The window's verbs the menus call, and what they are built into."""
+
+    @property
+    def settings(self) -> QSettings: ...
+
+    @property
+    def undo_stack(self) -> QUndoStack: ...
+
+    def menuBar(self) -> QMenuBar: ...
+
+    def add_project_actions(self, menu: QMenu) -> None: ...
+
+    def recent_models_menu(self) -> QMenu: ...
+
+    def ask_open_file(self) -> None: ...
+
+    def ask_weights_folder(self) -> None: ...
+
+    def close(self) -> bool: ...
+
+    def compress_current(self, name: str = "") -> Any: ...
+
+    def export_now(self) -> None: ...
+
+    def cancel_all(self) -> None: ...
+
+    def show_tab(self, tab: Tab) -> None: ...
+
+    def set_theme(self, name: str) -> None: ...
+
+    def show_guide(self) -> Any: ...
 
 
-def build_menus(window: MainWindow, tabs: tuple[str, ...]) -> dict[str, QAction]:
-    """Fill `window`'s menu bar; returns the theme actions, by theme name (checked as the theme changes)."""
-    file_menu = window.menuBar().addMenu("&File")
-    window.projects.add_to_menu(file_menu)
+def build_menus(host: MenuHost) -> dict[str, QAction]:
+    """Fill `host`'s menu bar; returns the theme actions, by theme name (checked as the theme changes). Each
+    action belongs to its menu."""
+    bar = host.menuBar()
+    file_menu = bar.addMenu("&File")
+    host.add_project_actions(file_menu)
     file_menu.addSeparator()
-    add_action(window, file_menu, "&Open model…", window.ask_open_file, QKeySequence.StandardKey.Open)
-    file_menu.addMenu(window.recent_models.menu)
-    add_action(window, file_menu, "Set &weights folder…", window.ask_weights_folder,
+    add_action(file_menu, file_menu, "&Open model…", host.ask_open_file, QKeySequence.StandardKey.Open)
+    file_menu.addMenu(host.recent_models_menu())
+    add_action(file_menu, file_menu, "Set &weights folder…", host.ask_weights_folder,
                tip="A folder of pretrained weight files the zoo should use")  # fmt: skip
     file_menu.addSeparator()
-    add_action(window, file_menu, "&Quit", window.close, QKeySequence.StandardKey.Quit)
-    edit_menu = window.menuBar().addMenu("&Edit")
-    undo = window.undo_stack.createUndoAction(window, "&Undo")
+    add_action(file_menu, file_menu, "&Quit", host.close, QKeySequence.StandardKey.Quit)
+    edit_menu = bar.addMenu("&Edit")
+    undo = host.undo_stack.createUndoAction(edit_menu, "&Undo")
     undo.setShortcut(QKeySequence.StandardKey.Undo)
-    redo = window.undo_stack.createRedoAction(window, "&Redo")
+    redo = host.undo_stack.createRedoAction(edit_menu, "&Redo")
     redo.setShortcut(QKeySequence.StandardKey.Redo)
     edit_menu.addActions([undo, redo])
-    run_menu = window.menuBar().addMenu("&Run")
-    add_action(window, run_menu, "&Compress", lambda: window.compress_current(""), "Ctrl+R")
-    add_action(window, run_menu, "&Export", window.export_panel.export_button.click, "Ctrl+E")
-    add_action(window, run_menu, "Cancel &all jobs", window.runner.cancel_all, "Ctrl+.")
-    view_menu = window.menuBar().addMenu("&View")
-    for index, title in enumerate(tabs):
-        add_action(window, view_menu, title, partial(window.tabs.setCurrentIndex, index), f"Ctrl+{index + 1}")
+    run_menu = bar.addMenu("&Run")
+    add_action(run_menu, run_menu, "&Compress", lambda: host.compress_current(""), "Ctrl+R")
+    add_action(run_menu, run_menu, "&Export", host.export_now, "Ctrl+E")
+    add_action(run_menu, run_menu, "Cancel &all jobs", host.cancel_all, "Ctrl+.")
+    view_menu = bar.addMenu("&View")
+    for index, tab in enumerate(Tab):
+        add_action(view_menu, view_menu, tab.title, partial(host.show_tab, tab), f"Ctrl+{index + 1}")
     view_menu.addSeparator()
-    themes = QActionGroup(window)
-    current = str(window.settings.value("theme", "light"))
+    themes = QActionGroup(view_menu)
+    current = str(host.settings.value("theme", "light"))
     theme_actions: dict[str, QAction] = {}
     for name in THEMES:
-        action = add_action(window, view_menu, f"{name.title()} theme", partial(window.set_theme, name))
+        action = add_action(view_menu, view_menu, f"{name.title()} theme", partial(host.set_theme, name))
         action.setCheckable(True)
         action.setChecked(name == current)
         themes.addAction(action)
         theme_actions[name] = action
-    help_menu = window.menuBar().addMenu("&Help")
-    add_action(window, help_menu, "User &guide", window.show_guide, QKeySequence.StandardKey.HelpContents)
-    whats_this = QWhatsThis.createAction(window)
+    help_menu = bar.addMenu("&Help")
+    add_action(help_menu, help_menu, "User &guide", host.show_guide, QKeySequence.StandardKey.HelpContents)
+    whats_this = QWhatsThis.createAction(help_menu)
     whats_this.setText("What's &this?")
     help_menu.addAction(whats_this)
     help_menu.addSeparator()
-    add_action(window, help_menu, "&About", lambda: QMessageBox.about(
-        window, "About", f"MobileNet Compression Studio {__version__}\nEvery number shown is measured on this "
+    add_action(help_menu, help_menu, "&About", lambda: QMessageBox.about(
+        bar.window(), "About", f"MobileNet Compression Studio {__version__}\nEvery number shown is measured on this "
         "machine; compression runs in the background."))  # fmt: skip
     return theme_actions

@@ -1,7 +1,7 @@
 """The open project: new, open, save-as and recent projects, and renaming and deleting its variants.
 
-The window owns one `ProjectActions`; it changes `state.project` and the project's folder, and asks the
-window to redraw the variants. It also knows which variants each unfinished job reads or writes: jobs run
+The window owns one `ProjectActions`; it changes `state.project` and the project's variants, and the views
+follow the state. It also knows which variants each unfinished job reads or writes: jobs run
 on the worker thread, so renaming or deleting one of those meanwhile would pull a variant from under the
 job (a re-benchmark writing into a deleted folder, a child stored under a deleted parent). Such edits are
 refused until the job ends. A job's result is handed to the views only while its project is still the open
@@ -17,33 +17,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
-from PySide6.QtCore import QObject
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from core.errors import StudioError
 from core.paths import projects_dir
 from core.project import PROJECT_FILE, Project, Variant
 from studio.actions import add_action
+from studio.host import Collaborator, ProjectUse
 from studio.undo import Edit
 from studio.workers import Job
 
-if TYPE_CHECKING:
-    from studio.main_window import MainWindow
-
 MAX_RECENT = 8
-
-
-@dataclass(frozen=True)
-class ProjectUse:
-    """What a job reads or writes in `project`: `variants` by id; `stores_parent` for a compression of a
-    model the project does not hold yet, which stores it as the parent of its result while it runs."""
-
-    project: Project
-    variants: frozenset[str] = frozenset()
-    stores_parent: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,18 +40,12 @@ class _Claim:
     since: float  # time.time() at the start; what a parent-storing job stores is created after it
 
 
-class ProjectActions(QObject):
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.recent_menu = QMenu("Recent projects", window)
+class ProjectActions(Collaborator):
+    def __init__(self, host: QWidget) -> None:
+        super().__init__(host)
+        self.recent_menu = QMenu("Recent projects", host)
         self._claims: dict[Job, _Claim] = {}
         self._left_behind: dict[Job, str] = {}  # jobs whose result stayed in a project closed meanwhile
-
-    @property
-    def window(self) -> MainWindow:
-        # The Qt parent, not an attribute: a Python reference back to the window would close a cycle that the
-        # garbage collector may free on a job's thread, destroying the window's widgets there (a deadlock).
-        return cast("MainWindow", self.parent())
 
     def add_to_menu(self, menu: QMenu) -> None:
         add_action(self, menu, "&New project…", self.ask_new_project, QKeySequence.StandardKey.New,
@@ -77,16 +58,16 @@ class ProjectActions(QObject):
 
     # Opening and saving ------------------------------------------------------------------------
     def open_remembered(self) -> None:
-        last = self.window.settings.value("project/last", None)
+        last = self.host.settings.value("project/last", None)
         if last and (Path(str(last)) / PROJECT_FILE).is_file():
             try:
                 self.set_project(Project.open(str(last)))
             except StudioError as exc:
-                self.window.status_text.setText(f"Could not reopen the last project: {exc}")
+                self.host.say(f"Could not reopen the last project: {exc}")
 
     def ensure_project(self) -> Project:
         """The open project; the first compression of a session creates one in the studio's data folder."""
-        state = self.window.state
+        state = self.host.state
         if state.project is None:
             stamp = time.strftime("project-%Y%m%d-%H%M%S")
             root = next(projects_dir() / name for name in (stamp, *(f"{stamp}-{n}" for n in range(2, 1000)))
@@ -96,22 +77,21 @@ class ProjectActions(QObject):
         return state.project
 
     def set_project(self, project: Project) -> None:
-        window, settings = self.window, self.window.settings
-        with window.state.batch():
-            window.state.project, window.state.selected_variant, window.state.model_variant = project, None, None
-            window.state.shown_lineage = None
-        window.undo_stack.clear()  # renames of another project's variants cannot be undone here
-        window.setWindowTitle(f"{project.name} — MobileNet Compression Studio")
+        host, settings = self.host, self.host.settings
+        with host.state.batch():
+            host.state.project, host.state.selected_variant, host.state.model_variant = project, None, None
+            host.state.shown_lineage = None
+        host.undo_stack.clear()  # renames of another project's variants cannot be undone here
         settings.setValue("project/last", str(project.root))
         recent = [str(project.root)] + [p for p in self._recent() if p != str(project.root)]
         settings.setValue("project/recent", json.dumps(recent[:MAX_RECENT]))
         self._refresh_recent()
         if project.problems:
-            window.show_problem("\n".join(project.problems), title="Some variants could not be read")
+            host.show_problem("\n".join(project.problems), title="Some variants could not be read")
 
     def _recent(self) -> list[str]:
         try:
-            return [str(p) for p in json.loads(str(self.window.settings.value("project/recent", "[]")))]
+            return [str(p) for p in json.loads(str(self.host.settings.value("project/recent", "[]")))]
         except ValueError:
             return []
 
@@ -125,24 +105,25 @@ class ProjectActions(QObject):
         try:
             self.set_project(Project.open(folder))
         except StudioError as exc:
-            self.window.show_problem(str(exc), title="Cannot open the project")
+            self.host.show_problem(str(exc), title="Cannot open the project")
 
     def ask_open_project(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Open a project folder", str(projects_dir()))
+        folder = QFileDialog.getExistingDirectory(self.dialog_parent, "Open a project folder", str(projects_dir()))
         if folder:
             self.open_project(folder)
 
     def ask_new_project(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "An empty folder for the new project",
+        folder = QFileDialog.getExistingDirectory(self.dialog_parent, "An empty folder for the new project",
                                                   str(projects_dir()))  # fmt: skip
         if folder:
             try:
                 self.set_project(Project.create(folder))
             except StudioError as exc:
-                self.window.show_problem(str(exc), title="Cannot create the project")
+                self.host.show_problem(str(exc), title="Cannot create the project")
 
     def ask_save_project_as(self) -> None:
-        folder, _ = QFileDialog.getSaveFileName(self.window, "Save the project as (a new folder)", str(projects_dir()))
+        folder, _ = QFileDialog.getSaveFileName(self.dialog_parent, "Save the project as (a new folder)",
+                                                str(projects_dir()))
         if folder:
             self.save_project_as(folder)
 
@@ -151,14 +132,14 @@ class ProjectActions(QObject):
         project = self.ensure_project()
         target = Path(folder).expanduser()
         if target.exists():
-            self.window.show_problem(f"{target} already exists; choose a new folder name",
+            self.host.show_problem(f"{target} already exists; choose a new folder name",
                                      title="Cannot save the project")  # fmt: skip
             return
         try:
             shutil.copytree(project.root, target, ignore=shutil.ignore_patterns("checkpoints", ".incoming-*"))
         except OSError as exc:
             shutil.rmtree(target, ignore_errors=True)
-            self.window.show_problem(f"Cannot copy the project to {target}: {exc.strerror or exc}",
+            self.host.show_problem(f"Cannot copy the project to {target}: {exc.strerror or exc}",
                                      title="Cannot save the project")  # fmt: skip
             return
         self.open_project(str(target))
@@ -181,31 +162,31 @@ class ProjectActions(QObject):
                 try:
                     project.rename(variant_id, value)
                 except StudioError as exc:
-                    self.window.show_problem(str(exc), title="Cannot rename")
-                self.window.state.variants_changed()
+                    self.host.show_problem(str(exc), title="Cannot rename")
+                self.host.state.variants_changed()
 
             return apply
 
-        self.window.undo_stack.push(Edit(f"Rename {old} to {name}", to(name), to(old)))
+        self.host.undo_stack.push(Edit(f"Rename {old} to {name}", to(name), to(old)))
 
     def ask_delete_variant(self, variant_id: str) -> None:
         project = self.ensure_project()
         if self._refuse_if_in_use(project, variant_id, "delete"):
             return
         name = project.variant(variant_id).name
-        answer = QMessageBox.question(self.window, "Delete variant",
+        answer = QMessageBox.question(self.dialog_parent, "Delete variant",
                                       f"Delete {name} and its files? This cannot be undone.")  # fmt: skip
         if answer == QMessageBox.StandardButton.Yes:
             self.delete_variant(variant_id)
 
     def delete_variant(self, variant_id: str) -> None:
-        project, state = self.ensure_project(), self.window.state
+        project, state = self.ensure_project(), self.host.state
         if self._refuse_if_in_use(project, variant_id, "delete"):
             return
         try:
             project.delete(variant_id)
         except StudioError as exc:
-            self.window.show_problem(str(exc), title="Cannot delete")
+            self.host.show_problem(str(exc), title="Cannot delete")
             return
         with state.batch():
             if state.selected_variant == variant_id:
@@ -224,7 +205,7 @@ class ProjectActions(QObject):
         job.finished.connect(lambda: self._claims.pop(job, None))
 
         def succeeded(result: Any) -> None:
-            if use.project is self.window.state.project:
+            if use.project is self.host.state.project:
                 on_success(result)
             else:
                 self._left_behind[job] = use.project.name
@@ -250,11 +231,11 @@ class ProjectActions(QObject):
         try:
             variant = project.variant(variant_id)
         except StudioError as exc:
-            self.window.show_problem(str(exc), title=f"Cannot {verb}")
+            self.host.show_problem(str(exc), title=f"Cannot {verb}")
             return True
         job = self.user_of(project, variant)
         if job is None:
             return False
-        self.window.show_problem(f"{variant.name} is being used by the job '{job.title}'; wait for it to finish "
+        self.host.show_problem(f"{variant.name} is being used by the job '{job.title}'; wait for it to finish "
                                  f"or cancel it, then {verb} it", title=f"Cannot {verb}")  # fmt: skip
         return True
