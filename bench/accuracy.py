@@ -31,7 +31,7 @@ def main() -> None:
             "model": str(model.card.spec), "top1": f"{result.top1:.2f}", "top5": f"{result.top5:.2f}",
             "top1_ci95": "–".join(f"{v:.1f}" for v in result.top1_ci95), "n": result.n,
             "reference_top1": reference, "delta": f"{result.top1 - reference:+.2f}", "seconds": f"{result.seconds:.0f}",
-        })  # fmt: skip
+        })
     print_table(rows, list(rows[0]))
     print("saved", save_results("accuracy", rows))
 

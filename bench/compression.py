@@ -101,7 +101,7 @@ def ptq_rows(evaluation: ImageDataset, calib: ImageDataset) -> list[dict[str, An
                     if torch_int8 else round(Path(model.onnx_path or "").stat().st_size /
                                              (Path(folder) / "float.onnx").stat().st_size, 3),
                     "latency_ratio": round(_latency(model) / float_ms, 2) if torch_int8 else "-",
-                })  # fmt: skip
+                })
                 print(rows[-1], flush=True)
     return rows
 
@@ -157,7 +157,7 @@ def _recipe_row(
         "torch_ms": metrics["latency"]["median_ms"], "torch_ms_parent": before["latency"]["median_ms"],
         "ort_ratio": round(child_ort / parent_ort, 2), "seconds": metrics["seconds"],
         "steps": ", ".join(f"{s['step']} {s['seconds']:.0f} s" for s in metrics["steps"]),
-    }  # fmt: skip
+    }
     print(row, flush=True)
     return row
 
@@ -182,7 +182,7 @@ def main() -> None:
     parser.add_argument("--ratios", type=float, nargs="+", default=[0.3, 0.5], help="structured pruning ratios")
     parser.add_argument("--eval-limit", type=int, help="evaluate on a subset (default: all 1,300 images)")
     parser.add_argument("--prune-bottlenecks", action="store_true",
-                        help="prune rows also narrow residual streams and linear bottlenecks (lower MACs)")  # fmt: skip
+                        help="prune rows also narrow residual streams and linear bottlenecks (lower MACs)")
     args = parser.parse_args()
     sections = set(args.sections.split(","))
     data = shared_dir() / "datasets"
@@ -197,12 +197,12 @@ def main() -> None:
         train = _distillation_images(data)
         if "prune" in sections:
             results["prune"] = prune_rows(evaluation, calib, train, args.finetune_minutes, project, args.ratios,
-                                          args.prune_bottlenecks)  # fmt: skip
+                                          args.prune_bottlenecks)
         if "targets" in sections:
             for key in args.models.split(","):
                 results[f"targets {MODELS[key][0]}"] = model_table(
                     key, evaluation, calib, train, Path(folder), args.presets.split(","), args.budget,
-                    args.ablation_minutes, tuple(args.parts.split(",")))  # fmt: skip
+                    args.ablation_minutes, tuple(args.parts.split(",")))
     for name, rows in results.items():
         print(f"\n== {name} (accuracy on {len(evaluation)} images)")
         print_table(rows, list(rows[0]))

@@ -41,17 +41,17 @@ def main() -> None:
         pruned = prune(parent, PruneStep(ratio=ratio), calib=train)
         pruned_top1 = evaluate(pruned, evaluation, threads=args.threads).top1
         rows.append({"ratio": ratio, "epochs": 0, "lr": "-", "top1": f"{pruned_top1:.2f}",
-                     "drop": f"{parent_top1 - pruned_top1:.2f}", "train_s": 0})  # fmt: skip
+                     "drop": f"{parent_top1 - pruned_top1:.2f}", "train_s": 0})
         for lr in args.lr:
             for epochs in args.epochs:
                 step = FinetuneStep(epochs=epochs, learning_rate=lr, labels=False, distill=True,
-                                    resolution=args.resolution, bn_recalibration_images=512)  # fmt: skip
+                                    resolution=args.resolution, bn_recalibration_images=512)
                 started = time.perf_counter()
                 tuned = finetune(pruned, step, train=train, teacher=parent).model
                 seconds = time.perf_counter() - started
                 top1 = evaluate(tuned, evaluation, threads=args.threads).top1
                 rows.append({"ratio": ratio, "epochs": epochs, "lr": lr, "top1": f"{top1:.2f}",
-                             "drop": f"{parent_top1 - top1:.2f}", "train_s": round(seconds)})  # fmt: skip
+                             "drop": f"{parent_top1 - top1:.2f}", "train_s": round(seconds)})
                 print(rows[-1], flush=True)
     print(f"parent {args.model}: top-1 {parent_top1:.2f} on {len(evaluation)} images")
     print_table(rows, list(rows[0]))

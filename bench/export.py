@@ -33,7 +33,7 @@ from core.zoo.loading import create_model
 from core.zoo.registry import ModelSpec
 
 COLUMNS = ["variant", "format", "precision", "size_mb", "agreement_top1", "max_abs_diff", "cosine", "top1",
-           "latency_ms", "seconds", "verified"]  # fmt: skip
+           "latency_ms", "seconds", "verified"]
 
 
 def main() -> None:
@@ -79,7 +79,7 @@ def main() -> None:
         full = _tflite_int8_on_all_images(tflite_int8, int8, val) if tflite_int8 else {}
     if full:
         print(f"TFLite int8 top-1 {full['tflite_int8_top1']:.2f}% vs torch int8 {full['torch_int8_top1']:.2f}% "
-              f"on {full['n']} images (difference {full['difference']:+.2f} points; target within 1)")  # fmt: skip
+              f"on {full['n']} images (difference {full['difference']:+.2f} points; target within 1)")
         rows.append({"variant": "V2 int8", "format": "tflite (all images)", **full})
     print("saved", save_results("export", rows))
 
@@ -97,7 +97,7 @@ def _tflite_int8_on_all_images(path: Path, int8: Any, val: Any) -> dict[str, Any
         torch_top1 = top1_percent(logits(torch_predictor(int8.module), data.images, silent()), data.labels)
     tflite_top1 = top1_percent(logits(predictor(path), data.images, silent()), data.labels)
     return {"n": len(data), "tflite_int8_top1": tflite_top1, "torch_int8_top1": torch_top1,
-            "difference": round(tflite_top1 - torch_top1, 2)}  # fmt: skip
+            "difference": round(tflite_top1 - torch_top1, 2)}
 
 
 if __name__ == "__main__":

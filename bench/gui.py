@@ -91,7 +91,7 @@ def job_stalls() -> dict[str, dict[str, float]]:
         ordered = sorted(g for g, _ in gaps)
         return {"worst_ms": worst, "worst_at_s": at, "first_second_worst_ms": max(g for g, t in gaps if t < 1.0),
                 "p99_ms": ordered[int(0.99 * (len(ordered) - 1))], "median_ms": statistics.median(ordered),
-                "ticks": len(gaps), "job_s": ticks[-1] - started}  # fmt: skip
+                "ticks": len(gaps), "job_s": ticks[-1] - started}
 
     datasets = shared_dir() / "datasets"
     window.set_data_folder("calib", str(datasets / "imagenet_calib1000"))
@@ -119,11 +119,11 @@ def main() -> None:
     print(f"launch to interactive: {shown} s; median {statistics.median(launches):.1f} s (goal ≤ {LAUNCH_GOAL_S:g} s)")
     stalls = job_stalls()
     for what, figures in (("a static int8 compression of V2 (64 images)", stalls["compress"]),
-                          ("an ONNX export of that variant", stalls["export"])):  # fmt: skip
+                          ("an ONNX export of that variant", stalls["export"])):
         print(f"worst event-loop stall over {what}, {figures['job_s']:.0f} s, {figures['ticks']} ticks of {TICK_MS} "
               f"ms: {figures['worst_ms']:.1f} ms at {figures['worst_at_s']:.2f} s after the start (first second: "
               f"{figures['first_second_worst_ms']:.1f} ms); p99 {figures['p99_ms']:.1f} ms, median "
-              f"{figures['median_ms']:.1f} ms (goal ≤ {STALL_GOAL_MS:g} ms)")  # fmt: skip
+              f"{figures['median_ms']:.1f} ms (goal ≤ {STALL_GOAL_MS:g} ms)")
     path = save_results("gui", [{"launch_s": launches, **stalls}])
     print(f"saved {path}")
 

@@ -54,15 +54,15 @@ def hog_on_core(core: int) -> Iterator[None]:
 
 
 def _timings(fp32: LoadedModel, int8: LoadedModel, files: dict[str, Path] | None, pairs: int
-             ) -> dict[str, Any]:  # fmt: skip
+             ) -> dict[str, Any]:
     unpaired = {name: benchmark(model, runtime="torch", threads=1, runs=pairs, warmup=5).median_ms
-                for name, model in (("fp32", fp32), ("int8", int8))}  # fmt: skip
+                for name, model in (("fp32", fp32), ("int8", int8))}
     paired: dict[str, PairedLatency] = {runtime: paired_latency(int8, fp32, runtime=runtime, threads=1, pairs=pairs)
-                                        for runtime in ("torch", "onnxruntime")}  # fmt: skip
+                                        for runtime in ("torch", "onnxruntime")}
     if files is not None:
         image = np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
         predictors: list[Callable[[np.ndarray], np.ndarray]] = [tflite_predictor(files["fp32"]),
-                                                                 tflite_predictor(files["int8"])]  # fmt: skip
+                                                                 tflite_predictor(files["int8"])]
         (paired["litert"],) = interleaved(predictors, [image, image], runtime="litert", threads=1, rounds=pairs)
     return {"unpaired": unpaired, "paired": paired}
 
@@ -72,7 +72,7 @@ def _tflite_files(project: Project, fp32_id: str, int8_id: str, calib: Any, fold
     files = {}
     for name, variant in (("fp32", fp32_id), ("int8", int8_id)):
         report = export_model(from_project(project.root, variant), [FORMATS["tflite"]], folder / name,
-                              options=options, calib=calib)  # fmt: skip
+                              options=options, calib=calib)
         files[name] = Path(report.results[0].path)
     return files
 
@@ -89,7 +89,7 @@ def main() -> None:
         project = Project.create(Path(folder) / "project")
         made = compress(fp32, Recipe("int8", (QuantizeStep(calibration_images=256),)), project, calib=calib)
         files = None if args.no_litert else _tflite_files(project, made.parent.id, made.variant.id, calib,
-                                                           Path(folder))  # fmt: skip
+                                                           Path(folder))
         quiet = _timings(fp32, made.model, files, args.pairs)
         with hog_on_core(CORE):
             loaded = _timings(fp32, made.model, files, args.pairs)
@@ -100,7 +100,7 @@ def main() -> None:
             rows.append({"runtime": runtime, "condition": condition, "fp32_ms": round(timing.reference_median_ms, 2),
                          "int8_ms": round(timing.median_ms, 2), "paired_ratio": round(timing.ratio, 3),
                          "ratio_ci95": [round(v, 3) for v in timing.ratio_ci95], "noisy": timing.noisy,
-                         "load_before": timing.context["load_before"]})  # fmt: skip
+                         "load_before": timing.context["load_before"]})
     print_table(rows, ["runtime", "condition", "fp32_ms", "int8_ms", "paired_ratio", "ratio_ci95", "noisy"])
     for runtime in quiet["paired"]:
         before, after = quiet["paired"][runtime].ratio, loaded["paired"][runtime].ratio
@@ -109,10 +109,10 @@ def main() -> None:
     for name in ("fp32", "int8"):
         before, after = quiet["unpaired"][name], loaded["unpaired"][name]
         print(f"torch {name} timed alone: {before:.2f} ms quiet, {after:.2f} ms loaded: moved "
-              f"{100 * abs(after / before - 1):.0f} % (goal > 30 %)")  # fmt: skip
+              f"{100 * abs(after / before - 1):.0f} % (goal > 30 %)")
     misleading = loaded["unpaired"]["int8"] / quiet["unpaired"]["fp32"]
     print(f"unpaired, int8 timed under load against fp32 timed quiet (what timing each when made shows): "
-          f"{misleading:.2f}× against {quiet['paired']['torch'].ratio:.2f}× paired")  # fmt: skip
+          f"{misleading:.2f}× against {quiet['paired']['torch'].ratio:.2f}× paired")
     print("saved", save_results("paired", rows))
 
 

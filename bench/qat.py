@@ -71,7 +71,7 @@ def main() -> None:
         low, high = wilson_interval(int(hits[name].sum()), len(hits[name]))
         delta, d_low, d_high = paired_difference(hits["float"], hits[name])
         rows.append({"variant": name, "top1": f"{100 * hits[name].mean():.2f}", "ci95": f"[{low:.1f}, {high:.1f}]",
-                     "vs_float": f"{delta:+.2f} [{d_low:+.2f}, {d_high:+.2f}]", "seconds": round(seconds)})  # fmt: skip
+                     "vs_float": f"{delta:+.2f} [{d_low:+.2f}, {d_high:+.2f}]", "seconds": round(seconds)})
         print(rows[-1], flush=True)
     delta, low, high = paired_difference(hits["PTQ"], hits["QAT"])
     print(f"{args.model}, {len(images)} calibration/training images, n = {len(evaluation)}")

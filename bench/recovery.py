@@ -45,13 +45,13 @@ def _step(config: str, minutes: float, resolution: int) -> FinetuneStep:
         feature_weight=1.0 if "feature" in parts else 0.0, teacher_cache="cache" in parts,
         balance_classes="balance" in parts, local_steps=60 if "local" in parts else 0,
         freeze_batchnorm="frozen" in parts, crop_min_area=0.6 if "mild" in parts else 0.25,
-    )  # fmt: skip
+    )
 
 
 def _row(name: str, result: AccuracyResult, parent: AccuracyResult, seconds: float, extra: dict[str, Any]) -> dict:
     paired = paired_accuracy(result.hits, parent.hits, result.predicted, parent.predicted)
     return {"recovery": name, "top1": f"{result.top1:.2f}", "delta": paired.text(),
-            "agreement": f"{paired.agreement:.1f}", "seconds": round(seconds), **extra}  # fmt: skip
+            "agreement": f"{paired.agreement:.1f}", "seconds": round(seconds), **extra}
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ ABLATION = {"v2": (160, (5,)), "v3s": (160, (6,)), "v1": (160, (9,))}
 
 
 def _row(name: str, model: LoadedModel, parent: LoadedModel, reference: AccuracyResult, evaluation: ImageDataset,
-         **extra: Any) -> dict[str, Any]:  # fmt: skip
+         **extra: Any) -> dict[str, Any]:
     assert model.module is not None and parent.module is not None
     accuracy = evaluate(model, evaluation, threads=2)
     paired = paired_accuracy(accuracy.hits, reference.hits, accuracy.predicted, reference.predicted)
@@ -62,7 +62,7 @@ def _row(name: str, model: LoadedModel, parent: LoadedModel, reference: Accuracy
         "row": name, "top1": round(accuracy.top1, 2), "delta": paired.text(), "macs": f"{macs / parent_macs:.3f}x",
         "size": f"{state_dict_bytes(model.module) / state_dict_bytes(parent.module):.3f}x",
         "torch": _ratio(torch_ratio), "ort": _ratio(ort_ratio), **extra,
-    }  # fmt: skip
+    }
     print(row, flush=True)
     return row
 
@@ -73,7 +73,7 @@ def _ratio(timing: Any) -> str:
 
 
 def _made(parent: LoadedModel, steps: tuple[Step, ...], project: Project, calib: ImageDataset,
-          train: ImageDataset) -> tuple[LoadedModel, Any]:  # fmt: skip
+          train: ImageDataset) -> tuple[LoadedModel, Any]:
     result = compress(parent, Recipe("ablation", steps), project, calib=calib, train=train, threads=2)
     return result.model, result.float_model.module if result.float_model else result.model.module
 
@@ -81,7 +81,7 @@ def _made(parent: LoadedModel, steps: tuple[Step, ...], project: Project, calib:
 def model_table(
     key: str, evaluation: ImageDataset, calib: ImageDataset, train: ImageDataset, folder: Path,
     presets: list[str], budget: float | None, ablation_minutes: float, parts: tuple[str, ...] = PARTS,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """The model's rows: `parts` chooses among zero-shot sizes, presets and ablation (one run each)."""
     label, spec = MODELS[key]
     parent = resolve_model(spec, "pretrained")
@@ -103,10 +103,10 @@ def model_table(
         wall = (time.perf_counter() - started) / 60
         for candidate in result.metrics["candidates"]:  # every verified candidate, met or rejected
             print(f"  {candidate['label']} ({candidate['precision']}): {candidate['verdict']}, {candidate['reason']}, "
-                  f"{candidate['runtime']} ×{candidate['latency_ratio']}", flush=True)  # fmt: skip
+                  f"{candidate['runtime']} ×{candidate['latency_ratio']}", flush=True)
         chosen = next(r for r in result.metrics["candidates"] if r["variant"] == result.variant.id)
         print(f"  first verified answer after {result.metrics['first_answer_seconds']:.0f} s; "
-              f"{result.missed or 'target met'}", flush=True)  # fmt: skip
+              f"{result.missed or 'target met'}", flush=True)
         # The speed in the runtime the Android bundle runs: each variant's .tflite timed in turn with the parent's.
         timed = remeasure_all(project, runtimes=("litert",), calib=calib).timed.get(result.variant.id, {})
         litert = timed["litert"].text() if "litert" in timed else "not timed"
@@ -115,7 +115,7 @@ def model_table(
         rows.append(_row(f"{recipe.name} (≤ {target.max_drop:g} pt): {chosen['label']}, {chosen['precision']}",
                          result.model, parent, reference, evaluation, float_module=float_module,
                          wall_min=round(wall, 1), verdict=chosen["verdict"],
-                         first_answer_s=result.metrics["first_answer_seconds"], litert=litert))  # fmt: skip
+                         first_answer_s=result.metrics["first_answer_seconds"], litert=litert))
     size, blocks = ABLATION[key]
     project = Project.open_or_create(folder / f"{key}-ablation")
     resolution = ResolutionStep(input_size=size)

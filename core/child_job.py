@@ -34,7 +34,7 @@ class ChildFailed(Exception):
 
 
 def run_in_child(fn: Callable[..., Any], kwargs: dict[str, Any], progress: Progress,
-                 leftovers: Callable[[], None] | None = None) -> Any:  # fmt: skip
+                 leftovers: Callable[[], None] | None = None) -> Any:
     """`fn(progress=…, **kwargs)` in a fresh (spawned) Python process; its result, or its exception raised here.
     `fn` and `kwargs` must pickle (module-level functions, plain data, float torch modules); the result should be
     plain data (a tensor would cross back by shared memory that ends with the child)."""
@@ -50,7 +50,7 @@ def run_in_child(fn: Callable[..., Any], kwargs: dict[str, Any], progress: Progr
                 progress.check()
                 if not child.is_alive() and reports.empty():
                     raise StudioError(f"the worker process ended without a result (exit code {child.exitcode}); "
-                                      "it may have run out of memory") from None  # fmt: skip
+                                      "it may have run out of memory") from None
                 continue
             if kind == "progress":
                 progress(*payload)

@@ -59,12 +59,12 @@ def cmd_zoo(args: argparse.Namespace) -> dict[str, Any]:
             "input_size": 224, "mean": list(card.mean), "std": list(card.std), "num_classes": 1000,
             "macs": complexity.macs, "params": complexity.params,
             "pretrained": {w: src for w, src in pretrained.items() if src}, "license": card.license,
-        })  # fmt: skip
+        })
     if not args.json:
         for row in rows:
             weights = ", ".join(f"{w}×" for w in row["pretrained"]) or "none (untrained only)"
             print(f"{row['name']:<20} {row['title']:<18} {row['macs'] / 1e6:6.1f} M MACs at 1.0×/224  "
-                  f"widths {row['widths']}  pretrained: {weights}")  # fmt: skip
+                  f"widths {row['widths']}  pretrained: {weights}")
     return {"architectures": rows}
 
 
@@ -93,7 +93,7 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
             for x in report.layers:
                 std = f"{x.standard_conv_macs:,}" if x.standard_conv_macs else ""
                 print(f"{x.name:<28}{x.kind:<10}{x.in_channels:>6}{x.out_channels:>6}{x.kernel:>3}{x.stride:>3}"
-                      f"{x.macs:>14,}{std:>14}")  # fmt: skip
+                      f"{x.macs:>14,}{std:>14}")
     return result
 
 
@@ -128,7 +128,7 @@ def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
         check_feasible(calib, evaluation)
     project = Project.open_or_create(args.out)
     result = compress(model, recipe, project, calib=calib, train=train, evaluation=evaluation, name=args.name,
-                      threads=args.threads, progress=progress)  # fmt: skip
+                      threads=args.threads, progress=progress)
     metrics, parent = result.metrics, result.parent.metrics
     summary: dict[str, Any] = {
         "variant": result.variant.id, "name": result.variant.name, "project": str(project.root),
@@ -141,7 +141,7 @@ def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
         "float_variant": result.float_graph.id if result.float_graph else None,
         "candidates": metrics.get("candidates", []), "missed": result.missed,
         "first_answer_seconds": metrics.get("first_answer_seconds"), "notes": metrics.get("notes", []),
-    }  # fmt: skip
+    }
     for warning in summary["warnings"]:
         print(f"mnstudio: warning: {warning}", file=sys.stderr)
     if result.missed:
@@ -171,7 +171,7 @@ def _compress_recipe(args: argparse.Namespace) -> Any:
         return load_recipe(args.recipe)
     precisions = tuple(p.strip() for p in args.precision.split(",") if p.strip())
     step = TargetStep(max_drop=args.target, objective=args.objective, runtime=args.runtime, precisions=precisions,
-                      budget_minutes=args.budget, candidates=args.candidates, seed=args.seed)  # fmt: skip
+                      budget_minutes=args.budget, candidates=args.candidates, seed=args.seed)
     return Recipe(f"target −{args.target:g} pt", (step,), step.describe())
 
 
@@ -182,7 +182,7 @@ def _print_candidates(rows: list[dict[str, Any]]) -> None:
         delta = f"{row['delta_top1']:+.2f} [{low:+.2f}, {high:+.2f}] n={row['n']}" if row.get("n") else "–"
         ratio = f"{row['latency_ratio']:.3f}" if row.get("latency_ratio") is not None else "–"
         print(f"{row['label'][:36]:<36} {row['precision']:<9} {delta:<26} {ratio:>9} {row['runtime']:<12} "
-              f"{row['verdict']}")  # fmt: skip
+              f"{row['verdict']}")
 
 
 def cmd_recipe(args: argparse.Namespace) -> dict[str, Any]:
@@ -204,7 +204,7 @@ def cmd_recipe(args: argparse.Namespace) -> dict[str, Any]:
         if not args.out:
             print(recipe.to_json())
         print(f"mnstudio: replay with: mnstudio compress '{root.spec or root.name}' --recipe "
-              f"{args.out or 'RECIPE.json'} ...", file=sys.stderr)  # fmt: skip
+              f"{args.out or 'RECIPE.json'} ...", file=sys.stderr)
     return {"recipe": recipe.to_dict(), "model": str(root.spec) if root.spec else root.name}
 
 
@@ -219,11 +219,11 @@ def cmd_sensitivity(args: argparse.Namespace) -> dict[str, Any]:
     calib = open_dataset(args.calib, num_classes=classes) if args.calib else None
     techniques = tuple(args.techniques.split(","))
     report = analyze_sensitivity(model, evaluation, techniques=techniques, calib=calib, images=args.images,
-                                 prune_levels=tuple(args.levels), progress=progress)  # fmt: skip
+                                 prune_levels=tuple(args.levels), progress=progress)
     result = report.to_dict()
     if args.macs is not None or args.latency_ms is not None:
         suggestion = suggest_pruning(model, report, macs_fraction=args.macs, latency_ms=args.latency_ms,
-                                     threads=args.threads, progress=progress)  # fmt: skip
+                                     threads=args.threads, progress=progress)
         result["pruning_suggestion"] = suggestion.to_dict()
     if not args.json:
         print(f"{model.card.title}: {report.images} images, parent top-1 {report.parent_top1}")
@@ -231,7 +231,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> dict[str, Any]:
         for probe in sorted(report.probes, key=lambda p: p.agreement):
             top1 = "-" if probe.top1 is None else f"{probe.top1:.1f}"
             print(f"{probe.technique:<9} {probe.layer:<28} {probe.ratio:>5.2f} {probe.macs:>12,} "
-                  f"{probe.agreement:>8.1f} {top1:>7}")  # fmt: skip
+                  f"{probe.agreement:>8.1f} {top1:>7}")
         print("keep in float:", ", ".join(result["keep_float"]) or "none needed")
         if "pruning_suggestion" in result:
             print("pruning suggestion:", json.dumps(result["pruning_suggestion"]))
@@ -257,14 +257,14 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
         dynamic_batch=not args.static_batch, opset=args.opset, nhwc=args.nhwc, int8_io=args.int8_io, fp16=args.fp16,
         int8_weights=args.int8_weights, reduce_range=args.reduce_range, threads=args.threads,
         latency_runs=args.latency_runs,
-    )  # fmt: skip
+    )
     check_supported(source, formats, calib, options)  # before the evaluation images are read
     check_writable(Path(args.out))
     evaluation = open_dataset(args.eval, num_classes=classes, limit=args.eval_limit) if args.eval else None
     if not args.labels:
         source.model = named_by_folders(source.model, [evaluation, calib])
     report = export_model(source, formats, args.out, options=options, calib=calib, evaluation=evaluation,
-                          bundle=args.bundle, progress=progress)  # fmt: skip
+                          bundle=args.bundle, progress=progress)
     if not args.json:
         if sys.stderr.isatty():
             sys.stderr.write("\r\033[K")
@@ -303,10 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
         model_args(sub)
         sub.add_argument("--against", help="compare with another model on the same images (eval) or timed in turn "
                          "(bench): 'parent' (a project variant's own parent), a variant of the same project, or any "
-                         "model reference")  # fmt: skip
+                         "model reference")
         sub.add_argument("--runtime", choices=RUNTIMES, default="torch")
         sub.add_argument("--threads", type=thread_count, default=default_threads(),
-                         help="intra-op threads (default cores−1)")  # fmt: skip
+                         help="intra-op threads (default cores−1)")
     evaluate = commands.choices["eval"]
     evaluate.add_argument("--data", required=True, help="ImageFolder, folder with labels.csv")
     evaluate.add_argument("--limit", type=positive_int, help="evaluate a deterministic random subset of N images")
@@ -316,27 +316,27 @@ def build_parser() -> argparse.ArgumentParser:
     squeeze = command("compress", cmd_compress, "run a recipe (prune, fine-tune, quantize) into a project")
     model_args(squeeze)
     squeeze.add_argument("--recipe", help="preset name (balanced, fastest, smallest, near-lossless-int8) or a "
-                         "recipe JSON file")  # fmt: skip
+                         "recipe JSON file")
     squeeze.add_argument("--target", type=float, help="instead of --recipe: search for the best variant that loses "
-                         "at most this many top-1 points (needs --calib and --eval; --train to distil)")  # fmt: skip
+                         "at most this many top-1 points (needs --calib and --eval; --train to distil)")
     squeeze.add_argument("--objective", default="latency", help="with --target: latency, size or macs")
     squeeze.add_argument("--runtime", default="onnxruntime", help="with --target: where latency is measured "
                          "(torch, onnxruntime, or litert: the finalists' .tflite files, as the Android bundle "
-                         "runs them, after ONNX Runtime timed every candidate)")  # fmt: skip
+                         "runs them, after ONNX Runtime timed every candidate)")
     squeeze.add_argument("--precision", default="float,int8", help="with --target: float, int8 or both")
     squeeze.add_argument("--budget", type=float, default=25.0, help="with --target: minutes for the whole search")
     squeeze.add_argument("--candidates", type=non_negative_int, default=2, help="with --target: candidates distilled")
     squeeze.add_argument("--seed", type=int, default=0, help="with --target: the search's seed")
     squeeze.add_argument("--calib", help="calibration images (quantization, Taylor importance)")
     squeeze.add_argument("--train", action="append", help="training images (fine-tuning, distillation); give it "
-                         "several times to train on several folders together")  # fmt: skip
+                         "several times to train on several folders together")
     squeeze.add_argument("--eval", help="labelled images to measure accuracy of the parent and the variant")
     squeeze.add_argument("--eval-limit", type=positive_int, help="evaluate on a deterministic subset of N images")
     squeeze.add_argument("--out", required=True, help="project folder (created if missing)")
     squeeze.add_argument("--name", help="variant name")
     squeeze.add_argument("--threads", type=thread_count, default=default_threads())
     replay = command("recipe", cmd_recipe, "print the recipe that makes a project variant from its original model, "
-                     "to replay it with compress --recipe")  # fmt: skip
+                     "to replay it with compress --recipe")
     replay.add_argument("variant", help="PROJECT_DIR:VARIANT (id or name)")
     replay.add_argument("--out", help="write the recipe to this JSON file")
     sensitivity = command("sensitivity", cmd_sensitivity, "prune or quantize one layer at a time; suggest a plan")
@@ -351,10 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--latency-ms", type=float, help="suggest per-layer ratios reaching this torch latency")
     sensitivity.add_argument("--threads", type=thread_count, default=default_threads())
     export = command("export", cmd_export, "export to ONNX, TFLite, TorchScript, .pt2, ExecuTorch or Core ML, "
-                     "each verified in its own runtime")  # fmt: skip
+                     "each verified in its own runtime")
     model_args(export)
     export.add_argument("--format", default="", help="comma-separated: onnx,tflite,torchscript,pt2,pte,coreml "
-                        "(optional with --bundle)")  # fmt: skip
+                        "(optional with --bundle)")
     export.add_argument("--out", required=True, help="output folder (created if missing)")
     export.add_argument("--bundle", choices=("android", "ios"), help="also zip an app bundle (adds tflite/coreml)")
     export.add_argument("--eval", help="labelled images: agreement with the source and top-1 of each artifact")
@@ -366,19 +366,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--static-batch", action="store_true", help="ONNX/.pt2 with batch 1 instead of any batch")
     layout = export.add_mutually_exclusive_group()
     layout.add_argument("--nhwc", action="store_const", const=True, dest="nhwc",
-                        help="TFLite: channels-last (N×H×W×3) input (default in an Android bundle)")  # fmt: skip
+                        help="TFLite: channels-last (N×H×W×3) input (default in an Android bundle)")
     layout.add_argument("--nchw", action="store_const", const=False, dest="nhwc",
-                        help="TFLite: channels-first (N×3×H×W) input (default for a plain .tflite file)")  # fmt: skip
+                        help="TFLite: channels-first (N×3×H×W) input (default for a plain .tflite file)")
     io_type = export.add_mutually_exclusive_group()
     io_type.add_argument("--int8-io", action="store_const", const=True, dest="int8_io",
-                         help="int8 TFLite: int8 input and output tensors (default: plain .tflite files)")  # fmt: skip
+                         help="int8 TFLite: int8 input and output tensors (default: plain .tflite files)")
     io_type.add_argument("--float-io", action="store_const", const=False, dest="int8_io",
                          help="int8 TFLite: float32 input and output, quantized inside the model (default in an "
-                              "Android bundle)")  # fmt: skip
+                              "Android bundle)")
     export.add_argument("--fp16", action="store_true", help="float sources: fp16 TFLite weights, fp16 Core ML")
     export.add_argument("--int8-weights", action="store_true", help="Core ML, float sources: int8 weights")
     export.add_argument("--reduce-range", action=argparse.BooleanOptionalAction, default=None,
-                        help="ONNX int8: 7-bit weights (default: only on CPUs without VNNI)")  # fmt: skip
+                        help="ONNX int8: 7-bit weights (default: only on CPUs without VNNI)")
     export.add_argument(
         "--latency-runs", type=latency_runs, default=30, help="timed runs per artifact at 1 thread (0: skip)"
     )

@@ -34,13 +34,13 @@ def model_args(parser: argparse.ArgumentParser, help: str = MODEL_HELP) -> None:
     parser.add_argument(
         "--weights", default="auto",
         help="pretrained | none (untrained) | auto (pretrained if available) | PATH to a state_dict",
-    )  # fmt: skip
+    )
     parser.add_argument("--trust-pickle", action="store_true", help="allow pickled modules (runs code in the file)")
     parser.add_argument("--labels", help="the model's class names: a text file, one name a line, in class order "
                         "(default: the model's own, else a labelled folder's class folders when they match)")
     parser.add_argument("--preprocess", choices=[str(n) for n in Normalization],
                         help="how the model's pixels were normalized in training: imagenet (torchvision's mean and "
-                        "std, the default), keras ([-1, 1]) or unit ([0, 1])")  # fmt: skip
+                        "std, the default), keras ([-1, 1]) or unit ([0, 1])")
     parser.add_argument("--crop", type=float, help="the share of the resized image the model sees (default 0.875; "
                         "1.0: the whole image, resized)")
 

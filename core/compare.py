@@ -131,12 +131,12 @@ def in_lineage(rows: Sequence[VariantRow], root: str | None) -> list[VariantRow]
 
 @lru_cache(maxsize=256)
 def _paired_from_strings(hits: str, reference_hits: str, predicted: tuple[int, ...],
-                         reference_predicted: tuple[int, ...]) -> PairedAccuracy:  # fmt: skip
+                         reference_predicted: tuple[int, ...]) -> PairedAccuracy:
     """Bootstraps are cached: the rows are rebuilt after every job, on the GUI thread."""
     import numpy as np
 
     return paired_accuracy(hits_from_text(hits), hits_from_text(reference_hits), np.asarray(predicted),
-                           np.asarray(reference_predicted))  # fmt: skip
+                           np.asarray(reference_predicted))
 
 
 def paired_with_original(variant: Variant, original: Variant) -> PairedAccuracy | None:
@@ -152,7 +152,7 @@ def paired_with_original(variant: Variant, original: Variant) -> PairedAccuracy 
         return None
     as_text = variant.metrics["accuracy"]["per_image"], original.metrics["accuracy"]["per_image"]
     return _paired_from_strings(as_text[0]["hits"], as_text[1]["hits"], tuple(as_text[0]["predicted"]),
-                                tuple(as_text[1]["predicted"]))  # fmt: skip
+                                tuple(as_text[1]["predicted"]))
 
 
 def _paired_speed(variant: Variant, original: Variant, runtime: str) -> PairedSpeed | None:
@@ -176,7 +176,7 @@ def variant_rows(variants: Sequence[Variant], runtime: str = "torch") -> list[Va
         ci = _get(m, "accuracy", "top1_ci95")
         accuracy_n = _get(m, "accuracy", "n")
         paired = PairedAccuracy(0.0, (0.0, 0.0), 100.0, accuracy_n) if original is variant and accuracy_n else (
-            paired_with_original(variant, original))  # fmt: skip
+            paired_with_original(variant, original))
         speed = _paired_speed(variant, original, runtime)
         ratio, ratio_ci, noisy = (speed.ratio, speed.ci95, speed.noisy) if speed else (None, None, False)
         rows.append(VariantRow(
@@ -197,7 +197,7 @@ def variant_rows(variants: Sequence[Variant], runtime: str = "torch") -> list[Va
             nonfinite=bool(_get(m, "accuracy", "nonfinite_outputs") or _get(m, "accuracy", "nonfinite_parameters")),
             fps_by_resolution=tuple(sorted((int(size), float(timed["fps"]))
                                            for size, timed in (m.get("latency_by_resolution") or {}).items())),
-        ))  # fmt: skip
+        ))
     return rows
 
 
@@ -259,7 +259,7 @@ def _check(row: VariantRow, max_drop: float) -> TargetCheck:
 
 
 def recommend(rows: Sequence[VariantRow], max_drop: float = DEFAULT_MAX_DROP, original: str | None = None
-              ) -> Recommendations:  # fmt: skip
+              ) -> Recommendations:
     """Fastest, smallest and best balance among the variants of one original (`original`, else the one with
     the most variants) that lost at most `max_drop` points against it, paired on the same images. A variant
     with no paired accuracy, or that missed the target or collapsed, is never recommended: it is listed in
@@ -276,7 +276,7 @@ def recommend(rows: Sequence[VariantRow], max_drop: float = DEFAULT_MAX_DROP, or
         reason = collapsed(row, max_drop)
         if reason is None and row.delta_top1 is None:
             reason = "its accuracy was not measured" + ("" if row.is_original else " on the original's images") + (
-                " (Re-measure all, with labelled evaluation images open)")  # fmt: skip
+                " (Re-measure all, with labelled evaluation images open)")
         elif reason is None and row.delta_top1 is not None and row.delta_top1 < -max_drop:
             reason = f"it misses the {max_drop:g} pt target ({row.delta_text()})"
         if reason is None:
@@ -299,7 +299,7 @@ def recommend(rows: Sequence[VariantRow], max_drop: float = DEFAULT_MAX_DROP, or
         balance = min(confirmed, key=lambda r: r.latency_ratio or 0.0)
         why, weak = _evidence(balance, with_latency=True, max_drop=max_drop)
         picks.append(Recommendation("Best balance", balance, f"the fastest whose whole interval lies within the "
-                                                              f"{max_drop:g}-pt target: {why}", weak))  # fmt: skip
+                                                              f"{max_drop:g}-pt target: {why}", weak))
     return Recommendations(picks, excluded, by_id.get(root_id or ""), max_drop)
 
 

@@ -25,7 +25,7 @@ def describe(model: LoadedModel) -> ModelReport:
     if model.module is None:
         raise StudioError(f"{model.card.title} is an ONNX file: MACs are counted on torch models; open its source")
     return ModelReport(model, analyze_complexity(model.module, model.card.input_size), state_dict_bytes(model.module),
-                       model_fingerprint(model))  # fmt: skip
+                       model_fingerprint(model))
 
 
 def inspect_model(

@@ -38,7 +38,7 @@ def main(text: str, weights: str, runtime: str, threads: int, runs: int) -> None
     print(json.dumps({
         "runtime": runtime, "baseline_mb": baseline, "loaded_mb": loaded,
         "peak_mb": peak, "inference_mb": peak - loaded,
-    }))  # fmt: skip
+    }))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ class Normalization(StrEnum):
     @property
     def label(self) -> str:
         return {Normalization.IMAGENET: "ImageNet (torchvision)", Normalization.KERAS: "[−1, 1] (Keras/TF)",
-                Normalization.UNIT: "[0, 1]"}[self]  # fmt: skip
+                Normalization.UNIT: "[0, 1]"}[self]
 
     @classmethod
     def of(cls, mean: Sequence[float], std: Sequence[float]) -> Normalization | None:
@@ -39,7 +39,7 @@ class Normalization(StrEnum):
     @property
     def mean_std(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
         return {Normalization.IMAGENET: (IMAGENET_MEAN, IMAGENET_STD), Normalization.KERAS: ((0.5,) * 3, (0.5,) * 3),
-                Normalization.UNIT: ((0.0,) * 3, (1.0,) * 3)}[self]  # fmt: skip
+                Normalization.UNIT: ((0.0,) * 3, (1.0,) * 3)}[self]
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class LoadedModel:
         return ("torch", "onnxruntime") if self.module is not None else ("onnxruntime",)
 
     def with_preprocessing(self, normalization: Normalization | None = None, crop: float | None = None
-                           ) -> LoadedModel:  # fmt: skip
+                           ) -> LoadedModel:
         """The model fed as it was trained: `normalization` sets mean and std; `crop` the share of the resized
         image kept (1.0: no crop; the short side is resized to input size / crop)."""
         changes: dict[str, Any] = {}

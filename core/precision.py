@@ -72,7 +72,7 @@ QUANTIZED: dict[str, Precision] = {p.key: p for p in (INT8_DYNAMIC, INT8_STATIC,
 
 
 ARTIFACT_PRECISIONS: dict[str, Precision] = {p.label: p for p in (FLOAT, FP16, INT8_DYNAMIC, INT8, INT8_QAT,
-                                                                   INT8_WEIGHTS)}  # fmt: skip
+                                                                   INT8_WEIGHTS)}
 
 
 def artifact_precision(label: str) -> Precision:
@@ -100,7 +100,7 @@ class QuantInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.precision.key, "per_channel": self.per_channel, "keep_float": list(self.keep_float),
-                "layer_shapes": self.layer_shapes}  # fmt: skip
+                "layer_shapes": self.layer_shapes}
 
     @classmethod
     def from_dict(cls, data: Any) -> QuantInfo:

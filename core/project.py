@@ -283,7 +283,7 @@ class Project:
         if len(named) > 1:
             ids = ", ".join(v.id for v in named)
             raise ProjectError(f"{len(named)} variants of project {self.name} are named {variant_id!r}; "
-                               f"name one by its id ({ids})")  # fmt: skip
+                               f"name one by its id ({ids})")
         if not named:
             unreadable = next((p for p in self.problems if f"variant {variant_id!r} " in p), None)
             raise ProjectError(unreadable or f"no variant {variant_id!r} in project {self.name}")
@@ -380,7 +380,7 @@ class Project:
                 variant_id, name, model_file, fmt, card.spec, card.weights, parent,
                 recipe=recipe or {}, metrics=metrics or {}, quantization=card.quantization, pruned=card.pruned,
                 fingerprint=fingerprint, class_names=_own_names(card), mean=card.mean, std=card.std,
-            )  # fmt: skip
+            )
             staging = self.path("variants", f"{STAGING_PREFIX}{variant_id}")
             try:
                 size = len(payload) if payload is not None else Path(card.path).stat().st_size

@@ -279,7 +279,7 @@ class Recipe:
         """Fail before any work starts when a step's data is missing."""
         missing = self.requirements() - available
         explain = {"calib": "calibration images (--calib)", "train": "training images (--train)",
-                   "eval": "labelled evaluation images to verify the target on (--eval)"}  # fmt: skip
+                   "eval": "labelled evaluation images to verify the target on (--eval)"}
         if missing:
             raise RecipeError(f"recipe {self.name!r} needs " + " and ".join(explain[m] for m in sorted(missing)))
 

@@ -26,7 +26,7 @@ class Objective(StrEnum):
 
     def describe(self, runtime: SearchRuntime) -> str:
         return {Objective.LATENCY: f"the fastest in {runtime.label}", Objective.SIZE: "the smallest file",
-                Objective.MACS: "the fewest MACs"}[self]  # fmt: skip
+                Objective.MACS: "the fewest MACs"}[self]
 
 
 class SearchRuntime(StrEnum):
@@ -40,7 +40,7 @@ class SearchRuntime(StrEnum):
     @property
     def label(self) -> str:
         return {SearchRuntime.TORCH: "PyTorch", SearchRuntime.ONNXRUNTIME: "ONNX Runtime",
-                SearchRuntime.LITERT: "LiteRT"}[self]  # fmt: skip
+                SearchRuntime.LITERT: "LiteRT"}[self]
 
     @property
     def proxy(self) -> SearchRuntime:
@@ -90,10 +90,10 @@ class TargetStep:
             self.budget_minutes <= 0 or self.budget_minutes > 100_000
         ):
             raise RecipeError(f"target.budget_minutes must be more than 0 and at most 100000; "
-                              f"got {show(self.budget_minutes)}")  # fmt: skip
+                              f"got {show(self.budget_minutes)}")
         check_range("target", "candidates", self.candidates, 0, 20)
         check_range("target", "seed", self.seed, 0, 2**31 - 1)
 
     def describe(self) -> str:
         return (f"{self.objective.describe(self.runtime)} losing at most {self.max_drop:g} pt of top-1 "
-                f"({' or '.join(self.precisions)}), searched in at most {self.budget_minutes:g} min")  # fmt: skip
+                f"({' or '.join(self.precisions)}), searched in at most {self.budget_minutes:g} min")

@@ -74,7 +74,7 @@ def remeasure_all(
         for index, runtime in enumerate(runtimes):
             try:
                 _time_family(project, loaded, runtime, threads, rounds, calib, result,
-                             timing.span(index / len(runtimes), (index + 1) / len(runtimes)))  # fmt: skip
+                             timing.span(index / len(runtimes), (index + 1) / len(runtimes)))
             except StudioError as exc:  # e.g. a variant stored as an ONNX file cannot run in torch
                 result.skipped.append(f"{by_id[root_id].name} and its variants in {runtime}: {exc}")
         if evaluation is not None:
@@ -84,7 +84,7 @@ def remeasure_all(
 
 
 def _load_all(project: Project, members: list[Variant], result: Remeasured, progress: Progress
-              ) -> list[tuple[Variant, LoadedModel]]:  # fmt: skip
+              ) -> list[tuple[Variant, LoadedModel]]:
     loaded = []
     for variant in members:
         progress(0.0, f"loading {variant.name}")
@@ -96,7 +96,7 @@ def _load_all(project: Project, members: list[Variant], result: Remeasured, prog
 
 
 def _time_family(project: Project, loaded: list[tuple[Variant, LoadedModel]], runtime: str, threads: int,
-                 rounds: int, calib: ImageDataset | None, result: Remeasured, progress: Progress) -> None:  # fmt: skip
+                 rounds: int, calib: ImageDataset | None, result: Remeasured, progress: Progress) -> None:
     root, others = loaded[0][0], loaded[1:]
     if runtime in timed_formats():  # exported files: made (or found) first, then timed
         timer = _file_timer(project, loaded, runtime, calib, progress.span(0.0, 0.5))
@@ -122,13 +122,13 @@ Timer = Callable[[list[int], int, int, Progress], list[PairedLatency]]
 def _model_timer(loaded: list[tuple[Variant, LoadedModel]], runtime: str, threads: int) -> Timer:
     def time_models(which: list[int], rounds: int, seed: int, progress: Progress) -> list[PairedLatency]:
         return interleaved_latency([loaded[i][1] for i in which], runtime=runtime, threads=threads, rounds=rounds,
-                                   seed=seed, progress=progress)  # fmt: skip
+                                   seed=seed, progress=progress)
 
     return time_models
 
 
 def _file_timer(project: Project, loaded: list[tuple[Variant, LoadedModel]], runtime: str,
-                calib: ImageDataset | None, progress: Progress) -> Timer:  # fmt: skip
+                calib: ImageDataset | None, progress: Progress) -> Timer:
     """Each model's file in the runtime's format (exported once into the variant's folder), run at 1 thread."""
     fmt = timed_formats()[runtime]
     predictors = []
@@ -139,20 +139,20 @@ def _file_timer(project: Project, loaded: list[tuple[Variant, LoadedModel]], run
 
     def time_files(which: list[int], rounds: int, seed: int, progress: Progress) -> list[PairedLatency]:
         return interleaved([predictors[i] for i in which], [inputs[i] for i in which], runtime=runtime, threads=1,
-                           rounds=rounds, seed=seed, progress=progress)  # fmt: skip
+                           rounds=rounds, seed=seed, progress=progress)
 
     return time_files
 
 
 def _exported(project: Project, variant: Variant, fmt: ExportFormat, calib: ImageDataset | None,
-              progress: Progress) -> Path:  # fmt: skip
+              progress: Progress) -> Path:
     """The variant's file in `fmt`, made by the exporter (verified on calibration images) and kept in its folder. A
     file already there is reused only through the exporter's index, which verifies it again: a file put in its
     place is never timed as the variant."""
     folder = project.variant_dir(variant, ARTIFACTS)
     progress(0.0, f"exporting {variant.name} to {fmt.title} to time it (or checking the file made before)")
     report = export_model(from_project(project.root, variant.id), [fmt], folder,
-                          options=ExportOptions(threads=1, latency_runs=0), calib=calib, progress=progress)  # fmt: skip
+                          options=ExportOptions(threads=1, latency_runs=0), calib=calib, progress=progress)
     result = report.results[0]
     if not result.path:
         raise StudioError(f"{variant.name} could not be exported to {fmt.title}: {result.verification.get('error')}")
@@ -160,7 +160,7 @@ def _exported(project: Project, variant: Variant, fmt: ExportFormat, calib: Imag
 
 
 def _score_family(project: Project, loaded: list[tuple[Variant, LoadedModel]], evaluation: ImageDataset,
-                  threads: int, result: Remeasured, progress: Progress) -> None:  # fmt: skip
+                  threads: int, result: Remeasured, progress: Progress) -> None:
     share = 1.0 / len(loaded)
     scores = []
     for index, (variant, model) in enumerate(loaded):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 RUNTIMES = ("torch", "onnxruntime")
 # Every runtime a paired latency can be measured in, as people read it; LiteRT and ExecuTorch time exported files.
 RUNTIME_TITLES = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime", "litert": "LiteRT (.tflite, XNNPACK)",
-                  "executorch": "ExecuTorch (.pte, XNNPACK)"}  # fmt: skip
+                  "executorch": "ExecuTorch (.pte, XNNPACK)"}
 Predictor = Callable[[np.ndarray], np.ndarray]
 
 
@@ -118,7 +118,7 @@ def export_onnx(
             torch.onnx.export(
                 traceable, example, str(path), dynamo=False, opset_version=opset or INT8_OPSET,
                 input_names=["input"], output_names=["logits"], dynamic_axes=batch_axis,
-            )  # fmt: skip
+            )
         return path
     dynamic_shapes = ({0: torch.export.Dim("batch", min=1, max=1024)},) if dynamic_batch else None
     program = torch.onnx.export(

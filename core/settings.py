@@ -30,7 +30,7 @@ def load_settings() -> Settings:
         return Settings()
     defaults = Settings()
     kept = {f.name: raw[f.name] for f in fields(Settings)
-            if f.name in raw and isinstance(raw[f.name], type(getattr(defaults, f.name)))}  # fmt: skip
+            if f.name in raw and isinstance(raw[f.name], type(getattr(defaults, f.name)))}
     return Settings(**kept)
 
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMenu
 
 
 def add_action(owner: QObject, menu: QMenu, text: str, slot: Callable[[], Any], shortcut: Any = None,
-               tip: str = "") -> QAction:  # fmt: skip
+               tip: str = "") -> QAction:
     action = QAction(text, owner)
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))

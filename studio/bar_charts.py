@@ -18,7 +18,7 @@ BAR_METRICS = (
     ("Latency vs original (paired)", "×", "latency_ratio",
      "Not timed against the original yet: Variants tab, Re-measure all."),
     ("Top-1", "%", "top1", "Not evaluated yet: open evaluation images (Data tab), then Variants tab, Re-evaluate."),
-)  # fmt: skip
+)
 NOTE_WIDTH = 200  # px: a note wraps within about one column of a window 1280 px wide
 
 
@@ -82,7 +82,7 @@ class BarCharts(pg.GraphicsLayoutWidget):
                 right=np.array([ci[1] - value for _, value, ci in intervals]),
                 left=np.array([value - ci[0] for _, value, ci in intervals]),
                 beam=0.25, pen=pg.mkPen(NEUTRAL, width=1.5),
-            )  # fmt: skip
+            )
             plot.addItem(bars)
             self.error_bars[key] = bars
             highest = max(highest, max(ci[1] for _, _, ci in intervals))

@@ -22,7 +22,7 @@ from studio.state import StudioState
 from studio.theme import NEUTRAL, SERIES, WARNING
 
 NOT_PAIRED = ("No variant is paired with its original yet: press Re-measure all in the Variants tab (with labelled "
-              "evaluation images open in the Data tab).")  # fmt: skip
+              "evaluation images open in the Data tab).")
 
 
 class ParetoPlot(PlotWithLegend):
@@ -61,7 +61,7 @@ class ParetoPlot(PlotWithLegend):
         ys = np.array([p[1] for p in points])
         deltas = [r.delta_top1_ci95 or (p[1], p[1]) for r, p in zip(measured, points, strict=True)]
         spans: dict[str, np.ndarray] = {"top": np.array([d[1] for d in deltas]) - ys,
-                                        "bottom": ys - np.array([d[0] for d in deltas])}  # fmt: skip
+                                        "bottom": ys - np.array([d[0] for d in deltas])}
         if self.cost_interval:
             costs = [r.latency_ratio_ci95 or (p[0], p[0]) for r, p in zip(measured, points, strict=True)]
             spans["right"] = np.array([c[1] for c in costs]) - xs
@@ -71,7 +71,7 @@ class ParetoPlot(PlotWithLegend):
         plot.addLine(y=-max_drop, pen=pg.mkPen(WARNING, width=1, style=pg.QtCore.Qt.PenStyle.DotLine))
         if len(front) > 1:
             plot.plot([points[i][0] for i in front], [points[i][1] for i in front],
-                      pen=pg.mkPen(NEUTRAL, width=2, style=pg.QtCore.Qt.PenStyle.DashLine))  # fmt: skip
+                      pen=pg.mkPen(NEUTRAL, width=2, style=pg.QtCore.Qt.PenStyle.DashLine))
         return ""
 
 
@@ -114,7 +114,7 @@ def recommendation_html(recommendations: Recommendations) -> str:
     if recommendations.original is None:
         return "Recommendations appear once variants are measured."
     lines = [f"Among the variants of <b>{escape(recommendations.original.name)}</b> whose estimated loss is at "
-             f"most {recommendations.max_drop:g} points of top-1 (paired, on the same images):"]  # fmt: skip
+             f"most {recommendations.max_drop:g} points of top-1 (paired, on the same images):"]
     images = max((pick.row.paired_n or 0 for pick in recommendations.picks), default=0)
     if images:
         lines.append(f"<i>{escape(resolution_text(images).capitalize())}.</i>")
@@ -140,7 +140,7 @@ class ComparePanel(QWidget):
         self.channels = ChannelsPlot()
         self.deployment = DeploymentView()
         self.frames = {chart: ChartOrMessage(chart) for chart in (self.bars, self.pareto_latency, self.pareto_size,
-                                                                  self.channels)}  # fmt: skip
+                                                                  self.channels)}
         self._pending: tuple[Sequence[VariantRow], Recommendations] | None = None
         self._pending_selection: tuple[Variant | None, Variant | None] | None = None
         self.card = QLabel("Recommendations appear once variants are measured.")
@@ -156,7 +156,7 @@ class ComparePanel(QWidget):
         self.accepted_drop.setSuffix(" points")
         self.accepted_drop.setToolTip("Recommendations consider only variants that lose at most this much top-1 "
                                       "against their original (paired on the same images); it starts at the "
-                                      "recipe's target")  # fmt: skip
+                                      "recipe's target")
         self.accepted_drop.editingFinished.connect(lambda: self.accepted_drop_changed.emit(self.accepted_drop.value()))
         self.views = QTabWidget()
         self.views.addTab(self.frames[self.bars], "Bars")
@@ -187,7 +187,7 @@ class ComparePanel(QWidget):
 
     def _state_changed(self, names: frozenset[str]) -> None:
         lineage = {"project", "revision", "latency_runtime", "shown_lineage", "model_variant", "report",
-                   "accepted_drop", "recipe"}  # fmt: skip
+                   "accepted_drop", "recipe"}
         # With no stored current model, the variant picked in Variants chooses the lineage compared.
         if names & lineage or ("selected_variant" in names and self._state.model_variant is None):
             self._redraw_rows()
@@ -230,7 +230,7 @@ class ComparePanel(QWidget):
             self.frames[chart].show_chart_or(chart.show_rows(rows, recommendations.max_drop))
 
     def show_selection(self, variant: Variant | None, parent: Variant | None, target_fps: float, speed: str = ""
-                       ) -> None:  # fmt: skip
+                       ) -> None:
         """The variant selected in the Variants tab: its speed in LiteRT (the headline figure) and the deployment
         view's pick now, its channels chart now if the tab is on screen, else when it is shown (as the other charts)."""
         self._pending_selection = (variant, parent)

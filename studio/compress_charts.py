@@ -58,7 +58,7 @@ class SensitivityChart(PlotWithMessage):
         colors = [pg.mkBrush(WARNING if h < 90 else COSTLY if h < 97 else GOOD) for h in heights]
         self.addItem(pg.BarGraphItem(x=list(range(len(layers))), height=heights, width=0.8, brushes=colors))
         self.getAxis("bottom").setTicks([[(i, name.split(".")[-1] if len(layers) > 12 else name)
-                                          for i, name in enumerate(layers)]])  # fmt: skip
+                                          for i, name in enumerate(layers)]])
         self.setYRange(min(heights, default=0) - 5, 100)
         if not layers:
             self.message.setText(NO_PROBES)
@@ -95,6 +95,6 @@ class SearchChart(PlotWithMessage):
         item = pg.ScatterPlotItem(
             [ratio], [agreement], size=16 if kind == "chosen" else 9, symbol="star" if kind == "chosen" else "o",
             brush=pg.mkBrush(self.colors.get(kind, NEUTRAL)), pen=None,
-        )  # fmt: skip
+        )
         item.setToolTip(f"{row.get('label')} ({row.get('precision', 'float')}): {row.get('reason', 'scanned')}")
         self.addItem(item)

@@ -319,7 +319,7 @@ class CompressPanel(QWidget):
             (self.allow_int8.toggled, "Allow int8"), (self.advanced.toggled, "Knobs by hand"),
             (self.shrink.toggled, "Shrink the input"), (self.input_size.valueChanged, "Image side"),
             (self.drop.toggled, "Remove blocks"), (self.block_list.editingFinished, "Blocks to remove"),
-        ]  # fmt: skip
+        ]
         for signal, text in edited:
             signal.connect(self._edited(text))
         self.clear_overrides.clicked.connect(self._on_clear_overrides)
@@ -347,7 +347,7 @@ class CompressPanel(QWidget):
         if name:
             preset = self.presets[name]
             self.recipe_edited.emit(preset.timed_in(self._shipped_in) if self._shipped_in else preset,
-                                    f"Preset {preset.name}")  # fmt: skip
+                                    f"Preset {preset.name}")
 
     def follow_destination(self, bundle: str) -> None:
         """An Android bundle is the next step: presets time speed in LiteRT, as the bundle runs the model, and so
@@ -387,11 +387,11 @@ class CompressPanel(QWidget):
             base.step(TargetStep) or TargetStep(), objective=self.goal.currentData(), max_drop=self.max_drop.value(),
             budget_minutes=float(self.budget.value()), runtime=self.runtime.currentData(),
             precisions=tuple(TargetStep.PRECISIONS) if self.allow_int8.isChecked() else ("float",),
-        )  # fmt: skip
+        )
         if base.step(TargetStep) == step:
             return base
         name = base.name if base.step(TargetStep) and (base.name == CUSTOM or base.name.endswith(EDITED)) else (
-            base.name + EDITED if base.step(TargetStep) else CUSTOM)  # fmt: skip
+            base.name + EDITED if base.step(TargetStep) else CUSTOM)
         return Recipe(name, (step,), step.describe())
 
     def recipe_from_controls(self) -> Recipe:
@@ -411,19 +411,19 @@ class CompressPanel(QWidget):
                 base.step(PruneStep) or PruneStep(), kind=self.kind.currentData(), ratio=self.ratio.value() / 100,
                 scope=self.scope.currentData(), importance=self.importance.currentData(),
                 bottlenecks=self.bottlenecks.isChecked(), layer_ratios=self._layer_ratios(),
-            ))  # fmt: skip
+            ))
         if self.finetune.isChecked():
             steps.append(replace(
                 base.step(FinetuneStep) or FinetuneStep(), epochs=self.epochs.value(),
                 learning_rate=self.learning_rate.value(), distill=self.distill.isChecked(),
                 labels=self.labels.isChecked(), max_minutes=self.minutes.value() or None,
-            ))  # fmt: skip
+            ))
         if self.quantize.isChecked():
             keep = tuple(name.strip() for name in self.keep_float.text().split(",") if name.strip())
             steps.append(replace(
                 base.step(QuantizeStep) or QuantizeStep(), mode=self.mode.currentData(),
                 observer=self.observer.currentData(), calibration_images=self.calibration.value(), keep_float=keep,
-            ))  # fmt: skip
+            ))
         if not steps:
             raise RecipeError("turn on pruning, fine-tuning or quantization: a recipe needs at least one step")
         if tuple(steps) == base.steps:
@@ -470,7 +470,7 @@ class CompressPanel(QWidget):
             target = recipe.step(TargetStep)
             runtime = target.runtime if target else SearchRuntime.ONNXRUNTIME  # a preset whatever runtime it times in
             index = next((i for i in range(1, self.preset.count())
-                          if self.presets[self.preset.itemData(i)].timed_in(runtime) == recipe), 0)  # fmt: skip
+                          if self.presets[self.preset.itemData(i)].timed_in(runtime) == recipe), 0)
             self.preset.setCurrentIndex(index)
             self._show_mode(target is None)
             shown = target or TargetStep()
@@ -532,7 +532,7 @@ class CompressPanel(QWidget):
         resolution = f" {resolution_text(self._evaluation_images).capitalize()}." if self._evaluation_images else ""
         first = (f" On this computer the first verified answer for this model took {self._first_answer / 60:.1f} "
                  "min (measured by its last search): less time cannot be asked for." if self._first_answer else
-                 " The first search of this model measures how soon it gives a verified answer here.")  # fmt: skip
+                 " The first search of this model measures how soon it gives a verified answer here.")
         self.eta.setText(
             f"Verifies what is nearly free first (int8, smaller inputs), then trains candidates until "
             f"{self._shown_budget:g} min. The best verified model is kept, also if you cancel; if nothing meets "

@@ -52,7 +52,7 @@ TIPS = {
                   "about half of 224 px). Technical: input resolution; BatchNorm statistics are re-estimated.",
     "blocks": "Skip whole blocks of the network (their positions in its feature stack, e.g. 5, 12); a small adaptor "
               "fitted on example images stands in for each. Technical: block dropping (residual blocks only).",
-}  # fmt: skip
+}
 
 GOALS = (("Speed", "latency"), ("File size", "size"), ("Compute (MACs)", "macs"))
 RUNTIME_NAMES = (("ONNX Runtime", "onnxruntime"), ("LiteRT (as the Android bundle runs it)", "litert"),
@@ -69,4 +69,4 @@ WORDS = {
              "qat": "8-bit, retrained for it (QAT)", "fp16": "16-bit (fp16)"},
     "observer": {"minmax": "Smallest to largest value (min–max)", "moving_average": "Running average (moving average)",
                  "histogram": "Best fit to the histogram", "percentile": "Ignoring rare outliers (percentile)"},
-}  # fmt: skip
+}

@@ -29,7 +29,7 @@ TIPS = {
     "train": "Labelled images to fine-tune on after pruning (Imagenette works; labels may be unused with "
              "distillation).",
     "limit": "Accuracy is measured on a fixed random subset of this many images; more is slower and surer.",
-}  # fmt: skip
+}
 
 
 class DataRow(QWidget):
@@ -128,7 +128,7 @@ class DataPanel(QWidget):
         self._problems[role] = [error] if error else [f"{p} — {why}" for p, why in (dataset.skipped if dataset else [])]
         self.problems.setPlainText("\n".join(
             f"{DATA_ROLES[r]}: {line}" for r, lines in self._problems.items() for line in lines
-        ))  # fmt: skip
+        ))
 
 
 SHARED_FOLDERS = {"calib": "imagenet_calib1000", "evaluation": "imagenet_val1300", "train": "imagenette/train"}

@@ -26,13 +26,13 @@ class DeploymentView(QWidget):
         self.variant.setToolTip("The variant to time at each input resolution (frames per second, FPS)")
         self.variant.setWhatsThis("Pick any variant of the project to see how many frames per second (FPS) it runs "
                                   "at 128, 160, 192 and 224 px. Selecting a variant in the Variants tab picks it "
-                                  "here too.")  # fmt: skip
+                                  "here too.")
         self.target = QDoubleSpinBox()
         self.target.setRange(1, 1000)
         self.target.setSuffix(" FPS target")
         self.target.setToolTip("The frame rate your app needs (frames per second, FPS), e.g. 30 for live camera")
         self.target.setWhatsThis("The frame rate the app must reach. The red line on the chart marks it, and the "
-                                 "line under the chart says at which resolutions the variant meets it.")  # fmt: skip
+                                 "line under the chart says at which resolutions the variant meets it.")
         self.measure = QPushButton("Measure at every resolution")
         self.measure.setToolTip("Time the chosen variant at 128, 160, 192 and 224 px, one thread (a job)")
         self.measure.setWhatsThis("Runs a job that times the chosen variant's inference (its latency, as FPS) at "
@@ -94,13 +94,13 @@ class DeploymentView(QWidget):
         self.verdict.clear()
         if row is None or not row.fps_by_resolution:
             self.chart.show_chart_or(NO_VARIANTS if row is None else f"Not measured yet: press “Measure at every "
-                                     f"resolution” to time {row.name} at 128, 160, 192 and 224 px.")  # fmt: skip
+                                     f"resolution” to time {row.name} at 128, 160, 192 and 224 px.")
             return
         sizes, fps = zip(*row.fps_by_resolution, strict=True)
         target = self.target.value()
         self.plot.addItem(pg.BarGraphItem(x=list(sizes), height=list(fps), width=20, brush=SERIES[0]))
         self.plot.addLine(y=target, pen=pg.mkPen(WARNING, width=2), label=f"target {target:g} FPS",
-                          labelOpts={"color": pg.getConfigOption("foreground"), "position": 0.95})  # fmt: skip
+                          labelOpts={"color": pg.getConfigOption("foreground"), "position": 0.95})
         self.chart.show_chart_or("")
         self.verdict.setText(f"{row.name}: " + "; ".join(
             f"{size} px {value:.0f} FPS ({fps_verdict(value, target)})" for size, value in row.fps_by_resolution))

@@ -73,7 +73,7 @@ class ExportActions(Collaborator):
 
         def run(progress: Any) -> Any:  # the bundle comes after, once its artifact's verification is known
             return export_isolated(source, chosen_formats, out_dir, options=options, calib=calib,
-                                   evaluation=evaluation, progress=progress)  # fmt: skip
+                                   evaluation=evaluation, progress=progress)
 
         def done(report: Any) -> None:
             self.panel.show_report(report, out_dir)
@@ -87,7 +87,7 @@ class ExportActions(Collaborator):
                 return
             host.start_job(f"Bundling for {bundle}", lambda progress: add_bundle(bundle, report, source(), out_dir,
                                                                                    progress),
-                             on_success=finished, use=use)  # fmt: skip
+                             on_success=finished, use=use)
 
         def finished(report: Any) -> None:
             self.panel.show_report(report, out_dir)
@@ -100,5 +100,5 @@ class ExportActions(Collaborator):
             self.dialog_parent, "The model was not verified",
             f"{problem[0].upper()}{problem[1:]}.\n\nBuild the {bundle} bundle anyway? Its metadata and report will "
             "say that its model was not verified.",
-        )  # fmt: skip
+        )
         return answer == QMessageBox.StandardButton.Yes

@@ -48,7 +48,7 @@ LAYOUTS = (
      "the channels-last layout (NHWC). Recommended."),
     ("Colour by colour (NCHW)", False, "All the red values, then all the green, then all the blue, as PyTorch "
      "holds images: the channels-first layout (NCHW). The model then starts with a transpose."),
-)  # fmt: skip
+)
 
 
 def _cell(value: object, fmt: str = "") -> str:
@@ -141,7 +141,7 @@ class ExportPanel(QWidget):
         self.details.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.details.setArrowType(Qt.ArrowType.RightArrow)
         self.details.setToolTip("How each file was made: the converters' own notes (exporter and re-quantization "
-                                "details)")  # fmt: skip
+                                "details)")
         self.details.setWhatsThis(
             "Shows what each converter reported while it worked: which exporter wrote the file, how an int8 model "
             "was re-quantized from its float parent (observer, calibration images, activation ranges), deprecation "
@@ -196,7 +196,7 @@ class ExportPanel(QWidget):
                 self.show_source(variant.name, row.speed_headline() if row is not None else "")
             elif state.report is not None:
                 self.source.setText(f"Current model: {escape(state.report.model.card.title)}. Select a variant in "
-                                    "the Variants tab to export it instead.")  # fmt: skip
+                                    "the Variants tab to export it instead.")
 
     def show_source(self, name: str, speed: str) -> None:
         """What is exported: the variant's name, then its speed in LiteRT on this computer (the headline figure)."""
@@ -210,7 +210,7 @@ class ExportPanel(QWidget):
             self.layout_choice.addItem(text, nhwc)
             self.layout_choice.setItemData(self.layout_choice.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.layout_choice.setToolTip("The order in which the model takes the image's numbers: pixel by pixel "
-                                      "(NHWC, as Android bitmaps) or colour by colour (NCHW, as PyTorch)")  # fmt: skip
+                                      "(NHWC, as Android bitmaps) or colour by colour (NCHW, as PyTorch)")
         self.layout_choice.setWhatsThis(
             "The memory layout of the model's input. Android hands out images pixel by pixel (red, green, blue of "
             "one pixel, then the next): channels last, NHWC. PyTorch models take all of one colour first: channels "
@@ -218,7 +218,7 @@ class ExportPanel(QWidget):
         )
         self.int8_io = QCheckBox("8-bit input and output (int8 I/O)")
         self.int8_io.setToolTip("int8 models only: the app passes 8-bit numbers in and reads 8-bit numbers out "
-                                "(int8 I/O) instead of ordinary decimals (float32)")  # fmt: skip
+                                "(int8 I/O) instead of ordinary decimals (float32)")
         self.int8_io.setWhatsThis(
             "An int8 model computes in 8-bit numbers either way. Off (recommended), it takes and returns ordinary "
             "decimal numbers (float32) and converts at its edges itself, so app code is the same as for a float "
@@ -266,7 +266,7 @@ class ExportPanel(QWidget):
         """Export what is chosen, as the Export button does (nothing while the folder cannot be written)."""
         if self.export_button.isEnabled():
                 self.export_requested.emit(self.chosen_formats(), self.chosen_bundle(), self.folder.text().strip(),
-                                       self.chosen_tflite())  # fmt: skip
+                                       self.chosen_tflite())
 
     def _check_folder(self, text: str) -> None:
         """Say what is wrong with the folder as it is typed; an empty one means the project's exports folder."""
@@ -283,7 +283,7 @@ class ExportPanel(QWidget):
     def _open_folder(self) -> None:
         if not QDesktopServices.openUrl(QUrl.fromLocalFile(self.location.text())):
             self.summary.setText(self.summary.text() + "<br>No file manager could be opened: the folder's path "
-                                 "is above, ready to copy.")  # fmt: skip
+                                 "is above, ready to copy.")
 
     def _show_details(self, shown: bool) -> None:
         self.details.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
@@ -301,11 +301,11 @@ class ExportPanel(QWidget):
         images = report.verification_images
         lines = [f"<b>{verified} of {len(results)} files verified</b> on {images.get('n', 0)} images from "
                  f"{escape(str(images.get('dataset', '-')))}: each file's answers against the source model's, in its "
-                 "own runtime."]  # fmt: skip
+                 "own runtime."]
         names = report.source.get("class_names") or []
         if names:  # a wrong label set is visible before shipping
             lines.append(escape(f"{len(names)} class names, in output order: {', '.join(names[:5])}"
-                                + (", …" if len(names) > 5 else "")))  # fmt: skip
+                                + (", …" if len(names) > 5 else "")))
         lines += [escape(f"{FORMATS[r.format].title}: {r.reuse_note}.") for r in results if r.reuse_note]
         self.summary.setText("<br>".join(lines))
         rows = [self._format_row(result) for result in results]
@@ -330,7 +330,7 @@ class ExportPanel(QWidget):
             FORMATS[result.format].title, _verdict(result), _cell(check.get("agreement_top1"), ".1f"),
             _cell(check.get("max_abs_diff"), ".2g"), _cell(check.get("cosine"), ".4f"), _top1(check),
             _cell(check.get("latency_ms"), ".1f"), _cell(result.size_bytes / 1e6, ".2f"), result.path,
-        )  # fmt: skip
+        )
 
     @staticmethod
     def _bundle_row(path: str, results: list[ExportResult]) -> tuple[str, ...]:

@@ -43,7 +43,7 @@ class FrozenColumnTable(QTableView):
         self._place_frozen()
 
     def scrollTo(self, index: QModelIndex | QPersistentModelIndex,
-                 hint: QAbstractItemView.ScrollHint = QAbstractItemView.ScrollHint.EnsureVisible) -> None:  # fmt: skip
+                 hint: QAbstractItemView.ScrollHint = QAbstractItemView.ScrollHint.EnsureVisible) -> None:
         """Vertically as usual; not sideways to the first column, which is always in view over the others."""
         keep = self.horizontalScrollBar().value() if index.column() == 0 else None
         super().scrollTo(index, hint)
@@ -62,7 +62,7 @@ class FrozenColumnTable(QTableView):
     def _place_frozen(self) -> None:
         """Over this view's header and rows, as wide as the first column."""
         self.frozen.setGeometry(self.viewport().x(), self.frameWidth(), self.columnWidth(0),
-                                self.viewport().height() + self.horizontalHeader().height())  # fmt: skip
+                                self.viewport().height() + self.horizontalHeader().height())
 
     def _sort_by_first_column(self) -> None:
         header = self.horizontalHeader()

@@ -35,7 +35,7 @@ class GraphActions(Collaborator):
         variant = project.variant(variant_id)
         return self._graph_job(variant.name, lambda: from_project(project.root, variant_id),
                                lambda: project.path("graphs", variant.id),
-                               ProjectUse(project, frozenset({variant.id})))  # fmt: skip
+                               ProjectUse(project, frozenset({variant.id})))
 
     def show_model_graph(self) -> Job | None:
         host = self.host
@@ -46,19 +46,19 @@ class GraphActions(Collaborator):
         return self._graph_job(model.card.title, lambda: from_model(model), lambda: project.path("graphs", "current"))
 
     def _graph_job(self, title: str, source: Callable[[], Any], folder: Callable[[], Path],
-                   use: ProjectUse | None = None) -> Job:  # fmt: skip
+                   use: ProjectUse | None = None) -> Job:
         """netron reads ONNX best: the graph is an ONNX export of the model (unverified, cached per variant).
         `folder` is the project's graph folder, checked in the job (a link out of the project fails it)."""
 
         def run(progress: Any) -> Any:
             report = export_model(source(), [FORMATS["onnx"]], folder(), options=ExportOptions(latency_runs=0),
-                                  progress=progress)  # fmt: skip
+                                  progress=progress)
             if not report.results[0].path:
                 raise StudioError(report.results[0].verification.get("error", "the ONNX graph could not be written"))
             return Path(report.results[0].path)
 
         return self.host.start_job(f"Drawing the graph of {title}", run,
-                                     on_success=lambda path: self.show_graph_file(path, title), use=use)  # fmt: skip
+                                     on_success=lambda path: self.show_graph_file(path, title), use=use)
 
     def ask_graph_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.dialog_parent, "Show a model graph", "", GRAPH_FILE_FILTER)

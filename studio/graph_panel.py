@@ -140,7 +140,7 @@ class GraphPanel(QWidget):
             ("Selected variant", self.variant_graph_requested, "Draw the graph of the variant selected in the "
              "Variants tab"),
             ("Open a file…", self.file_graph_requested, "Draw the graph of any model file (.onnx, .tflite, .pt2, …)"),
-        ):  # fmt: skip
+        ):
             button = QPushButton(text)
             button.setToolTip(f"{tip}, with netron")
             button.clicked.connect(signal)

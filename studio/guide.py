@@ -55,7 +55,7 @@ def _model_step(state: StudioState, original: VariantRow | None, activity: Activ
         if activity.loading:
             return GuideStep("Your model", StepState.RUNNING, "Loading the model…", "")
         return GuideStep("Your model", StepState.READY, state.error or "No model is loaded yet.", "Choose a model",
-                         Go.MODEL)  # fmt: skip
+                         Go.MODEL)
     card = report.model.card
     macs = report.complexity.macs / 1e6
     size = f"{card.title}: {report.size_bytes / 1e6:.1f} MB, {macs:.0f} million multiply-adds per image"
@@ -67,12 +67,12 @@ def _model_step(state: StudioState, original: VariantRow | None, activity: Activ
         return GuideStep("Your model", StepState.DONE, f"{size}. {measured}.", "See its layers", Go.MODEL)
     if activity.measuring:
         return GuideStep("Your model", StepState.RUNNING, f"{size}. Measuring its speed and accuracy…", "Show progress",
-                         Go.JOBS)  # fmt: skip
+                         Go.JOBS)
     if state.dataset("evaluation") is None:
         return GuideStep("Your model", StepState.NEEDS_DATA, f"{size}. Its accuracy needs labelled images to measure "
-                         "on.", "Choose images", Go.DATA)  # fmt: skip
+                         "on.", "Choose images", Go.DATA)
     return GuideStep("Your model", StepState.READY, f"{size}. Speed and accuracy not measured yet.",
-                     "Measure speed and accuracy", Go.MEASURE)  # fmt: skip
+                     "Measure speed and accuracy", Go.MEASURE)
 
 
 def _compress_step(state: StudioState, children: Sequence[VariantRow], activity: Activity) -> GuideStep:
@@ -86,18 +86,18 @@ def _compress_step(state: StudioState, children: Sequence[VariantRow], activity:
         what = "already quantized" if card.quantization is not None else "not a MobileNet the studio can rebuild"
         return GuideStep(title, StepState.ATTENTION, f"{card.title} is {what}: it can be measured, exported and "
                          "drawn, but not made smaller. To compress it, open its float weights (a state_dict).",
-                         "Choose a model", Go.MODEL)  # fmt: skip
+                         "Choose a model", Go.MODEL)
     missing = [what for role, what in (("calib", "example images"), ("evaluation", "labelled images"))
-               if state.dataset(role) is None]  # fmt: skip
+               if state.dataset(role) is None]
     if missing:
         return GuideStep(title, StepState.NEEDS_DATA, f"This needs {' and '.join(missing)} (Data tab).",
-                         "Choose images", Go.DATA)  # fmt: skip
+                         "Choose images", Go.DATA)
     if children:
         best = next((row for row in children if row.search == "chosen"), children[-1])
         return GuideStep(title, StepState.DONE, f"Made {_versions(len(children))} smaller or faster; the latest "
-                         f"pick: {best.name} ({_gains(best)}).", "Try another target", Go.COMPRESS)  # fmt: skip
+                         f"pick: {best.name} ({_gains(best)}).", "Try another target", Go.COMPRESS)
     return GuideStep(title, StepState.READY, "Say what matters (speed or size) and how much accuracy you can lose; "
-                     "the studio searches for the best model.", "Make it smaller or faster", Go.COMPRESS)  # fmt: skip
+                     "the studio searches for the best model.", "Make it smaller or faster", Go.COMPRESS)
 
 
 def _versions(count: int) -> str:
@@ -118,10 +118,10 @@ def _gains(row: VariantRow) -> str:
 def _compare_step(children: Sequence[VariantRow]) -> GuideStep:
     if not children:
         return GuideStep("Compare", StepState.WAITING, "After step 2: every version side by side with the original.",
-                         "")  # fmt: skip
+                         "")
     versions = _versions(len(children)).capitalize()
     return GuideStep("Compare", StepState.READY, f"{versions} against the original: size, speed and accuracy, with "
-                     "how sure each figure is.", "Compare them", Go.COMPARE)  # fmt: skip
+                     "how sure each figure is.", "Compare them", Go.COMPARE)
 
 
 def _export_step(state: StudioState, activity: Activity) -> GuideStep:
@@ -131,9 +131,9 @@ def _export_step(state: StudioState, activity: Activity) -> GuideStep:
     if activity.bundle:
         return GuideStep(title, StepState.DONE, f"Saved {activity.bundle}.", "Export again", Go.EXPORT)
     chosen = state.project.variant(state.selected_variant).name if state.project and state.selected_variant else (
-        state.report.model.card.title if state.report else "")  # fmt: skip
+        state.report.model.card.title if state.report else "")
     return GuideStep(title, StepState.READY, f"An app bundle of {chosen}: the model checked in its phone runtime, "
-                     "its labels and code to paste.", "Export for Android / iOS", Go.EXPORT)  # fmt: skip
+                     "its labels and code to paste.", "Export for Android / iOS", Go.EXPORT)
 
 
 def guide_steps(state: StudioState, rows: Sequence[VariantRow], activity: Activity) -> tuple[GuideStep, ...]:
@@ -141,4 +141,4 @@ def guide_steps(state: StudioState, rows: Sequence[VariantRow], activity: Activi
     original = next((row for row in rows if row.id == state.model_variant), None)
     children = [row for row in rows if original is not None and row.parent == original.id]
     return (_model_step(state, original, activity), _compress_step(state, children, activity),
-            _compare_step(children), _export_step(state, activity))  # fmt: skip
+            _compare_step(children), _export_step(state, activity))

@@ -19,7 +19,7 @@ class OutlinedIndicatorStyle(QProxyStyle):
         self.outline = outline
 
     def drawPrimitive(self, element: QStyle.PrimitiveElement, option: QStyleOption, painter: QPainter,
-                      widget: QWidget | None = None) -> None:  # fmt: skip
+                      widget: QWidget | None = None) -> None:
         super().drawPrimitive(element, option, painter, widget)
         state = option.state
         keyboard_focus = state & QStyle.StateFlag.State_HasFocus and state & QStyle.StateFlag.State_KeyboardFocusChange

@@ -19,7 +19,7 @@ class JobStatus(QObject):
     announced = Signal(str)  # the end of a long job, as announced
 
     def __init__(self, window: QMainWindow, runner: JobRunner, jobs_panel: JobsPanel,
-                 left_behind: Callable[[Job], str]) -> None:  # fmt: skip
+                 left_behind: Callable[[Job], str]) -> None:
         """`left_behind(job)`: the name of the closed project a finished job's result went to, else ''."""
         super().__init__(window)  # the window is reached as the Qt parent: no Python reference cycle
         self.runner, self.jobs_panel, self.left_behind = runner, jobs_panel, left_behind

@@ -86,7 +86,7 @@ class JobsPanel(QWidget):
         cancel.setToolTip("Stop this job, or take it off the queue if it has not started; finished results are kept")
         cancel.setWhatsThis("Cancels this job: a running job stops at its next checkpoint, a queued one never starts. "
                             "Results already stored stay. Jobs that have ended have nothing to cancel and lose "
-                            "this button.")  # fmt: skip
+                            "this button.")
         cancel.clicked.connect(job.cancel)
         self.table.setCellWidget(row, CANCEL_COLUMN, cancel)
         self.table.scrollToItem(title)

@@ -67,5 +67,5 @@ class LayerTableModel(ColumnTableModel):
         values = (
             layer.name, layer.kind, layer.in_channels, layer.out_channels, layer.kernel, layer.stride,
             f"{layer.output_hw[0]}×{layer.output_hw[1]}", f"{layer.params:,}", _millions(layer.macs), f"{share:.1f}%",
-        )  # fmt: skip
+        )
         return str(values[column])

@@ -131,7 +131,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tab_pages = dict(zip(Tab, (self.start_view, self.model_tab, self.data_panel, self.compress_panel,
                                         self.jobs_panel, self.variants_panel, self.compare_panel, self.graph_panel,
-                                        self.export_panel), strict=True))  # fmt: skip
+                                        self.export_panel), strict=True))
         for tab, page in self.tab_pages.items():
             self.tabs.addTab(page, tab.title)
         self.setCentralWidget(self.tabs)
@@ -147,7 +147,7 @@ class MainWindow(QMainWindow):
         # Every view redraws itself from the state when it changes; the window keeps the settings and the opened
         # folders in step with it.
         for view in (self.view, self.model_settings, self.data_panel, self.compress_panel, self.variants_panel,
-                     self.compare_panel, self.export_panel, self.start):  # fmt: skip
+                     self.compare_panel, self.export_panel, self.start):
             view.follow(self.state)
         self.state.changed.connect(self._state_changed)
         self.projects.open_remembered()
@@ -208,7 +208,7 @@ class MainWindow(QMainWindow):
         self.graph_panel.variant_graph_requested.connect(
             lambda: self.graphs.show_variant_graph(self.state.selected_variant) if self.state.selected_variant
             else self.show_problem("Select a variant in the Variants tab first.")
-        )  # fmt: skip
+        )
         self.graph_panel.model_graph_requested.connect(self.graphs.show_model_graph)
         self.graph_panel.file_graph_requested.connect(self.graphs.ask_graph_file)
         self.export_panel.export_requested.connect(self.exports.export)
@@ -260,7 +260,7 @@ class MainWindow(QMainWindow):
     # Jobs ----------------------------------------------------------------------------------------
     def start_job(self, title: str, fn: Callable[..., Any], *args: Any, on_success: Callable[[Any], None],
                use: ProjectUse | None = None, budget_s: float | None = None, partial_keyword: str | None = None,
-               **kwargs: Any) -> Job:  # fmt: skip
+               **kwargs: Any) -> Job:
         """Run `fn` as a job; one that reads or writes a project says what in `use` (see ProjectActions.bind)."""
         job = self.runner.start(title, fn, *args, budget_s=budget_s, partial_keyword=partial_keyword, **kwargs)
         if use is None:
@@ -294,7 +294,7 @@ class MainWindow(QMainWindow):
             return
         self.assign("report", replace(report, model=named), "Take the class names from the folders")
         self.statusBar().showMessage(f"{note[0].upper()}{note[1:].split('; give')[0]} (Edit › Undo keeps the "
-                                     "model's own)")  # fmt: skip
+                                     "model's own)")
 
     def _show_settings_problem(self, text: str) -> None:
         self.show_problem(text, title="Cannot use these settings")
@@ -366,7 +366,7 @@ class MainWindow(QMainWindow):
         classes = self.state.report.model.card.num_classes if self.state.report else 1000
         self.state.reading |= {role}
         job = self.runner.start(f"Reading {DATA_ROLES[role].lower()}",
-                                lambda progress: open_dataset(folder, num_classes=classes))  # fmt: skip
+                                lambda progress: open_dataset(folder, num_classes=classes))
 
         def opened(dataset: Any) -> None:
             if self.state.folders.folder(role) == folder:  # not replaced while it was read
@@ -379,7 +379,7 @@ class MainWindow(QMainWindow):
             self._data_read(role, None, message)
             self.show_problem(f"{DATA_ROLES[role]}: {message}. Choose a folder of .jpg or .png images; labelled "
                               "images need one sub-folder per class or a labels.csv (Help › User guide).", details,
-                              title="No images in this folder")  # fmt: skip
+                              title="No images in this folder")
 
         job.succeeded.connect(opened)
         job.failed.connect(failed)
@@ -393,13 +393,13 @@ class MainWindow(QMainWindow):
             state.with_dataset(role, dataset)
             state.reading -= {role}
             state.data_problems = {**{r: p for r, p in state.data_problems.items() if r != role},
-                                   **({role: problem} if problem else {})}  # fmt: skip
+                                   **({role: problem} if problem else {})}
 
     # Loading -----------------------------------------------------------------------------------
     def load_zoo(self, choice: ZooChoice) -> Job:
         self.state.choice = choice
         return self._start_load(f"Loading {choice.spec}", str(choice.spec), inspect_model, str(choice.spec),
-                                choice.weights)  # fmt: skip
+                                choice.weights)
 
     def load_file(self, path: str | Path, trusted: bool = False) -> Job:
         """Open a model file; one that would run code when loaded is opened only after the user trusts it."""
@@ -417,7 +417,7 @@ class MainWindow(QMainWindow):
             "a MobileNet is kept as plain weights (a state_dict), so it never needs trusting again.\n\n"
             f"What was found: {reason}",
             QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
-        )  # fmt: skip
+        )
         return answer == QMessageBox.StandardButton.Open
 
     def ask_open_file(self) -> None:
@@ -436,7 +436,7 @@ class MainWindow(QMainWindow):
         self.status_text.setText(f"Weights folder: {folder}")
 
     def _start_load(self, title: str, name: str, load: Callable[..., ModelReport | NeedsTrust], *args: Any,
-                    variant: tuple[Project, str] | None = None) -> Job:  # fmt: skip
+                    variant: tuple[Project, str] | None = None) -> Job:
         """Load `name` as the current model; `variant`: the (project, variant id) it is stored as."""
         if self.current_load is not None and self.current_load.running:
             self.current_load.cancel()
@@ -449,7 +449,7 @@ class MainWindow(QMainWindow):
         else:
             project, variant_id = variant
             self.projects.bind(job, ProjectUse(project, frozenset({variant_id})),
-                               lambda report: self._on_loaded(report, variant_id))  # fmt: skip
+                               lambda report: self._on_loaded(report, variant_id))
         job.failed.connect(lambda message, details: self._on_load_failed(name, message, details))
         return job
 
@@ -528,7 +528,7 @@ class MainWindow(QMainWindow):
         missing = self.state.missing_data()
         if missing:
             self.show_problem(f"This needs {' and '.join(missing)}: choose the folder in the Data tab.",
-                              title="Missing images")  # fmt: skip
+                              title="Missing images")
             return None
         project, parent = self.ensure_project(), self.state.model_variant
         target = recipe.step(TargetStep)
@@ -562,7 +562,7 @@ class MainWindow(QMainWindow):
                           on_success=stored, use=ProjectUse(project, frozenset({parent} if parent else ()),
                                                             stores_parent=parent is None),
                           budget_s=60 * target.budget_minutes if target else None,
-                          partial_keyword="on_candidate" if target else None)  # fmt: skip
+                          partial_keyword="on_candidate" if target else None)
         job.partial.connect(self.compress_panel.search_chart.add_candidate)
         self.start.track(job, "compressing")
         return job

@@ -65,7 +65,7 @@ class MeasureActions(Collaborator):
         self.host.state.variants_changed()
         if result.skipped:
             self.host.show_problem("Some variants could not be re-measured:\n" + "\n".join(result.skipped),
-                                     title="Re-measured, with gaps")  # fmt: skip
+                                     title="Re-measured, with gaps")
 
     def measure_deployment(self, variant_id: str) -> Job:
         return self._remeasure("Measuring FPS of", variant_id, resolutions=DEPLOYMENT_RESOLUTIONS, latency_runs=20)

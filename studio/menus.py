@@ -60,7 +60,7 @@ def build_menus(host: MenuHost) -> dict[str, QAction]:
     add_action(file_menu, file_menu, "&Open model…", host.ask_open_file, QKeySequence.StandardKey.Open)
     file_menu.addMenu(host.recent_models_menu())
     add_action(file_menu, file_menu, "Set &weights folder…", host.ask_weights_folder,
-               tip="A folder of pretrained weight files the zoo should use")  # fmt: skip
+               tip="A folder of pretrained weight files the zoo should use")
     file_menu.addSeparator()
     add_action(file_menu, file_menu, "&Quit", host.close, QKeySequence.StandardKey.Quit)
     edit_menu = bar.addMenu("&Edit")
@@ -94,5 +94,5 @@ def build_menus(host: MenuHost) -> dict[str, QAction]:
     help_menu.addSeparator()
     add_action(help_menu, help_menu, "&About", lambda: QMessageBox.about(
         bar.window(), "About", f"MobileNet Compression Studio {__version__}\nEvery number shown is measured on this "
-        "machine; compression runs in the background."))  # fmt: skip
+        "machine; compression runs in the background."))
     return theme_actions

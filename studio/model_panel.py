@@ -186,7 +186,7 @@ class ModelView(QWidget):
         else:
             self.banner.setProperty("kind", "warning")
             self.banner.setText("Untrained (random init): accuracy will be at chance. Load pretrained weights or a "
-                                "checkpoint before compressing.")  # fmt: skip
+                                "checkpoint before compressing.")
             self._restyle_banner()
         rows = [
             ("Model", str(card.spec) if card.spec else card.format),

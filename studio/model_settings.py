@@ -41,7 +41,7 @@ class ModelSettings(QGroupBox):
         for choice in Normalization:
             self.normalization.addItem(choice.label, choice)
         self.normalization.setToolTip("How pixels were scaled when the model was trained. A model trained in [−1, 1] "
-                                      "and fed ImageNet's mean and std scores far lower than it should.")  # fmt: skip
+                                      "and fed ImageNet's mean and std scores far lower than it should.")
         self.normalization.activated.connect(
             lambda _: self.normalization_chosen.emit(self.normalization.currentData()))
         self.crop = QDoubleSpinBox()
@@ -49,11 +49,11 @@ class ModelSettings(QGroupBox):
         self.crop.setSingleStep(0.025)
         self.crop.setDecimals(3)
         self.crop.setToolTip("The share of the resized image kept by the centre crop (1.0: no crop; torchvision's "
-                             "ImageNet models: 0.875)")  # fmt: skip
+                             "ImageNet models: 0.875)")
         self.crop.editingFinished.connect(self._on_crop)
         self.names = QListWidget()
         self.names.setToolTip("The class names in the model's output order: double-click a name to edit it. They "
-                              "go into every export: labels.txt, TFLite, ONNX and Core ML metadata.")  # fmt: skip
+                              "go into every export: labels.txt, TFLite, ONNX and Core ML metadata.")
         self.names.itemChanged.connect(self._on_name_edited)
         self.names_summary = QLabel()
         self.names_summary.setWordWrap(True)
@@ -113,7 +113,7 @@ class ModelSettings(QGroupBox):
                 self.names.addItem(item)
             first = ", ".join(card.class_names[:3]) + (", …" if len(card.class_names) > 3 else "")
             self.names_summary.setText(f"{card.num_classes} classes: {first}" if card.class_names else
-                                       f"{card.num_classes} classes, not named yet")  # fmt: skip
+                                       f"{card.num_classes} classes, not named yet")
         finally:
             self._drawing = False
 

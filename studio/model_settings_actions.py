@@ -19,7 +19,7 @@ Assign = Callable[[str, Any, str], None]  # field, value, undo text
 
 class ModelSettingsActions:
     def __init__(self, panel: ModelSettings, state: StudioState, assign: Assign, show_problem: Callable[[str], None],
-                 ask_labels_file: Callable[[], str]) -> None:  # fmt: skip
+                 ask_labels_file: Callable[[], str]) -> None:
         self.panel, self.state, self.assign = panel, state, assign
         self.show_problem, self.ask_labels_file = show_problem, ask_labels_file
         panel.normalization_chosen.connect(self.set_normalization)
@@ -71,13 +71,13 @@ class ModelSettingsActions:
         if report is None:
             return
         found = labelled_names(report.model.card.num_classes,
-                               [self.state.dataset(role) for role in ("evaluation", "train", "calib")])  # fmt: skip
+                               [self.state.dataset(role) for role in ("evaluation", "train", "calib")])
         if found is not None:
             names, dataset = found
             self._change("Take the class names from the folder", _named(names, str(dataset.root)))
             return
         self.show_problem(f"No open labelled folder has one sub-folder for each of the model's "
-                          f"{report.model.card.num_classes} classes (Data tab).")  # fmt: skip
+                          f"{report.model.card.num_classes} classes (Data tab).")
 
 def _named(names: tuple[str, ...], source: str) -> Callable[[LoadedModel], LoadedModel]:
     return lambda model: with_class_names(model, tuple(names), source)

@@ -49,11 +49,11 @@ class ProjectActions(Collaborator):
 
     def add_to_menu(self, menu: QMenu) -> None:
         add_action(self, menu, "&New project…", self.ask_new_project, QKeySequence.StandardKey.New,
-                   "Start an empty project folder for variants")  # fmt: skip
+                   "Start an empty project folder for variants")
         add_action(self, menu, "Open &project…", self.ask_open_project, "Ctrl+Shift+O")
         menu.addMenu(self.recent_menu)
         add_action(self, menu, "&Save project as…", self.ask_save_project_as, QKeySequence.StandardKey.SaveAs,
-                   "Copy the project to another folder and continue there")  # fmt: skip
+                   "Copy the project to another folder and continue there")
         self._refresh_recent()
 
     # Opening and saving ------------------------------------------------------------------------
@@ -114,7 +114,7 @@ class ProjectActions(Collaborator):
 
     def ask_new_project(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.dialog_parent, "An empty folder for the new project",
-                                                  str(projects_dir()))  # fmt: skip
+                                                  str(projects_dir()))
         if folder:
             try:
                 self.set_project(Project.create(folder))
@@ -133,14 +133,14 @@ class ProjectActions(Collaborator):
         target = Path(folder).expanduser()
         if target.exists():
             self.host.show_problem(f"{target} already exists; choose a new folder name",
-                                     title="Cannot save the project")  # fmt: skip
+                                     title="Cannot save the project")
             return
         try:
             shutil.copytree(project.root, target, ignore=shutil.ignore_patterns("checkpoints", ".incoming-*"))
         except OSError as exc:
             shutil.rmtree(target, ignore_errors=True)
             self.host.show_problem(f"Cannot copy the project to {target}: {exc.strerror or exc}",
-                                     title="Cannot save the project")  # fmt: skip
+                                     title="Cannot save the project")
             return
         self.open_project(str(target))
 
@@ -175,7 +175,7 @@ class ProjectActions(Collaborator):
             return
         name = project.variant(variant_id).name
         answer = QMessageBox.question(self.dialog_parent, "Delete variant",
-                                      f"Delete {name} and its files? This cannot be undone.")  # fmt: skip
+                                      f"Delete {name} and its files? This cannot be undone.")
         if answer == QMessageBox.StandardButton.Yes:
             self.delete_variant(variant_id)
 
@@ -237,5 +237,5 @@ class ProjectActions(Collaborator):
         if job is None:
             return False
         self.host.show_problem(f"{variant.name} is being used by the job '{job.title}'; wait for it to finish "
-                                 f"or cancel it, then {verb} it", title=f"Cannot {verb}")  # fmt: skip
+                                 f"or cancel it, then {verb} it", title=f"Cannot {verb}")
         return True

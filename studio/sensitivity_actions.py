@@ -41,10 +41,10 @@ class SensitivityActions(Collaborator):
         prune, quantize = host.state.recipe.step(PruneStep), host.state.recipe.step(QuantizeStep)
         # Probe what the recipe does: pruning probes for a prune step, int8 probes for static quantization.
         techniques = tuple(name for name, used in (("prune", prune is not None), ("quantize", _static_int8(quantize)))
-                           if used) or ("prune", "quantize")  # fmt: skip
+                           if used) or ("prune", "quantize")
         return host.start_job("Analyzing sensitivity", analyze_sensitivity, model, evaluation,
                                 techniques=techniques, calib=host.state.dataset("calib"), images=SENSITIVITY_IMAGES,
-                                prune_settings=prune, on_success=self.panel.show_sensitivity)  # fmt: skip
+                                prune_settings=prune, on_success=self.panel.show_sensitivity)
 
     def apply_suggestion(self, macs_fraction: float) -> Job | None:
         host = self.host
@@ -64,4 +64,4 @@ class SensitivityActions(Collaborator):
 
         return host.start_job("Suggesting per-layer ratios", suggest_pruning, model, report,
                                 macs_fraction=macs_fraction, threads=host.threads,
-                                on_success=apply)  # fmt: skip
+                                on_success=apply)

@@ -21,12 +21,12 @@ if TYPE_CHECKING:
     from studio.state import StudioState
 
 TAB_OF_STEP = {Go.MODEL: Tab.MODEL, Go.DATA: Tab.DATA, Go.COMPRESS: Tab.COMPRESS, Go.JOBS: Tab.JOBS,
-               Go.COMPARE: Tab.COMPARE, Go.EXPORT: Tab.EXPORT}  # fmt: skip
+               Go.COMPARE: Tab.COMPARE, Go.EXPORT: Tab.EXPORT}
 
 
 class StartActions(Collaborator):
     def __init__(self, host: QWidget, view: StartView, compress_panel: CompressPanel, export_panel: ExportPanel
-                 ) -> None:  # fmt: skip
+                 ) -> None:
         super().__init__(host)
         self.view, self.compress_panel, self.export_panel = view, compress_panel, export_panel
         self.steps: tuple[GuideStep, ...] = ()

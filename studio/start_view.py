@@ -10,7 +10,7 @@ from studio.guide import GuideStep, StepState
 
 BADGE_WORDS = {StepState.DONE: "Done", StepState.READY: "Ready", StepState.RUNNING: "Working…",
                StepState.NEEDS_DATA: "Needs images", StepState.ATTENTION: "Check this",
-               StepState.WAITING: "Not yet"}  # fmt: skip
+               StepState.WAITING: "Not yet"}
 
 
 class StepCard(QFrame):
@@ -63,7 +63,7 @@ class StartView(QWidget):
         heading = QLabel("Make a MobileNet smaller and faster, then put it in your app")
         heading.setObjectName("modelTitle")
         intro = QLabel("Four steps; each says what it needs. Every figure is measured on this computer, "
-                       "on your images.")  # fmt: skip
+                       "on your images.")
         intro.setWordWrap(True)
         self.cards = [StepCard(number) for number in range(1, 5)]
         self.layers_link = QLabel('<a href="#">Show the model\'s layers</a> (Model tab)')

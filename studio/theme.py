@@ -29,7 +29,7 @@ PALETTES: dict[str, dict[QPalette.ColorRole, str]] = {
         Role.HighlightedText: "#ffffff", Role.ToolTipBase: "#2b2e34", Role.ToolTipText: "#e6e6e6",
         Role.PlaceholderText: "#9aa0a8", Role.Link: "#6ea8fe", Role.LinkVisited: "#c58af9",
     },
-}  # fmt: skip
+}
 THEMES = tuple(PALETTES)
 
 # Disabled controls: visibly dimmer than enabled ones, yet still readable.
@@ -56,7 +56,7 @@ BANNERS = {"warning": ("#fff4ce", "#5c4400", "#e0c060"), "error": ("#fde7e9", "#
 BADGES = {
     "done": ("#dcf5e3", "#14532d"), "ready": ("#dbeafe", "#1e3a8a"), "running": ("#e5e7eb", "#374151"),
     "waiting": ("#e5e7eb", "#374151"), "needs_data": ("#fff4ce", "#5c4400"), "attention": ("#fde7e9", "#8a1020"),
-}  # fmt: skip
+}
 
 
 def _style(name: str) -> str:
@@ -78,7 +78,7 @@ def _style(name: str) -> str:
         "QLabel#dropOverlay { font-size: 16pt; font-weight: 600; border: 3px dashed; border-radius: 8px; }",
         *(f'QLabel#dropOverlay[kind="{kind}"] {{ background: {BADGES[badge][0]}; color: {BADGES[badge][1]}; }}'
           for kind, badge in (("accepted", "ready"), ("refused", "attention"))),
-    ])  # fmt: skip
+    ])
 
 
 def palette(name: str) -> QPalette:

@@ -74,7 +74,7 @@ COLUMNS: tuple[tuple[str, str, Callable[[VariantRow], str], Callable[[VariantRow
     ("Top-1", "Top-1 accuracy, ± half the width of its 95 % confidence interval, and the number of images it was "
      "measured on", lambda r: r.top1_text(), lambda r: r.top1),
     ("Top-5", "Top-5 accuracy", lambda r: _number(r.top5, ".1f"), lambda r: r.top5),
-)  # fmt: skip
+)
 
 
 class VariantTableModel(ColumnTableModel):
@@ -121,7 +121,7 @@ class VariantTableModel(ColumnTableModel):
         key = COLUMNS[column][3]
         missing = [r for r in self.rows if key(r) is None]
         present = sorted((r for r in self.rows if key(r) is not None), key=key,
-                         reverse=order == Qt.SortOrder.DescendingOrder)  # fmt: skip
+                         reverse=order == Qt.SortOrder.DescendingOrder)
         self.set_rows(present + missing)  # unmeasured rows last either way
 
 
@@ -150,7 +150,7 @@ class VariantsPanel(QWidget):
         self.table.setWhatsThis("Every variant of the project with its measured figures, one row each. The name "
                                 "column stays in place while you scroll sideways; the paired figures (Δ top-1 and "
                                 "latency against the original) come right after it. Click a header to sort; "
-                                "double-click a name to rename.")  # fmt: skip
+                                "double-click a name to rename.")
         self.table.frozen.setWhatsThis(self.table.whatsThis())
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
@@ -158,11 +158,11 @@ class VariantsPanel(QWidget):
         for runtime, title in RUNTIME_TITLES.items():
             self.runtime.addItem(title, runtime)
         self.runtime.setToolTip("Which runtime's latency the table and the Compare tab show: each variant timed in "
-                                "turn with its original in that runtime (Re-measure all)")  # fmt: skip
+                                "turn with its original in that runtime (Re-measure all)")
         self.remeasure_all = QPushButton("Re-measure all")
         self.remeasure_all.setToolTip("One job: time every variant in turn with its original in the chosen runtime "
                                       "and, with labelled evaluation images (Data tab), score all of them on the "
-                                      "same images, so that every comparison is paired")  # fmt: skip
+                                      "same images, so that every comparison is paired")
         self.remeasure_all.setEnabled(False)
         self.runtime.currentIndexChanged.connect(lambda _: self.runtime_changed.emit(self.runtime.currentData()))
         self.remeasure_all.clicked.connect(self.remeasure_all_requested)
@@ -250,7 +250,7 @@ class VariantsPanel(QWidget):
         recipes = {v.id: v.recipe.get("name", "") for v in (state.project.variants if state.project else [])}
         self.show_lineages([(v.id, v.name) for v in state.originals()], shown)
         self.show_rows([] if shown is None else in_lineage(state.rows(), shown or None), recipes,
-                       state.selected_variant)  # fmt: skip
+                       state.selected_variant)
 
     def show_lineages(self, originals: Sequence[tuple[str, str]], shown: str | None) -> None:
         """The selector: each original's lineage (id, name), then every model; `shown` picked ("" for every model;

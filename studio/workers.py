@@ -142,7 +142,7 @@ class Job(QObject):
 
 class _Task(QRunnable):
     def __init__(self, job: Job, fn: Callable[..., Any], threads: int, args: tuple, kwargs: dict,
-                 partial_keyword: str | None) -> None:  # fmt: skip
+                 partial_keyword: str | None) -> None:
         super().__init__()
         self.setAutoDelete(True)
         self.job, self.fn, self.threads, self.args, self.kwargs = job, fn, threads, args, kwargs
@@ -215,7 +215,7 @@ class JobRunner(QObject):
         self.jobs: list[Job] = []
 
     def start(self, title: str, fn: Callable[..., Any], *args: Any, budget_s: float | None = None,
-              partial_keyword: str | None = None, **kwargs: Any) -> Job:  # fmt: skip
+              partial_keyword: str | None = None, **kwargs: Any) -> Job:
         """Queue `fn(*args, progress=..., **kwargs)`. `budget_s`: the job keeps to this time, so its ETA is known
         before it starts; `partial_keyword`: the keyword argument through which `fn` reports partial results."""
         job = Job(title, self, budget_s)

@@ -36,19 +36,19 @@ def copy_images(source: Path, target: Path, count: int) -> list[Path]:
 
 
 def scored_variant(vid: str, parent: str | None, hits: str, predicted: list[int], images: str = "val-a",
-                   ratio: tuple[float, float, float] | None = None, size: float = 3.9) -> Variant:  # fmt: skip
+                   ratio: tuple[float, float, float] | None = None, size: float = 3.9) -> Variant:
     """A variant as a project stores it, with per-image answers on `images` and, optionally, a paired latency
     ratio (ratio, low, high) against `fp32` in torch."""
     top1 = 100.0 * hits.count("1") / len(hits)
     accuracy = {"top1": top1, "top5": 90.0, "n": len(hits), "top1_ci95": [top1 - 5, top1 + 5], "images_id": images,
-                "per_image": {"hits": hits, "predicted": predicted}}  # fmt: skip
+                "per_image": {"hits": hits, "predicted": predicted}}
     metrics: dict = {"size_bytes": size * 1e6, "macs": 300e6, "params": 3.5e6, "accuracy": accuracy,
-                     "latency": {"median_ms": 10.0, "p90_ms": 12.0, "cv": 0.05}}  # fmt: skip
+                     "latency": {"median_ms": 10.0, "p90_ms": 12.0, "cv": 0.05}}
     variant = Variant(vid, vid, "model.pt", "state_dict", None, WeightsInfo("untrained", "untrained"), parent=parent,
-                      metrics=metrics)  # fmt: skip
+                      metrics=metrics)
     if ratio is not None:
         variant.metrics["paired_latency"] = {"torch": {"ratio": ratio[0], "ratio_ci95": [ratio[1], ratio[2]],
-                                                       "noisy": False, "against": "fp32"}}  # fmt: skip
+                                                       "noisy": False, "against": "fp32"}}
     return variant
 
 

@@ -61,7 +61,7 @@ def apply_recipe(
         elif isinstance(step, FinetuneStep):
             assert train is not None
             tuned = finetune(current, step, train=train, teacher=model, checkpoint_dir=checkpoint_dir,
-                             progress=step_progress)  # fmt: skip
+                             progress=step_progress)
             current, applied.reports[index] = tuned.model, tuned.report.to_dict()
         else:
             assert isinstance(step, QuantizeStep)
@@ -69,9 +69,9 @@ def apply_recipe(
                 applied.float_model, applied.float_timings = current, list(applied.timings)
             applied.float_module = current.module
             current = quantize(current, step, calib=calib, train=train, checkpoint_dir=checkpoint_dir,
-                               progress=step_progress)  # fmt: skip
+                               progress=step_progress)
         applied.timings.append({"step": step.TYPE, "seconds": round(time.perf_counter() - step_started, 2),
-                                **applied.reports.get(index, {})})  # fmt: skip
+                                **applied.reports.get(index, {})})
     if current.card.quantization is None:
         applied.float_module = current.module
     applied.model = current
@@ -79,13 +79,13 @@ def apply_recipe(
     for made in (applied.model, applied.float_model):
         if made is not None and made is not model:
             made.card = replace(made.card, class_names=model.card.class_names, mean=model.card.mean,
-                                std=model.card.std)  # fmt: skip
+                                std=model.card.std)
     return applied
 
 
 def _pruned(current: LoadedModel, step: PruneStep, following: Step | None, teacher: LoadedModel,
             calib: ImageDataset | None, train: ImageDataset | None, applied: Applied,
-            progress: Progress) -> LoadedModel:  # fmt: skip
+            progress: Progress) -> LoadedModel:
     """Prune in the step's rounds, fine-tuning between them when a fine-tune step follows."""
     rounds = _iterative_prune(step)
     for round_index, single in enumerate(rounds):
@@ -111,6 +111,6 @@ def _iterative_prune(step: PruneStep) -> list[PruneStep]:
     single = replace(
         step, ratio=per_step(step.ratio), iterations=1,
         layer_ratios={k: per_step(v) for k, v in step.layer_ratios.items()},
-    )  # fmt: skip
+    )
     return [single] * step.iterations
 

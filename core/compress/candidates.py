@@ -47,7 +47,7 @@ class Candidate:
         return tuple(steps)
 
     def build(self, parent: LoadedModel, calib: ImageDataset, progress: Progress | None = None,
-              fit_images: int = FIT_IMAGES) -> LoadedModel:  # fmt: skip
+              fit_images: int = FIT_IMAGES) -> LoadedModel:
         """The candidate model, untrained: adaptors and pruning compensation fitted on `calib`."""
         progress = progress or silent()
         model = parent
@@ -81,4 +81,4 @@ class Scored:
     def to_dict(self) -> dict[str, Any]:
         return {**self.candidate.to_dict(), "label": self.candidate.label(), "kl": round(self.kl, 4),
                 "agreement": round(self.agreement, 2), "macs": self.macs, "params": self.params,
-                "latency_ratio": None if self.latency_ratio is None else round(self.latency_ratio, 4)}  # fmt: skip
+                "latency_ratio": None if self.latency_ratio is None else round(self.latency_ratio, 4)}

@@ -102,7 +102,7 @@ class LiveSource:
     """Fresh random views every epoch; the teacher runs on every batch."""
 
     def __init__(self, train: ImageDataset, teacher: nn.Module | None, views: Views, batch_size: int,
-                 device: torch.device, seed: int) -> None:  # fmt: skip
+                 device: torch.device, seed: int) -> None:
         self.train, self.teacher, self.views = train, teacher, views
         self.batch_size, self.device, self.seed = batch_size, device, seed
         self.steps_per_epoch = max(1, len(train) // batch_size)
@@ -127,7 +127,7 @@ class CachedSource:
     """A fixed set of views and the teacher's outputs on them, made once; epochs draw from it."""
 
     def __init__(self, train: ImageDataset, teacher: nn.Module, views: Views, batch_size: int, device: torch.device,
-                 seed: int, views_per_image: int, balance: bool, progress: Progress) -> None:  # fmt: skip
+                 seed: int, views_per_image: int, balance: bool, progress: Progress) -> None:
         self.batch_size, self.device, self.seed, self.balance = batch_size, device, seed, balance
         images: list[torch.Tensor] = []
         labels: list[torch.Tensor] = []
@@ -171,7 +171,7 @@ class CachedSource:
                 self.images[chosen].float().to(self.device), self.labels[chosen].to(self.device),
                 self.logits[chosen].float().to(self.device),
                 self.features[chosen].float().to(self.device) if self.features is not None else None,
-            )  # fmt: skip
+            )
 
 
 def _class_mix(classes: torch.Tensor, weights: torch.Tensor) -> dict[str, Any]:

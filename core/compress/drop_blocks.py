@@ -71,7 +71,7 @@ def plan_gaps(module: nn.Module, blocks: tuple[int, ...]) -> list[Gap]:
     refused = sorted(set(blocks) - droppable)
     if refused:
         raise StudioError(f"blocks {refused} cannot be dropped: their input and output shapes differ "
-                          f"(droppable: {', '.join(map(str, sorted(droppable))) or 'none'})")  # fmt: skip
+                          f"(droppable: {', '.join(map(str, sorted(droppable))) or 'none'})")
     gaps = []
     for first, last in runs(blocks):
         after = views[last + 1] if last + 1 < len(views) else None
@@ -172,7 +172,7 @@ def _target_point(reference: nn.Module, gap: Gap) -> nn.Module:
 def _gap_statistics(
     module: nn.Module, reference: nn.Module, gap: Gap, calib: ImageDataset, images: int, model: LoadedModel,
     progress: Progress,
-) -> GapStatistics:  # fmt: skip
+) -> GapStatistics:
     from core.data.datasets import Preprocessing
 
     captured: dict[str, torch.Tensor] = {}
@@ -186,7 +186,7 @@ def _gap_statistics(
         return hook
 
     hooks = [source.register_forward_pre_hook(keep("source")) if pre else source.register_forward_hook(keep("source")),
-             target.register_forward_hook(keep("target"))]  # fmt: skip
+             target.register_forward_hook(keep("target"))]
     sums: list[Any] = [0.0, 0.0, 0.0, 0.0, 0]
     with removed_after(hooks):
         data = calib.subset(min(images, len(calib)), seed=3)
@@ -237,7 +237,7 @@ def fold_into_entry(conv: nn.Conv2d, norm: nn.BatchNorm2d, matrix: torch.Tensor,
 def fold_into_exit(
     conv: nn.Conv2d, norm: nn.BatchNorm2d, matrix: torch.Tensor, shift: torch.Tensor, source_mean: torch.Tensor,
     source_covariance: torch.Tensor,
-) -> None:  # fmt: skip
+) -> None:
     """conv → BN now computes A·BN(conv(h)) + b: the conv takes A·diag(s)·W, and the BatchNorm the new
     output's mean and variance (from the old output's moments) with a scale and shift that reproduce it."""
     assert norm.running_mean is not None and norm.running_var is not None

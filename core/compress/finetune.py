@@ -143,11 +143,11 @@ def finetune(
         student_size=resolution, mean=model.card.mean, std=model.card.std,
         feature_map=student_feature_map(student, resolution, teacher_module) if step.feature_weight else None,
         min_area=step.crop_min_area,
-    )  # fmt: skip
+    )
     source: LiveSource | CachedSource
     if step.teacher_cache and teacher_module is not None:
         source = CachedSource(train, teacher_module, views, step.batch_size, device, seed, step.views_per_image,
-                              step.balance_classes, progress.span(0.0, 0.1))  # fmt: skip
+                              step.balance_classes, progress.span(0.0, 0.1))
     else:
         source = LiveSource(train, teacher_module, views, step.batch_size, device, seed)
     preparation_s = time.monotonic() - started  # counted in the time budget, not in the schedule
@@ -179,7 +179,7 @@ def finetune(
         state = {
             "fingerprint": fingerprint, "step": done, "seconds": spent(), "model": student.state_dict(),
             "optimizer": optimizer.state_dict(),
-        }  # fmt: skip
+        }
         atomic_torch_save(checkpoint, state)
 
     def spent() -> float:
@@ -204,7 +204,7 @@ def finetune(
     judge = None
     if on_step is None:
         judge = _Judge(held_out, teacher_module if step.distill else None, model.card,
-                       teacher.card if teacher else model.card, device)  # fmt: skip
+                       teacher.card if teacher else model.card, device)
     start_score = judge.score(model.module.to(device)) if judge else None
     best_score, best_state = start_score, None
     if step.local_steps and teacher_module is not None and resumed_at is None:
@@ -233,7 +233,7 @@ def finetune(
                     continue
                 logits = student(batch.images)
                 loss = distillation_loss(logits, batch.logits, batch.labels, step,
-                                         student_tap.value if student_tap else None, batch.features)  # fmt: skip
+                                         student_tap.value if student_tap else None, batch.features)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 set_learning_rate()
@@ -243,7 +243,7 @@ def finetune(
                     on_step(done, student)
                 learning_rate = optimizer.param_groups[0]["lr"]
                 train_progress(position(), f"epoch {epoch + 1}, step {done}/{total_steps}, loss {loss.item():.3f}, "
-                                           f"learning rate {learning_rate:.2g}")  # fmt: skip
+                                           f"learning rate {learning_rate:.2g}")
                 out_of_time = spent() > budget_s
                 if done % steps_per_epoch == 0 or time.monotonic() - last_save > CHECKPOINT_EVERY_S:
                     keep_if_best()
@@ -270,7 +270,7 @@ def finetune(
         # Kept only where it measurably helps: on V3-Small at 96 px it took held-out agreement from 42 % to 11 %.
         before = {k: v.clone() for k, v in student.state_dict().items() if "running_" in k or "num_batches" in k}
         recalibrate_batchnorm(student, train, Preprocessing.for_card(model.card), step.bn_recalibration_images,
-                              progress.span(0.9, 0.97))  # fmt: skip
+                              progress.span(0.9, 0.97))
         recalibrated = judge.score(student) if judge else None
         if final_score is not None and recalibrated is not None and recalibrated < final_score:
             student.load_state_dict(before, strict=False)
@@ -292,7 +292,7 @@ def finetune(
         steps=done, resumed_at=resumed_at, held_out=len(held_out) if held_out else 0,
         agreement_start=start_score, agreement_kept=best_score if kept != "trained" else final_score, kept=kept,
         note=_kept_note(kept, start_score, final_score, best_score, judge), data=source.report,
-    )  # fmt: skip
+    )
     card = replace(model.card, title=f"{model.card.title} fine-tuned", path="")
     if report.note:
         card = replace(card, warnings=(*card.warnings, report.note))
@@ -301,7 +301,7 @@ def finetune(
 
 
 def _reconstruct(student: nn.Module, teacher: nn.Module, source: LiveSource | CachedSource, step: FinetuneStep,
-                 progress: Progress) -> None:  # fmt: skip
+                 progress: Progress) -> None:
     """Block-local reconstruction on the training views, the teacher at the student's input size."""
 
     def images() -> Any:
@@ -313,7 +313,7 @@ def _reconstruct(student: nn.Module, teacher: nn.Module, source: LiveSource | Ca
 
     def report(done: int, loss: float) -> None:
         progress(done / step.local_steps, f"block-local reconstruction, step {done}/{step.local_steps}, "
-                                          f"loss {loss:.3f}")  # fmt: skip
+                                          f"loss {loss:.3f}")
 
     reconstruct_locally(student, teacher, images(), step.local_steps, step.learning_rate, report, step.freeze_batchnorm)
 
@@ -369,7 +369,7 @@ class _Judge:
     """
 
     def __init__(self, images: ImageDataset | None, teacher: nn.Module | None, card: Any, teacher_card: Any,
-                 device: torch.device):  # fmt: skip
+                 device: torch.device):
         self.batches: list[tuple[torch.Tensor, torch.Tensor]] = []
         if images is not None:
             self.batches = list(images.batches(Preprocessing.for_card(card), 32))

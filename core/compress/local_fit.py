@@ -76,7 +76,7 @@ def reconstruct_locally(
             with torch.no_grad():
                 teacher(batch)
             loss = torch.stack([_block_error(student_blocks[j], batch, outputs, source[j], target[j])
-                                for j in blocks]).sum()  # fmt: skip
+                                for j in blocks]).sum()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -87,7 +87,7 @@ def reconstruct_locally(
 
 
 def _block_error(block: nn.Module, images: torch.Tensor, outputs: dict[int, torch.Tensor], previous: int | None,
-                 index: int) -> torch.Tensor:  # fmt: skip
+                 index: int) -> torch.Tensor:
     """The block's output from the teacher's input to it, against the teacher's output, relative to its power."""
     produced = block(images if previous is None else outputs[previous])
     return F.mse_loss(produced, outputs[index]) / outputs[index].pow(2).mean().clamp_min(1e-8)

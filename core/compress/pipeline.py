@@ -40,7 +40,7 @@ class CompressionResult:
 
 
 def store_original(model: LoadedModel, project: Project, evaluation: ImageDataset | None, threads: int,
-                   progress: Progress, *, parent_variant: str | None = None) -> Variant:  # fmt: skip
+                   progress: Progress, *, parent_variant: str | None = None) -> Variant:
     """`model` stored in `project` as the start of a lineage, measured (accuracy where `evaluation` is given).
 
     A model already stored (`parent_variant`, or found by its weights: a re-run of an interrupted command) is
@@ -90,11 +90,11 @@ def compress(
         evaluation_of_parent = None  # measured by the search itself, paired with its candidates
     started = time.perf_counter()
     parent = store_original(model, project, evaluation_of_parent, threads, progress.span(0.0, 0.1),
-                            parent_variant=parent_variant)  # fmt: skip
+                            parent_variant=parent_variant)
     if target is not None:
         assert calib is not None and evaluation is not None
         return _searched(model, target, project, parent, calib, train, evaluation, threads, progress.span(0.1, 1.0),
-                         on_candidate)  # fmt: skip
+                         on_candidate)
     base_name = name or f"{model.card.title} · {recipe.name}"
     applied = apply_recipe(model, recipe, calib=calib, train=train, progress=progress.span(0.1, 0.85),
                            checkpoints=lambda index: project.checkpoints_dir(parent, _run_key(recipe, index)))
@@ -102,9 +102,9 @@ def compress(
     float_metrics = None
     if applied.float_model is not None:
         float_metrics = measure(applied.float_model, applied.float_model.module, evaluation, threads,
-                                progress.span(0.85, 0.89))  # fmt: skip
+                                progress.span(0.85, 0.89))
         float_metrics["paired_latency"] = timed_against(applied.float_model, model, parent.id, threads,
-                                                        progress.span(0.89, 0.9))  # fmt: skip
+                                                        progress.span(0.89, 0.9))
         float_metrics["steps"] = applied.float_timings
     metrics = measure(current, applied.float_module, evaluation, threads, progress.span(0.9, 0.97))
     metrics["paired_latency"] = timed_against(current, model, parent.id, threads, progress.span(0.97, 1.0))
@@ -123,16 +123,16 @@ def _searched(
     model: LoadedModel, target: TargetStep, project: Project, parent: Variant, calib: ImageDataset,
     train: ImageDataset | None, evaluation: ImageDataset, threads: int, progress: Progress,
     on_candidate: CandidateListener | None,
-) -> CompressionResult:  # fmt: skip
+) -> CompressionResult:
     from core.compress.search import search
 
     found = search(model, target, project, parent, calib=calib, train=train, evaluation=evaluation, threads=threads,
-                   progress=progress, on_candidate=on_candidate)  # fmt: skip
+                   progress=progress, on_candidate=on_candidate)
     metrics = {**found.chosen.metrics, "seconds": round(found.seconds, 2),
                "first_answer_seconds": found.first_answer_seconds, "candidates": [row.to_dict() for row in found.rows],
-               "scanned": [s.to_dict() for s in found.scanned], "notes": found.notes}  # fmt: skip
+               "scanned": [s.to_dict() for s in found.scanned], "notes": found.notes}
     return CompressionResult(found.chosen, found.parent, found.chosen_model, metrics, found.float_graph,
-                             found.float_model, missed=found.missed_text(target))  # fmt: skip
+                             found.float_model, missed=found.missed_text(target))
 
 
 def replay_recipe(project: Project, variant_id: str) -> Recipe:
@@ -178,7 +178,7 @@ def remeasure(
             str(size): benchmark(model, threads=threads, runs=max(latency_runs, 10), warmup=3, input_size=size,
                                  progress=progress.span(0.3 + i * share, 0.3 + (i + 1) * share)).to_dict()
             for i, size in enumerate(resolutions)
-        }  # fmt: skip
+        }
     if memory:
         progress(0.6, "measuring peak memory in a fresh process")
         stored_as = f"{project.root}:{variant.id}"

@@ -42,7 +42,7 @@ class SparsityReport:
         return {
             "sparsity": round(self.sparsity, 4), "zeros": self.zeros, "weights": self.weights,
             "dense_bytes": self.dense_bytes, "zipped_bytes": self.zipped_bytes,
-        }  # fmt: skip
+        }
 
 
 def prunable_layers(module: nn.Module) -> list[tuple[str, nn.Conv2d | nn.Linear]]:

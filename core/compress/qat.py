@@ -64,11 +64,11 @@ def qat_int8(
         epochs=step.qat_epochs, learning_rate=step.qat_learning_rate, labels=train.labeled, distill=True,
         bn_recalibration_images=0,  # BN statistics are frozen into the int8 weights
         held_out_images=0,  # no judge for a fake-quantized student (it would feed its observers)
-    )  # fmt: skip
+    )
     trained = finetune(
         LoadedModel(card=model.card, module=prepared), training, train=train, teacher=model,
         checkpoint_dir=checkpoint_dir, on_step=freeze, progress=progress.span(0.0, 0.95),
-    ).model  # fmt: skip
+    ).model
     assert trained.module is not None
     progress(0.96, "converting to int8")
     clip_relu6_ranges(trained.module)

@@ -10,7 +10,7 @@ VIEWS_PER_IMAGE = 2
 
 
 def train_within(train: ImageDataset | None, seconds: float, teacher_seconds_per_image: float,
-            seed: int) -> ImageDataset | None:  # fmt: skip
+            seed: int) -> ImageDataset | None:
     """The training images whose cached views the teacher can produce in its share of `seconds` (a seeded
     subset when there are more: a short budget trains on fewer images, not on none)."""
     if train is None:
@@ -30,4 +30,4 @@ def recovery_step(minutes: float) -> FinetuneStep:
         epochs=1000, learning_rate=1e-4, batch_size=32, labels=False, distill=True, max_minutes=round(minutes, 2),
         bn_recalibration_images=0, held_out_images=64, feature_weight=1.0, teacher_cache=True, balance_classes=True,
         views_per_image=VIEWS_PER_IMAGE, freeze_batchnorm=True,
-    )  # fmt: skip
+    )

@@ -32,7 +32,7 @@ def at_resolution(
     assert model.card.spec is not None
     spec = model.card.spec.replace(resolution=step.input_size, crop=step.crop_fraction)
     card = replace(model.card, spec=spec, input_size=step.input_size, crop_fraction=step.crop_fraction, path="",
-                   title=f"{model.card.title} @{step.input_size}px")  # fmt: skip
+                   title=f"{model.card.title} @{step.input_size}px")
     resized = LoadedModel(card=card, module=copy.deepcopy(module).eval())
     if step.bn_recalibration_images:
         if calib is None:
@@ -40,6 +40,6 @@ def at_resolution(
         assert resized.module is not None
         progress(0.0, f"re-estimating BatchNorm statistics at {step.input_size} px")
         recalibrate_batchnorm(resized.module, calib, Preprocessing.for_card(card), step.bn_recalibration_images,
-                              progress)  # fmt: skip
+                              progress)
     progress(1.0, f"input {step.input_size} px")
     return resized

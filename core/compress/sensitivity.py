@@ -52,7 +52,7 @@ class Probe:
     def to_dict(self) -> dict[str, Any]:
         top1 = None if self.top1 is None else round(self.top1, 2)
         return {"layer": self.layer, "technique": self.technique, "ratio": self.ratio, "macs": self.macs,
-                "agreement": round(self.agreement, 2), "top1": top1}  # fmt: skip
+                "agreement": round(self.agreement, 2), "top1": top1}
 
 
 @dataclass
@@ -76,7 +76,7 @@ class SensitivityReport:
     def to_dict(self) -> dict[str, Any]:
         return {"parent_macs": self.parent_macs, "parent_top1": self.parent_top1, "images": self.images,
                 "seconds": round(self.seconds, 1), "probes": [p.to_dict() for p in self.probes],
-                "keep_float": list(self.keep_float_suggestion())}  # fmt: skip
+                "keep_float": list(self.keep_float_suggestion())}
 
 
 class _Scorer:
@@ -258,7 +258,7 @@ class PruningSuggestion:
     def to_dict(self) -> dict[str, Any]:
         return {"layer_ratios": self.layer_ratios, "macs": self.macs, "target_macs": self.target_macs,
                 "estimated_agreement_loss": round(self.estimated_agreement_loss, 2),
-                "latency_ms": self.latency_ms}  # fmt: skip
+                "latency_ms": self.latency_ms}
 
 
 def _greedy_ratios(report: SensitivityReport, saving_needed: int) -> tuple[dict[str, float], float, int]:

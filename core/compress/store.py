@@ -19,7 +19,7 @@ from core.recipe import Recipe
 
 
 def measure(model: LoadedModel, float_module: Any, evaluation: ImageDataset | None, threads: int,
-            progress: Progress) -> dict[str, Any]:  # fmt: skip
+            progress: Progress) -> dict[str, Any]:
     """The numbers the studio shows for a variant; accuracy only where evaluation images are given."""
     complexity = analyze_complexity(float_module, model.card.input_size)
     assert model.module is not None
@@ -38,7 +38,7 @@ def measure(model: LoadedModel, float_module: Any, evaluation: ImageDataset | No
 
 
 def timed_against(model: LoadedModel, parent: LoadedModel, parent_id: str, threads: int, progress: Progress
-                  ) -> dict[str, Any]:  # fmt: skip
+                  ) -> dict[str, Any]:
     """A new variant timed in turn with the model it was made from, in torch: its paired latency ratio."""
     timing = paired_latency(model, parent, runtime="torch", threads=threads, pairs=20, warmup=3, progress=progress)
     return {"torch": {**timing.to_dict(), "against": parent_id}}
@@ -55,9 +55,9 @@ def store_made(project: Project, parent: Variant, applied: Applied, recipe: Reci
         made_by = Recipe(recipe.name, recipe.steps[: len(applied.float_timings)], recipe.description)
         float_graph = project.add_variant(applied.float_model, f"{name} · float", parent=parent.id,
                                           recipe=made_by.to_dict(), metrics=float_metrics,
-                                          reuse_same_weights=True)  # fmt: skip
+                                          reuse_same_weights=True)
     own_recipe = Recipe(recipe.name, (recipe.steps[-1],), recipe.description) if float_graph is not None else recipe
     variant = project.add_variant(applied.model, f"{name} · {applied.model.card.precision}" if float_graph else name,
                                   parent=float_graph.id if float_graph else parent.id, recipe=own_recipe.to_dict(),
-                                  metrics=metrics)  # fmt: skip
+                                  metrics=metrics)
     return variant, float_graph

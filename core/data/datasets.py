@@ -59,7 +59,7 @@ class TrainPreprocessing:
     """Training augmentation: random resized crop and horizontal flip, seeded for reproducible runs."""
 
     def __init__(self, input_size: int, mean: tuple[float, ...], std: tuple[float, ...], seed: int = 0,
-                 min_area: float = 0.25) -> None:  # fmt: skip
+                 min_area: float = 0.25) -> None:
         self.input_size, self.mean, self.std, self.min_area = input_size, mean, std, min_area
         self.random = random.Random(seed)
 
@@ -381,7 +381,7 @@ def _named_classes(named: dict[int, str], num_classes: int | None) -> tuple[str,
 
 
 def _labels_csv_samples(root: Path, num_classes: int | None, skipped: list[tuple[str, str]]
-                        ) -> tuple[list[Sample], dict[int, str]]:  # fmt: skip
+                        ) -> tuple[list[Sample], dict[int, str]]:
     """The listed images, and the class names of an optional `name` column (label → name)."""
     samples: list[Sample] = []
     named: dict[int, str] = {}
@@ -405,7 +405,7 @@ def _labels_csv_samples(root: Path, num_classes: int | None, skipped: list[tuple
         name = (row.get("name") or "").strip()
         if name and named.setdefault(label, name) != name:
             raise DatasetError(f"{LABELS_FILE} line {line}: label {label} is named {name!r} here and "
-                               f"{named[label]!r} before; give each label one name")  # fmt: skip
+                               f"{named[label]!r} before; give each label one name")
         if not _inside(path, folder):
             reason: str | None = "outside the data folder"
         elif not path.exists():
@@ -479,7 +479,7 @@ def _imagefolder_samples(
         odd = sorted(repr(d.name) for d, n in zip(subdirs, names, strict=True) if n not in wnid_index)
         raise DatasetError(f"{root} has ImageNet class folders (WordNet ids) and {len(odd)} that are not: "
                            f"{', '.join(odd[:5])}{' ...' if len(odd) > 5 else ''}; remove or rename them, or every "
-                           "class would be numbered by position")  # fmt: skip
+                           "class would be numbered by position")
     else:
         if num_classes is not None and len(names) > num_classes:
             raise DatasetError(f"{root} has {len(names)} class folders but the model predicts {num_classes} classes")

@@ -56,7 +56,7 @@ def check_count(names: tuple[str, ...], num_classes: int, source: str) -> tuple[
     """`names` if there is one for each of the model's classes; else a clear error before any work."""
     if len(names) != num_classes:
         raise DatasetError(f"{source} names {len(names)} classes but the model predicts {num_classes}; "
-                           "give one name for each of its classes, in its class order")  # fmt: skip
+                           "give one name for each of its classes, in its class order")
     return names
 
 
@@ -81,13 +81,13 @@ def names_from_folders(model: LoadedModel, datasets: list[ImageDataset | None]) 
     shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
     folders = dataset.kind == "imagefolder"
     where = (f"the {len(names)} class folders of {dataset.root} in sorted order" if folders
-             else f"the name column of {dataset.root / 'labels.csv'}, in label order")  # fmt: skip
+             else f"the name column of {dataset.root / 'labels.csv'}, in label order")
     note = f"class names taken from {where} ({shown}); give --labels FILE to name the classes otherwise"
     return with_class_names(model, names, str(dataset.root)), note
 
 
 def labelled_names(num_classes: int, datasets: list[ImageDataset | None]
-                   ) -> tuple[tuple[str, ...], ImageDataset] | None:  # fmt: skip
+                   ) -> tuple[tuple[str, ...], ImageDataset] | None:
     """The class names of the first labelled folder that names one class for each of the model's, with it."""
     for dataset in (d for d in datasets if d is not None):
         names = folder_names(dataset)

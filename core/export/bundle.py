@@ -29,7 +29,7 @@ def write_bundle(kind: str, report: ExportReport, source: ExportSource, out_dir:
     model_path = Path(result.path)
     metadata = bundle_metadata(result, source)
     snippet_name, snippet = ("Classifier.kt", kotlin(metadata)) if fmt == "tflite" else ("Classifier.swift",
-                                                                                        swift(metadata))  # fmt: skip
+                                                                                        swift(metadata))
     labels = "\n".join(metadata["class_names"]) + "\n"
     target = out_dir / f"{source.stem}-{kind}.zip"
     progress.check()
@@ -58,7 +58,7 @@ def bundle_metadata(result: ExportResult, source: ExportSource) -> dict[str, Any
         "layout": result.details.get("layout", "NCHW"), "verified": result.verified,
         # The output's rows in order: labels.txt holds the same names, one a line.
         "labels": "labels.txt", "class_names": list(card.class_names or placeholder_names(card.num_classes)),
-    }  # fmt: skip
+    }
     if not result.verified:
         why = result.verification.get("reason") or result.verification.get("error") or "it failed its check"
         metadata["warning"] = f"this {result.format} model was NOT verified against its source: {why}"

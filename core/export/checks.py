@@ -63,7 +63,7 @@ def _why_not(fmt: ExportFormat, precision: Precision) -> str:
         return "dynamic int8 quantizes only the Linear layer at run time"
     if isinstance(precision, Int8Qat):
         return (f"{fmt.title} re-quantizes the float parent, which would lose what quantization-aware training "
-                "learned; the variant's own int8 graph goes to ONNX (with its own scales) or TorchScript")  # fmt: skip
+                "learned; the variant's own int8 graph goes to ONNX (with its own scales) or TorchScript")
     return f"{fmt.title} cannot hold a {precision} model"
 
 

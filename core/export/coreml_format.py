@@ -51,7 +51,7 @@ def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress)
         model = ct.convert(
             program, convert_to="mlprogram", minimum_deployment_target=ct.target.iOS16,
             compute_precision=ct.precision.FLOAT16 if half else ct.precision.FLOAT32,
-        )  # fmt: skip
+        )
         precision = FP16 if half else FLOAT
         if job.options.int8_weights:
             progress(0.8, "quantizing weights to int8")
@@ -80,7 +80,7 @@ def _describe(model: Any, job: ExportJob) -> None:
     model.short_description = f"{job.source.name}: an image classifier of {len(names)} classes, first {names[0]}"
     for feature in model.get_spec().description.output:
         model.output_description[feature.name] = ("One score per class, in the order of the class_names metadata; "
-                                                  "softmax gives probabilities")  # fmt: skip
+                                                  "softmax gives probabilities")
 
 
 def inspect_package(path: Path) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def inspect_package(path: Path) -> dict[str, Any]:
     def tensors(features: Any) -> list[dict[str, Any]]:
         return [{"name": f.name, "shape": [int(d) for d in f.type.multiArrayType.shape],
                  "dtype": ct.proto.FeatureTypes_pb2.ArrayFeatureType.ArrayDataType.Name(f.type.multiArrayType.dataType)}
-                for f in features]  # fmt: skip
+                for f in features]
 
     ops: Counter[str] = Counter()
     weight_dtypes: Counter[str] = Counter()
@@ -108,7 +108,7 @@ def inspect_package(path: Path) -> dict[str, Any]:
         "inputs": tensors(spec.description.input), "outputs": tensors(spec.description.output),
         "spec_version": spec.specificationVersion, "ops": dict(ops.most_common()),
         "weight_dtypes": dict(weight_dtypes),
-    }  # fmt: skip
+    }
 
 
 def structure_problems(details: dict[str, Any], precision: Precision, size: int, num_classes: int) -> list[str]:

@@ -26,12 +26,12 @@ STAGING_PREFIXES = (".export-", ".partial-")  # export_model's scratch folder an
 
 def export_isolated(source: Callable[[], ExportSource], formats: list[str], out_dir: Path, *,
                     options: ExportOptions, calib: ImageDataset | None, evaluation: ImageDataset | None,
-                    progress: Progress) -> ExportReport:  # fmt: skip
+                    progress: Progress) -> ExportReport:
     """`source`: a callable that loads the source in the child (`functools.partial(from_project, …)`); `formats`:
     format names. A source that cannot be sent to another process (a TorchScript module) is exported here, in the
     calling thread, as before: Cancel then lands at the converter's next checkpoint."""
     arguments: dict[str, Any] = {"source": source, "formats": formats, "out_dir": out_dir, "options": options,
-                                 "calib": calib, "evaluation": evaluation}  # fmt: skip
+                                 "calib": calib, "evaluation": evaluation}
     try:
         pickle.dumps(source)
     except (pickle.PicklingError, TypeError, AttributeError, RuntimeError):  # what torch and pickle raise for it
@@ -56,6 +56,6 @@ def _staging(out_dir: Path) -> set[Path]:
 
 def _export(source: Callable[[], ExportSource], formats: list[str], out_dir: Path, options: ExportOptions,
             calib: ImageDataset | None, evaluation: ImageDataset | None,
-            progress: Progress) -> ExportReport:  # fmt: skip
+            progress: Progress) -> ExportReport:
     return export_model(source(), [FORMATS[name] for name in formats], out_dir, options=options, calib=calib,
-                        evaluation=evaluation, progress=progress)  # fmt: skip
+                        evaluation=evaluation, progress=progress)

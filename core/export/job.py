@@ -39,7 +39,7 @@ class ExportOptions:
         (Android bitmaps are HWC; int8 stays inside the graph); a plain file keeps NCHW input and int8 I/O."""
         android = bundle == "android"
         return replace(self, nhwc=android if self.nhwc is None else self.nhwc,
-                       int8_io=not android if self.int8_io is None else self.int8_io)  # fmt: skip
+                       int8_io=not android if self.int8_io is None else self.int8_io)
 
     def requantizes(self, fmt: ExportFormat) -> bool:
         """Whether `fmt` re-quantizes an int8 source's float parent (and so needs it and calibration images)."""

@@ -112,7 +112,7 @@ def _variant_graph(job: ExportJob, target: Path, progress: Progress) -> Artifact
     ]
     opset = _written_opset(target, job.options.opset, INT8_GRAPH_OPSETS)
     details = {"opset": opset, "quant_format": "QDQ", "scales": "variant",
-               "dynamic_batch": job.options.dynamic_batch}  # fmt: skip
+               "dynamic_batch": job.options.dynamic_batch}
     return Artifact(INT8, predictor, notes, details)
 
 
@@ -138,13 +138,13 @@ def _requantized(job: ExportJob, target: Path, progress: Progress) -> Artifact:
         str(float_path), str(target), reader, quant_format=QuantFormat.QDQ, per_channel=step.per_channel,
         reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
         calibrate_method=method, extra_options={**extra, "CalibStridedMinMax": reader.stride},
-    )  # fmt: skip
+    )
     notes = requantization_notes(job)
     range_note = ", 7-bit weights (reduce_range, for CPUs without VNNI)" if reduce_range else ""
     notes.append(f"ONNX Runtime calibration: {method.name}{range_note}")
     opset = _written_opset(target, job.options.opset, dynamo_opsets())  # quantize_static keeps the parent's
     details = {"opset": opset, "calibrate_method": method.name, "reduce_range": reduce_range,
-               "quant_format": "QDQ", "dynamic_batch": True}  # fmt: skip
+               "quant_format": "QDQ", "dynamic_batch": True}
     return Artifact(INT8, predictor, notes, details)
 
 

@@ -112,7 +112,7 @@ def _observer_inputs(prepared: Any, batch: Any) -> dict[str, list[Any]]:
         return keep_input
 
     handles = [observer.register_forward_pre_hook(record(name)) for name, observer in prepared.named_children()
-               if isinstance(observer, ObserverBase) and observer.qscheme == torch.per_tensor_affine]  # fmt: skip
+               if isinstance(observer, ObserverBase) and observer.qscheme == torch.per_tensor_affine]
     with removed_after(handles), torch.no_grad():
         prepared(batch)
     return inputs
@@ -129,7 +129,7 @@ def _pin(prepared: Any, name: str, low: float, high: float) -> None:
 
     old = getattr(prepared, name)
     fixed = MinMaxObserver(dtype=old.dtype, qscheme=old.qscheme, quant_min=old.quant_min,
-                           quant_max=old.quant_max, eps=float(old.eps))  # fmt: skip
+                           quant_max=old.quant_max, eps=float(old.eps))
     fixed(torch.tensor([low, high]))
     for alias, module in list(prepared.named_modules(remove_duplicate=False)):
         if module is old:
@@ -177,7 +177,7 @@ def requantization_notes(job: ExportJob) -> list[str]:
     assert step is not None
     notes = [f"re-quantized from the float parent: {step.observer} observer, {step.calibration_images} "
              f"calibration images, {'per-channel' if step.per_channel else 'per-tensor'} weights; "
-             "the variant's own activation ranges wherever both graphs have the activation"]  # fmt: skip
+             "the variant's own activation ranges wherever both graphs have the activation"]
     if step.keep_float:
         notes.append(f"layers the variant keeps in float are int8 here: {', '.join(step.keep_float)}")
     return notes

@@ -38,7 +38,7 @@ class ExportFormat:
             "name": self.name, "title": self.title, "suffix": self.suffix, "runtime": self.runtime,
             "precisions": [p.label for p in self.precisions], "requantizes": self.requantizes,
             "supports": self.supports,
-        }  # fmt: skip
+        }
 
 
 FORMATS: dict[str, ExportFormat] = {
@@ -75,7 +75,7 @@ FORMATS: dict[str, ExportFormat] = {
             "fp32/fp16 compute, int8 weights, W8A8 for int8 sources (iOS 17); predictions need macOS",
         ),
     )
-}  # fmt: skip
+}
 
 
 def timed_formats() -> dict[str, ExportFormat]:

@@ -47,7 +47,7 @@ class ExportResult:
             "format": self.format, "path": self.path, "size_bytes": self.size_bytes, "precision": self.precision,
             "seconds": round(self.seconds, 2), **self.verification, "verified": self.verified,
             "notes": self.notes, "details": self.details,
-        } | ({"reused_at": self.reused_at, "reused": self.reuse_note} if self.reused_at else {})  # fmt: skip
+        } | ({"reused_at": self.reused_at, "reused": self.reuse_note} if self.reused_at else {})
 
 
 @dataclass
@@ -67,7 +67,7 @@ class ExportReport:
                     f"its paired Δtop-1 trail the source's by at most {REQUANTIZED_SLACK:g} pt",
             "formats": {r.format: r.to_dict() for r in self.results}, "bundles": self.bundles,
             "reports": self.report_paths,
-        }  # fmt: skip
+        }
 
     def to_text(self) -> str:
         lines = [f"Export of {self.source['name']} ({self.source['precision']})"]
@@ -76,7 +76,7 @@ class ExportReport:
             lines.append(f"{len(names)} class names: {', '.join(names[:5])}{', …' if len(names) > 5 else ''}")
         images = self.verification_images
         lines.append(f"verified on {images.get('n', 0)} images from {images.get('dataset', '-')}"
-                     + (f"; source top-1 {images['source_top1']:.2f}%" if "source_top1" in images else ""))  # fmt: skip
+                     + (f"; source top-1 {images['source_top1']:.2f}%" if "source_top1" in images else ""))
         if "source_agreement_top1_float_parent" in images:
             agreement = images["source_agreement_top1_float_parent"]
             lines.append(f"the int8 source agrees with its float parent on {agreement:.1f}% of them")
@@ -121,11 +121,11 @@ def describe_source(source: ExportSource, options: ExportOptions) -> dict[str, A
             k: getattr(options, k)
             for k in ("dynamic_batch", "opset", "nhwc", "int8_io", "fp16", "int8_weights", "reduce_range")
         },
-    }  # fmt: skip
+    }
     if source.quantize_step is not None:
         step = source.quantize_step
         described["calibration"] = {"observer": step.observer, "images": step.calibration_images,
-                                    "per_channel": step.per_channel}  # fmt: skip
+                                    "per_channel": step.per_channel}
     return described
 
 

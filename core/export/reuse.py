@@ -53,7 +53,7 @@ class ArtifactIndex:
             "schema": SCHEMA, "mnstudio": __version__, "torch": torch.__version__, "format": fmt.name,
             "file": target.name, "options": options, "source": _source_identity(job),
             "verification": self.verification,
-        }  # fmt: skip
+        }
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
     def find(self, key: str, target: Path) -> ExportResult | None:
@@ -68,7 +68,7 @@ class ArtifactIndex:
         saved = entry["result"]
         return ExportResult(saved["format"], str(target), target.stat().st_size, saved["precision"], 0.0,
                             saved["verification"], saved["notes"], saved["details"],
-                            reused_at=entry["exported_at"])  # fmt: skip
+                            reused_at=entry["exported_at"])
 
     def record(self, key: str, result: ExportResult) -> None:
         """Remember a verified file (entries for files gone or overwritten since are dropped)."""
@@ -77,11 +77,11 @@ class ArtifactIndex:
             return
         folder = self.path.parent
         self.entries = {k: e for k, e in self.entries.items()
-                        if e["file"] != target.name and (folder / e["file"]).is_file()}  # fmt: skip
+                        if e["file"] != target.name and (folder / e["file"]).is_file()}
         saved = {"format": result.format, "precision": result.precision, "verification": result.verification,
-                 "notes": result.notes, "details": result.details}  # fmt: skip
+                 "notes": result.notes, "details": result.details}
         self.entries[key] = {"file": target.name, "sha256": _file_digest(target), "result": saved,
-                             "exported_at": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
+                             "exported_at": time.strftime("%Y-%m-%d %H:%M:%S")}
         # The artifact and its report are written; without the index the next export only converts again.
         with contextlib.suppress(StudioError):
             atomic_write_text(self.path, json.dumps({"schema": SCHEMA, "artifacts": self.entries}, indent=1))
@@ -124,7 +124,7 @@ def _source_identity(job: ExportJob) -> dict[str, Any]:
     source = job.source
     identity: dict[str, Any] = {"weights": job.cached("source_digest", lambda: _model_digest(source.model)),
                                 "precision": str(source.precision),
-                                "class_names": list(source.model.card.class_names)}  # fmt: skip
+                                "class_names": list(source.model.card.class_names)}
     with_parent = source.float_parent is not None and not source.parent_problem and job.calib is not None
     if isinstance(source.precision, Int8Static) and with_parent:
         assert source.quantize_step is not None

@@ -82,7 +82,7 @@ def export_model(
 
 
 def add_bundle(kind: str, report: ExportReport, source: ExportSource, out_dir: Path, progress: Progress
-               ) -> ExportReport:  # fmt: skip
+               ) -> ExportReport:
     """Zip an app bundle from an export's artifact, list it in the report and save the report again."""
     progress(0.0, f"bundling for {kind}")
     report.bundles.append(str(write_bundle(kind, report, source, out_dir, progress)))
@@ -100,7 +100,7 @@ def bundle_problem(kind: str, report: ExportReport) -> str | None:
     if result.verified:
         return None
     why = result.verification.get("reason") or result.verification.get("error") or (
-        f"it agrees with the source on {result.verification.get('agreement_top1', 0):.1f}% of the images")  # fmt: skip
+        f"it agrees with the source on {result.verification.get('agreement_top1', 0):.1f}% of the images")
     return f"the {FORMATS[fmt].title} model was not verified: {why}"
 
 
@@ -117,7 +117,7 @@ def with_bundle_format(formats: list[ExportFormat], bundle: str | None) -> list[
 def _export_one(
     job: ExportJob, fmt: ExportFormat, out_dir: Path, data: VerificationImages | None,
     references: tuple[Any, Any], made: ArtifactIndex, progress: Progress,
-) -> ExportResult:  # fmt: skip
+) -> ExportResult:
     converter = importlib.import_module(fmt.module)
     target = out_dir / f"{job.source.stem}{fmt.suffix}"
     key = made.key(job, fmt, target)
@@ -148,6 +148,6 @@ def _export_one(
     seconds = time.perf_counter() - started
     verification = verify_artifact(fmt, artifact, target, data, references, job.options, progress.span(0.7, 1.0))
     result = ExportResult(fmt.name, str(target), artifact_size(target), str(artifact.precision), seconds,
-                          verification, job.source.notes + artifact.notes, artifact.details)  # fmt: skip
+                          verification, job.source.notes + artifact.notes, artifact.details)
     made.record(key, result)
     return result

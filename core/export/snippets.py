@@ -288,7 +288,7 @@ def _dims(shape: list[int]) -> str:
 def _int8_side(prefix: str, tensor: dict[str, Any], rule: str, function: str) -> tuple[str, str, list[str]]:
     """An int8 tensor's rule for the header comment, the Kotlin function that applies it, and its constants."""
     constants = [f"const val {prefix}_SCALE = {number(tensor['scale'])}f",
-                 f"const val {prefix}_ZERO_POINT = {tensor['zero_point']}"]  # fmt: skip
+                 f"const val {prefix}_ZERO_POINT = {tensor['zero_point']}"]
     return f"; {rule}", Template(function).substitute(rule=rule), constants
 
 
@@ -317,7 +317,7 @@ def kotlin(metadata: dict[str, Any]) -> str:
         mean=_floats(metadata["mean"], "f"), std=_floats(metadata["std"], "f"),
         fill_input=FILL_NHWC if metadata["layout"] == "NHWC" else FILL_NCHW, put_value=put_value,
         read_logits=read_logits, quantization="".join(f"        {line}\n" for line in constants),
-    )  # fmt: skip
+    )
 
 
 def swift(metadata: dict[str, Any]) -> str:
@@ -331,4 +331,4 @@ def swift(metadata: dict[str, Any]) -> str:
         output_shape=tensor_out["shape"], output_dtype=tensor_out["dtype"], input_dims=_dims(tensor_in["shape"]),
         mean=_floats(metadata["mean"], ""), std=_floats(metadata["std"], ""),
         array_type=SWIFT_ARRAY_TYPES[tensor_in["dtype"]],
-    )  # fmt: skip
+    )

@@ -92,7 +92,7 @@ def from_project(root: str | Path, variant_id: str) -> ExportSource:
         return source
     if variant.parent not in {v.id for v in project.variants}:  # TorchScript needs no parent: it still exports
         source.parent_problem = (f"{variant.name}'s float parent ({variant.parent}) is missing from the project, "
-                                 "so it cannot be re-quantized; use --format torchscript")  # fmt: skip
+                                 "so it cannot be re-quantized; use --format torchscript")
         return source
     parent = project.variant(variant.parent)
     if other_steps:
@@ -107,7 +107,7 @@ def from_project(root: str | Path, variant_id: str) -> ExportSource:
 
 
 def resolve_source(text: str, weights: str = "auto", *, trust_pickle: bool = False,
-                   progress: Progress | None = None) -> ExportSource:  # fmt: skip
+                   progress: Progress | None = None) -> ExportSource:
     """`PROJECT_DIR:VARIANT` (a project variant, with its float parent), else a zoo spec or model file."""
     from core.references import resolve_reference, split_variant_reference
 

@@ -38,7 +38,7 @@ def _check_replaceable(target: Path) -> None:
         raise ExportError(f"{target} is a link; the export does not replace it: remove it or choose another folder")
     if target.is_dir() and not (target / "Manifest.json").is_file():
         raise ExportError(f"{target} is a folder that is not an earlier export; the export does not remove it: "
-                          "rename it or choose another output folder")  # fmt: skip
+                          "rename it or choose another output folder")
     if target.exists() and not target.is_dir() and not target.is_file():
         raise ExportError(f"{target} is not a regular file (a pipe, device or socket); choose another folder")
 

@@ -31,7 +31,7 @@ FP16_RECIPE = [{
     "regex": ".*", "operation": "*", "algorithm_key": "float_casting",
     "op_config": {"weight_tensor_config": {"num_bits": 16, "dtype": "FLOAT"}, "compute_precision": "FLOAT",
                   "explicit_dequantize": True},
-}]  # fmt: skip
+}]
 # The strict-QDQ switch below is process-wide: conversions take turns so that one asking for int8 I/O
 # never runs while another has the switch on.
 _CONVERTING = threading.Lock()
@@ -58,7 +58,7 @@ def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress)
         progress(0.6, f"converting to TFLite int8 ({'int8' if int8_io else 'float32'} input and output)")
         with _CONVERTING, contextlib.nullcontext() if int8_io else _strict_qdq():
             edge = litert_torch.convert(_layout(module, nhwc), (_example(job, nhwc),),
-                                        quant_config=QuantConfig(pt2e_quantizer=quantizer))  # fmt: skip
+                                        quant_config=QuantConfig(pt2e_quantizer=quantizer))
         edge.export(str(target))
         precision: Precision = INT8
         notes = requantization_notes(job)
@@ -78,7 +78,7 @@ def convert(job: ExportJob, fmt: ExportFormat, target: Path, progress: Progress)
     card = job.model.card
     add_metadata(target, ClassifierMetadata(job.source.name, f"{card.title}, exported by MobileNet Compression Studio",
                                             card.class_names or placeholder_names(card.num_classes), card.mean,
-                                            card.std, card.input_size, nhwc))  # fmt: skip
+                                            card.std, card.input_size, nhwc))
     return Artifact(precision, predictor, notes, io_details(target))
 
 

@@ -102,7 +102,7 @@ def _metadata_flatbuffer(metadata: ClassifierMetadata) -> bytes:
         b.StartObject(max((slot for _, slot, _ in fields), default=-1) + 1)
         for kind, slot, value in fields:
             {"offset": b.PrependUOffsetTRelativeSlot, "byte": b.PrependUint8Slot,
-             "uint": b.PrependUint32Slot}[kind](slot, value, 0)  # fmt: skip
+             "uint": b.PrependUint32Slot}[kind](slot, value, 0)
         return int(b.EndObject())
 
     def vector(offsets: list[int]) -> int:
@@ -123,7 +123,7 @@ def _metadata_flatbuffer(metadata: ClassifierMetadata) -> bytes:
     # Input: an RGB image; the app scales pixels to [0, 255], then (x − mean) / std, as LiteRT's writers say it.
     side = metadata.input_size
     in_name, in_text = strings("image", f"An RGB image, {side}×{side} pixels" + (
-        "." if metadata.nhwc else ", channels first (N×3×H×W): not a bitmap's layout."))  # fmt: skip
+        "." if metadata.nhwc else ", channels first (N×3×H×W): not a bitmap's layout."))
     if metadata.nhwc:
         image = table([("byte", 0, RGB), ("offset", 1, table([("uint", 0, side), ("uint", 1, side)]))])
         content_in = table([("byte", 0, IMAGE_PROPERTIES), ("offset", 1, image)])
@@ -139,20 +139,20 @@ def _metadata_flatbuffer(metadata: ClassifierMetadata) -> bytes:
     units = vector([unit])
     stats = table([("offset", 0, floats([255.0])), ("offset", 1, floats([0.0]))])
     tensor_in = table([("offset", 0, in_name), ("offset", 1, in_text), ("offset", 3, content_in),
-                       ("offset", 4, units), ("offset", 5, stats)])  # fmt: skip
+                       ("offset", 4, units), ("offset", 5, stats)])
     # Output: one score a class (logits: softmax gives probabilities), its rows named by labels.txt.
     out_name, out_text, file_name, file_text = strings(
         "logits", "One score per class, in labels.txt's order; softmax turns them into probabilities.",
-        LABELS_FILE, "Class names, one a line, in output order.")  # fmt: skip
+        LABELS_FILE, "Class names, one a line, in output order.")
     labels = table([("offset", 0, file_name), ("offset", 1, file_text), ("byte", 2, TENSOR_AXIS_LABELS)])
     content_out = table([("byte", 0, FEATURE_PROPERTIES), ("offset", 1, table([]))])
     tensor_out = table([("offset", 0, out_name), ("offset", 1, out_text), ("offset", 3, content_out),
-                        ("offset", 6, vector([labels]))])  # fmt: skip
+                        ("offset", 6, vector([labels]))])
     subgraph = table([("offset", 2, vector([tensor_in])), ("offset", 3, vector([tensor_out]))])
     name, text, version, parser = strings(metadata.name, metadata.description, metadata.version, PARSER_VERSION)
     subgraphs = vector([subgraph])
     root = table([("offset", 0, name), ("offset", 1, text), ("offset", 2, version), ("offset", 3, subgraphs),
-                  ("offset", 7, parser)])  # fmt: skip
+                  ("offset", 7, parser)])
     b.Finish(root, file_identifier=b"M001")
     return bytes(b.Output())
 
@@ -193,4 +193,4 @@ def _read_model_metadata(data: bytes) -> dict[str, Any]:
             "input": text(tensor_in, 0), "output": text(tensor_out, 0),
             "mean": float_list(normalization, 0), "std": float_list(normalization, 1),
             "labels_file": text(labels, 0),
-            "labels_type": labels.Get(flatbuffers.number_types.Uint8Flags, field(labels, 2) + labels.Pos)}  # fmt: skip
+            "labels_type": labels.Get(flatbuffers.number_types.Uint8Flags, field(labels, 2) + labels.Pos)}

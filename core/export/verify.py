@@ -140,7 +140,7 @@ def verify(
 
 
 def requantized_check(scores: np.ndarray, source: np.ndarray, float_parent: np.ndarray,
-                      labels: np.ndarray | None) -> dict[str, Any]:  # fmt: skip
+                      labels: np.ndarray | None) -> dict[str, Any]:
     """A re-quantized artifact against the float parent, beside the source's own figures: it passes when it
     agrees with the parent at most REQUANTIZED_SLACK points less than the source does and, with labels, its
     paired Δtop-1 against the parent is at most REQUANTIZED_SLACK points worse than the source's."""
@@ -155,7 +155,7 @@ def requantized_check(scores: np.ndarray, source: np.ndarray, float_parent: np.n
         source_delta = 100 * float(((source.argmax(1) == labels) & ~nonfinite_rows(source)).mean() - parent_hits.mean())
         out.update(delta_top1_float_parent=round(paired.delta_top1, 3),
                    delta_top1_float_parent_ci95=[round(v, 3) for v in paired.delta_top1_ci95],
-                   source_delta_top1_float_parent=round(source_delta, 3))  # fmt: skip
+                   source_delta_top1_float_parent=round(source_delta, 3))
         passed = passed and paired.delta_top1 >= source_delta - REQUANTIZED_SLACK
     out["verified_as_requantized"] = passed
     return out

@@ -52,7 +52,7 @@ def float_parent_logits(job: ExportJob, data: VerificationImages | None) -> Any:
 def verify_artifact(
     fmt: ExportFormat, artifact: Artifact, path: Path, data: VerificationImages | None,
     references: tuple[Any, Any], options: ExportOptions, progress: Progress,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     if artifact.predictor is None:
         return {"verified": False, "reason": f"{fmt.runtime} cannot run the model on this machine"}
     if data is None:
@@ -63,7 +63,7 @@ def verify_artifact(
     try:
         with torch_threads(1):
             return verify(lambda: predictor(path), references[0], data, threshold, options.latency_runs, progress,
-                          float_parent=references[1], requantized=options.requantizes(fmt))  # fmt: skip
+                          float_parent=references[1], requantized=options.requantizes(fmt))
     except StudioError:
         raise
     except Exception as exc:  # the runtime refused the artifact: that is the verification's finding

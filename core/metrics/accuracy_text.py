@@ -39,7 +39,7 @@ def resolvable_points(n: int) -> float:
 
 def resolution_text(n: int) -> str:
     return (f"with {images_text(n)}, differences smaller than about ±{resolvable_points(n):.1f} points "
-            "cannot be told apart")  # fmt: skip
+            "cannot be told apart")
 
 
 class TargetCheck:
@@ -67,5 +67,5 @@ class TargetCheck:
             return f"{self.figure()}: within {target}, confirmed by the whole interval"
         if self.met:
             return (f"{self.figure()}: meets {target} on its estimate, not confirmed (a loss of up to "
-                    f"{-self.ci95[0]:.1f} pt cannot be ruled out)")  # fmt: skip
+                    f"{-self.ci95[0]:.1f} pt cannot be ruled out)")
         return f"{self.figure()}: misses {target} by {-self.max_drop - self.delta:.1f} pt"

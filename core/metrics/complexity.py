@@ -79,13 +79,13 @@ def analyze_complexity(module: nn.Module, input_size: int) -> ComplexityReport:
                 layers.append(LayerStats(
                     name, kind, mod.in_channels, mod.out_channels, mod.kernel_size[0], mod.stride[0], hw,
                     sum(p.numel() for p in mod.parameters(recurse=False)), int(macs),
-                ))  # fmt: skip
+                ))
             else:
                 assert isinstance(mod, nn.Linear)
                 layers.append(LayerStats(
                     name, "linear", mod.in_features, mod.out_features, 1, 1, (1, 1),
                     sum(p.numel() for p in mod.parameters(recurse=False)), mod.in_features * mod.out_features,
-                ))  # fmt: skip
+                ))
 
         return record
 

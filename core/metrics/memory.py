@@ -40,7 +40,7 @@ def _model_argument(model: LoadedModel) -> tuple[str, str]:
 
 
 def measure_peak_memory(model: LoadedModel, runtime: str = "torch", threads: int = 1, runs: int = 5,
-                        stored_as: str | None = None) -> MemoryResult:  # fmt: skip
+                        stored_as: str | None = None) -> MemoryResult:
     """Peak RSS of inference; `stored_as` ("PROJECT_DIR:VARIANT") re-creates a project variant in the child."""
     text, weights = (stored_as, "auto") if stored_as else _model_argument(model)
     command = [sys.executable, "-m", "core.memory_probe", text, weights, runtime, str(threads), str(runs)]

@@ -27,7 +27,7 @@ class PairedAccuracy:
 
     def to_dict(self) -> dict[str, Any]:
         return {"delta_top1": round(self.delta_top1, 3), "delta_top1_ci95": [round(v, 3) for v in self.delta_top1_ci95],
-                "agreement": round(self.agreement, 3), "n": self.n}  # fmt: skip
+                "agreement": round(self.agreement, 3), "n": self.n}
 
     def text(self) -> str:
         return delta_text(self.delta_top1, self.delta_top1_ci95, self.n)

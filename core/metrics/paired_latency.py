@@ -124,7 +124,7 @@ def interleaved(
         progress(0.1 + 0.9 * (r + 1) / rounds, f"timed round {r + 1}/{rounds}")
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     context = {"cpu": _cpu_model(), "runtime_version": _runtime_version(runtime), "load_before": load_before,
-               "load_after": load_after}  # fmt: skip
+               "load_after": load_after}
     # One set of resampled rounds for every model: the ratios are paired, round by round.
     resampled = np.random.default_rng(seed).integers(0, rounds, size=(2000, rounds))
     reference = times[0]
@@ -140,7 +140,7 @@ def interleaved(
             p90_ms=float(np.percentile(mine, 90)), reference_p90_ms=float(np.percentile(reference, 90)),
             cv=_cv(mine), reference_cv=_cv(reference), pairs=rounds, runtime=runtime, threads=threads,
             context=context,
-        ))  # fmt: skip
+        ))
     return results
 
 
@@ -167,7 +167,7 @@ def interleaved_latency(
     with ExitStack() as stack:
         predictors = [stack.enter_context(predictor_for(m, runtime, threads, spin=False)) for m in models]
         return interleaved(predictors, random_inputs(models, seed), runtime=runtime, threads=threads, rounds=rounds,
-                           warmup=warmup, seed=seed, progress=progress)  # fmt: skip
+                           warmup=warmup, seed=seed, progress=progress)
 
 
 def paired_latency(
@@ -183,5 +183,5 @@ def paired_latency(
 ) -> PairedLatency:
     """Time `variant` and `reference` alternately (each on its own input size) and compare their medians."""
     (result,) = interleaved_latency([reference, variant], runtime=runtime, threads=threads, rounds=pairs,
-                                    warmup=warmup, seed=seed, progress=progress)  # fmt: skip
+                                    warmup=warmup, seed=seed, progress=progress)
     return result

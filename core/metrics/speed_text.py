@@ -43,5 +43,5 @@ def speed_headline(speed: PairedSpeed | None, is_original: bool = False) -> str:
         return f"{HEADLINE_TITLE}: this is the original its variants are timed against."
     if speed is None:
         return ("Speed in LiteRT: not measured on this computer yet (Variants › Re-measure all, with LiteRT chosen, "
-                "times it in turn with its original).")  # fmt: skip
+                "times it in turn with its original).")
     return f"{HEADLINE_TITLE}: {speed.short_text('the original')}. A phone's CPU may differ."

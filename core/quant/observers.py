@@ -78,11 +78,11 @@ def qat_qconfig_for(step: QuantizeStep) -> Any:
     """
     top = 127 if step.activations_7bit else 255
     activation = FakeQuantize.with_args(observer=OBSERVERS[step.observer], quant_min=0, quant_max=top,
-                                        dtype=torch.quint8, qscheme=torch.per_tensor_affine)  # fmt: skip
+                                        dtype=torch.quint8, qscheme=torch.per_tensor_affine)
     if step.per_channel:
         weight = FakeQuantize.with_args(observer=PerChannelMinMaxObserver, quant_min=-128, quant_max=127,
-                                        dtype=torch.qint8, qscheme=torch.per_channel_symmetric, ch_axis=0)  # fmt: skip
+                                        dtype=torch.qint8, qscheme=torch.per_channel_symmetric, ch_axis=0)
     else:
         weight = FakeQuantize.with_args(observer=MinMaxObserver, quant_min=-128, quant_max=127, dtype=torch.qint8,
-                                        qscheme=torch.per_tensor_symmetric)  # fmt: skip
+                                        qscheme=torch.per_tensor_symmetric)
     return QConfig(activation=activation, weight=weight)

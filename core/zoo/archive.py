@@ -30,8 +30,8 @@ def check_archive(path: Path, max_unpacked: int = MAX_UNPACKED_BYTES) -> None:
     compressed = [r.filename for r in records if r.compress_type != zipfile.ZIP_STORED]
     if compressed:
         raise ModelLoadError(f"{path.name} holds compressed records ({compressed[0]}), which PyTorch never writes; "
-                             "refusing to unpack it (it may be a zip bomb)")  # fmt: skip
+                             "refusing to unpack it (it may be a zip bomb)")
     total = sum(r.file_size for r in records)
     if total > max_unpacked:
         raise ModelLoadError(f"{path.name} would unpack to {total / 2**30:.1f} GiB, more than any model the studio "
-                             f"opens ({max_unpacked / 2**30:.0f} GiB); refusing to read it")  # fmt: skip
+                             f"opens ({max_unpacked / 2**30:.0f} GiB); refusing to read it")

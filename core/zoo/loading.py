@@ -339,7 +339,7 @@ def _foreign_module(module: Any, path: Path, fmt: str, resolution: int) -> Loade
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != batch:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ModelLoadError(f"{path.name} must return one row of logits per image (N×classes); for {batch} images "
-                             f"it returned {shape}")  # fmt: skip
+                             f"it returned {shape}")
     from core.zoo.rebuild import rebuilt_as_zoo
 
     rebuilt = rebuilt_as_zoo(module, path, fmt, resolution, batch)

@@ -17,7 +17,7 @@ from core.zoo.tf_same import Conv2dSame
 BLOCKS: tuple[tuple[int, int], ...] = (
     (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
     (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1),
-)  # fmt: skip
+)
 STEM_CHANNELS = 32
 
 

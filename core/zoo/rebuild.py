@@ -40,9 +40,9 @@ def rebuilt_as_zoo(module: Any, path: Path, fmt: str, resolution: int, batch: in
             continue
         if same:
             model = assemble_model(spec, built, WeightsInfo("file", f"from {path.name}", str(path)), "pytorch",
-                                   str(path), pruned=pruned)  # fmt: skip
+                                   str(path), pruned=pruned)
             note = (f"rebuilt as {spec} from the {FORMAT_WORDS.get(fmt, fmt)} file's weights (same outputs), so it "
-                    "can be compressed")  # fmt: skip
+                    "can be compressed")
             model.card = replace(model.card, title=path.stem, warnings=(*model.card.warnings, note))
             return model
     return None

@@ -118,7 +118,7 @@ class ModelSpec:
             for name, short in (("width", "width"), ("resolution", "res"), ("num_classes", "classes"),
                                 ("padding", "padding"), ("crop", "crop"))
             if getattr(self, name) != getattr(defaults, name)
-        ]  # fmt: skip
+        ]
         if self.dropped:
             options.append("drop=" + "+".join(str(i) for i in self.dropped))
         return self.arch + (":" + ",".join(options) if options else "")
@@ -186,25 +186,25 @@ register_arch(ArchCard(
     summary="Stem conv + 13 depthwise-separable blocks; the original width/resolution trade-off.",
     builder=_mobilenet_v1, widths=(0.25, 0.5, 0.75, 1.0),
     license="Apache-2.0 (studio implementation)",
-))  # fmt: skip
+))
 register_arch(ArchCard(
     name="mobilenet_v2", title="MobileNetV2",
     paper="Sandler et al. 2018, MobileNetV2: Inverted Residuals and Linear Bottlenecks",
     summary="Inverted residual blocks with linear bottlenecks.",
     builder=_mobilenet_v2, widths=(0.35, 0.5, 0.75, 1.0, 1.4),
     torchvision_weights={1.0: "MobileNet_V2_Weights.IMAGENET1K_V1"},
-))  # fmt: skip
+))
 register_arch(ArchCard(
     name="mobilenet_v3_large", title="MobileNetV3-Large",
     paper="Howard et al. 2019, Searching for MobileNetV3",
     summary="NAS-found blocks with squeeze-excite and hard-swish; the larger variant.",
     builder=_mobilenet_v3_large, widths=(0.75, 1.0),
     torchvision_weights={1.0: "MobileNet_V3_Large_Weights.IMAGENET1K_V1"},
-))  # fmt: skip
+))
 register_arch(ArchCard(
     name="mobilenet_v3_small", title="MobileNetV3-Small",
     paper="Howard et al. 2019, Searching for MobileNetV3",
     summary="NAS-found blocks with squeeze-excite and hard-swish; the low-resource variant.",
     builder=_mobilenet_v3_small, widths=(0.75, 1.0),
     torchvision_weights={1.0: "MobileNet_V3_Small_Weights.IMAGENET1K_V1"},
-))  # fmt: skip
+))

@@ -64,7 +64,7 @@ KNOWN_WEIGHT_FILES: tuple[KnownWeightFile, ...] = (
         label="ImageNet (Keras Applications MobileNet alpha=0.75)",
         license=f"Apache-2.0 (Keras Applications); {IMAGENET_LICENSE_NOTE}",
     ),
-)  # fmt: skip
+)
 
 _hash_cache: dict[tuple[str, int, int], str] = {}
 

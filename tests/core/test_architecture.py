@@ -13,7 +13,7 @@ CORE_MODULES = [
     "core.cli", "core.data", "core.jobs", "core.metrics.accuracy", "core.metrics.complexity",
     "core.metrics.latency", "core.metrics.memory", "core.project", "core.runtime", "core.zoo.loading",
     "core.export.run", "core.export.source",
-]  # fmt: skip
+]
 
 
 def _imported_after(statement: str) -> set[str]:

@@ -14,7 +14,7 @@ import tree_sitter_swift
 from core.export.snippets import dequantize_rule, kotlin, quantize_rule, swift
 
 COMMON = {"name": "MobileNet V2 int8", "input_size": 224, "resize_size": 256,
-          "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}  # fmt: skip
+          "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 INT8_IN = {"shape": [1, 224, 224, 3], "dtype": "int8", "scale": 0.01865844801068306, "zero_point": -14}
 INT8_OUT = {"shape": [1, 1000], "dtype": "int8", "scale": 0.13739480078220367, "zero_point": 55}
 FLOAT_OUT = {"shape": [1, 1000], "dtype": "float32"}
@@ -26,9 +26,9 @@ ANDROID = {
     "int8 I/O": {"precision": "int8", "layout": "NHWC", "input": INT8_IN, "output": INT8_OUT},
     "NCHW": {"precision": "float", "layout": "NCHW", "input": {"shape": [1, 3, 224, 224], "dtype": "float32"},
              "output": FLOAT_OUT},
-}  # fmt: skip
+}
 IOS = {"precision": "fp16", "model": "v2.mlpackage", "input": {"name": "x", "shape": [1, 3, 224, 224],
-       "dtype": "FLOAT32"}, "output": {"name": "linear_1", "shape": [1, 1000], "dtype": "FLOAT32"}}  # fmt: skip
+       "dtype": "FLOAT32"}, "output": {"name": "linear_1", "shape": [1, 1000], "dtype": "FLOAT32"}}
 
 
 def syntax_errors(language: Any, code: str) -> list[str]:

@@ -40,17 +40,17 @@ def user(tmp_path: Path) -> dict[str, Path]:
 def test_a_users_model_takes_its_folders_names_into_the_project_and_the_android_bundle(user, capsys) -> None:
     recipe = user["root"] / "int8.json"
     recipe.write_text(json.dumps({"format": "mnstudio-recipe", "version": 1, "name": "int8",
-                                  "steps": [{"type": "quantize", "calibration_images": 9}]}))  # fmt: skip
+                                  "steps": [{"type": "quantize", "calibration_images": 9}]}))
     project = user["root"] / "proj"
     assert main(["compress", str(user["checkpoint"]), "--recipe", str(recipe), "--calib", str(user["photos"]),
-                 "--eval", str(user["photos"]), "--out", str(project), "--threads", "1"]) == 0  # fmt: skip
+                 "--eval", str(user["photos"]), "--out", str(project), "--threads", "1"]) == 0
     assert "class names taken from the 3 class folders" in capsys.readouterr().err
     stored = Project.open(project)
     assert all(list(v.class_names) == READABLE for v in stored.variants), "the original and its int8 keep them"
     int8 = next(v for v in stored.variants if v.quantization is not None)
     out = user["root"] / "out"
     assert main(["export", f"{project}:{int8.id}", "--format", "onnx", "--bundle", "android", "--calib",
-                 str(user["photos"]), "--out", str(out), "--latency-runs", "0", "--threads", "1"]) == 0  # fmt: skip
+                 str(user["photos"]), "--out", str(out), "--latency-runs", "0", "--threads", "1"]) == 0
     report = capsys.readouterr().out
     assert "3 class names: tench, English springer, cassette player" in report
     (bundle,) = out.glob("*-android.zip")
@@ -91,9 +91,9 @@ def test_a_labels_csv_names_its_classes_in_a_name_column_and_a_label_named_twice
     project = user["root"] / "proj"
     recipe = user["root"] / "int8.json"
     recipe.write_text(json.dumps({"format": "mnstudio-recipe", "version": 1, "name": "int8",
-                                  "steps": [{"type": "quantize", "calibration_images": 4}]}))  # fmt: skip
+                                  "steps": [{"type": "quantize", "calibration_images": 4}]}))
     assert main(["compress", str(user["checkpoint"]), "--recipe", str(recipe), "--calib", str(photos), "--eval",
-                 str(photos), "--out", str(project), "--threads", "1"]) == 0  # fmt: skip
+                 str(photos), "--out", str(project), "--threads", "1"]) == 0
     assert "class names taken from the name column of" in capsys.readouterr().err
     assert list(Project.open(project).variants[0].class_names) == ["tench", "springer", "cassette player"]
     (photos / "labels.csv").write_text("\n".join([*rows, "0.png,0,goldfish"]) + "\n")

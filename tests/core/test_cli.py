@@ -55,7 +55,7 @@ def test_bench_reports_median_p90_and_spread(capsys) -> None:
     data = run_json(
         capsys, "bench", "mobilenet_v3_small:res=96", "--runs", "5", "--warmup", "1", "--threads", "1",
         "--weights", "none",
-    )  # fmt: skip
+    )
     assert data["runtime"] == "torch" and data["runs"] == 5
     assert 0 < data["median_ms"] <= data["p90_ms"] and data["cv"] >= 0
 
@@ -64,7 +64,7 @@ def test_sensitivity_reports_probes_and_a_checked_suggestion(capsys, val_dir: Pa
     data = run_json(
         capsys, "sensitivity", "mobilenet_v1:width=0.5,res=96", "--eval", str(val_dir), "--images", "8",
         "--levels", "0.5", "--macs", "0.7", "--threads", "1",
-    )  # fmt: skip
+    )
     techniques = {p["technique"] for p in data["probes"]}
     assert techniques == {"prune", "quantize"} and data["images"] == 8
     suggestion = data["pruning_suggestion"]

@@ -41,7 +41,7 @@ def test_accuracy_reads_as_percent_plus_minus_half_its_interval_and_images_every
     assert top1_text(80.4, (76.9, 83.9), 500) == "80.4 % (±3.5, 500 images)"
     assert top1_text(80.4, None, 1) == "80.4 % (1 image)" and top1_text(80.4, None, None) == "80.4 %"
     rows = {r.id: r for r in variant_rows([scored_variant("fp32", None, *answers(set())),
-                                           scored_variant("int8", "fp32", *answers({0, 1}))])}  # fmt: skip
+                                           scored_variant("int8", "fp32", *answers({0, 1}))])}
     assert rows["int8"].top1_text() == "95.0 % (±5.0, 40 images)"
     int8 = rows["int8"]
     paired = PairedAccuracy(int8.delta_top1 or 0, int8.delta_top1_ci95 or (0, 0), int8.agreement or 0, 40)
@@ -56,7 +56,7 @@ def test_recommendations_keep_to_the_target_name_their_evidence_and_say_why_othe
         scored_variant("int8", "fp32", *answers({0}), ratio=(0.40, 0.38, 0.43)),
         scored_variant("collapsed", "fp32", *answers(set(range(30))), ratio=(0.20, 0.19, 0.22), size=1.5),
         scored_variant("unpaired", "fp32", *answers(set()), images="val-b", ratio=(0.1, 0.09, 0.11), size=1.0),
-    ])  # fmt: skip
+    ])
     advice = recommend(rows, max_drop=3.0)
     # int8 lost 2.5 pt on 40 images: its estimate meets 3 pt, its interval does not rule out more; only the
     # original is confirmed within the target.
@@ -81,7 +81,7 @@ def test_remeasure_stores_latency_per_resolution_memory_and_accuracy(tmp_path: P
     variant = project.add_variant(model, "tiny")
     evaluation = open_dataset(val_dir, limit=8)
     updated = remeasure(project, variant.id, evaluation=evaluation, latency_runs=3, memory=True,
-                        resolutions=(64, 96))  # fmt: skip
+                        resolutions=(64, 96))
     metrics = Project.open(project.root).variant(variant.id).metrics
     assert metrics == updated.metrics
     assert metrics["latency"]["runs"] == 3 and metrics["latency"]["input_size"] == 96

@@ -42,7 +42,7 @@ def _with_random_statistics(module: nn.Module) -> nn.Module:
 def _random_affine(channels: int) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(2)
     matrix = torch.eye(channels, dtype=torch.float64) + 0.1 * torch.randn(channels, channels, generator=generator,
-                                                                          dtype=torch.float64)  # fmt: skip
+                                                                          dtype=torch.float64)
     return matrix, 0.1 * torch.randn(channels, generator=generator, dtype=torch.float64)
 
 
@@ -81,7 +81,7 @@ def test_a_dropped_blocks_adaptor_folds_exactly(arch: str, site: str) -> None:
         handle.remove()
         channels = conv.out_channels
         fold_into_exit(conv, norm, matrix, shift, torch.zeros(channels, dtype=torch.float64),
-                       torch.eye(channels, dtype=torch.float64))  # fmt: skip
+                       torch.eye(channels, dtype=torch.float64))
     with torch.inference_mode():
         folded = module(x)
     torch.testing.assert_close(folded, adapted, rtol=1e-4, atol=1e-4)
@@ -126,21 +126,21 @@ def test_the_fitted_adaptor_keeps_more_of_the_parent_than_a_plain_gap(calib_dir:
     parent = create_model(ModelSpec("mobilenet_v3_small", resolution=128), "pretrained")
     calib = open_dataset(calib_dir, limit=96, seed=0)
     held_out = torch.cat([b for b, _ in open_dataset(calib_dir).subset(64, seed=7).batches(
-        Preprocessing.for_card(parent.card), 64)])  # fmt: skip
+        Preprocessing.for_card(parent.card), 64)])
 
     def kl_to_parent(fit_images: int) -> float:
         child = remove_blocks(parent, DropBlocksStep(blocks=(6,), fit_images=fit_images), calib=calib)
         with torch.inference_mode():
             student, teacher = child.module(held_out), parent.module(held_out)
         return torch.nn.functional.kl_div(student.log_softmax(1), teacher.log_softmax(1), log_target=True,
-                                          reduction="batchmean").item()  # fmt: skip
+                                          reduction="batchmean").item()
 
     plain, fitted = kl_to_parent(0), kl_to_parent(96)
     assert fitted < 0.8 * plain, (plain, fitted)
 
 
 def test_a_variant_without_blocks_exports_to_onnx_and_tflite_and_verifies(calib_dir: Path, val_dir: Path,
-                                                                          tmp_path: Path) -> None:  # fmt: skip
+                                                                          tmp_path: Path) -> None:
     from core.export.job import ExportOptions
     from core.export.registry import FORMATS
     from core.export.run import export_model
@@ -149,7 +149,7 @@ def test_a_variant_without_blocks_exports_to_onnx_and_tflite_and_verifies(calib_
     parent = create_model(ModelSpec("mobilenet_v3_small", resolution=96), "pretrained")
     child = remove_blocks(parent, DropBlocksStep(blocks=(5, 6), fit_images=32), calib=open_dataset(calib_dir, limit=32))
     report = export_model(from_model(child), [FORMATS["onnx"], FORMATS["tflite"]], tmp_path / "out",
-                          options=ExportOptions(latency_runs=0), evaluation=open_dataset(val_dir, limit=8))  # fmt: skip
+                          options=ExportOptions(latency_runs=0), evaluation=open_dataset(val_dir, limit=8))
     for result in report.results:
         assert result.verified, (result.format, result.verification)
     assert report.source["input_size"] == 96

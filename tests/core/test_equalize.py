@@ -34,7 +34,7 @@ def test_equalization_keeps_the_float_function(spec: str, chains: int) -> None:
     changed = [
         name for (name, a), (_, b) in zip(module.state_dict().items(), equalized.state_dict().items(), strict=True)
         if a.is_floating_point() and not torch.equal(a, b)
-    ]  # fmt: skip
+    ]
     assert changed, "some channel was rescaled"
 
 

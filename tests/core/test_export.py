@@ -65,14 +65,14 @@ def v2_int8(calib) -> ExportSource:
     parent = create_model(ModelSpec.parse("mobilenet_v2:res=96"), "pretrained")
     step = QuantizeStep(observer="moving_average", calibration_images=32)
     return ExportSource(quantize(parent, step, calib=calib), "v2 int8", float_parent=lambda: parent,
-                        quantize_step=step)  # fmt: skip
+                        quantize_step=step)
 
 
 @pytest.fixture(scope="module")
 def int8_report(v2_int8, calib, evaluation, tmp_path_factory):
     own_scales = replace(OPTIONS, reduce_range=False)
     return export_model(v2_int8, parse_formats("onnx,tflite,torchscript,pt2"), tmp_path_factory.mktemp("int8"),
-                        options=own_scales, calib=calib, evaluation=evaluation)  # fmt: skip
+                        options=own_scales, calib=calib, evaluation=evaluation)
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +179,7 @@ def test_an_android_bundle_after_the_same_tflite_export_reuses_it_without_conver
 
 @pytest.mark.slow
 def test_int8_variant_exports_its_own_graph_or_requantized_from_its_parent(v2_int8, int8_report, calib, evaluation,
-                                                                            tmp_path: Path) -> None:  # fmt: skip
+                                                                            tmp_path: Path) -> None:
     results = {r.format: r for r in int8_report.results}
     assert results["torchscript"].verification["agreement_top1"] == 100.0  # the int8 model as it is
     assert results["torchscript"].verified
@@ -201,7 +201,7 @@ def test_int8_variant_exports_its_own_graph_or_requantized_from_its_parent(v2_in
 
     for_avx2 = replace(OPTIONS, reduce_range=True)  # CPUs without VNNI: 7-bit weights, re-quantized
     (requantized,) = export_model(v2_int8, parse_formats("onnx"), tmp_path / "avx2", options=for_avx2, calib=calib,
-                                  evaluation=evaluation).results  # fmt: skip
+                                  evaluation=evaluation).results
     assert requantized.details["reduce_range"] and "moving_average observer" in requantized.notes[0]
     # 7-bit weights at 96 px lose more than the variant's own scales (measured 75 % on 16 images).
     assert requantized.verification["agreement_top1"] >= 60 and requantized.verification["cosine"] > 0.9, (
@@ -238,7 +238,7 @@ def test_requantized_graph_quantizes_activations_on_the_variants_grid(calib, tmp
     graph = xnnpack_int8(job, Progress(lambda _fraction, message=None: messages.append(message or "")))
     variant_scales = {round(float(m.scale), 7) for m in int8.module.modules() if hasattr(m, "zero_point")}
     graph_scales = {round(float(node.args[1]), 7) for node in graph.graph.nodes
-                    if node.op == "call_function" and "quantize_per_tensor" in str(node.target)}  # fmt: skip
+                    if node.op == "call_function" and "quantize_per_tensor" in str(node.target)}
     # A histogram observer of its own would pick other ranges; every activation, ReLU6 outputs
     # included (they share one observer with their conv), is on one of the variant's scales.
     assert graph_scales <= variant_scales, graph_scales - variant_scales
@@ -250,7 +250,7 @@ def test_requantized_graph_quantizes_activations_on_the_variants_grid(calib, tmp
 def test_fp16_variant_exports_fp16_tflite_and_coreml(model, evaluation, tmp_path: Path) -> None:
     half = quantize(model, QuantizeStep(mode="fp16"))
     report = export_model(from_model(half), parse_formats("tflite,coreml"), tmp_path, options=OPTIONS,
-                          evaluation=evaluation)  # fmt: skip
+                          evaluation=evaluation)
     tflite, coreml = report.results
     assert tflite.precision == coreml.precision == "fp16"
     assert tflite.verified and tflite.verification["cosine"] > 0.999
@@ -285,7 +285,7 @@ def test_unwritable_output_folder_fails_before_any_work(model, tmp_path: Path) -
     calls: list[str] = []
     with pytest.raises(ExportError, match="cannot write exports to"):
         export_model(from_model(model), parse_formats("onnx"), blocker / "out",
-                     progress=Progress(lambda _, message: calls.append(message)))  # fmt: skip
+                     progress=Progress(lambda _, message: calls.append(message)))
     assert calls == []
 
 
@@ -298,7 +298,7 @@ def test_cancel_during_conversion_stops_and_leaves_no_file(model, tmp_path: Path
 
     with pytest.raises(Cancelled):
         export_model(from_model(model), parse_formats("torchscript,onnx"), tmp_path, options=OPTIONS,
-                     progress=Progress(cancel_once_converting, token))  # fmt: skip
+                     progress=Progress(cancel_once_converting, token))
     assert _files(tmp_path) == []
 
 
@@ -309,7 +309,7 @@ def test_cli_exports_a_project_variant_to_json(model, int8, calib, capsys, tmp_p
     variant = project.add_variant(int8, "v1 int8", parent=parent.id, recipe=recipe.to_dict())
     out = tmp_path / "exports"
     argv = ["export", f"{project.root}:{variant.id}", "--format", "torchscript", "--out", str(out),
-            "--calib", str(calib.root), "--latency-runs", "2", "--threads", "1", "--json"]  # fmt: skip
+            "--calib", str(calib.root), "--latency-runs", "2", "--threads", "1", "--json"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert printed.count("\n") == 1
@@ -357,6 +357,6 @@ def test_an_int8_variant_exports_as_it_is_with_evaluation_images_but_no_calibrat
 ) -> None:
     source = ExportSource(int8, "q", float_parent=lambda: model, quantize_step=CALIBRATION)
     (result,) = export_model(source, parse_formats("torchscript"), tmp_path, options=OPTIONS,
-                             evaluation=evaluation).results  # fmt: skip
+                             evaluation=evaluation).results
     # Without calibration images the float parent cannot be equalized as `quantize` did: it is left out.
     assert result.verified and "agreement_top1_float_parent" not in result.verification

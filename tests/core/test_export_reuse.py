@@ -63,7 +63,7 @@ def _export(model: LoadedModel, out: Path, images, options: ExportOptions = OPTI
 
 
 def test_a_second_identical_export_reuses_the_verified_file_without_converting(model, images, tmp_path,
-                                                                                monkeypatch) -> None:  # fmt: skip
+                                                                                monkeypatch) -> None:
     first = _export(model, tmp_path, images)
     assert first.verified and first.reused_at is None
 
@@ -72,7 +72,7 @@ def test_a_second_identical_export_reuses_the_verified_file_without_converting(m
 
     monkeypatch.setattr(torch_formats, "convert", refuse)
     report = export_model(from_model(model), TORCHSCRIPT, tmp_path, options=replace(OPTIONS, threads=2),
-                          evaluation=images)  # fmt: skip
+                          evaluation=images)
     (second,) = report.results
     assert second.reused_at is not None and second.path == first.path and second.seconds == 0.0
     assert second.verification == first.verification and second.notes == first.notes and second.verified

@@ -35,7 +35,7 @@ def train(imagenette_dir: Path):
 def _kl_to_teacher(student, teacher, images: torch.Tensor) -> float:
     with torch.inference_mode():
         return F.kl_div(F.log_softmax(student(images), 1), F.log_softmax(teacher(images), 1),
-                        reduction="batchmean", log_target=True).item()  # fmt: skip
+                        reduction="batchmean", log_target=True).item()
 
 
 def test_distillation_brings_a_pruned_student_closer_to_its_parent(imagenette_dir: Path) -> None:
@@ -97,7 +97,7 @@ def test_a_finished_run_removes_what_a_write_killed_mid_checkpoint_left(parent, 
     leftover = tmp_path / f".{CHECKPOINT_FILE}.x1y2z3.tmp"
     leftover.write_bytes(b"half a checkpoint")
     finetune(parent, FinetuneStep(epochs=1, batch_size=32, distill=False, bn_recalibration_images=0),
-             train=train, checkpoint_dir=tmp_path)  # fmt: skip
+             train=train, checkpoint_dir=tmp_path)
     assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
 
 
@@ -120,7 +120,7 @@ def test_a_checkpoint_from_another_run_is_ignored(parent, train, tmp_path: Path)
     torch.save({"fingerprint": "someone else", "step": 5}, tmp_path / CHECKPOINT_FILE)
     seen: list[str] = []
     finetune(parent, FinetuneStep(epochs=1, batch_size=32, distill=False, bn_recalibration_images=0),
-             train=train, checkpoint_dir=tmp_path, progress=Progress(lambda f, m: seen.append(m)))  # fmt: skip
+             train=train, checkpoint_dir=tmp_path, progress=Progress(lambda f, m: seen.append(m)))
     assert not any(m.startswith("resuming") for m in seen)
 
 
@@ -134,7 +134,7 @@ def test_a_time_budget_anneals_the_learning_rate_to_its_end(parent, train, monke
 
     monkeypatch.setattr("core.compress.finetune.time", SimpleNamespace(monotonic=clock))
     step = FinetuneStep(epochs=100, learning_rate=0.01, batch_size=16, distill=False, max_minutes=0.5,
-                        bn_recalibration_images=0, held_out_images=0)  # fmt: skip
+                        bn_recalibration_images=0, held_out_images=0)
     rates: list[float] = []
     finetune(parent, step, train=train, progress=Progress(lambda f, m: rates.extend(_learning_rates(m))))
     steps_possible = 100 * len(train) // 16
@@ -150,7 +150,7 @@ def _learning_rates(message: str) -> list[float]:
 def test_a_fine_tune_that_makes_the_model_worse_returns_its_start_and_says_so(parent, train) -> None:
     # A learning rate 10,000× too high wrecks the weights within one epoch.
     step = FinetuneStep(epochs=1, batch_size=16, learning_rate=1.0, labels=False, distill=True,
-                        bn_recalibration_images=0, held_out_images=24)  # fmt: skip
+                        bn_recalibration_images=0, held_out_images=24)
     tuned = finetune(parent, step, train=train, teacher=parent)
     assert tuned.report.kept == "start" and tuned.report.held_out == 19  # a fifth of 96 at most
     assert tuned.report.agreement_start == 100.0 and "kept" in tuned.report.note

@@ -33,7 +33,7 @@ def _mnstudio(*argv: str) -> subprocess.CompletedProcess[str]:
     """In a subprocess: a writer that aborts (as torch's did on a full disk) must not take the test run down."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-m", "core.cli", *argv], capture_output=True, text=True, env=env,
-                          timeout=300)  # fmt: skip
+                          timeout=300)
 
 
 def _everything(folder: Path) -> list[str]:
@@ -55,7 +55,7 @@ def test_compress_into_a_full_disk_fails_cleanly_and_keeps_the_project_readable(
 
     out = small_disk / "project"
     done = _mnstudio("compress", *TINY, "--recipe", str(_dynamic_recipe(small_disk)), "--out", str(out),
-                     "--threads", "1")  # fmt: skip
+                     "--threads", "1")
     assert done.returncode == 2, done.stderr
     message = done.stderr.strip().splitlines()[-1]
     assert str(small_disk) in message and "free" in message
@@ -81,5 +81,5 @@ def test_a_write_that_the_disk_refuses_midway_leaves_no_partial_file(small_disk:
 def _dynamic_recipe(folder: Path) -> Path:
     path = folder.parent / "dynamic.json"
     path.write_text('{"format": "mnstudio-recipe", "version": 1, "name": "d", "steps": [{"type": "quantize", '
-                    '"mode": "dynamic"}]}')  # fmt: skip
+                    '"mode": "dynamic"}]}')
     return path

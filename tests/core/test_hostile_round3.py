@@ -143,7 +143,7 @@ def test_an_onnx_model_with_one_dimensional_output_is_blamed_on_its_output(tmp_p
 
     graph = helper.make_graph([helper.make_node("ReduceMean", ["x"], ["y"], keepdims=0)], "g",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 64, 64])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])  # fmt: skip
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
     path = tmp_path / "flat.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
     with pytest.raises(ModelLoadError, match="returns output of shape"):
@@ -181,7 +181,7 @@ def test_a_settings_file_of_the_wrong_shape_gives_defaults(content: str, monkeyp
 @pytest.mark.parametrize(("argv", "words"), [
     (["info", "mobilenet_v2:classes=100000000"], "num_classes must be between 1 and 100000"),
     (["info", TINY, "--weights", "/dev/zero"], "not a regular file"),
-])  # fmt: skip
+])
 def test_impossible_values_are_one_line(argv: list[str], words: str, capsys) -> None:
     assert main(argv) == 2
     assert words in capsys.readouterr().err
@@ -191,9 +191,9 @@ def test_impossible_values_are_one_line(argv: list[str], words: str, capsys) -> 
     (["eval", TINY, "--threads", "10000", "--data", "."], "--threads: must be between 1 and 256"),
     (["export", TINY, "--format", "onnx", "--out", "x", "--latency-runs", "100000000"], "between 0 and 10000"),
     (["compress", TINY, "--target", "1", "--budget", "1e9", "--out", "x"], "at most 100000"),
-])  # fmt: skip
+])
 def test_absurd_counts_are_refused_before_any_work(argv: list[str], words: str, capsys, tmp_path: Path,
-                                                  monkeypatch) -> None:  # fmt: skip
+                                                  monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     try:
         code = main(argv)
@@ -223,7 +223,7 @@ def test_export_json_is_one_json_object_with_every_format(tmp_path: Path) -> Non
     done = subprocess.run([sys.executable, "-m", "core.cli", "export", TINY, "--weights", "none", "--format",
                            "onnx,tflite,torchscript,pt2,pte,coreml", "--out", str(tmp_path / "out"), "--calib",
                            str(images), "--latency-runs", "0", "--threads", "1", "--json"],
-                          capture_output=True, text=True, timeout=900)  # fmt: skip
+                          capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert set(report["formats"]) >= {"onnx", "tflite", "torchscript", "pt2"}
@@ -234,14 +234,14 @@ def test_a_users_folder_or_link_with_an_artifacts_name_is_never_removed(tmp_path
     (out / "MobileNetV3-Small.onnx").mkdir(parents=True)
     (out / "MobileNetV3-Small.onnx" / "notes.txt").write_text("keep me")
     assert main(["export", TINY, "--weights", "none", "--format", "onnx", "--out", str(out), "--latency-runs",
-                 "0", "--threads", "1"]) == 2  # fmt: skip
+                 "0", "--threads", "1"]) == 2
     assert "not an earlier export" in capsys.readouterr().err
     assert (out / "MobileNetV3-Small.onnx" / "notes.txt").read_text() == "keep me"
     link = tmp_path / "linked"
     link.mkdir()
     (link / "MobileNetV3-Small.onnx").symlink_to(tmp_path / "elsewhere.onnx")
     assert main(["export", TINY, "--weights", "none", "--format", "onnx", "--out", str(link), "--latency-runs",
-                 "0", "--threads", "1"]) == 2  # fmt: skip
+                 "0", "--threads", "1"]) == 2
     assert "is a link" in capsys.readouterr().err and not (tmp_path / "elsewhere.onnx").exists()
 
 
@@ -253,7 +253,7 @@ def test_an_export_where_every_format_failed_does_not_exit_0(tmp_path: Path, cap
 
     monkeypatch.setattr(torch_formats, "convert", broken)
     assert main(["export", TINY, "--weights", "none", "--format", "torchscript", "--out", str(tmp_path / "out"),
-                 "--latency-runs", "0", "--threads", "1"]) == 2  # fmt: skip
+                 "--latency-runs", "0", "--threads", "1"]) == 2
     assert "every format failed" in capsys.readouterr().err
 
 
@@ -274,7 +274,7 @@ def test_an_int8_variant_whose_parent_is_missing_still_exports_to_torchscript(tm
     (project.root / "project.json").write_text(json.dumps(index))
     out = tmp_path / "out"
     assert main(["export", f"{project.root}:{variant.id}", "--format", "torchscript", "--out", str(out),
-                 "--latency-runs", "0", "--threads", "1"]) == 0  # fmt: skip
+                 "--latency-runs", "0", "--threads", "1"]) == 0
     assert any(p.suffix == ".pt" for p in out.iterdir())
 
 
@@ -307,7 +307,7 @@ def test_sigterm_ends_an_export_as_ctrl_c_does_and_leaves_no_scratch_folder(tmp_
     out = tmp_path / "out"
     process = subprocess.Popen([sys.executable, "-m", "core.cli", "export", TINY, "--weights", "none", "--format",
                                 "onnx", "--out", str(out), "--latency-runs", "10000", "--threads", "1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while not any(out.glob(".export-*")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)  # until the export has made its scratch folder

@@ -32,6 +32,6 @@ def test_the_block_that_absorbed_a_dropped_run_learns_the_runs_output(calib_dir:
     losses: list[float] = []
     batches = iter([images[i : i + 16] for i in range(0, 64, 16)] * 10)
     reconstruct_locally(student.module, teacher.module, batches, 30, 1e-3, lambda _done, loss: losses.append(loss),
-                        freeze_batchnorm=True)  # fmt: skip
+                        freeze_batchnorm=True)
     student.module.eval()
     assert len(losses) == 30 and block_error() < 0.8 * before, (before, block_error())

@@ -45,7 +45,7 @@ def test_an_export_and_a_long_onnx_runtime_evaluation_make_no_connection_and_no_
     control = str(tmp_path / "control.sock")
     script = SCRIPT.format(images=str(images), out=str(out), control=control)
     done = subprocess.run([strace, "-f", "-qq", "-e", "trace=connect,sendto,sendmsg", "-o", str(log), sys.executable,
-                           "-c", script], capture_output=True, text=True, timeout=600)  # fmt: skip
+                           "-c", script], capture_output=True, text=True, timeout=600)
     if done.returncode != 0 and "ptrace" in done.stderr:
         pytest.skip(f"strace cannot trace here: {done.stderr.strip().splitlines()[0]}")
     assert done.returncode == 0, done.stderr[-2000:]

@@ -50,7 +50,7 @@ def saved(photos: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, P
     module.eval()
     folder = tmp_path_factory.mktemp("saved")
     paths = {"state_dict": folder / "my_v2_imagenette.pth", "pickle": folder / "my_v2_imagenette_model.pt",
-             "torchscript": folder / "my_v2_imagenette_script.pt"}  # fmt: skip
+             "torchscript": folder / "my_v2_imagenette_script.pt"}
     torch.save(module.state_dict(), paths["state_dict"])
     torch.save(module, paths["pickle"])
     torch.jit.trace(module, torch.zeros(1, 3, 224, 224)).save(str(paths["torchscript"]))
@@ -67,10 +67,10 @@ def test_a_users_10_class_model_saved_each_way_reaches_an_android_bundle_with_it
     names = [readable[wnid].split(",")[0] for wnid in folders]
     recipe = tmp_path / "int8.json"
     recipe.write_text(json.dumps({"format": "mnstudio-recipe", "version": 1, "name": "int8",
-                                  "steps": [{"type": "quantize", "calibration_images": 16}]}))  # fmt: skip
+                                  "steps": [{"type": "quantize", "calibration_images": 16}]}))
     project = tmp_path / "project"
     compress = ["compress", str(saved[kind]), "--recipe", str(recipe), "--calib", str(photos), "--eval", str(photos),
-                "--out", str(project), "--threads", "1"]  # fmt: skip
+                "--out", str(project), "--threads", "1"]
     if kind == "pickle":
         assert main(compress) == 2, "a pickled module is refused until the user trusts the file"
         assert "--trust-pickle" in capfd.readouterr().err
@@ -81,7 +81,7 @@ def test_a_users_10_class_model_saved_each_way_reaches_an_android_bundle_with_it
     assert list(int8.class_names) == names and int8.name.startswith(saved[kind].stem)
     out = tmp_path / "out"
     assert main(["export", f"{project}:{int8.id}", "--bundle", "android", "--calib", str(photos), "--eval",
-                 str(photos), "--out", str(out), "--latency-runs", "0", "--threads", "1", "--json"]) == 0  # fmt: skip
+                 str(photos), "--out", str(out), "--latency-runs", "0", "--threads", "1", "--json"]) == 0
     captured = capfd.readouterr()
     report = json.loads(captured.out)
     tflite = report["formats"]["tflite"]  # run in LiteRT on the 40 photos, against the int8 model it came from

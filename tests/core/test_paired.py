@@ -68,7 +68,7 @@ def test_a_collapsed_variant_is_never_recommended_after_re_measuring_all(small, 
     original = project.add_variant(small, "original")
     copied = project.add_variant(copy.deepcopy(small), "copy", parent=original.id)
     broken = project.add_variant(_collapsed_copy(ModelSpec("mobilenet_v3_small", resolution=64)), "collapsed at 64 px",
-                                 parent=original.id)  # fmt: skip
+                                 parent=original.id)
     evaluation = open_dataset(val_dir, limit=100)
     done = remeasure_all(project, runtimes=("torch", "onnxruntime"), evaluation=evaluation, threads=1, rounds=10)
     assert set(done.timed) == {copied.id, broken.id} and set(done.scored) == {copied.id, broken.id}
@@ -90,13 +90,13 @@ def test_eval_and_bench_against_the_parent_print_paired_figures(capsys, small, v
     child = project.add_variant(smaller, "96 px", parent=original.id)
     reference = f"{project.root}:{child.id}"
     assert main(["eval", reference, "--against", "parent", "--data", str(val_dir), "--limit", "60", "--threads", "1",
-                 "--json"]) == 0  # fmt: skip
+                 "--json"]) == 0
     scored = json.loads(capsys.readouterr().out)
     assert scored["n"] == 60 and scored["against"] == "original"
     low, high = scored["delta_top1_ci95"]
     assert low <= scored["delta_top1"] <= high and 0 <= scored["agreement"] <= 100
     assert main(["bench", reference, "--against", "original", "--runs", "10", "--warmup", "1", "--threads", "1",
-                 "--json"]) == 0  # fmt: skip
+                 "--json"]) == 0
     timed = json.loads(capsys.readouterr().out)
     assert timed["ratio_ci95"][0] <= timed["ratio"] <= timed["ratio_ci95"][1]
     assert timed["median_ms"] > 0 and timed["reference_median_ms"] > 0 and timed["runtime"] == "torch"
@@ -108,7 +108,7 @@ def test_re_measure_all_times_exported_files_in_litert_and_reuses_them(calib_dir
     project = Project.create(tmp_path / "p")
     original = project.add_variant(create_model(TINY, "none"), "original")
     smaller = project.add_variant(create_model(ModelSpec("mobilenet_v3_small", resolution=64), "none"), "64 px",
-                                  parent=original.id)  # fmt: skip
+                                  parent=original.id)
     calib = open_dataset(calib_dir, limit=16)
     remeasure_all(project, runtimes=("litert",), calib=calib, threads=1, rounds=10)
     files = {v.id: sorted((project.variant_dir(v) / "artifacts").glob("*.tflite")) for v in (original, smaller)}

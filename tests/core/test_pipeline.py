@@ -83,7 +83,7 @@ def test_cli_compress_prints_one_json_object(tmp_path: Path, capsys, shared: Pat
     recipe.write_text(Recipe("int8", (QuantizeStep(calibration_images=16),)).to_json())
     argv = ["compress", "mobilenet_v3_small:res=96", "--recipe", str(recipe), "--calib",
             str(shared / "datasets" / "imagenet_calib1000"), "--eval", str(val_dir), "--eval-limit", "24",
-            "--out", str(tmp_path / "proj"), "--threads", "1", "--json"]  # fmt: skip
+            "--out", str(tmp_path / "proj"), "--threads", "1", "--json"]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     for key in ("variant", "top1", "top1_parent", "macs", "size_bytes", "latency_ms", "seconds"):
@@ -100,7 +100,7 @@ def test_pipeline_rejects_models_it_cannot_compress(tmp_path: Path) -> None:
     from core.zoo.loading import load_model_file
 
     onnx_model = load_model_file(export_onnx(ModelSpec("mobilenet_v3_small", resolution=64).build(),
-                                             tmp_path / "m.onnx", 64))  # fmt: skip
+                                             tmp_path / "m.onnx", 64))
     with pytest.raises(StudioError) as excinfo:
         compress(onnx_model, Recipe("fp16", (QuantizeStep(mode="fp16"),)), Project.create(tmp_path / "p"))
     assert "cannot be compressed" in str(excinfo.value)

@@ -41,7 +41,7 @@ def _top1(argv: list[str], capsys) -> float:
 
 
 def test_a_model_trained_in_minus_one_to_one_scores_right_only_with_its_own_setting(keras_checkpoint, val_dir,
-                                                                                    capsys) -> None:  # fmt: skip
+                                                                                    capsys) -> None:
     stock = _top1(["eval", "mobilenet_v2", "--weights", "pretrained", "--data", str(val_dir)], capsys)
     own = _top1(["eval", str(keras_checkpoint), "--preprocess", "keras", "--data", str(val_dir)], capsys)
     wrong = _top1(["eval", str(keras_checkpoint), "--data", str(val_dir)], capsys)

@@ -14,7 +14,7 @@ from core.zoo.loading import create_model
 from core.zoo.registry import ModelSpec
 
 DYNAMIC = {"format": "mnstudio-recipe", "version": 1, "name": "dynamic",
-           "steps": [{"type": "quantize", "mode": "dynamic"}]}  # fmt: skip
+           "steps": [{"type": "quantize", "mode": "dynamic"}]}
 
 
 def test_two_concurrent_compress_runs_into_one_project_both_keep_their_variant(tmp_path: Path) -> None:
@@ -26,10 +26,10 @@ def test_two_concurrent_compress_runs_into_one_project_both_keep_their_variant(t
     torch.save(ModelSpec("mobilenet_v3_small", resolution=64).build().state_dict(), weights)
     out = tmp_path / "shared-project"
     command = [sys.executable, "-m", "core.cli", "compress", "mobilenet_v3_small:res=64", "--weights", str(weights),
-               "--recipe", str(recipe), "--out", str(out), "--threads", "1", "--json"]  # fmt: skip
+               "--recipe", str(recipe), "--out", str(out), "--threads", "1", "--json"]
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
     runs = [subprocess.Popen([*command, "--name", f"run {i}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=env) for i in range(2)]  # fmt: skip
+                             text=True, env=env) for i in range(2)]
     outputs = [run.communicate(timeout=300) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
     summaries = [json.loads(stdout) for stdout, _ in outputs]

@@ -56,9 +56,9 @@ def test_a_symlinked_variants_folder_is_not_written_through_by_compress(
     before = _listing(outside)
     recipe = tmp_path / "smaller.json"
     recipe.write_text(json.dumps({"format": "mnstudio-recipe", "version": 1, "name": "smaller",
-                                  "steps": [{"type": "resolution", "input_size": 48}]}))  # fmt: skip
+                                  "steps": [{"type": "resolution", "input_size": 48}]}))
     code = main(["compress", TINY, "--weights", "none", "--recipe", str(recipe), "--out", str(project.root),
-                 "--threads", "1"])  # fmt: skip
+                 "--threads", "1"])
     assert code == 2 and "outside the project through a link" in capsys.readouterr().err
     assert _listing(outside) == before
 

@@ -84,7 +84,7 @@ def test_layer_overrides_keep_a_layer_whole() -> None:
         ("mobilenet_v3_small", ["features.1.block.2.0", "features.2.block.2.0", "features.9.block.3.0"],
          ["features.4.block.0.0", "features.4.block.2.fc1", "features.12.0"]),
     ],
-)  # fmt: skip
+)
 def test_bottleneck_widths_can_be_kept(arch: str, bottlenecks: list[str], expansions: list[str]) -> None:
     parent = _model(arch)
     child = prune(parent, PruneStep(ratio=0.5, bottlenecks=False, compensate=False))

@@ -81,7 +81,7 @@ def test_a_qat_variant_is_int8_on_its_card_reloads_and_exports_to_onnx_as_int8(
     assert isinstance(source.precision, Int8Qat)
     evaluation = open_dataset(val_dir, limit=8)
     report = export_model(source, [FORMATS["onnx"]], tmp_path / "out", options=ExportOptions(latency_runs=0),
-                          evaluation=evaluation)  # fmt: skip
+                          evaluation=evaluation)
     result = report.results[0]
     assert result.precision == "int8" and result.details["scales"] == "variant", result.details
     with pytest.raises(ExportError, match="lose what quantization-aware training"):

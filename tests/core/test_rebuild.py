@@ -42,14 +42,14 @@ def test_a_saved_zoo_architecture_opens_rebuilt_and_compresses(kind: str, tmp_pa
         write_image(images / f"{i}.png", seed=i)
     project = Project.create(tmp_path / "p")
     result = compress(model, Recipe("int8", (QuantizeStep(calibration_images=4),)), project,
-                      calib=open_dataset(images, num_classes=None))  # fmt: skip
+                      calib=open_dataset(images, num_classes=None))
     assert result.variant.quantization is not None
     assert Project.open(project.root).variant(result.parent.id).format == "state_dict", "kept as a safe state_dict"
 
 
 def test_a_module_that_is_no_zoo_architecture_stays_as_it_is(tmp_path: Path) -> None:
     module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-                                 torch.nn.Linear(4, 5)).eval()  # fmt: skip
+                                 torch.nn.Linear(4, 5)).eval()
     path = tmp_path / "other.pt"
     torch.jit.script(module).save(str(path))
     model = load_model_file(path)

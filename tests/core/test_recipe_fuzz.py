@@ -37,7 +37,7 @@ PRESETS = [
                        QuantizeStep(keep_float=("classifier.1",)))).to_dict(),
     Recipe("structure", (ResolutionStep(input_size=176), DropBlocksStep(blocks=(5, 6)))).to_dict(),
     *(load_recipe(name).to_dict() for name in preset_names()),
-]  # fmt: skip
+]
 
 
 def read_or_reject(read: Any, document: Any) -> None:

@@ -44,7 +44,7 @@ def test_a_resized_variant_is_measured_and_exports_to_onnx_at_its_input_size(tmp
     assert result.metrics["macs"] < 0.65 * result.parent.metrics["macs"]
     assert result.model.card.input_size == 96
     report = export_model(from_project(project.root, result.variant.id), [FORMATS["onnx"]], tmp_path / "out",
-                          options=ExportOptions(latency_runs=0), evaluation=evaluation)  # fmt: skip
+                          options=ExportOptions(latency_runs=0), evaluation=evaluation)
     onnx = report.results[0]
     assert onnx.verified and report.source["input_size"] == 96, onnx.verification
 
@@ -55,7 +55,7 @@ def test_a_resized_float_model_exports_to_tflite_at_its_input_size(tmp_path: Pat
     parent = create_model(ModelSpec("mobilenet_v3_small", resolution=128), "pretrained")
     resized = at_resolution(parent, ResolutionStep(input_size=96))
     report = export_model(from_model(resized), [FORMATS["tflite"]], tmp_path / "out",
-                          options=ExportOptions(latency_runs=0), evaluation=open_dataset(val_dir, limit=8))  # fmt: skip
+                          options=ExportOptions(latency_runs=0), evaluation=open_dataset(val_dir, limit=8))
     tflite = report.results[0]
     assert tflite.verified, tflite.verification
     assert tflite.details["input"]["shape"] == [1, 3, 96, 96]

@@ -16,7 +16,7 @@ RECIPE = {
     "format": "mnstudio-recipe", "version": 1, "name": "distil",
     "steps": [{"type": "finetune", "epochs": 40, "batch_size": 8, "labels": False, "distill": True,
                "bn_recalibration_images": 0, "held_out_images": 0}],
-}  # fmt: skip
+}
 
 
 def test_a_killed_fine_tune_resumes_from_its_checkpoint_and_reuses_its_parent(tmp_path: Path, imagenette_dir) -> None:
@@ -29,7 +29,7 @@ def test_a_killed_fine_tune_resumes_from_its_checkpoint_and_reuses_its_parent(tm
     out = tmp_path / "project"
     command = [sys.executable, "-m", "core.cli", "compress", "mobilenet_v3_small:res=64", "--weights", "pretrained",
                "--recipe", str(recipe), "--train", str(train), "--out", str(out), "--threads", "1",
-               "--json"]  # fmt: skip
+               "--json"]
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 240

@@ -58,7 +58,7 @@ def test_a_bad_target_is_one_line_exit_2_before_any_work(
     arguments = {"--target": "1", option: value}
     out = tmp_path / "project"
     code = main(["compress", "mobilenet_v3_small", "--out", str(out), "--calib", str(tmp_path), "--eval",
-                 str(tmp_path), *(part for pair in arguments.items() for part in pair)])  # fmt: skip
+                 str(tmp_path), *(part for pair in arguments.items() for part in pair)])
     error = capsys.readouterr().err.strip()
     assert code == 2 and len(error.splitlines()) == 1 and message in error, error
     assert not out.exists(), "nothing written"
@@ -151,7 +151,7 @@ def test_cancel_lands_within_two_seconds_and_keeps_the_best_verified_candidate(
 
     given = data if trains else {k: v for k, v in data.items() if k != "train"}
     run = lambda: compress(parent, Recipe("t", (_reaching(TargetStep()),)), project, **given,  # noqa: E731
-                           progress=Progress(watch, token), on_candidate=heard)  # fmt: skip
+                           progress=Progress(watch, token), on_candidate=heard)
     if not after_first:
         with pytest.raises(Cancelled):
             run()
@@ -161,7 +161,7 @@ def test_cancel_lands_within_two_seconds_and_keeps_the_best_verified_candidate(
         # The best verified until then: int8 alone saves no MACs (missed); a smaller input met the target.
         kept = [r for r in result.metrics["candidates"] if r["variant"] == result.variant.id]
         assert len(kept) == 1 and kept[0]["verdict"] == ("chosen" if any(r["met_target"] for r in verified) else
-                                                         "missed")  # fmt: skip
+                                                         "missed")
     assert cancelled_at, f"never reached {moment!r}"
     assert time.monotonic() - cancelled_at[0] <= 2.0
     stored = Project.open(project.root)
@@ -209,7 +209,7 @@ def test_a_missed_target_stores_the_closest_candidate_marked_missed_with_its_own
     out = tmp_path / "cli"
     code = main(["compress", f"mobilenet_v3_small:res={RES}", "--target", "1", "--objective", "size", "--precision",
                  "int8", "--budget", "0.01", "--calib", str(calib_dir), "--eval", str(val_dir), "--eval-limit", "64",
-                 "--out", str(out), "--threads", "1"])  # fmt: skip
+                 "--out", str(out), "--threads", "1"])
     error = capsys.readouterr().err
     assert code == EXIT_TARGET_MISSED and EXIT_TARGET_MISSED not in (0, 2)
     assert "target missed" in error and "stored marked 'missed'" in error
@@ -223,7 +223,7 @@ def _timed(ratio: float, low: float, high: float) -> PairedLatency:
 
 def _stored(vid: str, size: int, macs: int) -> Variant:
     return Variant(vid, vid, "model.pt", "state_dict", None, WeightsInfo("untrained", "untrained"),
-                   metrics={"size_bytes": size, "macs": macs})  # fmt: skip
+                   metrics={"size_bytes": size, "macs": macs})
 
 
 def test_a_candidate_that_does_not_improve_the_objective_is_never_met_whatever_its_accuracy() -> None:

@@ -28,7 +28,7 @@ def _start(kind: str, window, folder: Path):
 
 @pytest.mark.parametrize("kind", ["measure", "compress", "search", "export"])
 def test_cancel_says_cancelling_at_once_and_each_kind_of_job_ends_cancelled(kind: str, qtbot, ready_data,
-                                                                            tmp_path: Path) -> None:  # fmt: skip
+                                                                            tmp_path: Path) -> None:
     window = ready_data
     with qtbot.waitSignal(window.model_loaded, timeout=60_000):
         window.load_zoo(ZooChoice("mobilenet_v3_small", resolution=96, pretrained=False))

@@ -73,7 +73,7 @@ def test_legends_sit_beside_the_data_not_over_it(qtbot, panel) -> None:
         panel.views.setCurrentIndex(tab)
         data = chart.plot_item.vb
         qtbot.waitUntil(lambda c=chart, d=data: c.legend.sceneBoundingRect().width() > 0
-                        and not d.sceneBoundingRect().intersects(c.legend.sceneBoundingRect()))  # fmt: skip
+                        and not d.sceneBoundingRect().intersects(c.legend.sceneBoundingRect()))
         assert chart.legend.items, f"{type(chart).__name__} has a legend to place"
         for sample, label in chart.legend.items:  # each entry's name level with its symbol
             text = label.item.sceneBoundingRect()  # the text itself, not the cell the layout gave it
@@ -156,7 +156,7 @@ def test_the_recommendation_card_says_what_its_images_can_resolve(panel) -> None
 
 
 def test_compare_follows_the_current_model_and_never_shows_another_models_lineage(qtbot, window,
-                                                                                  tiny_project) -> None:  # fmt: skip
+                                                                                  tiny_project) -> None:
     window.set_project(tiny_project)
     tiny = tiny_project.variants[0]
     with qtbot.waitSignal(window.model_loaded, timeout=60_000):

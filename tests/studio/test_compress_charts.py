@@ -61,7 +61,7 @@ def test_search_candidates_are_coloured_by_their_verdict_in_theme_colours(qtbot)
     chart = SearchChart()
     qtbot.addWidget(chart)
     verdicts = {("scan", None): NEUTRAL, ("verify", "met"): GOOD, ("verify", "rejected"): WARNING,
-                ("verify", "chosen"): CHOSEN}  # fmt: skip
+                ("verify", "chosen"): CHOSEN}
     for stage, verdict in verdicts:
         chart.add_candidate({"latency_ratio": 0.6, "agreement": 98.0, "stage": stage, "verdict": verdict, "label": "x"})
     points = [item for item in chart.getPlotItem().items if isinstance(item, pg.ScatterPlotItem)]

@@ -39,7 +39,7 @@ PALETTE_TEXT = (
     (Role.Text, Role.AlternateBase), (Role.PlaceholderText, Role.Base), (Role.ButtonText, Role.Button),
     (Role.HighlightedText, Role.Highlight),
     (Role.Link, Role.Base), (Role.Link, Role.Window), (Role.LinkVisited, Role.Base), (Role.LinkVisited, Role.Window),
-)  # fmt: skip
+)
 GROUPS = (Group.Active, Group.Inactive, Group.Disabled)
 
 
@@ -75,7 +75,7 @@ def test_every_text_of_the_palette_and_the_banners_is_readable(theme: str) -> No
         for group in GROUPS:
             for text, ground in (*PALETTE_TEXT, (Role.ToolTipText, Role.ToolTipBase)):
                 yield (f"{theme} {group.name} {text.name} on {ground.name}", palette.color(group, text),
-                       palette.color(group, ground))  # fmt: skip
+                       palette.color(group, ground))
         for kind, (background, text, _) in BANNERS.items():
             yield f"{kind} banner", QColor(text), QColor(background)
 
@@ -116,7 +116,7 @@ def test_an_unticked_indicator_is_drawn_with_a_visible_outline(qtbot, theme: str
     option = QStyleOptionButton()
     option.initFrom(box)
     element = (QStyle.SubElement.SE_CheckBoxIndicator if kind is QCheckBox
-               else QStyle.SubElement.SE_RadioButtonIndicator)  # fmt: skip
+               else QStyle.SubElement.SE_RadioButtonIndicator)
     indicator = box.style().subElementRect(element, option, box)
     window = box.palette().color(Role.Window)
     edge = [image.pixelColor(x, indicator.center().y()) for x in range(indicator.left(), indicator.center().x())]
@@ -176,7 +176,7 @@ def test_charts_drawn_before_a_theme_switch_follow_it_titles_axes_and_legends_in
     panel = ComparePanel()
     qtbot.addWidget(panel)
     rows = variant_rows([scored_variant("fp32", None, *answers(set())),
-                         scored_variant("int8", "fp32", *answers({0}), ratio=(0.4, 0.38, 0.43))])  # fmt: skip
+                         scored_variant("int8", "fp32", *answers({0}), ratio=(0.4, 0.38, 0.43))])
     panel.show()
     panel.show_rows(rows, recommend(rows))
     try:
@@ -188,7 +188,7 @@ def test_charts_drawn_before_a_theme_switch_follow_it_titles_axes_and_legends_in
                 name = f"{type(chart).__name__} {type(item).__name__}"
                 if isinstance(item, pg.AxisItem):
                     pairs += [(f"{name} ticks", item.textPen().color(), background),
-                              (f"{name} label", QColor(item.labelStyle["color"]), background)]  # fmt: skip
+                              (f"{name} label", QColor(item.labelStyle["color"]), background)]
                 elif isinstance(item, pg.LabelItem) and item.text:  # titles and legend entries
                     pairs.append((f"{name} '{item.text}'", QColor(item.opts["color"]), background))
         assert len(pairs) > 20 and not below(iter(pairs), TEXT)

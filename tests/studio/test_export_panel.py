@@ -30,7 +30,7 @@ def _panel(qtbot) -> ExportPanel:
 def _rows(panel: ExportPanel) -> dict[str, list[str]]:
     table = panel.report_table
     return {table.item(r, 0).text(): [table.item(r, c).text() for c in range(table.columnCount())]
-            for r in range(table.rowCount())}  # fmt: skip
+            for r in range(table.rowCount())}
 
 
 def test_the_output_folder_is_checked_as_it_is_typed(qtbot, tmp_path: Path, monkeypatch) -> None:
@@ -77,10 +77,10 @@ def test_the_report_lists_the_bundle_as_a_row_and_folds_the_converters_notes(qtb
     model.write_bytes(b"\0" * 1000)
     bundle.write_bytes(b"\0" * 250_000)
     tflite = ExportResult("tflite", str(model), 1000, "int8", 0.0, {"verified": True, "agreement_top1": 97.0},
-                          [REQUANTIZED], {}, reused_at="2026-12-06 01:15:05")  # fmt: skip
+                          [REQUANTIZED], {}, reused_at="2026-12-06 01:15:05")
     names = ["tench", "English springer", "cassette player", "chain saw", "church", "French horn"]
     report = ExportReport({"name": "v2", "class_names": names}, [tflite], {"n": 300, "dataset": "val"},
-                          bundles=[str(bundle)])  # fmt: skip
+                          bundles=[str(bundle)])
     panel.show_report(report, tmp_path)
     rows = _rows(panel)
     assert rows["Android bundle"][1] == "yes" and rows["Android bundle"][-1] == str(bundle)
@@ -98,7 +98,7 @@ def test_the_top1_column_reads_as_elsewhere_when_the_report_has_the_interval(qtb
     panel = _panel(qtbot)
     check = {"verified": True, "top1": 81.667, "n": 300}
     with_interval = ExportResult("onnx", str(tmp_path / "v2.onnx"), 1000, "float", 0.0,
-                                 {**check, "top1_ci95": [77.0, 85.6]}, [], {})  # fmt: skip
+                                 {**check, "top1_ci95": [77.0, 85.6]}, [], {})
     without = ExportResult("tflite", str(tmp_path / "v2.tflite"), 1000, "float", 0.0, check, [], {})
     panel.show_report(ExportReport({"name": "v2"}, [with_interval, without], {"n": 300, "dataset": "val"}), tmp_path)
     rows, top1 = _rows(panel), REPORT_COLUMNS.index("Top-1")
@@ -118,7 +118,7 @@ def test_an_output_path_that_is_a_file_is_refused_in_plain_words(qtbot, window, 
 
 
 def test_a_bundle_of_an_unverified_model_is_written_only_after_the_user_agrees(qtbot, window, tmp_path, monkeypatch
-                                                                               ) -> None:  # fmt: skip
+                                                                               ) -> None:
     with qtbot.waitSignal(window.model_loaded, timeout=60_000):
         window.load_zoo(ZooChoice("mobilenet_v3_small", resolution=96, pretrained=False))
     asked: list[str] = []

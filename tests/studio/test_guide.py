@@ -69,12 +69,12 @@ def test_a_measured_model_and_its_variants_move_every_step_on(report) -> None:
     child = scored_variant("int8", "fp32", *answers({3}), ratio=(0.5, 0.45, 0.55), size=3.5)
     rows = variant_rows([original, child])
     state = StudioState(report=report, model_variant="fp32",
-                        datasets={"calib": _images("calib"), "evaluation": _images("evaluation")})  # fmt: skip
+                        datasets={"calib": _images("calib"), "evaluation": _images("evaluation")})
     steps = guide_steps(state, rows, Activity(bundle="/out/int8-android.zip"))
     assert _states(steps) == [StepState.DONE, StepState.DONE, StepState.READY, StepState.DONE]
     assert "Accuracy 100.0 % (±5.0, 40 images)" in steps[0].detail
     assert steps[1].detail.startswith("Made one version smaller or faster; the latest pick: int8 (3.5 MB, 2.0× as "
-                                      "fast in PyTorch on this computer, −2.5 points of accuracy)")  # fmt: skip
+                                      "fast in PyTorch on this computer, −2.5 points of accuracy)")
     assert steps[2].detail.startswith("One version against the original")
     assert steps[3].detail == "Saved /out/int8-android.zip."
     child.metrics["paired_latency"]["litert"] = {"ratio": 1.3, "ratio_ci95": [1.2, 1.4], "against": "fp32"}
@@ -96,7 +96,7 @@ def test_a_file_that_cannot_be_compressed_says_so_before_anything_reads_ready(tm
     from core.zoo.loading import load_model_file
 
     module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-                                 torch.nn.Linear(4, 5)).eval()  # fmt: skip
+                                 torch.nn.Linear(4, 5)).eval()
     path = tmp_path / "other.pt"
     torch.jit.script(module).save(str(path))
     step = guide_steps(StudioState(report=describe(load_model_file(path))), [], Activity())[1]

@@ -12,7 +12,7 @@ def test_every_control_explains_itself_with_whats_this(window) -> None:
     found = list(controls(window))
     assert len(found) > 60, "the walk reaches every tab's controls"
     unexplained = [f"{type(c).__name__} {getattr(c, 'text', lambda: '')()!r} in {type(c.parentWidget()).__name__}"
-                   for c in found if not c.whatsThis().strip()]  # fmt: skip
+                   for c in found if not c.whatsThis().strip()]
     assert not unexplained, unexplained
 
 

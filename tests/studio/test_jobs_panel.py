@@ -27,7 +27,7 @@ def add_job(panel: JobsPanel, title: str) -> Job:
 
 def test_jobs_that_ended_have_no_cancel_button_and_the_others_keep_theirs(panel) -> None:
     done, failed, cancelled, running, _queued = (add_job(panel, name) for name in
-                                                 ("done", "failed", "cancelled", "running", "queued"))  # fmt: skip
+                                                 ("done", "failed", "cancelled", "running", "queued"))
     for job in (done, failed, cancelled, running):
         job.relay.started.emit()
     done.relay.succeeded.emit(None)

@@ -81,11 +81,11 @@ def test_dropping_a_checkpoint_opens_it(qtbot, window, tmp_path: Path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     window.dragEnterEvent(QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                          Qt.KeyboardModifier.NoModifier))  # fmt: skip
+                                          Qt.KeyboardModifier.NoModifier))
     assert window.drop_overlay.isVisible() and window.drop_overlay.text() == "Drop to open tiny.pth"
     assert window.drop_overlay.property("kind") == "accepted"
     drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)  # fmt: skip
+                      Qt.KeyboardModifier.NoModifier)
     with qtbot.waitSignal(window.model_loaded, timeout=LOAD_TIMEOUT_MS) as loaded:
         window.dropEvent(drop)
     assert not window.drop_overlay.isVisible()

@@ -293,7 +293,7 @@ def test_a_users_model_takes_the_open_folders_class_names_and_undo_keeps_its_own
         window.load_file(checkpoint)
     window.set_data_folder("evaluation", str(tmp_path / "photos"))
     qtbot.waitUntil(lambda: window.state.report.model.card.class_names == ("tench", "English springer"),
-                    timeout=30_000)  # fmt: skip
+                    timeout=30_000)
     assert "Class names taken from the 2 class folders" in window.statusBar().currentMessage()
     window.undo_stack.undo()
     assert window.state.report.model.card.class_names == ("class 0", "class 1")

@@ -62,7 +62,7 @@ def test_a_variant_being_rebenchmarked_cannot_be_deleted_or_renamed(qtbot, windo
     with qtbot.waitSignal(window.problem_shown) as queued:
         window.projects.delete_variant(child)
     assert queued.args[0] == ("tiny copy is being used by the job 'Benchmarking tiny copy'; wait for it to finish "
-                              "or cancel it, then delete it")  # fmt: skip
+                              "or cancel it, then delete it")
     with qtbot.waitSignal(job.started, timeout=JOB_TIMEOUT_MS):
         gate.set()
     with qtbot.waitSignal(window.problem_shown) as running:
@@ -128,7 +128,7 @@ def _drop_event(path: Path) -> tuple[QMimeData, QDropEvent]:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)  # fmt: skip
+                      Qt.KeyboardModifier.NoModifier)
     return mime, drop  # the event does not own its mime data: keep both alive
 
 
@@ -139,12 +139,12 @@ def test_dropping_what_is_not_a_model_is_explained_and_starts_no_job(qtbot, wind
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(notes))])
     enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)  # fmt: skip
+                            Qt.KeyboardModifier.NoModifier)
     window.dragEnterEvent(enter)
     assert window.drop_overlay.isVisible() and window.drop_overlay.property("kind") == "refused"
     assert window.drop_overlay.text().startswith("notes.txt is not a model file."), "said while it is dragged"
     move = QDragMoveEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                          Qt.KeyboardModifier.NoModifier)  # fmt: skip
+                          Qt.KeyboardModifier.NoModifier)
     move.accept()  # as Qt delivers it after an accepted enter: the window must refuse it itself
     window.dragMoveEvent(move)
     assert not move.isAccepted(), "the cursor shows the refusal before the user lets go"
@@ -155,7 +155,7 @@ def test_dropping_what_is_not_a_model_is_explained_and_starts_no_job(qtbot, wind
             _mime, drop = _drop_event(notes)
             window.dropEvent(drop)
         assert shown.args[0] == ("notes.txt is not a model file. Drop a .pth, .pt, .pt2 or .onnx file, "
-                                 "or choose a model from the zoo.")  # fmt: skip
+                                 "or choose a model from the zoo.")
         with qtbot.waitSignal(window.problem_shown) as shown:
             _mime, drop = _drop_event(folder)
             window.dropEvent(drop)

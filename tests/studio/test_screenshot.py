@@ -23,7 +23,7 @@ def _under_xvfb(*command: str, timeout: int) -> subprocess.CompletedProcess[str]
         pytest.skip("xvfb-run is not installed (make test installs it)")
     env = {**os.environ, "QT_QPA_PLATFORM": "xcb"}
     return subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, *command],
-                          env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)  # fmt: skip
+                          env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
 
 
 def _looks_rendered(path: Path) -> Image.Image:

@@ -21,7 +21,7 @@ def panel(qtbot) -> VariantsPanel:
     widget = shown(qtbot, VariantsPanel(), 560, 320)  # narrower than the table's columns
     rows = variant_rows([scored_variant("fp32", None, *answers(set())),
                          scored_variant("int8", "fp32", *answers({0}), ratio=(0.4, 0.38, 0.43)),
-                         scored_variant("aggressive", "fp32", *answers({0, 1}))])  # fmt: skip
+                         scored_variant("aggressive", "fp32", *answers({0, 1}))])
     widget.show_rows([replace(row, name=name) for row, name in zip(rows, NAMES, strict=True)], {}, None)
     return widget
 
@@ -90,7 +90,7 @@ def test_speed_up_and_delta_top1_stand_right_after_the_name(panel) -> None:
 
 def test_top1_reads_as_a_percentage_plus_minus_half_its_interval_and_the_images(panel) -> None:
     top1 = [panel.model.headerData(c, Qt.Orientation.Horizontal) for c in range(panel.model.columnCount())].index(
-        "Top-1")  # fmt: skip
+        "Top-1")
     assert panel.model.index(1, top1).data() == "97.5 % (±5.0, 40 images)"
 
 

@@ -25,7 +25,7 @@ STEP_TIMEOUT_S = 600
 # The README's screenshots: the views that show each step of the flow, and the file each is saved as.
 README_VIEWS = {"01-start": "start.png", "03-target-form": "target-form.png", "06-compare": "compare.png",
                 "08-compare-dark": "compare-dark.png", "10-export-bundle": "export-bundle.png",
-                "11-start-done": "start-done.png"}  # fmt: skip
+                "11-start-done": "start-done.png"}
 README_WIDTH = 960
 
 
@@ -74,7 +74,7 @@ def main(out_dir: Path, readme_dir: Path | None) -> int:
             image = Image.open(path).convert("RGB")
             small = image.resize((README_WIDTH, round(image.height * README_WIDTH / image.width)), Image.LANCZOS)
             small.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(readme_dir / README_VIEWS[name],
-                                                                              optimize=True)  # fmt: skip
+                                                                              optimize=True)
 
     def run(job: object, what: str) -> None:
         if job is None:
@@ -152,7 +152,7 @@ def main(out_dir: Path, readme_dir: Path | None) -> int:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(notes))])
     window.dropEvent(QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                Qt.KeyboardModifier.NoModifier))  # fmt: skip
+                                Qt.KeyboardModifier.NoModifier))
     dialog = window.findChild(QMessageBox)
     wait_until(lambda: dialog is not None and dialog.isVisible(), "the failure dialog", 10)
     shot("12-failure-dialog")
@@ -167,7 +167,7 @@ def _drawn(browser: object) -> bool:
     image = browser.grab().toImage()  # type: ignore[attr-defined]
     background = image.pixel(image.width() - 2, image.height() // 2)
     rows = [y for y in range(0, image.height(), 8)
-            if any(image.pixel(x, y) != background for x in range(0, image.width(), 8))]  # fmt: skip
+            if any(image.pixel(x, y) != background for x in range(0, image.width(), 8))]
     return bool(rows) and rows[-1] - rows[0] > 0.7 * image.height()
 
 

@@ -42,7 +42,7 @@ def int8_rung(step: TargetStep) -> Rung | None:
 
 
 def size_rungs(parent: LoadedModel, step: TargetStep, proxy: Proxy, fit: ImageDataset, int8: bool, deadline: Deadline,
-               progress: Progress, listen: CandidateListener) -> tuple[list[Rung], list[Scored]]:  # fmt: skip
+               progress: Progress, listen: CandidateListener) -> tuple[list[Rung], list[Scored]]:
     """The smaller input sizes worth verifying, fastest first, and every size the proxy scored. None where the
     objective is the file's size, which the input size does not change."""
     if step.objective is Objective.SIZE:

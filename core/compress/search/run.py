@@ -76,7 +76,7 @@ class SearchResult:
             return None
         row = next(r for r in self.rows if r.verdict == Verdict.MISSED)
         return (f"no candidate met the target ({step.describe()}); the closest, {row.label}, is stored marked "
-                f"'missed': {row.reason}")  # fmt: skip
+                f"'missed': {row.reason}")
 
 
 def search(
@@ -118,7 +118,7 @@ class _Run:
 
     def __init__(self, model: LoadedModel, step: TargetStep, parent: Variant, calib: ImageDataset,
                  train: ImageDataset | None, evaluation: ImageDataset, threads: int,
-                 listen: CandidateListener) -> None:  # fmt: skip
+                 listen: CandidateListener) -> None:
         self.model, self.step, self.parent, self.calib, self.train = model, step, parent, calib, train
         self.evaluation, self.threads, self.listen = evaluation, threads, listen
         self.started = time.monotonic()
@@ -145,14 +145,14 @@ class _Run:
         int8 = self.int8_pays or FLOAT not in self.step.allowed
         self.proxy = Proxy(self.model, self.score_images, progress.span(0.45, 0.47))
         rungs, scored = size_rungs(self.model, self.step, self.proxy, self.fit, int8, self.deadline,
-                                   progress.span(0.47, 0.55), self.listen)  # fmt: skip
+                                   progress.span(0.47, 0.55), self.listen)
         self.scanned += scored
         for number, rung in enumerate(rungs):
             if self.verified and self.deadline.left() < self._verification_seconds():
                 self.notes.append("the budget ran out during the input-size ladder")
                 return
             held = self._verify(rung, progress.span(0.55 + 0.45 * number / len(rungs),
-                                                     0.55 + 0.45 * (number + 1) / len(rungs)))  # fmt: skip
+                                                     0.55 + 0.45 * (number + 1) / len(rungs)))
             if held.meets:
                 return  # larger sizes are slower: the walk stops at the first that meets the target
 
@@ -163,7 +163,7 @@ class _Run:
         assert self.proxy is not None
         scan_deadline = Deadline(min(self.deadline.left() / 2, SCAN_SHARE * 60 * self.step.budget_minutes))
         scan = scan_candidates(self.model, self.step, self.proxy, self.fit, self.threads, scan_deadline,
-                               progress.span(0.0, 0.3), self.listen)  # fmt: skip
+                               progress.span(0.0, 0.3), self.listen)
         self.scanned += scan.entries
         chosen = _choose(self.step, scan, self._relative(self._best_cost()), self._int8_factor())
         teacher_seconds = self.proxy.score(self.model).seconds_per_image
@@ -214,9 +214,9 @@ class _Run:
 
     def _verify(self, rung: Rung, progress: Progress, train: ImageDataset | None = None) -> Verified:
         applied = apply_recipe(self.model, rung.recipe, calib=self.calib, train=train or self.train,
-                               progress=progress.span(0.0, 0.5))  # fmt: skip
+                               progress=progress.span(0.0, 0.5))
         held = verify(applied, rung.recipe, rung.label, self.step, self.model, self.parent.id, self.parent.metrics,
-                      self.reference, self.evaluation, self.threads, progress.span(0.5, 1.0))  # fmt: skip
+                      self.reference, self.evaluation, self.threads, progress.span(0.5, 1.0))
         held.row.seconds = round(time.monotonic() - self.started, 1)
         if not self.verified:
             self.first_answer = held.row.seconds
@@ -256,13 +256,13 @@ class _Run:
         float_metrics = best.float_metrics
         name = f"{self.model.card.title} · {best.row.label}"
         variant, float_graph = store_made(project, self.parent, best.applied, best.recipe, name, metrics,
-                                          float_metrics)  # fmt: skip
+                                          float_metrics)
         best.row.variant = variant.id
         return SearchResult(
             project.variant(self.parent.id), variant, best.applied.model, bool(met), [h.row for h in self.verified],
             self.scanned, float_graph, best.applied.float_model, time.monotonic() - self.started, self.first_answer,
             self.notes,
-        )  # fmt: skip
+        )
 
 
 def check_feasible(calib: ImageDataset, evaluation: ImageDataset) -> None:
@@ -270,7 +270,7 @@ def check_feasible(calib: ImageDataset, evaluation: ImageDataset) -> None:
     candidate is verified whatever the budget (the studio's form says what a useful budget is on this computer)."""
     if len(calib) < SCORE_IMAGES + 32:
         raise StudioError(f"a target search needs at least {SCORE_IMAGES + 32} calibration images (--calib); "
-                          f"{calib.root} has {len(calib)}")  # fmt: skip
+                          f"{calib.root} has {len(calib)}")
     if not evaluation.labeled:
         raise StudioError(f"{evaluation.root} has no labels: a target is verified on labelled images (--eval)")
 
@@ -286,7 +286,7 @@ def _choose(step: TargetStep, scan: Scan, best: float, int8: float) -> list[Cand
     def cost(entry: Scored) -> float:
         # The scan's proxy of the file's size is the parameter count, which the file follows.
         return {Objective.LATENCY: entry.latency_ratio or 1.0, Objective.MACS: float(entry.macs),
-                Objective.SIZE: float(entry.params)}[step.objective]  # fmt: skip
+                Objective.SIZE: float(entry.params)}[step.objective]
 
     parent = cost(scan.parent)
     worthwhile = [s for s in measured if cost(s) <= WORTHWHILE * parent and cost(s) / parent * int8 < BEAT * best]
@@ -303,4 +303,4 @@ def _choose(step: TargetStep, scan: Scan, best: float, int8: float) -> list[Cand
 
 def _search_metrics(row: CandidateRow, step: TargetStep) -> dict[str, Any]:
     return {"verdict": str(row.verdict), "reason": row.reason, "confirmed": row.confirmed, "target": step.describe(),
-            "max_drop": step.max_drop, "objective": str(step.objective), "runtime": str(step.runtime)}  # fmt: skip
+            "max_drop": step.max_drop, "objective": str(step.objective), "runtime": str(step.runtime)}

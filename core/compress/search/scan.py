@@ -51,14 +51,14 @@ CandidateListener = Callable[[dict[str, Any]], None]
 
 
 def latency_ratio(candidate: LoadedModel, parent: LoadedModel, step: TargetStep, threads: int,
-                  progress: Progress, pairs: int = LATENCY_PAIRS) -> float:  # fmt: skip
+                  progress: Progress, pairs: int = LATENCY_PAIRS) -> float:
     """The candidate's median time over the parent's, the two timed in turn in the search's runtime."""
     return paired_latency(candidate, parent, runtime=step.runtime.proxy, threads=threads, pairs=pairs, warmup=3,
-                          seed=step.seed, progress=progress).ratio  # fmt: skip
+                          seed=step.seed, progress=progress).ratio
 
 
 def scan_candidates(parent: LoadedModel, step: TargetStep, proxy: Proxy, fit: ImageDataset, threads: int,
-                    deadline: Deadline, progress: Progress, listen: CandidateListener) -> Scan:  # fmt: skip
+                    deadline: Deadline, progress: Progress, listen: CandidateListener) -> Scan:
     assert parent.module is not None
     size, crop = parent.card.input_size, parent.card.crop_fraction
     scanned: list[Scored] = []
@@ -134,7 +134,7 @@ class Scan:
 
 
 def _combinations(parent: LoadedModel, step: TargetStep, by_size: dict[int, Scored], singles: dict[int, Scored],
-                  probes: dict[float, Scored], instability: float) -> list[Candidate]:  # fmt: skip
+                  probes: dict[float, Scored], instability: float) -> list[Candidate]:
     """The most promising mixes of size, blocks and pruning, from their parts' measured costs.
 
     Disagreements above the parent's own instability add up roughly and latency ratios multiply; the estimate

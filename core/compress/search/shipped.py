@@ -32,12 +32,12 @@ PAIRS = 30
 
 
 def litert_timings(parent: LoadedModel, finalists: Sequence[Verified], calib: ImageDataset, threads: int,
-                   seed: int, progress: Progress) -> list[PairedLatency]:  # fmt: skip
+                   seed: int, progress: Progress) -> list[PairedLatency]:
     """Each finalist's LiteRT latency against the parent's, in one interleaved session (1 interpreter thread), in a
     child process: a conversion's native passes cannot outlast a Cancel there."""
     finalist_models = [(sendable(held.applied.model), held.applied.float_model,
                         next((s for s in held.recipe.steps if isinstance(s, QuantizeStep)), QuantizeStep()))
-                       for held in finalists]  # fmt: skip
+                       for held in finalists]
     arguments = {"parent": parent, "finalists": finalist_models, "calib": calib, "threads": threads, "seed": seed}
     timings: list[PairedLatency] = run_in_child(_convert_and_time, arguments, progress)
     return timings
@@ -69,7 +69,7 @@ def received(sent: Sendable) -> LoadedModel:
 
 
 def _convert_and_time(parent: LoadedModel, finalists: list[Finalist], calib: ImageDataset, threads: int, seed: int,
-                      progress: Progress) -> list[PairedLatency]:  # fmt: skip
+                      progress: Progress) -> list[PairedLatency]:
     fmt = FORMATS["tflite"]
     options = ExportOptions(threads=threads, latency_runs=0)
     models, sources = [parent], [from_model(parent)]
@@ -82,7 +82,7 @@ def _convert_and_time(parent: LoadedModel, finalists: list[Finalist], calib: Ima
             share = progress.span(0.8 * number / len(sources), 0.8 * (number + 1) / len(sources))
             share(0.0, f"converting {source.name} to TFLite to time it in LiteRT")
             report = export_model(source, [fmt], Path(scratch) / str(number), options=options, calib=calib,
-                                  progress=share)  # fmt: skip
+                                  progress=share)
             result = report.results[0]
             if not result.path:
                 why = result.verification.get("error")
@@ -90,11 +90,11 @@ def _convert_and_time(parent: LoadedModel, finalists: list[Finalist], calib: Ima
             paths.append(Path(result.path))
         predictors = [fmt.predictor(path) for path in paths]
         return interleaved(predictors, random_inputs(models, seed), runtime="litert", threads=1, rounds=PAIRS,
-                           seed=seed, progress=progress.span(0.8, 1.0))  # fmt: skip
+                           seed=seed, progress=progress.span(0.8, 1.0))
 
 
 def _source(parent: LoadedModel, model: LoadedModel, float_model: LoadedModel | None, quantize: QuantizeStep,
-            number: int) -> ExportSource:  # fmt: skip
+            number: int) -> ExportSource:
     """A finalist as the exporter takes it: an int8 one with its float graph and the plain int8 step's settings."""
     name = f"candidate-{number}"
     if model.card.quantization is None:

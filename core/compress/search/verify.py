@@ -76,14 +76,14 @@ class Verified:
 
 def verify(applied: Applied, recipe: Recipe, label: str, step: TargetStep, parent: LoadedModel, parent_id: str,
            parent_metrics: dict[str, Any], reference: AccuracyResult, evaluation: ImageDataset, threads: int,
-           progress: Progress) -> Verified:  # fmt: skip
+           progress: Progress) -> Verified:
     """Measure a made candidate against the parent and judge it: met when its Δtop-1 estimate is within the
     target and it improves on the parent by the objective; confirmed when the whole interval is within."""
     model = applied.model
     accuracy = evaluate(model, evaluation, threads=threads, progress=progress.span(0.0, 0.6))
     paired = paired_accuracy(accuracy.hits, reference.hits, accuracy.predicted, reference.predicted)
     latency = paired_latency(model, parent, runtime=step.runtime.proxy, threads=threads, pairs=30, seed=step.seed,
-                             progress=progress.span(0.6, 0.9))  # fmt: skip
+                             progress=progress.span(0.6, 0.9))
     metrics = measure(model, applied.float_module, None, threads, progress.span(0.9, 0.97))
     metrics["accuracy"] = accuracy.to_dict(with_per_image=True)
     metrics["paired_accuracy"] = {**paired.to_dict(), "against": parent_id}
@@ -92,13 +92,13 @@ def verify(applied: Applied, recipe: Recipe, label: str, step: TargetStep, paren
     float_metrics = None
     if applied.float_model is not None:
         float_metrics = measure(applied.float_model, applied.float_model.module, None, threads,
-                                progress.span(0.97, 1.0))  # fmt: skip
+                                progress.span(0.97, 1.0))
         float_metrics["steps"] = applied.float_timings
     check = TargetCheck(paired.delta_top1, paired.delta_top1_ci95, paired.n, step.max_drop)
     shortfall = objective_shortfall(step, latency, metrics, parent_metrics)
     meets = accuracy.finite and check.met and shortfall is None
     reason = ("non-finite outputs" if not accuracy.finite else
-              f"Δtop-1 {check.words()}" + (f"; but {shortfall}" if shortfall else ""))  # fmt: skip
+              f"Δtop-1 {check.words()}" + (f"; but {shortfall}" if shortfall else ""))
     row = CandidateRow(
         label=label, precision=str(model.card.precision), recipe=recipe.to_dict(),
         verdict=Verdict.MET if meets else Verdict.REJECTED, reason=reason, confirmed=meets and check.confirmed,
@@ -106,12 +106,12 @@ def verify(applied: Applied, recipe: Recipe, label: str, step: TargetStep, paren
         agreement=paired.agreement, n=paired.n, latency_ratio=round(latency.ratio, 4),
         latency_ratio_ci95=latency.ratio_ci95, runtime=str(step.runtime.proxy), size_bytes=metrics.get("size_bytes"),
         macs=metrics.get("macs"),
-    )  # fmt: skip
+    )
     return Verified(row, recipe, applied, metrics, float_metrics, objective_cost(row, step), meets, shortfall)
 
 
 def objective_shortfall(step: TargetStep, latency: PairedLatency, metrics: dict[str, Any],
-                        parent_metrics: dict[str, Any]) -> str | None:  # fmt: skip
+                        parent_metrics: dict[str, Any]) -> str | None:
     """Why a candidate does not improve on the parent by the objective (None when it does): it is then rejected
     whatever its accuracy. V3-Small's int8 alone met a 1 pt target and ran 1.9× slower in ONNX Runtime."""
     if step.objective is Objective.LATENCY:
@@ -128,5 +128,5 @@ def objective_shortfall(step: TargetStep, latency: PairedLatency, metrics: dict[
 def objective_cost(row: CandidateRow, step: TargetStep) -> float:
     """The candidate by the objective, lower is better: latency ratio, file bytes or MACs."""
     value = {Objective.LATENCY: row.latency_ratio, Objective.SIZE: row.size_bytes, Objective.MACS: row.macs}[
-        step.objective]  # fmt: skip
+        step.objective]
     return float("inf") if value is None else float(value)
