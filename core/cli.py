@@ -28,6 +28,7 @@ from core.cli_common import (
     thread_count,
 )
 from core.cli_measure import cmd_bench, cmd_eval
+from core.data.roles import DataRole
 from core.errors import StudioError
 
 
@@ -110,7 +111,7 @@ def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
 
     Project.check_location(args.out)
     recipe = _compress_recipe(args)
-    recipe.check_data({k for k in ("calib", "train", "eval") if getattr(args, k)})  # before any work
+    recipe.check_data({role for role in DataRole if getattr(args, role.flag.removeprefix("--"))})  # before any work
     progress = progress_printer()
     model = load_model(args, progress)
     classes = model.card.num_classes
@@ -278,7 +279,7 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.runtime import RUNTIMES, default_threads
+    from core.runtime import IN_PROCESS, default_threads
 
     parser = argparse.ArgumentParser(prog="mnstudio", description="MobileNet Compression Studio (headless)")
     parser.add_argument("--version", action="version", version=f"mnstudio {__version__}")
@@ -304,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--against", help="compare with another model on the same images (eval) or timed in turn "
                          "(bench): 'parent' (a project variant's own parent), a variant of the same project, or any "
                          "model reference")
-        sub.add_argument("--runtime", choices=RUNTIMES, default="torch")
+        sub.add_argument("--runtime", choices=[str(r) for r in IN_PROCESS], default="torch")
         sub.add_argument("--threads", type=thread_count, default=default_threads(),
                          help="intra-op threads (default cores−1)")
     evaluate = commands.choices["eval"]

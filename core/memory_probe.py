@@ -18,7 +18,9 @@ def main(text: str, weights: str, runtime: str, threads: int, runs: int) -> None
     import numpy as np
     import torch
 
-    if runtime == "onnxruntime":
+    from core.runtimes import Runtime
+
+    if Runtime.named(runtime) is Runtime.ONNXRUNTIME:
         import onnxruntime  # noqa: F401 - counted in the baseline like torch
 
     from core.references import resolve_reference

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import StudioError
+from core.formats import ModelFormat
 from core.precision import FLOAT, Precision, QuantInfo
+from core.runtimes import Runtime
 from core.zoo.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 from core.zoo.weights import WeightsInfo
 
@@ -54,12 +56,15 @@ class ModelCard:
     num_classes: int = 1000
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    format: str = "pytorch"  # pytorch | torchscript | pt2 | pickle | onnx
+    format: ModelFormat = ModelFormat.PYTORCH
     pruned: bool = False  # channel counts differ from the stock architecture
     quantization: QuantInfo | None = None  # how a quantized model is laid out; None for float
     path: str = ""
     class_names: tuple[str, ...] = field(default=(), repr=False)
     warnings: tuple[str, ...] = ()  # what a user should know before trusting this model's numbers
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "format", ModelFormat(self.format))  # also when given by its name
 
     @property
     def precision(self) -> Precision:
@@ -114,8 +119,8 @@ class LoadedModel:
         return self.module
 
     @property
-    def runtimes(self) -> tuple[str, ...]:
-        return ("torch", "onnxruntime") if self.module is not None else ("onnxruntime",)
+    def runtimes(self) -> tuple[Runtime, ...]:
+        return (Runtime.TORCH, Runtime.ONNXRUNTIME) if self.module is not None else (Runtime.ONNXRUNTIME,)
 
     def with_preprocessing(self, normalization: Normalization | None = None, crop: float | None = None
                            ) -> LoadedModel:

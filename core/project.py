@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ProjectError, StorageError, StudioError
+from core.formats import ModelFormat, StoredFormat
 from core.model import LoadedModel
 from core.storage import atomic_write_text, check_free_space, read_json, torch_bytes, write_bytes
 from core.variant import VARIANT_FILE, Variant, check_file_name, check_variant_id
@@ -355,17 +356,19 @@ class Project:
 
         variant_id = uuid.uuid4().hex[:12]
         card = model.card
-        if card.spec is not None and card.format == "pytorch" and model.module is not None:
-            model_file, fmt = "model.pt", "state_dict"
-        elif card.path and card.format in ("torchscript", "pt2", "onnx"):
-            model_file, fmt = "model" + Path(card.path).suffix.lower(), card.format
+        fmt = card.format.stored_as
+        if fmt is StoredFormat.STATE_DICT and card.spec is not None and model.module is not None:
+            model_file = "model.pt"
+        elif fmt is not None and fmt is not StoredFormat.STATE_DICT and card.path:
+            model_file = "model" + Path(card.path).suffix.lower()  # the file itself, as it is
         else:
             raise ProjectError(f"{card.title} cannot be stored: save it as a state_dict, TorchScript, .pt2 or ONNX")
-        fingerprint = model_fingerprint(model) if fmt == "state_dict" and model.module is not None else ""
+        as_weights = fmt is StoredFormat.STATE_DICT and model.module is not None
+        fingerprint = model_fingerprint(model) if as_weights else ""
         try:
             # Serialized before taking the lock: the bytes are checked against the free space, and
             # torch's own file writer, which aborts the process on a full disk, never touches the disk.
-            stored = storable_state_dict(model.module) if model.module is not None and fmt == "state_dict" else None
+            stored = storable_state_dict(model.module) if as_weights and model.module is not None else None
             payload = torch_bytes(stored) if stored is not None else None
         except OSError as exc:
             raise ProjectError(f"cannot write variant to {self.root}: {exc.strerror or exc}") from exc
@@ -455,14 +458,14 @@ class Project:
 
         variant = self.variant(variant_id)
         path = self.model_path(variant)
-        if variant.format != "state_dict":
+        if variant.format is not StoredFormat.STATE_DICT:
             model = load_model_file(path)
         elif variant.quantization:
             model = self._load_quantized(variant, path)
         else:
             assert variant.spec is not None
             module, pruned = load_state_dict_into(variant.spec, read_state_dict(path), f"variant {variant.name}")
-            model = assemble_model(variant.spec, module, variant.weights, "pytorch", str(path), pruned=pruned)
+            model = assemble_model(variant.spec, module, variant.weights, ModelFormat.PYTORCH, str(path), pruned=pruned)
         if variant.class_names and len(variant.class_names) == model.card.num_classes:
             model.card = replace(model.card, class_names=variant.class_names)
         model.card = replace(model.card, mean=variant.mean, std=variant.std)
@@ -481,6 +484,6 @@ class Project:
             raise ProjectError(
                 f"variant {variant.name}'s int8 weights do not match its recorded layout: {exc}"
             ) from exc
-        model = assemble_model(variant.spec, module, variant.weights, "pytorch", str(path))
+        model = assemble_model(variant.spec, module, variant.weights, ModelFormat.PYTORCH, str(path))
         card = replace(model.card, title=variant.name, quantization=variant.quantization, pruned=variant.pruned)
         return LoadedModel(card=card, module=module)

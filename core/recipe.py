@@ -12,12 +12,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, get_type_hints
 
+from core.data.roles import DataRole
 from core.precision import QUANTIZED, Int8Qat, Int8Static, Precision
 from core.recipe_fields import RecipeError as RecipeError
 from core.recipe_fields import check_choice, check_range, coerce_field, is_int, show
 from core.recipe_target import Objective as Objective
-from core.recipe_target import SearchRuntime as SearchRuntime
 from core.recipe_target import TargetStep
+from core.runtimes import Runtime as Runtime
 
 RECIPE_FORMAT = "mnstudio-recipe"
 RECIPE_VERSION = 1
@@ -250,38 +251,37 @@ class Recipe:
         """The recipe's step of this kind (each kind appears at most once in a studio recipe), or None."""
         return next((s for s in self.steps if isinstance(s, kind)), None)
 
-    def timed_in(self, runtime: SearchRuntime) -> Recipe:
+    def timed_in(self, runtime: Runtime) -> Recipe:
         """The same recipe, its target search timing speed in `runtime` (itself when it has no target step)."""
         target = self.step(TargetStep)
         return self if target is None else replace(self, steps=(replace(target, runtime=runtime),))
 
-    def requirements(self) -> set[str]:
-        """Data folders a run needs: "calib" (calibration images), "train" (labelled training images)."""
-        needs: set[str] = set()
+    def requirements(self) -> set[DataRole]:
+        """The data folders a run needs."""
+        needs: set[DataRole] = set()
         for step in self.steps:
             if isinstance(step, QuantizeStep) and isinstance(step.precision, Int8Static):
-                needs.add("calib")
+                needs.add(DataRole.CALIB)
             if isinstance(step, QuantizeStep) and isinstance(step.precision, Int8Qat):
-                needs.add("train")
+                needs.add(DataRole.TRAIN)
             if isinstance(step, FinetuneStep):
-                needs.add("train")
+                needs.add(DataRole.TRAIN)
             if isinstance(step, PruneStep) and step.needs_data:
-                needs.add("calib")
+                needs.add(DataRole.CALIB)
             if isinstance(step, ResolutionStep) and step.bn_recalibration_images:
-                needs.add("calib")
+                needs.add(DataRole.CALIB)
             if isinstance(step, DropBlocksStep) and step.fit_images:
-                needs.add("calib")
+                needs.add(DataRole.CALIB)
             if isinstance(step, TargetStep):
-                needs.update(("calib", "eval"))  # fits and int8 read calibration images; verdicts need labels
+                # Fits and int8 read calibration images; verdicts need labels.
+                needs.update((DataRole.CALIB, DataRole.EVALUATION))
         return needs
 
-    def check_data(self, available: set[str]) -> None:
+    def check_data(self, available: set[DataRole]) -> None:
         """Fail before any work starts when a step's data is missing."""
         missing = self.requirements() - available
-        explain = {"calib": "calibration images (--calib)", "train": "training images (--train)",
-                   "eval": "labelled evaluation images to verify the target on (--eval)"}
         if missing:
-            raise RecipeError(f"recipe {self.name!r} needs " + " and ".join(explain[m] for m in sorted(missing)))
+            raise RecipeError(f"recipe {self.name!r} needs " + " and ".join(m.explained for m in sorted(missing)))
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from core.precision import FLOAT, INT8_STATIC, Int8Static, Precision
 from core.recipe_fields import RecipeError, check_choice, check_range, show
+from core.runtimes import Runtime
 
 
 class Objective(StrEnum):
@@ -24,28 +25,9 @@ class Objective(StrEnum):
         """The stored metric it reads (None: latency, a ratio timed in turn with the parent)."""
         return {Objective.LATENCY: None, Objective.SIZE: "size_bytes", Objective.MACS: "macs"}[self]
 
-    def describe(self, runtime: SearchRuntime) -> str:
+    def describe(self, runtime: Runtime) -> str:
         return {Objective.LATENCY: f"the fastest in {runtime.label}", Objective.SIZE: "the smallest file",
                 Objective.MACS: "the fewest MACs"}[self]
-
-
-class SearchRuntime(StrEnum):
-    """Where a target search measures speed. LiteRT is timed on the finalists' .tflite files, as the Android
-    bundle runs them; every candidate is first timed in ONNX Runtime, the fast proxy."""
-
-    TORCH = "torch"
-    ONNXRUNTIME = "onnxruntime"
-    LITERT = "litert"
-
-    @property
-    def label(self) -> str:
-        return {SearchRuntime.TORCH: "PyTorch", SearchRuntime.ONNXRUNTIME: "ONNX Runtime",
-                SearchRuntime.LITERT: "LiteRT"}[self]
-
-    @property
-    def proxy(self) -> SearchRuntime:
-        """The runtime every candidate is timed in while the search walks."""
-        return SearchRuntime.ONNXRUNTIME if self is SearchRuntime.LITERT else self
 
 
 @dataclass(frozen=True)
@@ -55,7 +37,7 @@ class TargetStep:
 
     max_drop: float = 1.0  # top-1 points the variant may lose against its parent, measured on the same images
     objective: Objective = Objective.LATENCY  # latency (in `runtime`) | size (the file's bytes) | macs
-    runtime: SearchRuntime = SearchRuntime.ONNXRUNTIME  # where latency is measured
+    runtime: Runtime = Runtime.ONNXRUNTIME  # where latency is measured
     precisions: tuple[str, ...] = ("float", "int8")  # what the variant may compute in
     budget_minutes: float = 25.0  # the whole search: scan, recovery, verification
     candidates: int = 2  # structural candidates distilled and verified after the zero-shot ladder (0: the ladder only)
@@ -64,7 +46,7 @@ class TargetStep:
 
     TYPE: ClassVar[str] = "target"
     OBJECTIVES: ClassVar[tuple[str, ...]] = tuple(Objective)
-    RUNTIMES: ClassVar[tuple[str, ...]] = tuple(SearchRuntime)
+    RUNTIMES: ClassVar[tuple[Runtime, ...]] = (Runtime.TORCH, Runtime.ONNXRUNTIME, Runtime.LITERT)  # not ExecuTorch
     PRECISIONS: ClassVar[dict[str, Precision]] = {"float": FLOAT, "int8": INT8_STATIC}
 
     @property
@@ -81,7 +63,7 @@ class TargetStep:
         check_choice("target", "objective", self.objective, self.OBJECTIVES)
         check_choice("target", "runtime", self.runtime, self.RUNTIMES)
         object.__setattr__(self, "objective", Objective(self.objective))  # read from JSON as plain strings
-        object.__setattr__(self, "runtime", SearchRuntime(self.runtime))
+        object.__setattr__(self, "runtime", Runtime(self.runtime))
         if not self.precisions:
             raise RecipeError("target.precisions must name at least one of float, int8")
         for precision in self.precisions:

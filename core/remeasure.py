@@ -28,6 +28,7 @@ from core.metrics.paired import paired_accuracy
 from core.metrics.paired_latency import PairedLatency, interleaved, interleaved_latency, random_inputs
 from core.model import LoadedModel
 from core.project import Project, Variant
+from core.runtimes import Runtime
 
 ROUNDS = 30
 ARTIFACTS = "artifacts"  # in a variant's folder: its exported files, kept to time them again
@@ -98,7 +99,7 @@ def _load_all(project: Project, members: list[Variant], result: Remeasured, prog
 def _time_family(project: Project, loaded: list[tuple[Variant, LoadedModel]], runtime: str, threads: int,
                  rounds: int, calib: ImageDataset | None, result: Remeasured, progress: Progress) -> None:
     root, others = loaded[0][0], loaded[1:]
-    if runtime in timed_formats():  # exported files: made (or found) first, then timed
+    if not Runtime.named(runtime).in_process:  # exported files: made (or found) first, then timed
         timer = _file_timer(project, loaded, runtime, calib, progress.span(0.0, 0.5))
         progress = progress.span(0.5, 1.0)
     else:
@@ -130,7 +131,7 @@ def _model_timer(loaded: list[tuple[Variant, LoadedModel]], runtime: str, thread
 def _file_timer(project: Project, loaded: list[tuple[Variant, LoadedModel]], runtime: str,
                 calib: ImageDataset | None, progress: Progress) -> Timer:
     """Each model's file in the runtime's format (exported once into the variant's folder), run at 1 thread."""
-    fmt = timed_formats()[runtime]
+    fmt = timed_formats()[Runtime.named(runtime)]
     predictors = []
     for index, (variant, _) in enumerate(loaded):
         step = progress.span(index / len(loaded), (index + 1) / len(loaded))

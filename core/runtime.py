@@ -14,14 +14,12 @@ import numpy as np
 
 from core.errors import StudioError
 from core.model import LoadedModel
+from core.runtimes import IN_PROCESS, Runtime
 
 if TYPE_CHECKING:
     from torch import nn
 
-RUNTIMES = ("torch", "onnxruntime")
-# Every runtime a paired latency can be measured in, as people read it; LiteRT and ExecuTorch time exported files.
-RUNTIME_TITLES = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime", "litert": "LiteRT (.tflite, XNNPACK)",
-                  "executorch": "ExecuTorch (.pte, XNNPACK)"}
+
 Predictor = Callable[[np.ndarray], np.ndarray]
 
 
@@ -186,11 +184,12 @@ def hooks_as_modules(module: Any) -> Iterator[Any]:
 
 @contextlib.contextmanager
 def predictor_for(model: LoadedModel, runtime: str, threads: int, spin: bool = True) -> Iterator[Predictor]:
-    """A predictor for `model` in `runtime`; torch models are exported to a temporary ONNX file for ORT.
-    `spin=False` for predictors timed in turn with another (see `onnx_predictor`)."""
-    if runtime not in RUNTIMES:
-        raise StudioError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
-    if runtime == "torch":
+    """A predictor for `model` in `runtime` (one that runs in process); torch models are exported to a temporary
+    ONNX file for ORT. `spin=False` for predictors timed in turn with another (see `onnx_predictor`)."""
+    runs_in = Runtime.named(runtime)
+    if not runs_in.in_process:
+        raise StudioError(f"{runs_in.label} times exported files; choose one of {', '.join(IN_PROCESS)}")
+    if runs_in is Runtime.TORCH:
         if model.module is None:
             raise StudioError(f"{model.card.title} is an ONNX file; run it with --runtime onnxruntime")
         with torch_threads(threads):

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import ProjectError
+from core.formats import StoredFormat
 from core.precision import QuantInfo
 from core.zoo.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 from core.zoo.weights import WeightsInfo
 
 VARIANT_FILE = "variant.json"
-STORED_FORMATS = ("state_dict", "torchscript", "pt2", "onnx")
 # Ids and file names read from a project's JSON are used as path components: plain names only, so a
 # hand-edited or hostile project cannot point a load or a delete outside its own folders.
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -45,7 +45,7 @@ class Variant:
     id: str
     name: str
     model_file: str
-    format: str
+    format: StoredFormat
     spec: ModelSpec | None
     weights: WeightsInfo
     parent: str | None = None
@@ -83,9 +83,10 @@ class Variant:
     def from_dict(cls, data: dict[str, Any]) -> Variant:
         if not isinstance(data, dict):
             raise ProjectError(f"{VARIANT_FILE} does not hold an object")
-        fmt = data.get("format")
-        if fmt not in STORED_FORMATS:
-            raise ProjectError(f"{VARIANT_FILE}: unknown model format {fmt!r}")
+        try:
+            fmt = StoredFormat(str(data.get("format")))
+        except ValueError:
+            raise ProjectError(f"{VARIANT_FILE}: unknown model format {data.get('format')!r}") from None
         parent = data.get("parent")
         return cls(
             id=check_variant_id(data.get("id")),

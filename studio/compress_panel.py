@@ -49,7 +49,7 @@ from core.recipe import (
     Recipe,
     RecipeError,
     ResolutionStep,
-    SearchRuntime,
+    Runtime,
     TargetStep,
     load_recipe,
     preset_names,
@@ -84,7 +84,7 @@ class CompressPanel(QWidget):
         super().__init__()
         self._drawing = False
         self._shown: Recipe | None = None  # the recipe the controls draw; edits start from it
-        self._shipped_in: SearchRuntime | None = None  # where the next step's app runs the model: presets time there
+        self._shipped_in: Runtime | None = None  # where the next step's app runs the model: presets time there
         self.report: SensitivityReport | None = None
 
         self.preset = QComboBox()
@@ -352,7 +352,7 @@ class CompressPanel(QWidget):
     def follow_destination(self, bundle: str) -> None:
         """An Android bundle is the next step: presets time speed in LiteRT, as the bundle runs the model, and so
         does the target search on the form now (an edit, undoable; the user may choose another runtime after)."""
-        self._shipped_in = SearchRuntime.LITERT if bundle == "android" else None
+        self._shipped_in = Runtime.LITERT if bundle == "android" else None
         target = self._shown.step(TargetStep) if self._shown else None
         if self._shown and self._shipped_in and target and target.runtime is not self._shipped_in:
             self.recipe_edited.emit(self._shown.timed_in(self._shipped_in), "Time speed in LiteRT (Android bundle)")
@@ -468,7 +468,7 @@ class CompressPanel(QWidget):
         try:
             self._shown = recipe
             target = recipe.step(TargetStep)
-            runtime = target.runtime if target else SearchRuntime.ONNXRUNTIME  # a preset whatever runtime it times in
+            runtime = target.runtime if target else Runtime.ONNXRUNTIME  # a preset whatever runtime it times in
             index = next((i for i in range(1, self.preset.count())
                           if self.presets[self.preset.itemData(i)].timed_in(runtime) == recipe), 0)
             self.preset.setCurrentIndex(index)

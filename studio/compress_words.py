@@ -3,6 +3,8 @@ words its lists show for the recipe's own terms."""
 
 from __future__ import annotations
 
+from core.runtimes import Runtime
+
 TIPS = {
     "preset": "Ready-made recipes. Near-lossless int8: a 4× smaller file, losing at most 0.3 point on its "
               "estimate. Balanced, Fastest, Smallest trade more accuracy for speed or size.",
@@ -55,8 +57,8 @@ TIPS = {
 }
 
 GOALS = (("Speed", "latency"), ("File size", "size"), ("Compute (MACs)", "macs"))
-RUNTIME_NAMES = (("ONNX Runtime", "onnxruntime"), ("LiteRT (as the Android bundle runs it)", "litert"),
-                 ("PyTorch", "torch"))
+RUNTIME_NAMES = (("ONNX Runtime", Runtime.ONNXRUNTIME), ("LiteRT (as the Android bundle runs it)", Runtime.LITERT),
+                 ("PyTorch", Runtime.TORCH))
 
 
 # What each choice is called on screen; the recipe's own word (the technical term) is the item's data.

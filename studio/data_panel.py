@@ -19,14 +19,15 @@ from PySide6.QtWidgets import (
 )
 
 from core.data.datasets import ImageDataset
+from core.data.roles import DataRole
 from core.paths import shared_dir
-from studio.state import DATA_ROLES, DataFolders, StudioState
+from studio.state import DataFolders, StudioState
 
 TIPS = {
-    "calib": "Sample images that set int8 activation ranges and guide pruning; labels are not needed. "
+    DataRole.CALIB: "Sample images that set int8 activation ranges and guide pruning; labels are not needed. "
              "A few hundred photos like the ones the app will see.",
-    "evaluation": "Labelled images (ImageNet class folders or labels.csv) to measure accuracy before and after.",
-    "train": "Labelled images to fine-tune on after pruning (Imagenette works; labels may be unused with "
+    DataRole.EVALUATION: "Labelled images (ImageNet class folders or labels.csv) to measure accuracy before and after.",
+    DataRole.TRAIN: "Labelled images to fine-tune on after pruning (Imagenette works; labels may be unused with "
              "distillation).",
     "limit": "Accuracy is measured on a fixed random subset of this many images; more is slower and surer.",
 }
@@ -37,7 +38,7 @@ class DataRow(QWidget):
 
     chosen = Signal(str, str)  # role, folder
 
-    def __init__(self, role: str) -> None:
+    def __init__(self, role: DataRole) -> None:
         super().__init__()
         self.role = role
         self.path = QLineEdit()
@@ -58,7 +59,7 @@ class DataRow(QWidget):
         self.path.editingFinished.connect(lambda: self.chosen.emit(self.role, self.path.text().strip()))
 
     def _ask(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, DATA_ROLES[self.role], self.path.text())
+        folder = QFileDialog.getExistingDirectory(self, self.role.heading, self.path.text())
         if folder:
             self.chosen.emit(self.role, folder)
 
@@ -69,7 +70,7 @@ class DataPanel(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows = {role: DataRow(role) for role in DATA_ROLES}
+        self.rows = {role: DataRow(role) for role in DataRole}
         self._problems: dict[str, list[str]] = {}
         self.limit = QSpinBox()
         self.limit.setRange(10, 1_000_000)
@@ -81,7 +82,7 @@ class DataPanel(QWidget):
         box = QGroupBox("Image folders (remembered between runs)")
         form = QFormLayout(box)
         for role, row in self.rows.items():
-            form.addRow(DATA_ROLES[role], row)
+            form.addRow(role.heading, row)
             row.chosen.connect(self.folder_chosen)
         form.addRow("Evaluate on", self.limit)
         layout = QVBoxLayout(self)
@@ -101,7 +102,7 @@ class DataPanel(QWidget):
         if "folders" in names:
             self.show_folders(state.folders)
         if names & {"folders", "datasets", "reading", "data_problems"}:
-            for role in DATA_ROLES:
+            for role in DataRole:
                 if role in state.reading:
                     self.show_opening(role)
                 else:
@@ -112,10 +113,10 @@ class DataPanel(QWidget):
             row.path.setText(folders.folder(role))
         self.limit.setValue(folders.evaluation_limit)
 
-    def show_opening(self, role: str) -> None:
+    def show_opening(self, role: DataRole) -> None:
         self.rows[role].status.setText("reading the folder…")
 
-    def show_dataset(self, role: str, dataset: ImageDataset | None, error: str = "") -> None:
+    def show_dataset(self, role: DataRole, dataset: ImageDataset | None, error: str = "") -> None:
         row = self.rows[role]
         if error:
             row.status.setText(f"⚠ {error}")
@@ -127,11 +128,12 @@ class DataPanel(QWidget):
             row.status.setText(f"{len(dataset)} images ({dataset.kind}, {labels}){skipped}")
         self._problems[role] = [error] if error else [f"{p} — {why}" for p, why in (dataset.skipped if dataset else [])]
         self.problems.setPlainText("\n".join(
-            f"{DATA_ROLES[r]}: {line}" for r, lines in self._problems.items() for line in lines
+            f"{DataRole(r).heading}: {line}" for r, lines in self._problems.items() for line in lines
         ))
 
 
-SHARED_FOLDERS = {"calib": "imagenet_calib1000", "evaluation": "imagenet_val1300", "train": "imagenette/train"}
+SHARED_FOLDERS = {DataRole.CALIB: "imagenet_calib1000", DataRole.EVALUATION: "imagenet_val1300",
+                  DataRole.TRAIN: "imagenette/train"}
 
 
 def default_folders(settings: QSettings) -> DataFolders:
@@ -140,5 +142,5 @@ def default_folders(settings: QSettings) -> DataFolders:
     for role, name in SHARED_FOLDERS.items():
         remembered = settings.value(f"data/{role}", None)
         default = shared_dir() / "datasets" / name
-        folders[role] = str(remembered) if remembered is not None else str(default) if default.is_dir() else ""
+        folders[role.value] = str(remembered) if remembered is not None else str(default) if default.is_dir() else ""
     return DataFolders(**folders, evaluation_limit=int(str(settings.value("data/evaluation_limit", 500))))

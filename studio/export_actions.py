@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from core.data.roles import DataRole
 from core.errors import ProjectError
 from core.export.checks import folder_problem
 from core.export.isolated import export_isolated
@@ -66,7 +67,7 @@ class ExportActions(Collaborator):
                                 title="Choose another output folder")
             return None
         evaluation = host.state.evaluation()
-        calib = host.state.dataset("calib")
+        calib = host.state.dataset(DataRole.CALIB)
         # Decided for the bundle here: the export runs without it, and the bundle is added once it is verified.
         options = ExportOptions(threads=host.threads, **tflite).decided(bundle)
         chosen_formats = [fmt.name for fmt in with_bundle_format([FORMATS[name] for name in formats], bundle)]

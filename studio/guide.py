@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 from core.compare import VariantRow
+from core.data.roles import DataRole
 from core.metrics.speed_text import HEADLINE_RUNTIME
-from core.runtime import RUNTIME_TITLES
+from core.runtimes import Runtime
 from studio.state import Activity, StudioState
 
 
@@ -68,7 +69,7 @@ def _model_step(state: StudioState, original: VariantRow | None, activity: Activ
     if activity.measuring:
         return GuideStep("Your model", StepState.RUNNING, f"{size}. Measuring its speed and accuracy…", "Show progress",
                          Go.JOBS)
-    if state.dataset("evaluation") is None:
+    if state.dataset(DataRole.EVALUATION) is None:
         return GuideStep("Your model", StepState.NEEDS_DATA, f"{size}. Its accuracy needs labelled images to measure "
                          "on.", "Choose images", Go.DATA)
     return GuideStep("Your model", StepState.READY, f"{size}. Speed and accuracy not measured yet.",
@@ -87,7 +88,7 @@ def _compress_step(state: StudioState, children: Sequence[VariantRow], activity:
         return GuideStep(title, StepState.ATTENTION, f"{card.title} is {what}: it can be measured, exported and "
                          "drawn, but not made smaller. To compress it, open its float weights (a state_dict).",
                          "Choose a model", Go.MODEL)
-    missing = [what for role, what in (("calib", "example images"), ("evaluation", "labelled images"))
+    missing = [what for role, what in ((DataRole.CALIB, "example images"), (DataRole.EVALUATION, "labelled images"))
                if state.dataset(role) is None]
     if missing:
         return GuideStep(title, StepState.NEEDS_DATA, f"This needs {' and '.join(missing)} (Data tab).",
@@ -109,7 +110,7 @@ def _gains(row: VariantRow) -> str:
     # The headline figure, LiteRT on this computer, where it was timed; else the runtime the table shows.
     speed, runtime = (row.headline_speed, HEADLINE_RUNTIME) if row.headline_speed else (row.speed, row.latency_runtime)
     if speed is not None:
-        said.append(f"{speed.verdict()} in {RUNTIME_TITLES.get(runtime, runtime)} on this computer")
+        said.append(f"{speed.verdict()} in {Runtime(runtime).full_label} on this computer")
     if row.delta_top1 is not None:
         said.append(f"{row.delta_top1:+.1f} points of accuracy".replace("-", "−"))
     return ", ".join(said) or "not measured"

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from core.compress.pipeline import compress
 from core.data import combine_datasets, open_dataset
 from core.data.labels import names_from_folders
+from core.data.roles import DataRole
 from core.errors import UntrustedPickleError, plain
 from core.inspect import ModelReport, describe, inspect_model
 from core.metrics.accuracy_text import resolution_text
@@ -70,7 +71,7 @@ from studio.recent_models import RecentModels
 from studio.sensitivity_actions import SensitivityActions
 from studio.start_actions import StartActions
 from studio.start_view import StartView
-from studio.state import DATA_ROLES, DataFolders, StudioState, ZooChoice
+from studio.state import DataFolders, StudioState, ZooChoice
 from studio.theme import apply_theme
 from studio.undo import Edit
 from studio.variants_panel import VariantsPanel
@@ -94,7 +95,7 @@ class MainWindow(QMainWindow):
         self.runner = JobRunner(threads or default_threads(), self)
         self.undo_stack = QUndoStack(self)
         self.current_load: Job | None = None
-        self.data_jobs: dict[str, Job] = {}  # the last job that read each role's folder
+        self.data_jobs: dict[DataRole, Job] = {}  # the last job that read each role's folder
         self.projects = ProjectActions(self)
         self.measures = MeasureActions(self)
         self.recent_models = RecentModels(self, self.settings, weakly(self.load_file))
@@ -165,7 +166,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self, open_folders)
 
     def _open_chosen_folders(self) -> None:
-        for role in DATA_ROLES:
+        for role in DataRole:
             reading = self.data_jobs.get(role)
             being_read = reading is not None and reading.running
             if self.state.folders.folder(role) and role not in self.state.datasets and not being_read:
@@ -288,8 +289,7 @@ class MainWindow(QMainWindow):
         report = self.state.report
         if report is None:
             return
-        datasets = [self.state.dataset(role) for role in ("evaluation", "train", "calib")]
-        named, note = names_from_folders(report.model, datasets)
+        named, note = names_from_folders(report.model, self.state.opened_folders())
         if note is None:
             return
         self.assign("report", replace(report, model=named), "Take the class names from the folders")
@@ -333,7 +333,7 @@ class MainWindow(QMainWindow):
 
     def _folders_changed(self) -> None:
         folders = self.state.folders
-        for role in DATA_ROLES:
+        for role in DataRole:
             self.settings.setValue(f"data/{role}", folders.folder(role))
             opened = self.state.datasets.get(role)
             if folders.folder(role) and (opened is None or str(opened.root) != str(Path(folders.folder(role)))):
@@ -343,7 +343,9 @@ class MainWindow(QMainWindow):
         self.settings.setValue("data/evaluation_limit", folders.evaluation_limit)
 
     def set_data_folder(self, role: str, folder: str) -> None:
-        self.assign_folders(self.state.folders.with_folder(role, folder), f"{DATA_ROLES[role]} folder")
+        """`role`: a DataRole (Qt hands a str enum across a signal as its plain value)."""
+        chosen = DataRole(role)
+        self.assign_folders(self.state.folders.with_folder(chosen, folder), f"{chosen.heading} folder")
 
     def set_target_fps(self, fps: float) -> None:
         self.state.target_fps = fps
@@ -361,11 +363,11 @@ class MainWindow(QMainWindow):
         self.theme_actions[name].setChecked(True)
 
     # Data --------------------------------------------------------------------------------------
-    def open_data(self, role: str) -> Job:
+    def open_data(self, role: DataRole) -> Job:
         folder = self.state.folders.folder(role)
         classes = self.state.report.model.card.num_classes if self.state.report else 1000
         self.state.reading |= {role}
-        job = self.runner.start(f"Reading {DATA_ROLES[role].lower()}",
+        job = self.runner.start(f"Reading {role.heading.lower()}",
                                 lambda progress: open_dataset(folder, num_classes=classes))
 
         def opened(dataset: Any) -> None:
@@ -377,7 +379,7 @@ class MainWindow(QMainWindow):
             if self.state.folders.folder(role) != folder:
                 return
             self._data_read(role, None, message)
-            self.show_problem(f"{DATA_ROLES[role]}: {message}. Choose a folder of .jpg or .png images; labelled "
+            self.show_problem(f"{role.heading}: {message}. Choose a folder of .jpg or .png images; labelled "
                               "images need one sub-folder per class or a labels.csv (Help › User guide).", details,
                               title="No images in this folder")
 
@@ -386,7 +388,7 @@ class MainWindow(QMainWindow):
         self.data_jobs[role] = job
         return job
 
-    def _data_read(self, role: str, dataset: Any, problem: str) -> None:
+    def _data_read(self, role: DataRole, dataset: Any, problem: str) -> None:
         """`role`'s folder was read (`dataset`), could not be (`problem`), or was closed (neither)."""
         state = self.state
         with state.batch():
@@ -532,10 +534,10 @@ class MainWindow(QMainWindow):
             return None
         project, parent = self.ensure_project(), self.state.model_variant
         target = recipe.step(TargetStep)
-        train = self.state.dataset("train")
-        if target is not None and self.state.dataset("calib") is not None:
+        train = self.state.dataset(DataRole.TRAIN)
+        if target is not None and self.state.dataset(DataRole.CALIB) is not None:
             # The search distils on every image it may train on: the calibration and the fine-tuning folders.
-            train = combine_datasets([d for d in (self.state.dataset("calib"), train) if d is not None])
+            train = combine_datasets([d for d in (self.state.dataset(DataRole.CALIB), train) if d is not None])
             self.compress_panel.search_chart.clear_candidates()
 
         def stored(result: Any) -> None:
@@ -557,7 +559,7 @@ class MainWindow(QMainWindow):
         resolves = f" ({resolution_text(len(evaluation))})" if target is not None and evaluation is not None else ""
         job = self.start_job(f"Compressing {model.card.title} with {recipe.name}{resolves}", compress, model,
                           recipe, project,
-                          parent_variant=parent, calib=self.state.dataset("calib"), train=train,
+                          parent_variant=parent, calib=self.state.dataset(DataRole.CALIB), train=train,
                           evaluation=evaluation, name=name or None, threads=self.runner.threads,
                           on_success=stored, use=ProjectUse(project, frozenset({parent} if parent else ()),
                                                             stores_parent=parent is None),

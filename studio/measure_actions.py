@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.compress.pipeline import remeasure
+from core.data.roles import DataRole
 from core.remeasure import Remeasured, remeasure_all
 from studio.host import Collaborator, ProjectUse
 from studio.workers import Job
@@ -55,7 +56,7 @@ class MeasureActions(Collaborator):
             project,
             runtimes=(host.state.latency_runtime,),
             evaluation=evaluation if evaluation is not None and evaluation.labeled else None,
-            calib=host.state.dataset("calib"),
+            calib=host.state.dataset(DataRole.CALIB),
             threads=host.threads,
             on_success=self._remeasured,
             use=ProjectUse(project, frozenset(v.id for v in project.variants)),

@@ -70,8 +70,7 @@ class ModelSettingsActions:
         report = self.state.report
         if report is None:
             return
-        found = labelled_names(report.model.card.num_classes,
-                               [self.state.dataset(role) for role in ("evaluation", "train", "calib")])
+        found = labelled_names(report.model.card.num_classes, self.state.opened_folders())
         if found is not None:
             names, dataset = found
             self._change("Take the class names from the folder", _named(names, str(dataset.root)))

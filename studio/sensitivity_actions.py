@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtWidgets import QWidget
 
 from core.compress.sensitivity import analyze_sensitivity, suggest_pruning
+from core.data.roles import DataRole
 from core.precision import Int8Static
 from core.recipe import PruneStep, QuantizeStep, Recipe
 from studio.compress_panel import CUSTOM, CompressPanel
@@ -32,7 +33,7 @@ class SensitivityActions(Collaborator):
 
     def analyze(self) -> Job | None:
         host = self.host
-        model, evaluation = host.current_model(), host.state.dataset("evaluation")
+        model, evaluation = host.current_model(), host.state.dataset(DataRole.EVALUATION)
         if model is None:
             return None
         if evaluation is None:
@@ -42,9 +43,9 @@ class SensitivityActions(Collaborator):
         # Probe what the recipe does: pruning probes for a prune step, int8 probes for static quantization.
         techniques = tuple(name for name, used in (("prune", prune is not None), ("quantize", _static_int8(quantize)))
                            if used) or ("prune", "quantize")
-        return host.start_job("Analyzing sensitivity", analyze_sensitivity, model, evaluation,
-                                techniques=techniques, calib=host.state.dataset("calib"), images=SENSITIVITY_IMAGES,
-                                prune_settings=prune, on_success=self.panel.show_sensitivity)
+        return host.start_job("Analyzing sensitivity", analyze_sensitivity, model, evaluation, techniques=techniques,
+                              calib=host.state.dataset(DataRole.CALIB), images=SENSITIVITY_IMAGES,
+                              prune_settings=prune, on_success=self.panel.show_sensitivity)
 
     def apply_suggestion(self, macs_fraction: float) -> Job | None:
         host = self.host

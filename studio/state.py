@@ -13,22 +13,13 @@ from psygnal import EmissionInfo, Signal, evented
 
 from core.compare import DEFAULT_MAX_DROP, VariantRow, in_lineage, root_of, shown_root, variant_rows
 from core.data.datasets import ImageDataset
+from core.data.roles import DataRole
 from core.inspect import ModelReport
 from core.project import Project, Variant
 from core.recipe import Recipe, TargetStep, load_recipe
 from core.zoo.registry import ModelSpec
 
 DEFAULT_PRESET = "near-lossless-int8"
-DATA_ROLES = {
-    "calib": "Calibration images",
-    "evaluation": "Evaluation images (labelled)",
-    "train": "Fine-tuning images (labelled)",
-}
-
-
-# A recipe's requirements (core.recipe) and the Data tab's folders that meet them.
-ROLE_OF_NEED = {"calib": "calib", "train": "train", "evaluation": "eval"}
-NEEDS = {"calib": "calibration images", "train": "fine-tuning images", "eval": "labelled evaluation images"}
 
 
 @dataclass(frozen=True)
@@ -61,13 +52,11 @@ class DataFolders:
     train: str = ""
     evaluation_limit: int = 500
 
-    def folder(self, role: str) -> str:
-        return str(getattr(self, role))
+    def folder(self, role: DataRole) -> str:
+        return str(getattr(self, DataRole(role).value))
 
-    def with_folder(self, role: str, folder: str) -> DataFolders:
-        if role not in DATA_ROLES:
-            raise ValueError(f"no data role {role!r}")
-        changed: dict[str, Any] = {role: folder}
+    def with_folder(self, role: DataRole, folder: str) -> DataFolders:
+        changed: dict[str, Any] = {DataRole(role).value: folder}
         return replace(self, **changed)
 
 
@@ -100,7 +89,7 @@ class StudioState:
     report: ModelReport | None = None
     error: str = ""
     folders: DataFolders = DataFolders()
-    datasets: dict[str, ImageDataset] = field(default_factory=dict)  # opened folders, by role
+    datasets: dict[DataRole, ImageDataset] = field(default_factory=dict)  # opened folders, by role
     recipe: Recipe = field(default_factory=lambda: load_recipe(DEFAULT_PRESET))
     project: Project | None = None
     selected_variant: str | None = None
@@ -112,8 +101,8 @@ class StudioState:
     latency_runtime: str = "torch"  # the runtime whose paired latency the Variants table and charts show
     accepted_drop: float | None = None  # points a recommendation may lose; None: the recipe's target, else 1
     activity: Activity = Activity()
-    reading: frozenset[str] = frozenset()  # the data roles whose folders are being read
-    data_problems: dict[str, str] = field(default_factory=dict)  # why a role's folder could not be read
+    reading: frozenset[DataRole] = frozenset()  # the data roles whose folders are being read
+    data_problems: dict[DataRole, str] = field(default_factory=dict)  # why a role's folder could not be read
     revision: int = 0  # counts changes to the open project's variants (stored, renamed, deleted, re-measured)
 
     def __post_init__(self) -> None:
@@ -148,7 +137,7 @@ class StudioState:
         """The open project's variants were stored, renamed, deleted or re-measured (by a job, or an edit)."""
         self.revision += 1
 
-    def with_dataset(self, role: str, dataset: ImageDataset | None) -> None:
+    def with_dataset(self, role: DataRole, dataset: ImageDataset | None) -> None:
         """The folder of `role` was opened (or closed: None)."""
         if self.datasets.get(role) is not dataset:
             datasets = {**self.datasets, role: dataset}
@@ -169,17 +158,20 @@ class StudioState:
         target = self.recipe.step(TargetStep)
         return target.max_drop if target is not None else DEFAULT_MAX_DROP
 
-    def dataset(self, role: str, limit: int | None = None) -> ImageDataset | None:
+    def dataset(self, role: DataRole, limit: int | None = None) -> ImageDataset | None:
         data = self.datasets.get(role)
         return data.subset(limit) if data is not None and limit else data
 
+    def opened_folders(self) -> list[ImageDataset | None]:
+        """The open folders that may name the model's classes, the evaluation folder first."""
+        return [self.dataset(role) for role in (DataRole.EVALUATION, DataRole.TRAIN, DataRole.CALIB)]
+
     def evaluation(self) -> ImageDataset | None:
-        return self.dataset("evaluation", self.folders.evaluation_limit)
+        return self.dataset(DataRole.EVALUATION, self.folders.evaluation_limit)
 
     def missing_data(self) -> list[str]:
         """What the recipe needs that no open folder gives, in words for the Data tab."""
-        met = {ROLE_OF_NEED[role] for role, data in self.datasets.items() if data is not None and role in ROLE_OF_NEED}
-        return [NEEDS[need] for need in sorted(self.recipe.requirements()) if need not in met]
+        return [role.need for role in sorted(self.recipe.requirements()) if self.datasets.get(role) is None]
 
     # What the views show, drawn from the fields above ------------------------------------------------------
     def model_identity(self) -> str:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.compare import VariantRow, in_lineage
-from core.runtime import RUNTIME_TITLES
+from core.runtimes import Runtime
 from studio.frozen_table import FrozenColumnTable
 from studio.state import StudioState
 from studio.table_model import ColumnTableModel, Index
@@ -155,8 +155,8 @@ class VariantsPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.runtime = QComboBox()
-        for runtime, title in RUNTIME_TITLES.items():
-            self.runtime.addItem(title, runtime)
+        for runtime in Runtime:
+            self.runtime.addItem(runtime.full_label, str(runtime))
         self.runtime.setToolTip("Which runtime's latency the table and the Compare tab show: each variant timed in "
                                 "turn with its original in that runtime (Re-measure all)")
         self.remeasure_all = QPushButton("Re-measure all")

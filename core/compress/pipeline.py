@@ -18,6 +18,7 @@ from core.compress.apply import apply_recipe
 from core.compress.search.scan import CandidateListener
 from core.compress.store import measure, store_made, timed_against
 from core.data.datasets import ImageDataset
+from core.data.roles import DataRole
 from core.errors import StudioError
 from core.jobs import Progress, silent
 from core.metrics.accuracy import evaluate
@@ -77,7 +78,8 @@ def compress(
     marked missed (`missed` says by how much and why).
     """
     progress = progress or silent()
-    available = {k for k, v in (("calib", calib), ("train", train), ("eval", evaluation)) if v is not None}
+    given = {DataRole.CALIB: calib, DataRole.TRAIN: train, DataRole.EVALUATION: evaluation}
+    available = {role for role, data in given.items() if data is not None}
     recipe.check_data(available)  # before any work
     model.editable_module("compressed")
     target = recipe.step(TargetStep)

@@ -9,6 +9,7 @@ from pathlib import Path
 from core.errors import ExportError
 from core.precision import Float, Fp16, Int8, Int8Dynamic, Int8Static, Precision
 from core.runtime import Predictor
+from core.runtimes import Runtime
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class ExportFormat:
     module: str  # the converter module; imported only when the format is used
     supports: str  # one line for users: what the format can hold
     reload: str = ""  # the converter module's function that runs a file of this format ("": none here)
-    timed_as: str = ""  # the runtime name under which the studio times this format's files ("": not timed)
+    timed_as: Runtime | None = None  # the runtime the studio times this format's files in (None: not timed)
 
     def takes(self, precision: Precision) -> bool:
         return isinstance(precision, self.precisions)
@@ -53,7 +54,7 @@ FORMATS: dict[str, ExportFormat] = {
             "tflite", "TensorFlow Lite (LiteRT)", ".tflite", "ai_edge_litert", (Float, Fp16, Int8Static), True,
             "core.export.tflite_format",
             "float, fp16 weights, int8 with int8 or float32 input/output; NCHW or NHWC input", "predictor",
-            "litert",
+            Runtime.LITERT,
         ),
         ExportFormat(
             "torchscript", "TorchScript", ".pt", "torch.jit", (Float, Int8, Int8Dynamic), False,
@@ -67,7 +68,7 @@ FORMATS: dict[str, ExportFormat] = {
         ),
         ExportFormat(
             "pte", "ExecuTorch", ".pte", "executorch", (Float, Int8Static), True, "core.export.torch_formats",
-            "float and int8, delegated to XNNPACK; batch 1", "pte_predictor", "executorch",
+            "float and int8, delegated to XNNPACK; batch 1", "pte_predictor", Runtime.EXECUTORCH,
         ),
         ExportFormat(
             "coreml", "Core ML", ".mlpackage", "coremltools (spec only on Linux)", (Float, Fp16, Int8Static), True,
@@ -78,9 +79,9 @@ FORMATS: dict[str, ExportFormat] = {
 }
 
 
-def timed_formats() -> dict[str, ExportFormat]:
-    """Runtime name → the format whose files the studio times in it (LiteRT: .tflite, ExecuTorch: .pte)."""
-    return {f.timed_as: f for f in FORMATS.values() if f.timed_as}
+def timed_formats() -> dict[Runtime, ExportFormat]:
+    """Runtime → the format whose files the studio times in it (LiteRT: .tflite, ExecuTorch: .pte)."""
+    return {f.timed_as: f for f in FORMATS.values() if f.timed_as is not None}
 
 
 def parse_formats(text: str) -> list[ExportFormat]:

@@ -31,7 +31,7 @@ class MemoryResult:
 
 def _model_argument(model: LoadedModel) -> tuple[str, str]:
     """How the child process re-creates the model: (model text, weights)."""
-    if model.card.path and model.card.format != "pickle":
+    if model.card.path and model.card.format.reopens_without_trust:
         return model.card.path, "auto"
     if model.card.spec is not None:
         # Weight values do not change memory; the architecture alone decides it.

@@ -22,6 +22,7 @@ from core.errors import StudioError
 from core.jobs import Progress, silent
 from core.model import LoadedModel
 from core.runtime import Predictor, predictor_for
+from core.runtimes import Runtime
 
 NOISY_CV = 0.25  # coefficient of variation of either model's times
 NOISY_CI = 0.15  # CI width relative to the ratio
@@ -77,8 +78,7 @@ def _runtime_version(runtime: str) -> str:
     """The runtime's name and version, as the run's context records it."""
     from importlib import metadata
 
-    packages = {"onnxruntime": "onnxruntime", "litert": "ai-edge-litert", "executorch": "executorch"}
-    package = packages.get(runtime, "torch")
+    package = Runtime(runtime).package
     try:
         return f"{package} {metadata.version(package)}"
     except metadata.PackageNotFoundError:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-HEADLINE_RUNTIME = "litert"
+from core.runtimes import Runtime
+
+HEADLINE_RUNTIME = Runtime.LITERT
 HEADLINE_TITLE = "Speed in LiteRT, measured on this computer"
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ModelLoadError, SpecError, UntrustedPickleError, WeightsUnavailableError, first_line
+from core.formats import ModelFormat
 from core.jobs import Progress, silent
 from core.model import LoadedModel, ModelCard
 from core.zoo.archive import check_archive
@@ -90,7 +91,8 @@ def _file_weights(path: Path, known: KnownWeightFile | None) -> WeightsInfo:
 
 
 def assemble_model(
-    spec: ModelSpec, module: Any, weights: WeightsInfo, fmt: str = "pytorch", path: str = "", pruned: bool = False
+    spec: ModelSpec, module: Any, weights: WeightsInfo, fmt: ModelFormat = ModelFormat.PYTORCH, path: str = "",
+    pruned: bool = False,
 ) -> LoadedModel:
     card = ModelCard(
         title=spec.card.title + (f" {spec.width:g}×" if spec.width != 1.0 else ""),
@@ -253,17 +255,17 @@ def load_model_file(
     check_model_path(path)
     progress(0.0, f"opening {path.name}")
     kind = _detect_format(path)
-    if kind == "onnx":
+    if kind is ModelFormat.ONNX:
         return _load_onnx(path)
-    if kind == "torchscript":
+    if kind is ModelFormat.TORCHSCRIPT:
         import torch
 
         try:
             module = torch.jit.load(str(path), map_location="cpu")
         except RuntimeError as exc:
             raise ModelLoadError(f"{path.name} is not a loadable TorchScript file: {first_line(exc)}") from exc
-        return _foreign_module(module, path, "torchscript", resolution or 224)
-    if kind == "pt2":
+        return _foreign_module(module, path, ModelFormat.TORCHSCRIPT, resolution or 224)
+    if kind is ModelFormat.PT2:
         from core.zoo.pt2_archive import load_exported_program
 
         try:
@@ -272,12 +274,12 @@ def load_model_file(
             raise
         except Exception as exc:  # torch.export raises many types for foreign archives
             raise ModelLoadError(f"{path.name} is not a loadable torch.export program: {first_line(exc)}") from exc
-        return _foreign_module(module, path, "pt2", resolution or 224)
+        return _foreign_module(module, path, ModelFormat.PT2, resolution or 224)
     obj = read_checkpoint(path, trust_pickle=trust_pickle)
     from torch import nn
 
     if isinstance(obj, nn.Module):
-        return _foreign_module(obj, path, "pickle", resolution or 224)
+        return _foreign_module(obj, path, ModelFormat.PICKLE, resolution or 224)
     state_dict = extract_state_dict(obj, path.name)
     overrides: dict[str, Any] = {"resolution": resolution} if resolution else {}
     known = identify_weight_file(path)
@@ -285,7 +287,7 @@ def load_model_file(
         overrides["padding"] = padding or (known.padding if known else "torch")
     spec = infer_spec(state_dict, path.name, **overrides)
     module, pruned = load_state_dict_into(spec, state_dict, path.name)
-    model = assemble_model(spec, module, _file_weights(path, known), "pytorch", str(path), pruned=pruned)
+    model = assemble_model(spec, module, _file_weights(path, known), ModelFormat.PYTORCH, str(path), pruned=pruned)
     if known is None:  # a user's own model is named after its file (variants and exports after it), not "MobileNetV2"
         model.card = replace(model.card, title=path.stem + (" pruned" if pruned else ""))
     return model
@@ -307,28 +309,30 @@ def check_model_path(path: Path) -> None:
         raise ModelLoadError(f"{path} is not a regular file (a device, pipe or socket); give a model file")
 
 
-def _detect_format(path: Path) -> str:
+def _detect_format(path: Path) -> ModelFormat:
+    """The format a file's name and contents show; PYTORCH for a torch.save checkpoint (a state_dict, or a
+    pickled module that becomes PICKLE unless it is rebuilt as a zoo model)."""
     if path.suffix.lower() == ".onnx":
-        return "onnx"
+        return ModelFormat.ONNX
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
         if any("/code/" in n for n in names) and any(n.endswith("constants.pkl") for n in names):
-            return "torchscript"
+            return ModelFormat.TORCHSCRIPT
         if path.suffix.lower() == ".pt2" or any(n.endswith("archive_format") for n in names):
-            return "pt2"
-    return "checkpoint"
+            return ModelFormat.PT2
+    return ModelFormat.PYTORCH
 
 
-def _foreign_module(module: Any, path: Path, fmt: str, resolution: int) -> LoadedModel:
+def _foreign_module(module: Any, path: Path, fmt: ModelFormat, resolution: int) -> LoadedModel:
     """A module whose architecture the studio did not build: probe its output size with one forward."""
     import torch
 
-    if fmt != "pt2":  # torch.export programs are fixed in eval mode and refuse .eval()
+    if not fmt.fixed_in_eval:
         module.eval()
     # Probed with two images: a module that always returns one row (or three) would otherwise be scored by
     # broadcasting one answer over a batch. A program exported for batch 1 is probed with one.
-    batch = 1 if fmt == "pt2" else 2
+    batch = 1 if fmt.fixed_in_eval else 2
     try:
         with torch.inference_mode():
             out = module(torch.zeros(batch, 3, resolution, resolution))
@@ -382,7 +386,7 @@ def _load_onnx(path: Path) -> LoadedModel:
         weights=WeightsInfo("file", f"from {path.name}", str(path)),
         input_size=resolution,
         num_classes=num_classes,
-        format="onnx",
+        format=ModelFormat.ONNX,
         path=str(path),
         class_names=class_names_for(num_classes),
     )

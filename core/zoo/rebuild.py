@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StudioError
+from core.formats import ModelFormat
 from core.model import LoadedModel
 from core.zoo.registry import PADDINGS
 
-FORMAT_WORDS = {"torchscript": "TorchScript", "pt2": "torch.export", "pickle": "pickled module"}
 
-
-def rebuilt_as_zoo(module: Any, path: Path, fmt: str, resolution: int, batch: int) -> LoadedModel | None:
+def rebuilt_as_zoo(module: Any, path: Path, fmt: ModelFormat, resolution: int, batch: int) -> LoadedModel | None:
     """`module` as a zoo model, when its weights fit one exactly and the rebuilt model gives the same outputs on a
     probe batch (each padding is tried: TF-SAME weights differ only there); None otherwise."""
     import torch
@@ -39,9 +38,9 @@ def rebuilt_as_zoo(module: Any, path: Path, fmt: str, resolution: int, batch: in
         except (StudioError, RuntimeError, ValueError, KeyError):
             continue
         if same:
-            model = assemble_model(spec, built, WeightsInfo("file", f"from {path.name}", str(path)), "pytorch",
-                                   str(path), pruned=pruned)
-            note = (f"rebuilt as {spec} from the {FORMAT_WORDS.get(fmt, fmt)} file's weights (same outputs), so it "
+            weights = WeightsInfo("file", f"from {path.name}", str(path))
+            model = assemble_model(spec, built, weights, ModelFormat.PYTORCH, str(path), pruned=pruned)
+            note = (f"rebuilt as {spec} from the {fmt.label} file's weights (same outputs), so it "
                     "can be compressed")
             model.card = replace(model.card, title=path.stem, warnings=(*model.card.warnings, note))
             return model

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from core.data.roles import DataRole
 from core.recipe import (
     STEP_TYPES,
     DropBlocksStep,
@@ -108,7 +109,7 @@ STEP_EXAMPLES = {
     "finetune": (FinetuneStep(feature_weight=1.0, teacher_cache=True, balance_classes=True, freeze_batchnorm=True),
                  {"train"}),
     "quantize": (QuantizeStep(mode="static"), {"calib"}),
-    "target": (TargetStep(max_drop=2.0, objective="size", precisions=("int8",)), {"calib", "eval"}),
+    "target": (TargetStep(max_drop=2.0, objective="size", precisions=("int8",)), {DataRole.CALIB, DataRole.EVALUATION}),
 }
 
 

@@ -15,6 +15,7 @@ from core.cli import EXIT_TARGET_MISSED, main
 from core.compress.pipeline import compress, replay_recipe
 from core.compress.search import SCORE_IMAGES, check_feasible, objective_shortfall
 from core.data import open_dataset
+from core.data.roles import DataRole
 from core.errors import StudioError
 from core.jobs import Cancelled, CancelToken, Progress
 from core.metrics.paired_latency import PairedLatency
@@ -70,7 +71,7 @@ def test_a_target_recipe_holds_only_its_target_and_round_trips() -> None:
     assert Recipe.from_json(recipe.to_json()) == recipe
     with pytest.raises(RecipeError, match="only step"):
         Recipe("t", (step, step))
-    assert recipe.requirements() == {"calib", "eval"}
+    assert recipe.requirements() == {DataRole.CALIB, DataRole.EVALUATION}
 
 
 def test_a_budget_too_small_for_more_still_verifies_and_stores_the_first_candidate(

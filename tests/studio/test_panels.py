@@ -10,7 +10,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
 from core.project import Project
-from core.recipe import PruneStep, QuantizeStep, Recipe, SearchRuntime, TargetStep
+from core.recipe import PruneStep, QuantizeStep, Recipe, Runtime, TargetStep
 from studio.state import ZooChoice
 from tests.helpers import TINY
 
@@ -59,17 +59,17 @@ def test_a_budget_below_the_measured_first_answer_is_refused_in_the_form(window,
 def test_an_android_bundle_next_makes_the_search_time_speed_in_litert_undoably(window) -> None:
     panel, original = window.compress_panel, window.state.recipe
     window.export_panel.choose_bundle("android")
-    assert window.state.recipe.step(TargetStep).runtime is SearchRuntime.LITERT
+    assert window.state.recipe.step(TargetStep).runtime is Runtime.LITERT
     assert panel.runtime.currentData() == "litert" and panel.preset.currentText() == original.name, "still the preset"
     window.undo_stack.undo()
     assert window.state.recipe == original, "the user may go back to ONNX Runtime"
     panel.preset.setCurrentIndex(panel.preset.findText("Balanced"))
     panel.preset.activated.emit(panel.preset.currentIndex())
-    assert window.state.recipe.step(TargetStep).runtime is SearchRuntime.LITERT, "a preset chosen after: LiteRT too"
+    assert window.state.recipe.step(TargetStep).runtime is Runtime.LITERT, "a preset chosen after: LiteRT too"
     assert panel.preset.currentText() == "Balanced"
     window.export_panel.choose_bundle("")
     panel.preset.activated.emit(panel.preset.currentIndex())
-    assert window.state.recipe.step(TargetStep).runtime is not SearchRuntime.LITERT, "no bundle: the preset's own"
+    assert window.state.recipe.step(TargetStep).runtime is not Runtime.LITERT, "no bundle: the preset's own"
 
 
 def test_the_target_form_speaks_plain_words_and_its_hint_follows_the_data(window) -> None:

@@ -49,7 +49,7 @@ from core.metrics.accuracy_text import resolution_text
 from core.model import LoadedModel
 from core.precision import FLOAT
 from core.project import Project, Variant
-from core.recipe import Objective, QuantizeStep, Recipe, SearchRuntime, TargetStep
+from core.recipe import Objective, QuantizeStep, Recipe, Runtime, TargetStep
 
 SCORE_IMAGES = 200  # calibration images held out of every fit: the proxies are computed on them
 WORTHWHILE = 0.9  # a structural candidate is worth recovering when it costs at most this share of the parent
@@ -181,7 +181,7 @@ class _Run:
     def time_shipped(self, progress: Progress) -> None:
         """Where the target names LiteRT: the best few that met it on the proxy, timed in LiteRT against the parent;
         their LiteRT figures decide, and one not measurably faster there no longer meets the target."""
-        if self.step.runtime is not SearchRuntime.LITERT or self.step.objective is not Objective.LATENCY:
+        if self.step.runtime is not Runtime.LITERT or self.step.objective is not Objective.LATENCY:
             return
         finalists = sorted((h for h in self.verified if h.meets), key=lambda h: h.cost)[:FINALISTS]
         if not finalists:
@@ -195,9 +195,9 @@ class _Run:
             held.meets, held.row.verdict = False, Verdict.REJECTED
             held.row.reason += "; not among the finalists timed in LiteRT"
         for held, timing in zip(finalists, timings, strict=True):
-            held.metrics["paired_latency"]["litert"] = {**timing.to_dict(), "against": self.parent.id}
+            held.metrics["paired_latency"][Runtime.LITERT] = {**timing.to_dict(), "against": self.parent.id}
             held.row.latency_ratio, held.row.latency_ratio_ci95 = round(timing.ratio, 4), timing.ratio_ci95
-            held.row.runtime, held.cost = "litert", timing.ratio
+            held.row.runtime, held.cost = Runtime.LITERT, timing.ratio
             if timing.ratio_ci95[1] >= 1.0:
                 held.meets, held.row.verdict = False, Verdict.REJECTED
                 held.row.reason += f"; but it is not measurably faster in LiteRT on this computer ({timing.text()})"

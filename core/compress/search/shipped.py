@@ -24,6 +24,7 @@ from core.jobs import Progress
 from core.metrics.paired_latency import PairedLatency, interleaved, random_inputs
 from core.model import LoadedModel
 from core.recipe import QuantizeStep
+from core.runtimes import Runtime
 from core.storage import torch_bytes
 from core.zoo.quantized_store import rebuild_quantized, storable_state_dict
 
@@ -89,7 +90,7 @@ def _convert_and_time(parent: LoadedModel, finalists: list[Finalist], calib: Ima
                 raise ExportError(f"{source.name} could not be converted to TFLite: {why}")
             paths.append(Path(result.path))
         predictors = [fmt.predictor(path) for path in paths]
-        return interleaved(predictors, random_inputs(models, seed), runtime="litert", threads=1, rounds=PAIRS,
+        return interleaved(predictors, random_inputs(models, seed), runtime=Runtime.LITERT, threads=1, rounds=PAIRS,
                            seed=seed, progress=progress.span(0.8, 1.0))
 
 
