@@ -30,6 +30,7 @@ from core.cli_common import (
 from core.cli_measure import cmd_bench, cmd_eval
 from core.data.roles import DataRole
 from core.errors import StudioError
+from core.export.bundle import AppBundle
 
 
 def strict_json(value: Any) -> Any:
@@ -265,7 +266,7 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
     if not args.labels:
         source.model = named_by_folders(source.model, [evaluation, calib])
     report = export_model(source, formats, args.out, options=options, calib=calib, evaluation=evaluation,
-                          bundle=args.bundle, progress=progress)
+                          bundle=AppBundle.named(args.bundle), progress=progress)
     if not args.json:
         if sys.stderr.isatty():
             sys.stderr.write("\r\033[K")
@@ -357,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", default="", help="comma-separated: onnx,tflite,torchscript,pt2,pte,coreml "
                         "(optional with --bundle)")
     export.add_argument("--out", required=True, help="output folder (created if missing)")
-    export.add_argument("--bundle", choices=("android", "ios"), help="also zip an app bundle (adds tflite/coreml)")
+    export.add_argument("--bundle", choices=[str(kind) for kind in AppBundle],
+                        help="also zip an app bundle (adds tflite/coreml)")
     export.add_argument("--eval", help="labelled images: agreement with the source and top-1 of each artifact")
     export.add_argument(
         "--eval-limit", type=positive_int, default=300, help="verify on a deterministic subset of N images"

@@ -18,6 +18,7 @@ from core.metrics.accuracy_text import TargetCheck, delta_text, top1_text
 from core.metrics.paired import PairedAccuracy, paired_accuracy
 from core.metrics.speed_text import HEADLINE_RUNTIME, PairedSpeed, speed_headline
 from core.project import Variant
+from core.recipe_target import Verdict
 
 DEFAULT_MAX_DROP = 1.0  # points of top-1 a recommendation may lose against the original, unless the user says
 COLLAPSED_DROP = 5.0  # points: a variant that lost more than this is drawn as a warning, whatever the target
@@ -42,7 +43,7 @@ class VariantRow:
     images: int | None
     input_size: int | None = None  # pixels per side the variant is fed
     dropped: tuple[int, ...] = ()  # blocks removed whole
-    search: str | None = None  # a target search's verdict on it: chosen | met
+    search: Verdict | None = None  # a target search's verdict on it
     # Paired with the original model of its lineage (`against`), on the same images and in one timing session.
     against: str | None = None
     delta_top1: float | None = None
@@ -91,6 +92,11 @@ class VariantRow:
             return "1×"
         low, high = self.latency_ratio_ci95
         return f"{self.latency_ratio:.2f}× [{low:.2f}, {high:.2f}]" + (" noisy" if self.latency_noisy else "")
+
+
+def _verdict(text: Any) -> Verdict | None:
+    """A stored search verdict (None: none, or one this studio version does not know)."""
+    return Verdict(text) if text in set(Verdict) else None
 
 
 def _get(metrics: dict[str, Any], *keys: str) -> Any:
@@ -187,7 +193,7 @@ def variant_rows(variants: Sequence[Variant], runtime: str = "torch") -> list[Va
             memory_mb=_get(m, "memory", "peak_mb"), top1=_get(m, "accuracy", "top1"), top5=_get(m, "accuracy", "top5"),
             top1_ci95=tuple(ci) if ci else None, images=accuracy_n,
             input_size=variant.spec.resolution if variant.spec else None,
-            dropped=variant.spec.dropped if variant.spec else (), search=_get(m, "search", "verdict"),
+            dropped=variant.spec.dropped if variant.spec else (), search=_verdict(_get(m, "search", "verdict")),
             against=original.id,
             delta_top1=paired.delta_top1 if paired else None,
             delta_top1_ci95=paired.delta_top1_ci95 if paired else None,

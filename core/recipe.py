@@ -18,6 +18,7 @@ from core.recipe_fields import RecipeError as RecipeError
 from core.recipe_fields import check_choice, check_range, coerce_field, is_int, show
 from core.recipe_target import Objective as Objective
 from core.recipe_target import TargetStep
+from core.recipe_target import Verdict as Verdict
 from core.runtimes import Runtime as Runtime
 
 RECIPE_FORMAT = "mnstudio-recipe"

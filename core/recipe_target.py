@@ -30,6 +30,19 @@ class Objective(StrEnum):
                 Objective.MACS: "the fewest MACs"}[self]
 
 
+class Verdict(StrEnum):
+    """What a target search says of a verified candidate."""
+
+    CHOSEN = "chosen"  # met the target, and the best by the objective: stored
+    MET = "met"  # met the target; a row of the result
+    MISSED = "missed"  # the closest to the target when none met it: stored, marked missed
+    REJECTED = "rejected"  # a row of the result only
+
+    @property
+    def met_target(self) -> bool:
+        return self in (Verdict.CHOSEN, Verdict.MET)
+
+
 @dataclass(frozen=True)
 class TargetStep:
     """Say what is needed, not how: the search (core.compress.search) finds the best variant by `objective`

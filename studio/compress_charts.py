@@ -10,6 +10,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QGridLayout, QLabel
 
 from core.compress.sensitivity import SensitivityReport
+from core.recipe import Verdict
 from studio.theme import CHOSEN, COSTLY, GOOD, NEUTRAL, WARNING
 
 NO_REPORT = "Press “Find the fragile layers” to see which layers suffer most."
@@ -92,8 +93,9 @@ class SearchChart(PlotWithMessage):
         self.rows.append(row)
         self.message.hide()
         kind = "scan" if row.get("stage") == "scan" else str(row.get("verdict"))
+        chosen = kind == Verdict.CHOSEN
         item = pg.ScatterPlotItem(
-            [ratio], [agreement], size=16 if kind == "chosen" else 9, symbol="star" if kind == "chosen" else "o",
+            [ratio], [agreement], size=16 if chosen else 9, symbol="star" if chosen else "o",
             brush=pg.mkBrush(self.colors.get(kind, NEUTRAL)), pen=None,
         )
         item.setToolTip(f"{row.get('label')} ({row.get('precision', 'float')}): {row.get('reason', 'scanned')}")

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.compress.sensitivity import SensitivityReport
+from core.export.bundle import AppBundle
 from core.metrics.accuracy_text import resolution_text
 from core.recipe import (
     DropBlocksStep,
@@ -349,10 +350,11 @@ class CompressPanel(QWidget):
             self.recipe_edited.emit(preset.timed_in(self._shipped_in) if self._shipped_in else preset,
                                     f"Preset {preset.name}")
 
-    def follow_destination(self, bundle: str) -> None:
-        """An Android bundle is the next step: presets time speed in LiteRT, as the bundle runs the model, and so
-        does the target search on the form now (an edit, undoable; the user may choose another runtime after)."""
-        self._shipped_in = Runtime.LITERT if bundle == "android" else None
+    def follow_destination(self, bundle: AppBundle | None) -> None:
+        """An app bundle whose runtime the studio can time (Android's LiteRT) is the next step: presets time speed
+        there, as the app runs the model, and so does the target search on the form now (an edit, undoable; the
+        user may choose another runtime after)."""
+        self._shipped_in = bundle.runtime if bundle is not None else None
         target = self._shown.step(TargetStep) if self._shown else None
         if self._shown and self._shipped_in and target and target.runtime is not self._shipped_in:
             self.recipe_edited.emit(self._shown.timed_in(self._shipped_in), "Time speed in LiteRT (Android bundle)")

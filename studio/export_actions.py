@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.data.roles import DataRole
 from core.errors import ProjectError
+from core.export.bundle import AppBundle
 from core.export.checks import folder_problem
 from core.export.isolated import export_isolated
 from core.export.job import ExportOptions
@@ -44,7 +45,8 @@ class ExportActions(Collaborator):
         model = host.current_model()
         return None if model is None else (partial(from_model, model), None)
 
-    def export(self, formats: list[str], bundle: str | None, folder: str, tflite: dict[str, bool]) -> Job | None:
+    def export(self, formats: list[str], bundle: AppBundle | None, folder: str, tflite: dict[str, bool]
+               ) -> Job | None:
         """`tflite`: the Android bundle's ExportOptions choices (nhwc, int8_io); empty for the defaults."""
         host = self.host
         chosen = self._export_source()
@@ -59,12 +61,12 @@ class ExportActions(Collaborator):
             out_dir = project.checked(Path(folder).expanduser() if folder else project.root / "exports")
         except ProjectError as exc:
             host.show_problem(f"{exc}. Choose another output folder in the Export tab.",
-                                title="Choose another output folder")
+                              title="Choose another output folder")
             return None
         problem = folder_problem(out_dir)
         if problem is not None:  # the folder changed since it was typed, or the project's default cannot be used
             host.show_problem(f"{problem}. Choose another output folder in the Export tab.",
-                                title="Choose another output folder")
+                              title="Choose another output folder")
             return None
         evaluation = host.state.evaluation()
         calib = host.state.dataset(DataRole.CALIB)
@@ -83,12 +85,12 @@ class ExportActions(Collaborator):
                 return
             problem = bundle_problem(bundle, report)
             if problem is not None and not self.confirm_unverified_bundle(bundle, problem):
-                self.panel.note_bundle_skipped(f"No {bundle} bundle was written: {problem}.")
+                self.panel.note_bundle_skipped(f"No {bundle.label} bundle was written: {problem}.")
                 self.finished.emit(report)
                 return
-            host.start_job(f"Bundling for {bundle}", lambda progress: add_bundle(bundle, report, source(), out_dir,
-                                                                                   progress),
-                             on_success=finished, use=use)
+            host.start_job(f"Bundling for {bundle.label}",
+                           lambda progress: add_bundle(bundle, report, source(), out_dir, progress),
+                           on_success=finished, use=use)
 
         def finished(report: Any) -> None:
             self.panel.show_report(report, out_dir)
@@ -96,10 +98,10 @@ class ExportActions(Collaborator):
 
         return host.start_job("Exporting", run, on_success=done, use=use)
 
-    def confirm_unverified_bundle(self, bundle: str, problem: str) -> bool:
+    def confirm_unverified_bundle(self, bundle: AppBundle, problem: str) -> bool:
         answer = QMessageBox.question(
             self.dialog_parent, "The model was not verified",
-            f"{problem[0].upper()}{problem[1:]}.\n\nBuild the {bundle} bundle anyway? Its metadata and report will "
-            "say that its model was not verified.",
+            f"{problem[0].upper()}{problem[1:]}.\n\nBuild the {bundle.label} bundle anyway? Its metadata and report "
+            "will say that its model was not verified.",
         )
         return answer == QMessageBox.StandardButton.Yes

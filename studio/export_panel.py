@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.export.bundle import BUNDLE_FORMATS, bundle_kind
+from core.export.bundle import AppBundle
 from core.export.checks import folder_problem
 from core.export.registry import FORMATS
 from core.export.report import ExportReport, ExportResult
@@ -38,11 +38,10 @@ from studio.state import StudioState
 REPORT_COLUMNS = ("Format", "Verified", "Agreement", "Max |Δ|", "Cosine", "Top-1", "Latency ms", "Size MB", "File")
 DEFAULT_FORMATS = ("onnx", "tflite")
 BUNDLES = (
-    ("", "No bundle", "Just the model files"),
-    ("android", "Android bundle", "A zip with the .tflite model, labels and preprocessing (adds TFLite)"),
-    ("ios", "iOS bundle", "A zip with the Core ML package, labels and preprocessing (adds Core ML)"),
+    (None, "No bundle", "Just the model files"),
+    (AppBundle.ANDROID, "Android bundle", "A zip with the .tflite model, labels and preprocessing (adds TFLite)"),
+    (AppBundle.IOS, "iOS bundle", "A zip with the Core ML package, labels and preprocessing (adds Core ML)"),
 )
-BUNDLE_TITLES = {name: text for name, text, _ in BUNDLES if name}
 LAYOUTS = (
     ("Pixel by pixel (NHWC)", True, "Each pixel's red, green and blue side by side, as Android bitmaps hold them: "
      "the channels-last layout (NHWC). Recommended."),
@@ -72,7 +71,7 @@ def _verdict(result: ExportResult) -> str:
 class ExportPanel(QWidget):
     # format names, bundle or None, output folder, TFLite choices for ExportOptions (nhwc, int8_io)
     export_requested = Signal(list, object, str, dict)
-    bundle_chosen = Signal(str)  # "android", "ios" or "" (none): where the user is heading
+    bundle_chosen = Signal(object)  # an AppBundle, or None: where the user is heading
 
     def __init__(self) -> None:
         super().__init__()
@@ -94,7 +93,7 @@ class ExportPanel(QWidget):
         for index, (name, text, tip) in enumerate(BUNDLES):
             button = QRadioButton(text)
             button.setToolTip(tip)
-            button.setProperty("bundle", name)
+            button.setProperty("bundle", name or "")
             button.setChecked(index == 0)
             self.bundle.addButton(button, index)
             bundle_row.addWidget(button)
@@ -233,32 +232,32 @@ class ExportPanel(QWidget):
         return row
 
     def _enable_android_choices(self) -> None:
-        android = self.chosen_bundle() == "android"
+        android = self.chosen_bundle() is AppBundle.ANDROID
         for widget in (self.layout_label, self.layout_choice, self.int8_io):
             widget.setEnabled(android)
 
     def chosen_formats(self) -> list[str]:
         return [name for name, box in self.formats.items() if box.isChecked()]
 
-    def choose_bundle(self, kind: str) -> None:
-        """Choose the app bundle `kind` ("android", "ios", or "" for none): the bundle adds the one format it holds,
-        so no other format stays ticked."""
-        button = next(b for b in self.bundle.buttons() if (b.property("bundle") or "") == kind)
+    def choose_bundle(self, kind: AppBundle | None) -> None:
+        """Choose the app bundle `kind` (None: no bundle): the bundle adds the one format it holds, so no other
+        format stays ticked."""
+        button = next(b for b in self.bundle.buttons() if AppBundle.named(b.property("bundle")) is kind)
         button.setChecked(True)
         for box in self.formats.values():
             box.setChecked(False)
 
     def _on_bundle_toggled(self, _id: int, on: bool) -> None:
         if on:
-            self.bundle_chosen.emit(self.chosen_bundle() or "")
+            self.bundle_chosen.emit(self.chosen_bundle())
 
-    def chosen_bundle(self) -> str | None:
+    def chosen_bundle(self) -> AppBundle | None:
         button = self.bundle.checkedButton()
-        return (button.property("bundle") or None) if button is not None else None
+        return AppBundle.named(button.property("bundle")) if button is not None else None
 
     def chosen_tflite(self) -> dict[str, bool]:
         """The Android bundle's TFLite choices; none without it (a plain .tflite keeps its defaults)."""
-        if self.chosen_bundle() != "android":
+        if self.chosen_bundle() is not AppBundle.ANDROID:
             return {}
         return {"nhwc": bool(self.layout_choice.currentData()), "int8_io": self.int8_io.isChecked()}
 
@@ -335,10 +334,10 @@ class ExportPanel(QWidget):
     @staticmethod
     def _bundle_row(path: str, results: list[ExportResult]) -> tuple[str, ...]:
         """A bundle's row: verified as the model it holds is; its size is the zip's."""
-        kind = bundle_kind(path)
-        model = next(r for r in results if r.format == BUNDLE_FORMATS[kind])
+        kind = AppBundle.of_path(path)
+        model = next(r for r in results if r.format == kind.format_name)
         size = Path(path).stat().st_size / 1e6 if Path(path).is_file() else None
-        return (BUNDLE_TITLES[kind], _verdict(model), *["–"] * 5, _cell(size, ".2f"), path)
+        return (f"{kind.label} bundle", _verdict(model), *["–"] * 5, _cell(size, ".2f"), path)
 
     def note_bundle_skipped(self, text: str) -> None:
         self.summary.setText(f"{self.summary.text()}<br><b>{escape(text)}</b>")

@@ -16,6 +16,7 @@ from enum import Enum
 from core.compare import VariantRow
 from core.data.roles import DataRole
 from core.metrics.speed_text import HEADLINE_RUNTIME
+from core.recipe import Verdict
 from core.runtimes import Runtime
 from studio.state import Activity, StudioState
 
@@ -94,7 +95,7 @@ def _compress_step(state: StudioState, children: Sequence[VariantRow], activity:
         return GuideStep(title, StepState.NEEDS_DATA, f"This needs {' and '.join(missing)} (Data tab).",
                          "Choose images", Go.DATA)
     if children:
-        best = next((row for row in children if row.search == "chosen"), children[-1])
+        best = next((row for row in children if row.search is Verdict.CHOSEN), children[-1])
         return GuideStep(title, StepState.DONE, f"Made {_versions(len(children))} smaller or faster; the latest "
                          f"pick: {best.name} ({_gains(best)}).", "Try another target", Go.COMPRESS)
     return GuideStep(title, StepState.READY, "Say what matters (speed or size) and how much accuracy you can lose; "

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from PySide6.QtWidgets import QWidget
 
 from core.compress.pipeline import store_original
+from core.export.bundle import AppBundle
 from studio.compress_panel import CompressPanel
 from studio.export_panel import ExportPanel
 from studio.guide import Go, GuideStep, guide_steps
@@ -65,7 +66,7 @@ class StartActions(Collaborator):
         if go is Go.COMPRESS:
             self.compress_panel.show_target_form()  # what a newcomer should fill in
         if go is Go.EXPORT:
-            self.export_panel.choose_bundle("android")
+            self.export_panel.choose_bundle(AppBundle.ANDROID)
         if go is not None:
             self.host.show_tab(TAB_OF_STEP[go])
 

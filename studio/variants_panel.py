@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.compare import VariantRow, in_lineage
+from core.recipe import Verdict
 from core.runtimes import Runtime
 from studio.frozen_table import FrozenColumnTable
 from studio.state import StudioState
@@ -53,7 +54,7 @@ def _latency(row: VariantRow) -> str:
 # (header, tooltip, text of a row, value to sort by)
 COLUMNS: tuple[tuple[str, str, Callable[[VariantRow], str], Callable[[VariantRow], Any]], ...] = (
     ("Name", "Double-click to rename; ★ marks the variant a target search chose",
-     lambda r: ("★ " if r.search == "chosen" else "") + r.name, lambda r: r.name),
+     lambda r: ("★ " if r.search is Verdict.CHOSEN else "") + r.name, lambda r: r.name),
     ("Δ top-1", "Top-1 points gained or lost against the original model, on the same images, with the 95 % "
      "interval of the paired difference and the number of images (“not paired”: measured on other images; "
      "Re-measure all)", _delta, lambda r: r.delta_top1),

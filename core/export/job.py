@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.export.bundle import AppBundle
 from core.export.registry import ExportFormat
 from core.export.source import ExportSource
 from core.precision import Precision
@@ -34,16 +35,16 @@ class ExportOptions:
     def onnx_reduce_range(self) -> bool:
         return seven_bit_int8(self.reduce_range)
 
-    def decided(self, bundle: str | None) -> ExportOptions:
+    def decided(self, bundle: AppBundle | None) -> ExportOptions:
         """The options with the TFLite choices left open decided: an Android bundle takes NHWC float32 input
         (Android bitmaps are HWC; int8 stays inside the graph); a plain file keeps NCHW input and int8 I/O."""
-        android = bundle == "android"
-        return replace(self, nhwc=android if self.nhwc is None else self.nhwc,
-                       int8_io=not android if self.int8_io is None else self.int8_io)
+        nhwc = bundle is not None and bundle.channels_last
+        return replace(self, nhwc=nhwc if self.nhwc is None else self.nhwc,
+                       int8_io=not nhwc if self.int8_io is None else self.int8_io)
 
     def requantizes(self, fmt: ExportFormat) -> bool:
         """Whether `fmt` re-quantizes an int8 source's float parent (and so needs it and calibration images)."""
-        return fmt.requantizes or (fmt.name == "onnx" and self.onnx_reduce_range)
+        return fmt.requantizes or (fmt.reduces_range and self.onnx_reduce_range)
 
 
 @dataclass

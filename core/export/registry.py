@@ -24,6 +24,7 @@ class ExportFormat:
     supports: str  # one line for users: what the format can hold
     reload: str = ""  # the converter module's function that runs a file of this format ("": none here)
     timed_as: Runtime | None = None  # the runtime the studio times this format's files in (None: not timed)
+    reduces_range: bool = False  # re-quantizes an int8 source with 7-bit weights where the CPU lacks VNNI
 
     def takes(self, precision: Precision) -> bool:
         return isinstance(precision, self.precisions)
@@ -49,6 +50,7 @@ FORMATS: dict[str, ExportFormat] = {
             "onnx", "ONNX", ".onnx", "onnxruntime", (Float, Int8), False, "core.export.onnx_format",
             "float (dynamic batch, opset choice); int8 as a QDQ model with the variant's own scales, or "
             "re-quantized by ONNX Runtime quantize_static with 7-bit weights for CPUs without VNNI", "predictor",
+            reduces_range=True,
         ),
         ExportFormat(
             "tflite", "TensorFlow Lite (LiteRT)", ".tflite", "ai_edge_litert", (Float, Fp16, Int8Static), True,

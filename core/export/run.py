@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ExportError, StudioError, first_line
-from core.export.bundle import BUNDLE_FORMATS, write_bundle
+from core.export.bundle import AppBundle, write_bundle
 from core.export.checks import check_supported, check_writable
 from core.export.console import stdout_to_stderr
 from core.export.job import Artifact, ExportJob, ExportOptions
@@ -36,9 +36,6 @@ from core.storage import check_free_space, disk_full_cause, storage_error
 if TYPE_CHECKING:
     from core.data.datasets import ImageDataset
 
-BUNDLES = tuple(BUNDLE_FORMATS)
-
-
 def export_model(
     source: ExportSource,
     formats: list[ExportFormat],
@@ -47,7 +44,7 @@ def export_model(
     options: ExportOptions | None = None,
     calib: ImageDataset | None = None,
     evaluation: ImageDataset | None = None,
-    bundle: str | None = None,
+    bundle: AppBundle | None = None,
     progress: Progress | None = None,
 ) -> ExportReport:
     """Export `source` to `formats` in `out_dir`, verify each artifact, and save the report beside them."""
@@ -81,7 +78,7 @@ def export_model(
     return report
 
 
-def add_bundle(kind: str, report: ExportReport, source: ExportSource, out_dir: Path, progress: Progress
+def add_bundle(kind: AppBundle, report: ExportReport, source: ExportSource, out_dir: Path, progress: Progress
                ) -> ExportReport:
     """Zip an app bundle from an export's artifact, list it in the report and save the report again."""
     progress(0.0, f"bundling for {kind}")
@@ -91,10 +88,10 @@ def add_bundle(kind: str, report: ExportReport, source: ExportSource, out_dir: P
     return report
 
 
-def bundle_problem(kind: str, report: ExportReport) -> str | None:
+def bundle_problem(kind: AppBundle, report: ExportReport) -> str | None:
     """Why the artifact a `kind` bundle would hold is not verified, in one line; None when it is."""
-    fmt = BUNDLE_FORMATS[kind]
-    result = next((r for r in report.results if r.format == fmt), None)
+    fmt = kind.format_name
+    result = kind.result_in(report)
     if result is None or not result.path:
         return f"the {FORMATS[fmt].title} export failed" + (f": {result.verification['error']}" if result else "")
     if result.verified:
@@ -104,13 +101,11 @@ def bundle_problem(kind: str, report: ExportReport) -> str | None:
     return f"the {FORMATS[fmt].title} model was not verified: {why}"
 
 
-def with_bundle_format(formats: list[ExportFormat], bundle: str | None) -> list[ExportFormat]:
+def with_bundle_format(formats: list[ExportFormat], bundle: AppBundle | None) -> list[ExportFormat]:
     """`formats` with the one a `bundle` needs added."""
     if bundle is None:
         return formats
-    if bundle not in BUNDLES:
-        raise ExportError(f"unknown bundle {bundle!r}; choose {' or '.join(BUNDLES)}")
-    needed = FORMATS[BUNDLE_FORMATS[bundle]]
+    needed = FORMATS[bundle.format_name]
     return formats if needed in formats else [*formats, needed]
 
 

@@ -18,6 +18,7 @@ from core.compress.quantize import quantize
 from core.data import open_dataset
 from core.errors import ExportError
 from core.export import tflite_format
+from core.export.bundle import AppBundle
 from core.export.job import ExportOptions
 from core.export.registry import FORMATS, parse_formats
 from core.export.reuse import INDEX_FILE
@@ -79,7 +80,8 @@ def int8_report(v2_int8, calib, evaluation, tmp_path_factory):
 def float_report(model, evaluation, tmp_path_factory):
     out = tmp_path_factory.mktemp("float")
     formats = parse_formats("onnx,torchscript,pt2,pte,tflite,coreml")
-    return export_model(from_model(model), formats, out, options=OPTIONS, evaluation=evaluation, bundle="android")
+    return export_model(from_model(model), formats, out, options=OPTIONS, evaluation=evaluation,
+                        bundle=AppBundle.ANDROID)
 
 
 def _files(folder: Path) -> list[str]:
@@ -122,7 +124,7 @@ def test_coreml_spec_is_checked_but_never_claimed_verified_on_linux(float_report
 @pytest.mark.slow
 def test_coreml_int8_weights_and_ios_bundle(model, evaluation, tmp_path: Path) -> None:
     options = ExportOptions(threads=1, latency_runs=0, int8_weights=True)
-    report = export_model(from_model(model), [], tmp_path, options=options, evaluation=evaluation, bundle="ios")
+    report = export_model(from_model(model), [], tmp_path, options=options, evaluation=evaluation, bundle=AppBundle.IOS)
     (result,) = report.results
     assert result.format == "coreml" and result.precision == "int8-weights" and result.details["structure_ok"]
     assert {"constexpr_affine_dequantize", "constexpr_blockwise_shift_scale"} & set(result.details["ops"])
@@ -133,7 +135,7 @@ def test_coreml_int8_weights_and_ios_bundle(model, evaluation, tmp_path: Path) -
     # Core ML cannot predict on Linux: the bundle says its model was not verified, and why.
     assert metadata["verified"] is False and "NOT verified" in metadata["warning"]
     assert "cannot run" in metadata["warning"]
-    assert "Core ML model was not verified" in (bundle_problem("ios", report) or "")
+    assert "Core ML model was not verified" in (bundle_problem(AppBundle.IOS, report) or "")
 
 
 @pytest.mark.slow
@@ -169,7 +171,8 @@ def test_an_android_bundle_after_the_same_tflite_export_reuses_it_without_conver
         raise AssertionError("converted again")
 
     monkeypatch.setattr(tflite_format, "convert", refuse)
-    report = export_model(from_model(model), [], tmp_path, options=OPTIONS, evaluation=evaluation, bundle="android")
+    report = export_model(from_model(model), [], tmp_path, options=OPTIONS, evaluation=evaluation,
+                          bundle=AppBundle.ANDROID)
     (tflite,) = report.results
     assert tflite.reused_at is not None and tflite.verified  # verified again, never on the index's word
     assert tflite.verification["agreement_top1"] == exported.verification["agreement_top1"]
@@ -213,7 +216,8 @@ def test_int8_variant_exports_its_own_graph_or_requantized_from_its_parent(v2_in
 def test_an_int8_android_bundle_takes_float_input_and_agrees_as_the_int8_io_file(
     v2_int8, int8_report, calib, evaluation, tmp_path: Path
 ) -> None:
-    report = export_model(v2_int8, [], tmp_path, options=OPTIONS, calib=calib, evaluation=evaluation, bundle="android")
+    report = export_model(v2_int8, [], tmp_path, options=OPTIONS,
+                          calib=calib, evaluation=evaluation, bundle=AppBundle.ANDROID)
     (float_io,) = report.results
     assert float_io.precision == "int8" and float_io.details["layout"] == "NHWC"
     assert float_io.details["input"] == {"shape": [1, 96, 96, 3], "dtype": "float32"}

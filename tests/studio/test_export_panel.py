@@ -131,12 +131,12 @@ def test_a_bundle_of_an_unverified_model_is_written_only_after_the_user_agrees(q
     folder = tmp_path / "exports"
     export.folder.setText(str(folder))
     qtbot.waitUntil(lambda: not window.runner.jobs, timeout=60_000)  # the first run's default folders are open
-    window.state.datasets.clear()  # no images: nothing to verify the TFLite model with
+    window.state.datasets = {}  # no images: nothing to verify the TFLite model with
     with qtbot.waitSignal(window.export_finished, timeout=JOB_TIMEOUT_MS) as refused:
         export.export_button.click()
     assert "was not verified: no images to verify with" in asked[0]
     assert not refused.args[0].bundles and not list(folder.glob("*.zip")), "nothing is bundled without consent"
-    assert "No android bundle was written" in export.summary.text()
+    assert "No Android bundle was written" in export.summary.text()
     with qtbot.waitSignal(window.export_finished, timeout=JOB_TIMEOUT_MS) as accepted:
         export.export_button.click()
     (bundle,) = accepted.args[0].bundles

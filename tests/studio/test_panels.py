@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
+from core.export.bundle import AppBundle
 from core.project import Project
 from core.recipe import PruneStep, QuantizeStep, Recipe, Runtime, TargetStep
 from studio.state import ZooChoice
@@ -58,7 +59,7 @@ def test_a_budget_below_the_measured_first_answer_is_refused_in_the_form(window,
 
 def test_an_android_bundle_next_makes_the_search_time_speed_in_litert_undoably(window) -> None:
     panel, original = window.compress_panel, window.state.recipe
-    window.export_panel.choose_bundle("android")
+    window.export_panel.choose_bundle(AppBundle.ANDROID)
     assert window.state.recipe.step(TargetStep).runtime is Runtime.LITERT
     assert panel.runtime.currentData() == "litert" and panel.preset.currentText() == original.name, "still the preset"
     window.undo_stack.undo()
@@ -67,7 +68,7 @@ def test_an_android_bundle_next_makes_the_search_time_speed_in_litert_undoably(w
     panel.preset.activated.emit(panel.preset.currentIndex())
     assert window.state.recipe.step(TargetStep).runtime is Runtime.LITERT, "a preset chosen after: LiteRT too"
     assert panel.preset.currentText() == "Balanced"
-    window.export_panel.choose_bundle("")
+    window.export_panel.choose_bundle(None)
     panel.preset.activated.emit(panel.preset.currentIndex())
     assert window.state.recipe.step(TargetStep).runtime is not Runtime.LITERT, "no bundle: the preset's own"
 

@@ -4,7 +4,6 @@ in turn with the parent in the search's runtime, and the verdict those figures s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from core.compress.apply import Applied
@@ -17,17 +16,7 @@ from core.metrics.paired import paired_accuracy
 from core.metrics.paired_latency import PairedLatency, paired_latency
 from core.model import LoadedModel
 from core.recipe import Objective, Recipe, TargetStep
-
-
-class Verdict(StrEnum):
-    CHOSEN = "chosen"  # met the target, and the best by the objective: stored
-    MET = "met"  # met the target; a row of the result
-    MISSED = "missed"  # the closest to the target when none met it: stored, marked missed
-    REJECTED = "rejected"  # a row of the result only
-
-    @property
-    def met_target(self) -> bool:
-        return self in (Verdict.CHOSEN, Verdict.MET)
+from core.recipe_target import Verdict
 
 
 @dataclass
