@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from core.metrics.accuracy import hits_from_text, stored_per_image
@@ -19,6 +20,7 @@ from core.metrics.paired import PairedAccuracy, paired_accuracy
 from core.metrics.speed_text import HEADLINE_RUNTIME, PairedSpeed, speed_headline
 from core.project import Variant
 from core.recipe_target import Verdict
+from core.runtimes import Runtime
 
 DEFAULT_MAX_DROP = 1.0  # points of top-1 a recommendation may lose against the original, unless the user says
 COLLAPSED_DROP = 5.0  # points: a variant that lost more than this is drawn as a warning, whatever the target
@@ -41,6 +43,7 @@ class VariantRow:
     top5: float | None
     top1_ci95: tuple[float, float] | None
     images: int | None
+    accuracy_source: str = ""  # which images top-1 was measured on, and the runtime when it is not PyTorch
     input_size: int | None = None  # pixels per side the variant is fed
     dropped: tuple[int, ...] = ()  # blocks removed whole
     search: Verdict | None = None  # a target search's verdict on it
@@ -72,7 +75,7 @@ class VariantRow:
 
     def top1_text(self) -> str:
         """"80.4 % (±3.5, 500 images)"."""
-        return "–" if self.top1 is None else top1_text(self.top1, self.top1_ci95, self.images)
+        return "–" if self.top1 is None else top1_text(self.top1, self.top1_ci95, self.images, self.accuracy_source)
 
     @property
     def speed(self) -> PairedSpeed | None:
@@ -92,6 +95,15 @@ class VariantRow:
             return "1×"
         low, high = self.latency_ratio_ci95
         return f"{self.latency_ratio:.2f}× [{low:.2f}, {high:.2f}]" + (" noisy" if self.latency_noisy else "")
+
+
+def _accuracy_source(metrics: dict[str, Any]) -> str:
+    """"imagenet_val1300", or "imagenet_val1300 in ONNX Runtime": the images top-1 was measured on, by their
+    folder's name, and the runtime when it is not PyTorch."""
+    folder, runtime = _get(metrics, "accuracy", "dataset"), _get(metrics, "accuracy", "runtime")
+    name = Path(str(folder)).name if folder else ""
+    ran = Runtime(runtime) if runtime in set(Runtime) else Runtime.TORCH
+    return name + ("" if ran is Runtime.TORCH or not name else f" in {ran.label}")
 
 
 def _verdict(text: Any) -> Verdict | None:
@@ -191,7 +203,7 @@ def variant_rows(variants: Sequence[Variant], runtime: str = "torch") -> list[Va
             params_m=_scaled(m.get("params"), 1e6), latency_ms=_get(m, "latency", "median_ms"),
             latency_p90_ms=_get(m, "latency", "p90_ms"), latency_cv=_get(m, "latency", "cv"),
             memory_mb=_get(m, "memory", "peak_mb"), top1=_get(m, "accuracy", "top1"), top5=_get(m, "accuracy", "top5"),
-            top1_ci95=tuple(ci) if ci else None, images=accuracy_n,
+            top1_ci95=tuple(ci) if ci else None, images=accuracy_n, accuracy_source=_accuracy_source(m),
             input_size=variant.spec.resolution if variant.spec else None,
             dropped=variant.spec.dropped if variant.spec else (), search=_verdict(_get(m, "search", "verdict")),
             against=original.id,

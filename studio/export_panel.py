@@ -32,7 +32,7 @@ from core.export.bundle import AppBundle
 from core.export.checks import folder_problem
 from core.export.registry import FORMATS
 from core.export.report import ExportReport, ExportResult
-from core.metrics.accuracy_text import top1_text
+from core.metrics.accuracy_text import points_text, top1_text
 from studio.state import StudioState
 
 REPORT_COLUMNS = ("Format", "Verified", "Agreement", "Max |Δ|", "Cosine", "Top-1", "Latency ms", "Size MB", "File")
@@ -56,11 +56,14 @@ def _cell(value: object, fmt: str = "") -> str:
 
 def _top1(check: dict[str, Any]) -> str:
     """Top-1 in the studio's one wording ("80.4 % (±3.5, 500 images)") when the report gives its 95 % interval and
-    image count; a report without the interval keeps the bare value, since "±" needs the interval."""
+    image count (a report without the interval keeps the bare value, since "±" needs the interval), then the file's
+    paired difference from the source on the same images: the figure that says what the conversion cost."""
     top1, ci95, n = check.get("top1"), check.get("top1_ci95"), check.get("n")
-    if top1 is None or not ci95 or not n:
-        return _cell(top1, ".2f")
-    return top1_text(top1, (ci95[0], ci95[1]), n)
+    text = top1_text(top1, (ci95[0], ci95[1]), n) if top1 is not None and ci95 and n else _cell(top1, ".2f")
+    delta, delta_ci = check.get("delta_top1_source"), check.get("delta_top1_source_ci95")
+    if delta is None or not delta_ci:
+        return text
+    return f"{text}; {points_text(delta, (delta_ci[0], delta_ci[1]))} against the source, same images"
 
 
 def _verdict(result: ExportResult) -> str:
@@ -301,6 +304,9 @@ class ExportPanel(QWidget):
         lines = [f"<b>{verified} of {len(results)} files verified</b> on {images.get('n', 0)} images from "
                  f"{escape(str(images.get('dataset', '-')))}: each file's answers against the source model's, in its "
                  "own runtime."]
+        if "source_top1" in images:  # the figure each file's top-1 is paired with
+            lines.append(f"The source model scores {images['source_top1']:.1f} % top-1 on these images in PyTorch; "
+                         "each file's top-1 below is paired with it.")
         names = report.source.get("class_names") or []
         if names:  # a wrong label set is visible before shipping
             lines.append(escape(f"{len(names)} class names, in output order: {', '.join(names[:5])}"

@@ -112,8 +112,8 @@ def _gains(row: VariantRow) -> str:
     speed, runtime = (row.headline_speed, HEADLINE_RUNTIME) if row.headline_speed else (row.speed, row.latency_runtime)
     if speed is not None:
         said.append(f"{speed.verdict()} in {Runtime(runtime).full_label} on this computer")
-    if row.delta_top1 is not None:
-        said.append(f"{row.delta_top1:+.1f} points of accuracy".replace("-", "−"))
+    if row.delta_top1 is not None:  # the paired figure, as the Variants and Compare tabs give it
+        said.append(f"top-1 {row.delta_text()} against the original")
     return ", ".join(said) or "not measured"
 
 

@@ -17,6 +17,7 @@ from core.export.verify import (
     compare,
     top1_percent,
 )
+from core.metrics.accuracy_text import points_text
 from core.storage import atomic_write_text
 
 
@@ -93,6 +94,9 @@ class ExportReport:
                 f"{cell('max_abs_diff', '.2g', 10)}{cell('cosine', '.4f', 9)}{cell('top1', '.2f', 9)}"
                 f"{cell('latency_ms', '.2f', 8)}{r.seconds:8.1f}  {'yes' if r.verified else 'NO'}"
             )
+            if v.get("delta_top1_source_ci95"):
+                paired = points_text(v["delta_top1_source"], tuple(v["delta_top1_source_ci95"]))
+                lines.append(f"    {r.format}: top-1 {paired} against the source, paired on the same images")
             if "agreement_top1_float_parent" in v:
                 lines.append(
                     f"    {r.format}: top-1 agreement with the float parent {v['agreement_top1_float_parent']:.1f}%"

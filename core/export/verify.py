@@ -67,9 +67,13 @@ def logits(predict: Predictor, images: np.ndarray, progress: Progress) -> np.nda
     return np.concatenate(out)
 
 
+def hits(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per image, whether the top-1 answer is right; an image whose scores are not finite is a miss."""
+    return np.asarray((scores.argmax(1) == labels) & ~nonfinite_rows(scores))
+
+
 def top1_percent(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Top-1 (%); an image whose scores are not finite is a miss."""
-    return round(100 * float(((scores.argmax(1) == labels) & ~nonfinite_rows(scores)).mean()), 3)
+    return round(100 * float(hits(scores, labels).mean()), 3)
 
 
 def compare(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float | None]:
@@ -128,6 +132,11 @@ def verify(
             result.update(requantized_check(scores, reference, float_parent, data.labels))
     if data.labels is not None:
         result["top1"] = top1_percent(scores, data.labels)
+        # Paired with the source on the same images: the one figure to read beside the source's own top-1.
+        paired = paired_accuracy(hits(scores, data.labels), hits(reference, data.labels), scores.argmax(1),
+                                 reference.argmax(1))
+        result["delta_top1_source"] = round(paired.delta_top1, 3)
+        result["delta_top1_source_ci95"] = [round(v, 3) for v in paired.delta_top1_ci95]
     if latency_runs > 0:
         times = time_predictor(predict, data.images[:1], latency_runs, min(5, latency_runs), progress.span(0.8, 1.0))
         result["latency_ms"] = round(float(np.median(times)), 3)
@@ -149,10 +158,9 @@ def requantized_check(scores: np.ndarray, source: np.ndarray, float_parent: np.n
     out: dict[str, Any] = {"source_agreement_top1_float_parent": own}
     passed = mine >= own - REQUANTIZED_SLACK
     if labels is not None:
-        parent_hits = (float_parent.argmax(1) == labels) & ~nonfinite_rows(float_parent)
-        hits = (scores.argmax(1) == labels) & ~nonfinite_rows(scores)
-        paired = paired_accuracy(hits, parent_hits, scores.argmax(1), float_parent.argmax(1))
-        source_delta = 100 * float(((source.argmax(1) == labels) & ~nonfinite_rows(source)).mean() - parent_hits.mean())
+        parent_hits = hits(float_parent, labels)
+        paired = paired_accuracy(hits(scores, labels), parent_hits, scores.argmax(1), float_parent.argmax(1))
+        source_delta = 100 * float(hits(source, labels).mean() - parent_hits.mean())
         out.update(delta_top1_float_parent=round(paired.delta_top1, 3),
                    delta_top1_float_parent_ci95=[round(v, 3) for v in paired.delta_top1_ci95],
                    source_delta_top1_float_parent=round(source_delta, 3))

@@ -12,8 +12,11 @@ def images_text(n: int) -> str:
     return f"{n} image" if n == 1 else f"{n} images"
 
 
-def top1_text(top1: float, ci95: tuple[float, float] | None, n: int | None) -> str:
-    details = ([f"±{(ci95[1] - ci95[0]) / 2:.1f}"] if ci95 else []) + ([images_text(n)] if n else [])
+def top1_text(top1: float, ci95: tuple[float, float] | None, n: int | None, source: str = "") -> str:
+    """"80.4 % (±3.5, 500 images of imagenet_val1300)": `source` names the images (and a runtime other than
+    PyTorch), so that two figures from different images or runtimes never read as one."""
+    counted = images_text(n) + (f" of {source}" if source else "") if n else ""
+    details = ([f"±{(ci95[1] - ci95[0]) / 2:.1f}"] if ci95 else []) + ([counted] if counted else [])
     return f"{top1:.1f} %" + (f" ({', '.join(details)})" if details else "")
 
 
@@ -22,9 +25,14 @@ def _signed(value: float) -> str:
     return f"{value:+.1f}".replace("-", "−")
 
 
-def delta_text(delta: float, ci95: tuple[float, float], n: int) -> str:
+def points_text(delta: float, ci95: tuple[float, float]) -> str:
+    """"−0.3 pt [−0.9, +0.2]": a paired difference of top-1 with its 95 % interval."""
     low, high = ci95
-    return f"{_signed(delta)} pt [{_signed(low)}, {_signed(high)}], {images_text(n)}"
+    return f"{_signed(delta)} pt [{_signed(low)}, {_signed(high)}]"
+
+
+def delta_text(delta: float, ci95: tuple[float, float], n: int) -> str:
+    return f"{points_text(delta, ci95)}, {images_text(n)}"
 
 
 # Share of images on which a compressed model and its parent differ in being right: about 3 % for int8 and the

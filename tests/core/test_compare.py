@@ -50,6 +50,15 @@ def test_accuracy_reads_as_percent_plus_minus_half_its_interval_and_images_every
     assert delta_text(-0.3, (-0.9, 0.2), 1300) == "−0.3 pt [−0.9, +0.2], 1300 images"
 
 
+def test_a_top1_names_its_images_and_a_runtime_other_than_pytorch() -> None:
+    torch_scored, ort_scored = (scored_variant(vid, None, *answers({0, 1})) for vid in ("a", "b"))
+    torch_scored.metrics["accuracy"].update(dataset="/data/imagenet_val1300", runtime="torch")
+    ort_scored.metrics["accuracy"].update(dataset="/data/imagenet_val1300", runtime="onnxruntime")
+    rows = {r.id: r for r in variant_rows([torch_scored, ort_scored])}
+    assert rows["a"].top1_text() == "95.0 % (±5.0, 40 images of imagenet_val1300)"
+    assert rows["b"].top1_text() == "95.0 % (±5.0, 40 images of imagenet_val1300 in ONNX Runtime)"
+
+
 def test_recommendations_keep_to_the_target_name_their_evidence_and_say_why_others_are_left_out() -> None:
     rows = variant_rows([
         scored_variant("fp32", None, *answers(set()), size=14.0),

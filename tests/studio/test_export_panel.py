@@ -159,3 +159,15 @@ def test_cancel_during_a_conversion_stops_the_child_process_and_leaves_no_file(q
     assert job.state == "cancelled"
     assert not list(folder.iterdir()), "no staging folder, partial file or report is left"
     assert not multiprocessing.active_children(), "the conversion's process is gone"
+
+
+def test_each_files_top1_is_paired_with_the_source_on_the_same_images(qtbot, tmp_path: Path) -> None:
+    panel = _panel(qtbot)
+    check = {"verified": True, "top1": 80.4, "n": 300, "top1_ci95": [75.8, 84.8], "delta_top1_source": -0.333,
+             "delta_top1_source_ci95": [-1.0, 0.333]}
+    result = ExportResult("tflite", str(tmp_path / "v2.tflite"), 1000, "int8", 0.0, check, [], {})
+    images = {"n": 300, "dataset": "imagenet_val1300", "source_top1": 80.733}
+    panel.show_report(ExportReport({"name": "v2"}, [result], images), tmp_path)
+    cell = _rows(panel)["TensorFlow Lite (LiteRT)"][REPORT_COLUMNS.index("Top-1")]
+    assert cell == "80.4 % (±4.5, 300 images); −0.3 pt [−1.0, +0.3] against the source, same images"
+    assert "The source model scores 80.7 % top-1 on these images" in panel.summary.text()

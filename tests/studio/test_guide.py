@@ -74,7 +74,7 @@ def test_a_measured_model_and_its_variants_move_every_step_on(report) -> None:
     assert _states(steps) == [StepState.DONE, StepState.DONE, StepState.READY, StepState.DONE]
     assert "Accuracy 100.0 % (±5.0, 40 images)" in steps[0].detail
     assert steps[1].detail.startswith("Made one version smaller or faster; the latest pick: int8 (3.5 MB, 2.0× as "
-                                      "fast in PyTorch on this computer, −2.5 points of accuracy)")
+                                      "fast in PyTorch on this computer, top-1 −2.5 pt [")
     assert steps[2].detail.startswith("One version against the original")
     assert steps[3].detail == "Saved /out/int8-android.zip."
     child.metrics["paired_latency"]["litert"] = {"ratio": 1.3, "ratio_ci95": [1.2, 1.4], "against": "fp32"}
