@@ -9,6 +9,9 @@
    MobileNetV2 and compresses it to static int8 by hand on 64 calibration images, while a 2 ms GUI timer
    records the gaps between its ticks, the moment the job starts included; then the same over an ONNX export
    of the variant (the exporters' first use). Goal ≤ 16 ms.
+3. Cancel: a static int8 compression, a target search (Near-lossless) and a TFLite export (in its child process)
+   are each cancelled 3 s after they start; printed are the job's state in the same event-loop turn as the press
+   (goal: cancelling) and the seconds until it has ended (goal ≤ 2 s).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from bench.common import save_results
 LAUNCH_GOAL_S = 5.0
 STALL_GOAL_MS = 16.0
 TICK_MS = 2
+CANCEL_GOAL_S = 2.0
+CANCEL_AFTER_S = 3.0
 
 
 def launch_seconds() -> float:
@@ -45,9 +50,10 @@ def launch_seconds() -> float:
     return float(found.group(1))
 
 
-def job_stalls() -> dict[str, dict[str, float]]:
+def job_stalls() -> tuple[dict[str, dict[str, float]], dict[str, dict[str, object]]]:
     """The window's event-loop gaps over a static int8 compression of V2, then over an ONNX export of the variant
-    (the first export imports the exporters' libraries in its worker)."""
+    (the first export imports the exporters' libraries in its worker); then how soon Cancel answers and lands in
+    a compression, a search and an export."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from studio.graph_panel import prepare_web_engine
 
@@ -56,9 +62,13 @@ def job_stalls() -> dict[str, dict[str, float]]:
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from core.data.roles import DataRole
+    from core.export.bundle import AppBundle
     from core.paths import shared_dir
+    from core.recipe import QuantizeStep, Recipe, load_recipe
     from studio.main_window import MainWindow
     from studio.state import ZooChoice
+    from studio.workers import JobState
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("mnstudio-bench")
@@ -84,7 +94,7 @@ def job_stalls() -> dict[str, dict[str, float]]:
         job = start_job()
         wait_until(lambda: not window.runner.jobs)
         timer.stop()
-        if job is None or job.state != "done":
+        if job is None or job.state is not JobState.DONE:
             raise SystemExit(f"bench.gui: the job did not finish: {job and job.message}")
         gaps = [(1000 * (b - a) - TICK_MS, a - started) for a, b in itertools.pairwise(ticks)]
         worst, at = max(gaps)
@@ -93,21 +103,38 @@ def job_stalls() -> dict[str, dict[str, float]]:
                 "p99_ms": ordered[int(0.99 * (len(ordered) - 1))], "median_ms": statistics.median(ordered),
                 "ticks": len(gaps), "job_s": ticks[-1] - started}
 
+    def cancelled_after(start_job) -> dict[str, object]:  # type: ignore[no-untyped-def]
+        job = start_job()
+        started = time.perf_counter()
+        wait_until(lambda: time.perf_counter() - started >= CANCEL_AFTER_S or not job.running)
+        if not job.running:
+            raise SystemExit(f"bench.gui: {job.title} ended before it could be cancelled")
+        pressed = time.perf_counter()
+        window.cancel_all()
+        at_once = str(job.state)  # in the same event-loop turn as the press
+        wait_until(lambda: not job.running)
+        return {"state_at_once": at_once, "ended_s": time.perf_counter() - pressed, "ended_as": str(job.state)}
+
     datasets = shared_dir() / "datasets"
-    window.set_data_folder("calib", str(datasets / "imagenet_calib1000"))
-    for role in ("evaluation", "train"):
+    window.set_data_folder(DataRole.CALIB, str(datasets / "imagenet_calib1000"))
+    for role in (DataRole.EVALUATION, DataRole.TRAIN):
         window.set_data_folder(role, "")
     loaded: list[object] = []
     window.model_loaded.connect(loaded.append)
     window.load_zoo(ZooChoice("mobilenet_v2", pretrained=True))
-    wait_until(lambda: bool(loaded) and "calib" in window.state.datasets and not window.runner.jobs)
-    window.compress_panel.advanced.setChecked(True)
-    window.compress_panel.calibration.setValue(64)
+    wait_until(lambda: bool(loaded) and DataRole.CALIB in window.state.datasets and not window.runner.jobs)
+    window.assign_recipe(Recipe("bench int8", (QuantizeStep(mode="static", calibration_images=64),)))
     stalls = {"compress": stalls_over(lambda: window.compress_current("bench"))}
     folder = window.ensure_project().root / "bench-exports"
     stalls["export"] = stalls_over(lambda: window.exports.export(["onnx"], None, str(folder), {}))
+    cancels = {"a compression": cancelled_after(lambda: window.compress_current("bench-cancel")),
+               "a TFLite export": cancelled_after(lambda: window.exports.export([], AppBundle.ANDROID, str(folder), {}))}
+    window.set_data_folder(DataRole.EVALUATION, str(datasets / "imagenet_val1300"))
+    wait_until(lambda: DataRole.EVALUATION in window.state.datasets and not window.runner.jobs)
+    window.assign_recipe(load_recipe("near-lossless-int8"))
+    cancels["a target search"] = cancelled_after(lambda: window.compress_current("bench-search"))
     window.close()
-    return stalls
+    return stalls, cancels
 
 
 def main() -> None:
@@ -117,14 +144,17 @@ def main() -> None:
     launches = [launch_seconds() for _ in range(args.launches)]
     shown = ", ".join(f"{s:.1f}" for s in launches)
     print(f"launch to interactive: {shown} s; median {statistics.median(launches):.1f} s (goal ≤ {LAUNCH_GOAL_S:g} s)")
-    stalls = job_stalls()
+    stalls, cancels = job_stalls()
     for what, figures in (("a static int8 compression of V2 (64 images)", stalls["compress"]),
                           ("an ONNX export of that variant", stalls["export"])):
         print(f"worst event-loop stall over {what}, {figures['job_s']:.0f} s, {figures['ticks']} ticks of {TICK_MS} "
               f"ms: {figures['worst_ms']:.1f} ms at {figures['worst_at_s']:.2f} s after the start (first second: "
               f"{figures['first_second_worst_ms']:.1f} ms); p99 {figures['p99_ms']:.1f} ms, median "
               f"{figures['median_ms']:.1f} ms (goal ≤ {STALL_GOAL_MS:g} ms)")
-    path = save_results("gui", [{"launch_s": launches, **stalls}])
+    for what, cancel in cancels.items():
+        print(f"cancel, {CANCEL_AFTER_S:g} s into {what}: {cancel['state_at_once']} at once (goal: cancelling), "
+              f"{cancel['ended_as']} after {cancel['ended_s']:.2f} s (goal ≤ {CANCEL_GOAL_S:g} s)")
+    path = save_results("gui", [{"launch_s": launches, **stalls, "cancel": cancels}])
     print(f"saved {path}")
 
 
