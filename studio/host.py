@@ -70,14 +70,15 @@ class Host(Protocol):
 
     def start_job(self, title: str, fn: Callable[..., Any], *args: Any, on_success: Callable[[Any], None],
                   use: ProjectUse | None = None, budget_s: float | None = None, partial_keyword: str | None = None,
-                  **kwargs: Any) -> Job:
-        """Run `fn` as a job; one that reads or writes a project says what in `use`."""
+                  on_failure: Callable[[str, str], None] | None = None, **kwargs: Any) -> Job:
+        """Run `fn` as a job; one that reads or writes a project says what in `use`. A failure is shown as a
+        problem, or handed to `on_failure(message, details)`."""
         ...
 
     def show_problem(self, message: str, details: str = "", title: str = "Something went wrong") -> None: ...
 
     def say(self, text: str) -> None:
-        """A line in the status bar."""
+        """A note in the status bar."""
         ...
 
     def show_tab(self, tab: Tab) -> None: ...

@@ -10,8 +10,7 @@ from __future__ import annotations
 import contextlib
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from functools import partial
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +38,8 @@ from PySide6.QtWidgets import (
 # a cold import on the GUI thread (torch-pruning, torchao) froze the window for ~80 ms.
 from core.compress.pipeline import compress
 from core.data import combine_datasets, open_dataset
-from core.data.labels import names_from_folders
 from core.data.roles import DataRole
-from core.errors import UntrustedPickleError, plain
-from core.inspect import ModelReport, describe, inspect_model
+from core.errors import plain
 from core.metrics.accuracy_text import resolution_text
 from core.project import Project
 from core.recipe import Recipe, RecipeError, TargetStep
@@ -63,6 +60,7 @@ from studio.job_status import JobStatus
 from studio.jobs_panel import JobsPanel
 from studio.measure_actions import MeasureActions
 from studio.menus import build_menus
+from studio.model_loading import ModelLoading, first_answer_key
 from studio.model_panel import ModelView, ZooPicker
 from studio.model_settings import ModelSettings
 from studio.model_settings_actions import ModelSettingsActions
@@ -94,11 +92,13 @@ class MainWindow(QMainWindow):
         self.state = state or StudioState(folders=default_folders(self.settings))
         self.runner = JobRunner(threads or default_threads(), self)
         self.undo_stack = QUndoStack(self)
-        self.current_load: Job | None = None
         self.data_jobs: dict[DataRole, Job] = {}  # the last job that read each role's folder
         self.projects = ProjectActions(self)
         self.measures = MeasureActions(self)
         self.recent_models = RecentModels(self, self.settings, weakly(self.load_file))
+        self.loading = ModelLoading(self, self.recent_models.opened)
+        self.loading.loaded.connect(self.model_loaded)
+        self.loading.failed.connect(self.load_failed)
         self.setWindowTitle("MobileNet Compression Studio")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
@@ -236,7 +236,7 @@ class MainWindow(QMainWindow):
         self.problem_shown.emit(message)
 
     def say(self, text: str) -> None:
-        self.status_text.setText(text)
+        self.statusBar().showMessage(text)  # over the job line, so that a job ending next does not hide it
 
     def show_tab(self, tab: Tab) -> None:
         self.tabs.setCurrentWidget(self.tab_pages[tab])
@@ -260,15 +260,16 @@ class MainWindow(QMainWindow):
 
     # Jobs ----------------------------------------------------------------------------------------
     def start_job(self, title: str, fn: Callable[..., Any], *args: Any, on_success: Callable[[Any], None],
-               use: ProjectUse | None = None, budget_s: float | None = None, partial_keyword: str | None = None,
-               **kwargs: Any) -> Job:
+                  use: ProjectUse | None = None, budget_s: float | None = None, partial_keyword: str | None = None,
+                  on_failure: Callable[[str, str], None] | None = None, **kwargs: Any) -> Job:
         """Run `fn` as a job; one that reads or writes a project says what in `use` (see ProjectActions.bind)."""
         job = self.runner.start(title, fn, *args, budget_s=budget_s, partial_keyword=partial_keyword, **kwargs)
         if use is None:
             job.succeeded.connect(on_success)
         else:
             self.projects.bind(job, use, on_success)
-        job.failed.connect(lambda message, details: self.show_problem(f"{title} failed: {message}", details))
+        job.failed.connect(on_failure or (lambda message, details: self.show_problem(f"{title} failed: {message}",
+                                                                                     details)))
         return job
 
     # Undoable state ----------------------------------------------------------------------------
@@ -282,19 +283,6 @@ class MainWindow(QMainWindow):
             return lambda: setattr(self.state, field, new)
 
         self.undo_stack.push(Edit(text, setter(value), setter(old), merge_key=f"{field}:{text}"))
-
-    def _names_from_folders(self) -> None:
-        """A model still shown with the default class names takes an open labelled folder's, undoably, and the
-        status bar says so."""
-        report = self.state.report
-        if report is None:
-            return
-        named, note = names_from_folders(report.model, self.state.opened_folders())
-        if note is None:
-            return
-        self.assign("report", replace(report, model=named), "Take the class names from the folders")
-        self.statusBar().showMessage(f"{note[0].upper()}{note[1:].split('; give')[0]} (Edit › Undo keeps the "
-                                     "model's own)")
 
     def _show_settings_problem(self, text: str) -> None:
         self.show_problem(text, title="Cannot use these settings")
@@ -319,8 +307,7 @@ class MainWindow(QMainWindow):
 
     def first_answer_key(self) -> str:
         """Where the time to a search's first verified answer is kept for the current model on this computer."""
-        card = self.state.report.model.card if self.state.report is not None else None
-        return f"search/first_answer/{card.title}@{card.input_size}" if card is not None else "search/first_answer"
+        return first_answer_key(self.state.report)
 
     def _restore_recipe(self) -> None:
         saved = self.settings.value("recipe", None)
@@ -373,7 +360,7 @@ class MainWindow(QMainWindow):
         def opened(dataset: Any) -> None:
             if self.state.folders.folder(role) == folder:  # not replaced while it was read
                 self._data_read(role, dataset, "")
-                self._names_from_folders()
+                self.loading.take_names_from_folders()
 
         def failed(message: str, details: str) -> None:
             if self.state.folders.folder(role) != folder:
@@ -399,28 +386,10 @@ class MainWindow(QMainWindow):
 
     # Loading -----------------------------------------------------------------------------------
     def load_zoo(self, choice: ZooChoice) -> Job:
-        self.state.choice = choice
-        return self._start_load(f"Loading {choice.spec}", str(choice.spec), inspect_model, str(choice.spec),
-                                choice.weights)
+        return self.loading.load_zoo(choice)
 
     def load_file(self, path: str | Path, trusted: bool = False) -> Job:
-        """Open a model file; one that would run code when loaded is opened only after the user trusts it."""
-        name = Path(path).name
-        job = self._start_load(f"Opening {name}", name, _open_or_ask, str(path), trusted)
-        job.succeeded.connect(partial(self.recent_models.opened, str(path)))
-        return job
-
-    def confirm_trust(self, name: str, reason: str) -> bool:
-        """Ask, in plain words, whether to run the code a model file holds (the studio's `--trust-pickle`)."""
-        answer = QMessageBox.question(
-            self, "Trust this file?",
-            f"{name} holds Python code, not just weights: opening it runs that code on this computer, with your "
-            "permissions.\n\nOpen it only if you made it yourself or it comes from someone you trust. Once opened, "
-            "a MobileNet is kept as plain weights (a state_dict), so it never needs trusting again.\n\n"
-            f"What was found: {reason}",
-            QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
-        )
-        return answer == QMessageBox.StandardButton.Open
+        return self.loading.load_file(path, trusted)
 
     def ask_open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", MODEL_FILE_FILTER)
@@ -436,59 +405,6 @@ class MainWindow(QMainWindow):
         save_settings(replace(load_settings(), weights_dir=folder))
         self.picker.set_choice(self.picker.choice())  # refreshes where the weights will come from
         self.status_text.setText(f"Weights folder: {folder}")
-
-    def _start_load(self, title: str, name: str, load: Callable[..., ModelReport | NeedsTrust], *args: Any,
-                    variant: tuple[Project, str] | None = None) -> Job:
-        """Load `name` as the current model; `variant`: the (project, variant id) it is stored as."""
-        if self.current_load is not None and self.current_load.running:
-            self.current_load.cancel()
-        job = self.runner.start(title, load, *args)
-        self.current_load = job
-        self.state.activity = self.state.activity.with_(loading=True)
-        job.finished.connect(self._load_finished)
-        if variant is None:
-            job.succeeded.connect(lambda report: self._on_loaded(report, None))
-        else:
-            project, variant_id = variant
-            self.projects.bind(job, ProjectUse(project, frozenset({variant_id})),
-                               lambda report: self._on_loaded(report, variant_id))
-        job.failed.connect(lambda message, details: self._on_load_failed(name, message, details))
-        return job
-
-    def _load_finished(self) -> None:
-        loading = self.current_load is not None and self.current_load.running  # another load may have begun
-        self.state.activity = self.state.activity.with_(loading=loading)
-
-    def _on_loaded(self, report: ModelReport | NeedsTrust, variant_id: str | None) -> None:
-        if isinstance(report, NeedsTrust):
-            if self.confirm_trust(Path(report.path).name, report.reason):
-                self.load_file(report.path, trusted=True)
-            else:  # the user said no: no dialog to warn about it, the Model tab says what happened
-                self.state.error = f"{Path(report.path).name} was not opened: it holds code and was not trusted."
-                self.load_failed.emit(self.state.error)
-            return
-        state, a_variant = self.state, variant_id is not None
-        if not a_variant and state.project is not None:
-            # Stored before (in an earlier session, say): Compare shows that lineage.
-            found = state.project.find_by_fingerprint(report.fingerprint)
-            variant_id = found.id if found is not None else None
-        with state.batch():  # every view follows the model just opened, drawn once
-            state.report, state.error, state.shown_lineage = report, "", None
-            state.model_variant = variant_id
-            if not a_variant:
-                state.selected_variant = None  # a new model: no view keeps the last one's variant picked
-            state.activity = state.activity.with_(bundle="")  # the last model's bundle is not this one's
-            measured = self.settings.value(self.first_answer_key(), None)
-            state.first_answer_s = float(str(measured)) if measured else None  # this model's least budget
-        self._names_from_folders()
-        self.model_loaded.emit(report)
-
-    def _on_load_failed(self, name: str, message: str, details: str) -> None:
-        if details:  # not a refusal the core explained but an exception it let through: say it plainly
-            message = f"{name} could not be opened as a model; it may be damaged or not a model at all."
-        self.state.error = message
-        self.show_problem(message, details, title="Cannot open the model")
-        self.load_failed.emit(message)
 
     # Project -----------------------------------------------------------------------------------
     def ensure_project(self) -> Project:
@@ -507,14 +423,7 @@ class MainWindow(QMainWindow):
         self.state.selected_variant = variant_id
 
     def use_variant_as_model(self, variant_id: str) -> Job:
-        project = self.ensure_project()
-
-        def load(progress: Any) -> ModelReport:
-            progress(0.0, "loading the variant")
-            return describe(project.load(variant_id))
-
-        name = project.variant(variant_id).name
-        return self._start_load(f"Opening variant {name}", name, load, variant=(project, variant_id))
+        return self.loading.use_variant(variant_id)
 
     # Compression -------------------------------------------------------------------------------
     def current_model(self) -> Any:
@@ -601,18 +510,3 @@ class MainWindow(QMainWindow):
         self.runner.shutdown()
         self.graph_panel.shutdown()
         super().closeEvent(event)
-
-
-@dataclass(frozen=True)
-class NeedsTrust:
-    """A model file that would run code when loaded: the user is asked before it is opened."""
-
-    path: str
-    reason: str
-
-
-def _open_or_ask(path: str, trusted: bool, progress: Any) -> ModelReport | NeedsTrust:
-    try:
-        return inspect_model(path, "auto", trust_pickle=trusted, progress=progress)
-    except UntrustedPickleError as exc:
-        return NeedsTrust(path, str(exc))

@@ -68,7 +68,7 @@ def test_bad_files_are_explained_and_the_previous_model_stays(qtbot, window, tmp
     pickled = tmp_path / "whole.pt"
     torch.save(ModelSpec("mobilenet_v3_small").build(), pickled)
     asked: list[str] = []
-    monkeypatch.setattr(window, "confirm_trust", lambda name, reason: asked.append(reason) or False)
+    monkeypatch.setattr(window.loading, "confirm_trust", lambda name, reason: asked.append(reason) or False)
     with qtbot.waitSignal(window.load_failed, timeout=LOAD_TIMEOUT_MS) as refused:
         window.load_file(pickled)
     assert "pickled Python objects" in asked[0] and "was not trusted" in refused.args[0]

@@ -346,12 +346,12 @@ def test_a_pickled_model_opens_after_the_user_trusts_it_and_not_before(window, q
     path = tmp_path / "whole_model.pt"
     torch.save(ModelSpec("mobilenet_v3_small", resolution=96, num_classes=4).build(), path)
     asked: list[str] = []
-    monkeypatch.setattr(window, "confirm_trust", lambda name, reason: asked.append(reason) or False)
+    monkeypatch.setattr(window.loading, "confirm_trust", lambda name, reason: asked.append(reason) or False)
     job = window.load_file(path)
     qtbot.waitUntil(lambda: not job.running, timeout=60_000)
     assert asked and "holds code" in asked[0] and window.state.report is None
     assert "not trusted" in window.state.error
-    monkeypatch.setattr(window, "confirm_trust", lambda name, reason: True)
+    monkeypatch.setattr(window.loading, "confirm_trust", lambda name, reason: True)
     with qtbot.waitSignal(window.model_loaded, timeout=60_000):
         window.load_file(path)
     card = window.state.report.model.card

@@ -160,7 +160,7 @@ def test_dropping_what_is_not_a_model_is_explained_and_starts_no_job(qtbot, wind
             _mime, drop = _drop_event(folder)
             window.dropEvent(drop)
         assert shown.args[0].startswith("weights is a folder, not a model file.")
-    assert window.current_load is None and window.state.report is None
+    assert window.loading.current is None and window.state.report is None
 
 
 def test_a_load_failure_the_loader_did_not_explain_gets_a_plain_dialog(qtbot, window, tmp_path: Path) -> None:
