@@ -127,8 +127,9 @@ def job_stalls() -> tuple[dict[str, dict[str, float]], dict[str, dict[str, objec
     stalls = {"compress": stalls_over(lambda: window.compress_current("bench"))}
     folder = window.ensure_project().root / "bench-exports"
     stalls["export"] = stalls_over(lambda: window.exports.export(["onnx"], None, str(folder), {}))
+    android = AppBundle.ANDROID
     cancels = {"a compression": cancelled_after(lambda: window.compress_current("bench-cancel")),
-               "a TFLite export": cancelled_after(lambda: window.exports.export([], AppBundle.ANDROID, str(folder), {}))}
+               "a TFLite export": cancelled_after(lambda: window.exports.export([], android, str(folder), {}))}
     window.set_data_folder(DataRole.EVALUATION, str(datasets / "imagenet_val1300"))
     wait_until(lambda: DataRole.EVALUATION in window.state.datasets and not window.runner.jobs)
     window.assign_recipe(load_recipe("near-lossless-int8"))
