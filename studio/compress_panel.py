@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.compress.sensitivity import SensitivityReport
 from core.export.bundle import AppBundle
 from core.metrics.accuracy_text import resolution_text
 from core.recipe import (
@@ -55,8 +54,9 @@ from core.recipe import (
     load_recipe,
     preset_names,
 )
-from studio.compress_charts import SearchChart, SensitivityChart
+from studio.compress_charts import SearchChart
 from studio.compress_words import GOALS, RUNTIME_NAMES, TIPS, WORDS
+from studio.sensitivity_box import SensitivityBox
 from studio.state import StudioState
 
 CUSTOM = "Custom"
@@ -78,15 +78,12 @@ def _choose(combo: QComboBox, key: str) -> None:
 class CompressPanel(QWidget):
     recipe_edited = Signal(object, str)  # Recipe, description for undo
     run_requested = Signal(str)  # variant name ("" for the default)
-    sensitivity_requested = Signal()
-    suggestion_requested = Signal(float)  # MACs fraction to keep
 
     def __init__(self) -> None:
         super().__init__()
         self._drawing = False
         self._shown: Recipe | None = None  # the recipe the controls draw; edits start from it
         self._shipped_in: Runtime | None = None  # where the next step's app runs the model: presets time there
-        self.report: SensitivityReport | None = None
 
         self.preset = QComboBox()
         self.preset.addItem(CUSTOM, "")
@@ -234,30 +231,7 @@ class CompressPanel(QWidget):
         tune_form.addRow("", self.labels)
         tune_form.addRow("Time limit", self.minutes)
 
-        self.sensitivity = QGroupBox("Which layers suffer most (sensitivity analysis)")
-        self.sensitivity.setToolTip(TIPS["sensitivity"])
-        self.analyze_button = QPushButton("Find the fragile layers")
-        self.analyze_button.setToolTip(TIPS["sensitivity"])
-        self.target = QSpinBox()
-        self.target.setRange(10, 99)
-        self.target.setValue(70)
-        self.target.setSuffix(" % of MACs")
-        self.target.setToolTip(TIPS["target"])
-        self.apply_button = QPushButton("Apply suggestion")
-        self.apply_button.setEnabled(False)
-        self.apply_button.setToolTip("Set per-layer pruning ratios (and layers kept in float) from the analysis")
-        self.chart = SensitivityChart()
-        self.sensitivity_note = QLabel("Run the analysis to see which layers are fragile.")
-        self.sensitivity_note.setWordWrap(True)
-        sens_row = QHBoxLayout()
-        sens_row.addWidget(self.analyze_button)
-        sens_row.addWidget(QLabel("Keep"))
-        sens_row.addWidget(self.target)
-        sens_row.addWidget(self.apply_button)
-        sens_layout = QVBoxLayout(self.sensitivity)
-        sens_layout.addLayout(sens_row)
-        sens_layout.addWidget(self.chart)
-        sens_layout.addWidget(self.sensitivity_note)
+        self.sensitivity = SensitivityBox()
 
         self.error = QLabel()
         self.error.setObjectName("banner")
@@ -325,8 +299,6 @@ class CompressPanel(QWidget):
             signal.connect(self._edited(text))
         self.clear_overrides.clicked.connect(self._on_clear_overrides)
         self.run_button.clicked.connect(lambda: self.run_requested.emit(self.variant_name.text().strip()))
-        self.analyze_button.clicked.connect(self.sensitivity_requested)
-        self.apply_button.clicked.connect(lambda: self.suggestion_requested.emit(self.target.value() / 100))
 
     def _edited(self, text: str) -> Callable[..., None]:
         def handler(*_: object) -> None:
@@ -565,22 +537,8 @@ class CompressPanel(QWidget):
         """Another model is current: the last one's candidates, outcome and layer analysis go."""
         self.search_chart.clear_candidates()
         self.show_outcome("", missed=False)
-        self.report = None
-        self.chart.clear()
-        self.chart.message.show()
-        self.apply_button.setEnabled(False)
-        self.sensitivity_note.setText("Run the analysis to see which layers are fragile.")
+        self.sensitivity.forget()
 
     def show_needs(self, missing: list[str]) -> None:
         """What the recipe still needs from the Data tab, from the folders chosen now (empty: nothing)."""
         self.needs.setText(f"Choose {' and '.join(missing)} in the Data tab first." if missing else "")
-
-    def show_sensitivity(self, report: SensitivityReport) -> None:
-        self.report = report
-        layers = self.chart.show_report(report)
-        keep = report.keep_float_suggestion()
-        self.sensitivity_note.setText(
-            f"{len(layers)} layers probed on {report.images} images. Red bars change the answers most."
-            + (f" Suggested to keep in float: {', '.join(keep)}." if keep else "")
-        )
-        self.apply_button.setEnabled(True)

@@ -128,7 +128,7 @@ class MainWindow(QMainWindow):
         self.start = StartActions(self, self.start_view, self.compress_panel, self.export_panel)
         self.exports = ExportActions(self, self.export_panel)
         self.graphs = GraphActions(self, self.graph_panel)
-        self.sensitivity = SensitivityActions(self, self.compress_panel)
+        self.sensitivity = SensitivityActions(self, self.compress_panel.sensitivity)
         self.tabs = QTabWidget()
         self.tab_pages = dict(zip(Tab, (self.start_view, self.model_tab, self.data_panel, self.compress_panel,
                                         self.jobs_panel, self.variants_panel, self.compare_panel, self.graph_panel,
@@ -188,8 +188,8 @@ class MainWindow(QMainWindow):
         )
         self.compress_panel.recipe_edited.connect(self.assign_recipe)
         self.compress_panel.run_requested.connect(self.compress_current)
-        self.compress_panel.sensitivity_requested.connect(self.sensitivity.analyze)
-        self.compress_panel.suggestion_requested.connect(self.sensitivity.apply_suggestion)
+        self.compress_panel.sensitivity.analyze_requested.connect(self.sensitivity.analyze)
+        self.compress_panel.sensitivity.suggestion_requested.connect(self.sensitivity.apply_suggestion)
         self.variants_panel.selected.connect(self.select_variant)
         self.variants_panel.model.rename_requested.connect(self.projects.rename_variant)
         self.variants_panel.delete_requested.connect(self.projects.ask_delete_variant)

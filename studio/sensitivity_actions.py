@@ -15,8 +15,9 @@ from core.compress.sensitivity import analyze_sensitivity, suggest_pruning
 from core.data.roles import DataRole
 from core.precision import Int8Static
 from core.recipe import PruneStep, QuantizeStep, Recipe
-from studio.compress_panel import CUSTOM, CompressPanel
+from studio.compress_panel import CUSTOM
 from studio.host import Collaborator
+from studio.sensitivity_box import SensitivityBox
 from studio.workers import Job
 
 SENSITIVITY_IMAGES = 64
@@ -27,7 +28,7 @@ def _static_int8(step: object) -> bool:
 
 
 class SensitivityActions(Collaborator):
-    def __init__(self, host: QWidget, panel: CompressPanel) -> None:
+    def __init__(self, host: QWidget, panel: SensitivityBox) -> None:
         super().__init__(host)
         self.panel = panel
 
@@ -45,7 +46,7 @@ class SensitivityActions(Collaborator):
                            if used) or ("prune", "quantize")
         return host.start_job("Analyzing sensitivity", analyze_sensitivity, model, evaluation, techniques=techniques,
                               calib=host.state.dataset(DataRole.CALIB), images=SENSITIVITY_IMAGES,
-                              prune_settings=prune, on_success=self.panel.show_sensitivity)
+                              prune_settings=prune, on_success=self.panel.show_report)
 
     def apply_suggestion(self, macs_fraction: float) -> Job | None:
         host = self.host

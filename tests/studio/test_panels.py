@@ -234,19 +234,20 @@ def test_sensitivity_chart_and_applying_its_suggestion(qtbot, ready_data) -> Non
     panel.advanced.setChecked(True)
     panel.prune.setChecked(True)
     panel.quantize.setChecked(False)
+    box = panel.sensitivity
     with qtbot.waitSignal(window.runner.job_started) as started:
-        panel.analyze_button.click()
+        box.analyze_button.click()
     with qtbot.waitSignal(started.args[0].finished, timeout=600_000):
         pass
-    report = panel.report
+    report = box.report
     assert report is not None and report.of("prune") and not report.of("quantize")
-    (bars,) = [item for item in panel.chart.getPlotItem().items if isinstance(item, pg.BarGraphItem)]
+    (bars,) = [item for item in box.chart.getPlotItem().items if isinstance(item, pg.BarGraphItem)]
     assert len(bars.opts["height"]) == len({probe.layer for probe in report.of("prune")})
-    assert panel.apply_button.isEnabled() and "layers probed on 64 images" in panel.sensitivity_note.text()
+    assert box.apply_button.isEnabled() and "layers probed on 64 images" in box.note.text()
     before = window.state.recipe
-    panel.target.setValue(80)
+    box.target.setValue(80)
     with qtbot.waitSignal(window.runner.job_started) as started:
-        panel.apply_button.click()
+        box.apply_button.click()
     with qtbot.waitSignal(started.args[0].finished, timeout=600_000):
         pass
     (prune,) = window.state.recipe.steps
