@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from core.errors import ProjectError
 from core.formats import StoredFormat
 from core.precision import QuantInfo
+from core.recipe import Recipe, RecipeError
 from core.zoo.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 from core.zoo.weights import WeightsInfo
 
@@ -58,6 +60,16 @@ class Variant:
     class_names: tuple[str, ...] = ()  # the model's own class names, in class order (empty: the default ones)
     mean: tuple[float, float, float] = IMAGENET_MEAN  # how its inputs are normalized (set when it was opened)
     std: tuple[float, float, float] = IMAGENET_STD
+
+    @cached_property
+    def made_by(self) -> Recipe | None:
+        """The recipe that made it, parsed once (None: an original, or a recipe this version cannot read)."""
+        if not self.recipe:
+            return None
+        try:
+            return Recipe.from_dict(self.recipe)
+        except RecipeError:
+            return None
 
     def to_dict(self) -> dict[str, Any]:
         return {

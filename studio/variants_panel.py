@@ -248,7 +248,7 @@ class VariantsPanel(QWidget):
     def _redraw(self) -> None:
         state = self._state
         shown = state.shown_root()
-        recipes = {v.id: v.recipe.get("name", "") for v in (state.project.variants if state.project else [])}
+        recipes = {v.id: v.made_by.name if v.made_by else "" for v in (state.project.variants if state.project else [])}
         self.show_lineages([(v.id, v.name) for v in state.originals()], shown)
         self.show_rows([] if shown is None else in_lineage(state.rows(), shown or None), recipes,
                        state.selected_variant)

@@ -142,7 +142,10 @@ def replay_recipe(project: Project, variant_id: str) -> Recipe:
     chain = [v for v in project.lineage(variant_id) if v.recipe]
     if not chain:
         raise StudioError(f"variant {variant_id!r} was not made by a recipe (it is an original model)")
-    recipes = [Recipe.from_dict(v.recipe) for v in chain]
+    unreadable = [v.name for v in chain if v.made_by is None]
+    if unreadable:
+        raise StudioError(f"the recipe of {', '.join(unreadable)} cannot be read by this studio version")
+    recipes = [v.made_by for v in chain if v.made_by is not None]
     steps = tuple(step for r in recipes for step in r.steps)
     return Recipe(recipes[-1].name, steps, recipes[-1].description)
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from core.errors import ExportError
 from core.jobs import Progress
@@ -77,17 +76,14 @@ def from_project(root: str | Path, variant_id: str) -> ExportSource:
     source = ExportSource(model=model, name=variant.name)
     if variant.quantization is None or not isinstance(variant.quantization.precision, Int8Static):
         return source
-    steps = (variant.recipe or {}).get("steps") or []
-    quantize = [s for s in steps if s.get("type") == "quantize"]
-    if quantize:
-        known = {f.name for f in fields(QuantizeStep)}
-        settings: dict[str, Any] = {k: v for k, v in quantize[0].items() if k in known}
-        settings["keep_float"] = tuple(settings.get("keep_float", ()))
-        source.quantize_step = QuantizeStep(**settings)
+    recipe = variant.made_by
+    quantize = recipe.step(QuantizeStep) if recipe is not None else None
+    if quantize is not None:
+        source.quantize_step = quantize
     else:
         source.quantize_step = QuantizeStep()
         source.notes.append("the variant records no recipe: re-quantized with the default calibration settings")
-    other_steps = [s.get("type") for s in steps if s.get("type") != "quantize"]
+    other_steps = [step.TYPE for step in recipe.steps if not isinstance(step, QuantizeStep)] if recipe else []
     if variant.parent is None:
         return source
     if variant.parent not in {v.id for v in project.variants}:  # TorchScript needs no parent: it still exports
