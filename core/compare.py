@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from core.metrics.accuracy import hits_from_text, stored_per_image
+from core.metrics.accuracy import hits_from_text
 from core.metrics.accuracy_text import TargetCheck, delta_text, top1_text
 from core.metrics.paired import PairedAccuracy, paired_accuracy
 from core.metrics.speed_text import HEADLINE_RUNTIME, PairedSpeed, speed_headline
+from core.metrics.stored import VariantMetrics
 from core.project import Variant
 from core.recipe_target import Verdict
 from core.runtimes import Runtime
@@ -97,29 +97,6 @@ class VariantRow:
         return f"{self.latency_ratio:.2f}× [{low:.2f}, {high:.2f}]" + (" noisy" if self.latency_noisy else "")
 
 
-def _accuracy_source(metrics: dict[str, Any]) -> str:
-    """"imagenet_val1300", or "imagenet_val1300 in ONNX Runtime": the images top-1 was measured on, by their
-    folder's name, and the runtime when it is not PyTorch."""
-    folder, runtime = _get(metrics, "accuracy", "dataset"), _get(metrics, "accuracy", "runtime")
-    name = Path(str(folder)).name if folder else ""
-    ran = Runtime(runtime) if runtime in set(Runtime) else Runtime.TORCH
-    return name + ("" if ran is Runtime.TORCH or not name else f" in {ran.label}")
-
-
-def _verdict(text: Any) -> Verdict | None:
-    """A stored search verdict (None: none, or one this studio version does not know)."""
-    return Verdict(text) if text in set(Verdict) else None
-
-
-def _get(metrics: dict[str, Any], *keys: str) -> Any:
-    value: Any = metrics
-    for key in keys:
-        if not isinstance(value, dict) or key not in value:
-            return None
-        value = value[key]
-    return value
-
-
 def _scaled(value: Any, scale: float) -> float | None:
     return None if value is None else value / scale
 
@@ -160,61 +137,57 @@ def _paired_from_strings(hits: str, reference_hits: str, predicted: tuple[int, .
 def paired_with_original(variant: Variant, original: Variant) -> PairedAccuracy | None:
     """Δtop-1 of `variant` against `original`: stored by the run that measured both, else computed from their
     per-image answers when both were scored on the same images; None when they never were."""
-    stored = variant.metrics.get("paired_accuracy")
-    if isinstance(stored, dict) and stored.get("against") == original.id and stored.get("delta_top1_ci95"):
-        low, high = stored["delta_top1_ci95"]
-        return PairedAccuracy(stored["delta_top1"], (low, high), stored["agreement"], stored["n"])
-    mine = stored_per_image(variant.metrics.get("accuracy") or {})
-    theirs = stored_per_image(original.metrics.get("accuracy") or {})
-    if mine is None or theirs is None or mine[0] != theirs[0]:
+    return _paired(VariantMetrics.read(variant.metrics), VariantMetrics.read(original.metrics), original.id)
+
+
+def _paired(mine: VariantMetrics, theirs: VariantMetrics, original_id: str) -> PairedAccuracy | None:
+    stored = mine.paired_accuracy
+    if stored is not None and stored.against == original_id:
+        return PairedAccuracy(stored.delta_top1, stored.delta_top1_ci95, stored.agreement, stored.n)
+    a, b = mine.accuracy, theirs.accuracy
+    if a is None or b is None or not a.per_image or not b.per_image or a.images_id != b.images_id:
         return None
-    as_text = variant.metrics["accuracy"]["per_image"], original.metrics["accuracy"]["per_image"]
-    return _paired_from_strings(as_text[0]["hits"], as_text[1]["hits"], tuple(as_text[0]["predicted"]),
-                                tuple(as_text[1]["predicted"]))
+    return _paired_from_strings(a.hits, b.hits, a.predicted, b.predicted)
 
 
-def _paired_speed(variant: Variant, original: Variant, runtime: str) -> PairedSpeed | None:
-    """`variant`'s latency ratio against `original` in `runtime` (1× for the original itself), when it was timed so."""
-    if original is variant:
+def _paired_speed(metrics: VariantMetrics, is_original: bool, original_id: str, runtime: str) -> PairedSpeed | None:
+    """A latency ratio against the original in `runtime` (1× for the original itself), when it was timed so."""
+    if is_original:
         return PairedSpeed(1.0, (1.0, 1.0))
-    timed = _get(variant.metrics, "paired_latency", runtime)
-    if not isinstance(timed, dict) or timed.get("against") != original.id:
+    timed = metrics.paired_latency.get(Runtime(runtime))
+    if timed is None or timed.against != original_id:
         return None
-    low, high = timed["ratio_ci95"]
-    return PairedSpeed(timed["ratio"], (low, high), bool(timed.get("noisy")))
+    return PairedSpeed(timed.ratio, timed.ratio_ci95, timed.noisy)
 
 
 def variant_rows(variants: Sequence[Variant], runtime: str = "torch") -> list[VariantRow]:
     """One row per variant; paired figures against the original of its lineage, latency in `runtime`."""
     by_id = {v.id: v for v in variants}
+    read = {v.id: VariantMetrics.read(v.metrics) for v in variants}
     rows = []
     for variant in variants:
-        m = variant.metrics
-        original = root_of(variant, by_id)
-        ci = _get(m, "accuracy", "top1_ci95")
-        accuracy_n = _get(m, "accuracy", "n")
-        paired = PairedAccuracy(0.0, (0.0, 0.0), 100.0, accuracy_n) if original is variant and accuracy_n else (
-            paired_with_original(variant, original))
-        speed = _paired_speed(variant, original, runtime)
+        m, original = read[variant.id], root_of(variant, by_id)
+        accuracy, is_original = m.accuracy, original is variant
+        accuracy_n = accuracy.n if accuracy is not None else None
+        paired = PairedAccuracy(0.0, (0.0, 0.0), 100.0, accuracy_n) if is_original and accuracy_n else (
+            _paired(m, read[original.id], original.id))
+        speed = _paired_speed(m, is_original, original.id, runtime)
         ratio, ratio_ci, noisy = (speed.ratio, speed.ci95, speed.noisy) if speed else (None, None, False)
         rows.append(VariantRow(
             id=variant.id, name=variant.name, parent=variant.parent,
-            size_mb=_scaled(m.get("size_bytes"), 1e6), macs_m=_scaled(m.get("macs"), 1e6),
-            params_m=_scaled(m.get("params"), 1e6), latency_ms=_get(m, "latency", "median_ms"),
-            latency_p90_ms=_get(m, "latency", "p90_ms"), latency_cv=_get(m, "latency", "cv"),
-            memory_mb=_get(m, "memory", "peak_mb"), top1=_get(m, "accuracy", "top1"), top5=_get(m, "accuracy", "top5"),
-            top1_ci95=tuple(ci) if ci else None, images=accuracy_n, accuracy_source=_accuracy_source(m),
+            size_mb=_scaled(m.size_bytes, 1e6), macs_m=_scaled(m.macs, 1e6), params_m=_scaled(m.params, 1e6),
+            latency_ms=m.latency_ms, latency_p90_ms=m.latency_p90_ms, latency_cv=m.latency_cv, memory_mb=m.memory_mb,
+            top1=accuracy.top1 if accuracy else None, top5=accuracy.top5 if accuracy else None,
+            top1_ci95=accuracy.top1_ci95 if accuracy else None, images=accuracy_n,
+            accuracy_source=accuracy.source if accuracy else "",
             input_size=variant.spec.resolution if variant.spec else None,
-            dropped=variant.spec.dropped if variant.spec else (), search=_verdict(_get(m, "search", "verdict")),
-            against=original.id,
+            dropped=variant.spec.dropped if variant.spec else (), search=m.search_verdict, against=original.id,
             delta_top1=paired.delta_top1 if paired else None,
             delta_top1_ci95=paired.delta_top1_ci95 if paired else None,
             agreement=paired.agreement if paired else None, paired_n=paired.n if paired else None,
             latency_ratio=ratio, latency_ratio_ci95=ratio_ci, latency_noisy=noisy, latency_runtime=runtime,
-            headline_speed=_paired_speed(variant, original, HEADLINE_RUNTIME),
-            nonfinite=bool(_get(m, "accuracy", "nonfinite_outputs") or _get(m, "accuracy", "nonfinite_parameters")),
-            fps_by_resolution=tuple(sorted((int(size), float(timed["fps"]))
-                                           for size, timed in (m.get("latency_by_resolution") or {}).items())),
+            headline_speed=_paired_speed(m, is_original, original.id, HEADLINE_RUNTIME),
+            nonfinite=accuracy.nonfinite if accuracy else False, fps_by_resolution=m.fps_by_resolution,
         ))
     return rows
 

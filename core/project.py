@@ -28,6 +28,7 @@ from typing import Any
 
 from core.errors import ProjectError, StorageError, StudioError
 from core.formats import ModelFormat, StoredFormat
+from core.metrics.stored import METRICS_VERSION
 from core.model import LoadedModel
 from core.storage import atomic_write_text, check_free_space, read_json, torch_bytes, write_bytes
 from core.variant import VARIANT_FILE, Variant, check_file_name, check_variant_id
@@ -381,7 +382,8 @@ class Project:
                 parent = self.variant(parent).id  # it may have been deleted by another writer meanwhile
             variant = Variant(
                 variant_id, name, model_file, fmt, card.spec, card.weights, parent,
-                recipe=recipe or {}, metrics=metrics or {}, quantization=card.quantization, pruned=card.pruned,
+                recipe=recipe or {}, metrics={"version": METRICS_VERSION, **(metrics or {})},
+                quantization=card.quantization, pruned=card.pruned,
                 fingerprint=fingerprint, class_names=_own_names(card), mean=card.mean, std=card.std,
             )
             staging = self.path("variants", f"{STAGING_PREFIX}{variant_id}")

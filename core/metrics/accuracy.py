@@ -136,17 +136,6 @@ def evaluate(
     )
 
 
-def stored_per_image(accuracy: dict[str, Any]) -> tuple[str, np.ndarray, np.ndarray] | None:
-    """(images_id, predicted, hits) from a stored accuracy (`to_dict(with_per_image=True)`), or None."""
-    per_image = accuracy.get("per_image") if isinstance(accuracy, dict) else None
-    if not isinstance(per_image, dict) or not accuracy.get("images_id"):
-        return None
-    predicted, hits = per_image.get("predicted"), per_image.get("hits")
-    if not isinstance(predicted, list) or not isinstance(hits, str) or len(predicted) != len(hits):
-        return None
-    return str(accuracy["images_id"]), np.asarray(predicted, dtype=np.int64), hits_from_text(hits)
-
-
 def hits_from_text(hits: str) -> np.ndarray:
     """Per-image hits as a project stores them ("1" a hit, "0" a miss) → a boolean array."""
     return np.frombuffer(hits.encode(), np.uint8) == ord("1")

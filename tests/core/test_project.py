@@ -29,7 +29,7 @@ def test_variants_keep_lineage_recipe_and_metrics_across_reopen(tmp_path: Path, 
     assert reopened.name == "Demo" and [v.name for v in reopened.variants] == ["base", "pruned 30%"]
     stored = reopened.variant("pruned 30%")
     assert stored.parent == parent.id and stored.recipe == {"steps": ["prune"]}
-    assert stored.metrics == {"latency_ms": 3.2}
+    assert stored.metrics == {"version": 1, "latency_ms": 3.2}
     assert stored.weights.kind == "untrained"
 
 
