@@ -109,6 +109,7 @@ class ExportPanel(QWidget):
 
         self.folder = QLineEdit()
         self.folder.setToolTip("Where the files and the verification report are written")
+        self.folder.setPlaceholderText("the project's exports folder (the project is made at the first export)")
         self.folder.textChanged.connect(self._check_folder)
         self.folder_problem = QLabel()
         self.folder_problem.setObjectName("banner")

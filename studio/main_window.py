@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 # The engine's verbs are imported with the window, while the splash shows, not at the first click:
 # a cold import on the GUI thread (torch-pruning, torchao) froze the window for ~80 ms.
 from core.compress.pipeline import compress
-from core.data import combine_datasets, open_dataset
+from core.data import combine_datasets
 from core.data.roles import DataRole
 from core.errors import plain
 from core.metrics.accuracy_text import resolution_text
@@ -49,6 +49,7 @@ from studio.actions import weakly
 from studio.compare_panel import ComparePanel
 from studio.compress_panel import CompressPanel
 from studio.data_panel import DataPanel, default_folders
+from studio.data_reading import DataReading
 from studio.drop_overlay import MODEL_FILE_FILTER, DropOverlay, not_a_model
 from studio.export_actions import ExportActions
 from studio.export_panel import ExportPanel
@@ -69,7 +70,7 @@ from studio.recent_models import RecentModels
 from studio.sensitivity_actions import SensitivityActions
 from studio.start_actions import StartActions
 from studio.start_view import StartView
-from studio.state import DataFolders, StudioState, ZooChoice
+from studio.state import StudioState, ZooChoice
 from studio.theme import apply_theme
 from studio.undo import Edit
 from studio.variants_panel import VariantsPanel
@@ -92,13 +93,13 @@ class MainWindow(QMainWindow):
         self.state = state or StudioState(folders=default_folders(self.settings))
         self.runner = JobRunner(threads or default_threads(), self)
         self.undo_stack = QUndoStack(self)
-        self.data_jobs: dict[DataRole, Job] = {}  # the last job that read each role's folder
         self.projects = ProjectActions(self)
         self.measures = MeasureActions(self)
         self.recent_models = RecentModels(self, self.settings, weakly(self.load_file))
         self.loading = ModelLoading(self, self.recent_models.opened)
         self.loading.loaded.connect(self.model_loaded)
         self.loading.failed.connect(self.load_failed)
+        self.data = DataReading(self, self.loading.take_names_from_folders)
         self.setWindowTitle("MobileNet Compression Studio")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
@@ -161,16 +162,9 @@ class MainWindow(QMainWindow):
         def open_folders() -> None:
             opened = window()
             if opened is not None:
-                opened._open_chosen_folders()
+                opened.data.open_chosen()
 
         QTimer.singleShot(0, self, open_folders)
-
-    def _open_chosen_folders(self) -> None:
-        for role in DataRole:
-            reading = self.data_jobs.get(role)
-            being_read = reading is not None and reading.running
-            if self.state.folders.folder(role) and role not in self.state.datasets and not being_read:
-                self.open_data(role)
 
     def _connect_panels(self) -> None:
         self.settings_actions = ModelSettingsActions(self.model_settings, self.state, weakly(self.assign),
@@ -184,7 +178,7 @@ class MainWindow(QMainWindow):
         self.picker.open_file_requested.connect(self.ask_open_file)
         self.data_panel.folder_chosen.connect(self.set_data_folder)
         self.data_panel.evaluation_limit_changed.connect(
-            lambda limit: self.assign_folders(replace(self.state.folders, evaluation_limit=limit), "Evaluation size")
+            lambda limit: self.data.assign(replace(self.state.folders, evaluation_limit=limit), "Evaluation size")
         )
         self.compress_panel.recipe_edited.connect(self.assign_recipe)
         self.compress_panel.run_requested.connect(self.compress_current)
@@ -299,7 +293,7 @@ class MainWindow(QMainWindow):
         if "recipe" in names:
             self.settings.setValue("recipe", self.state.recipe.to_json())  # the draft survives a restart
         if "folders" in names:
-            self._folders_changed()
+            self.data.folders_changed()
         if "project" in names and self.state.project is not None:
             self.setWindowTitle(f"{self.state.project.name} — MobileNet Compression Studio")
         if names & {"project", "revision"}:
@@ -315,24 +309,8 @@ class MainWindow(QMainWindow):
             with contextlib.suppress(RecipeError):  # a draft from another studio version: keep the default
                 self.state.recipe = Recipe.from_json(str(saved))
 
-    def assign_folders(self, folders: DataFolders, text: str) -> None:
-        self.assign("folders", folders, text)
-
-    def _folders_changed(self) -> None:
-        folders = self.state.folders
-        for role in DataRole:
-            self.settings.setValue(f"data/{role}", folders.folder(role))
-            opened = self.state.datasets.get(role)
-            if folders.folder(role) and (opened is None or str(opened.root) != str(Path(folders.folder(role)))):
-                self.open_data(role)
-            elif not folders.folder(role):
-                self._data_read(role, None, "")
-        self.settings.setValue("data/evaluation_limit", folders.evaluation_limit)
-
     def set_data_folder(self, role: str, folder: str) -> None:
-        """`role`: a DataRole (Qt hands a str enum across a signal as its plain value)."""
-        chosen = DataRole(role)
-        self.assign_folders(self.state.folders.with_folder(chosen, folder), f"{chosen.heading} folder")
+        self.data.set_folder(role, folder)
 
     def set_target_fps(self, fps: float) -> None:
         self.state.target_fps = fps
@@ -348,41 +326,6 @@ class MainWindow(QMainWindow):
         apply_theme(QApplication.instance(), name)  # type: ignore[arg-type]
         self.settings.setValue("theme", name)
         self.theme_actions[name].setChecked(True)
-
-    # Data --------------------------------------------------------------------------------------
-    def open_data(self, role: DataRole) -> Job:
-        folder = self.state.folders.folder(role)
-        classes = self.state.report.model.card.num_classes if self.state.report else 1000
-        self.state.reading |= {role}
-        job = self.runner.start(f"Reading {role.heading.lower()}",
-                                lambda progress: open_dataset(folder, num_classes=classes))
-
-        def opened(dataset: Any) -> None:
-            if self.state.folders.folder(role) == folder:  # not replaced while it was read
-                self._data_read(role, dataset, "")
-                self.loading.take_names_from_folders()
-
-        def failed(message: str, details: str) -> None:
-            if self.state.folders.folder(role) != folder:
-                return
-            self._data_read(role, None, message)
-            self.show_problem(f"{role.heading}: {message}. Choose a folder of .jpg or .png images; labelled "
-                              "images need one sub-folder per class or a labels.csv (Help › User guide).", details,
-                              title="No images in this folder")
-
-        job.succeeded.connect(opened)
-        job.failed.connect(failed)
-        self.data_jobs[role] = job
-        return job
-
-    def _data_read(self, role: DataRole, dataset: Any, problem: str) -> None:
-        """`role`'s folder was read (`dataset`), could not be (`problem`), or was closed (neither)."""
-        state = self.state
-        with state.batch():
-            state.with_dataset(role, dataset)
-            state.reading -= {role}
-            state.data_problems = {**{r: p for r, p in state.data_problems.items() if r != role},
-                                   **({role: problem} if problem else {})}
 
     # Loading -----------------------------------------------------------------------------------
     def load_zoo(self, choice: ZooChoice) -> Job:
