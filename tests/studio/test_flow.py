@@ -57,7 +57,7 @@ def test_near_lossless_int8_from_pretrained_v2_to_verified_exports(qtbot, ready_
     table = window.variants_panel.model
     assert table.index(1, 1).data().endswith("100 images") and "×" in table.index(1, 2).data()
     top1_text = table.index(1, 9).data()
-    assert "(±" in top1_text and top1_text.endswith(", 100 images)")  # the interval's half-width and n
+    assert "(±" in top1_text and top1_text.endswith(", 100 images of imagenet_val1300)")  # half-width, n, images
 
     # Charts: one bar per variant in each metric, both variants on the accuracy/latency plot.
     window.tabs.setCurrentWidget(window.compare_panel)

@@ -88,7 +88,7 @@ def main(out_dir: Path, readme_dir: Path | None) -> int:
     datasets = shared_dir() / "datasets"
     window.set_data_folder("calib", str(datasets / "imagenet_calib1000"))
     window.set_data_folder("evaluation", str(datasets / "imagenet_val1300"))
-    window.assign_folders(replace(window.state.folders, evaluation_limit=100), "Evaluation size")
+    window.data.assign(replace(window.state.folders, evaluation_limit=100), "Evaluation size")
     loaded: list[object] = []
     window.model_loaded.connect(loaded.append)
     window.load_zoo(ZooChoice("mobilenet_v2", pretrained=True))
