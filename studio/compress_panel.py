@@ -19,22 +19,17 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSlider,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -56,23 +51,12 @@ from core.recipe import (
 )
 from studio.compress_charts import SearchChart
 from studio.compress_words import GOALS, RUNTIME_NAMES, TIPS, WORDS
+from studio.prune_box import PruneBox, choose, word_combo
 from studio.sensitivity_box import SensitivityBox
 from studio.state import StudioState
 
 CUSTOM = "Custom"
 EDITED = " (edited)"
-
-
-def _combo(words: dict[str, str], keys: tuple[str, ...], tip: str) -> QComboBox:
-    combo = QComboBox()
-    for key in keys:
-        combo.addItem(words.get(key, key), key)
-    combo.setToolTip(tip)
-    return combo
-
-
-def _choose(combo: QComboBox, key: str) -> None:
-    combo.setCurrentIndex(max(0, combo.findData(key)))
 
 
 class CompressPanel(QWidget):
@@ -152,46 +136,13 @@ class CompressPanel(QWidget):
         self.block_list.setToolTip(TIPS["blocks"])
         QFormLayout(self.drop).addRow("Blocks", self.block_list)
 
-        self.prune = QGroupBox("Remove parts of the network (pruning)")
-        self.prune.setCheckable(True)
-        self.prune.setToolTip(TIPS["prune"])
-        self.kind = _combo(WORDS["kind"], PruneStep.KINDS, TIPS["kind"])
-        self.ratio = QSlider(Qt.Orientation.Horizontal)
-        self.ratio.setRange(0, 90)
-        self.ratio.setSingleStep(5)
-        self.ratio.setPageStep(10)
-        self.ratio.setToolTip(TIPS["ratio"])
-        self.ratio_label = QLabel()
-        self.scope = _combo(WORDS["scope"], PruneStep.SCOPES, TIPS["scope"])
-        self.importance = _combo(WORDS["importance"], PruneStep.IMPORTANCES, TIPS["importance"])
-        self.bottlenecks = QCheckBox("Narrow residual streams too")
-        self.bottlenecks.setToolTip(TIPS["bottlenecks"])
-        self.overrides = QTableWidget(0, 2)
-        self.overrides.setHorizontalHeaderLabels(["Layer", "Ratio %"])
-        self.overrides.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.overrides.verticalHeader().hide()
-        self.overrides.setToolTip(TIPS["overrides"])
-        self.overrides.setMaximumHeight(150)
-        self.overrides.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.clear_overrides = QPushButton("Clear overrides")
-        self.clear_overrides.setToolTip("Forget the per-layer ratios: every layer takes the ratio above")
-        ratio_row = QHBoxLayout()
-        ratio_row.addWidget(self.ratio, 1)
-        ratio_row.addWidget(self.ratio_label)
-        prune_form = QFormLayout(self.prune)
-        prune_form.addRow("What to remove", self.kind)
-        prune_form.addRow("How much", ratio_row)
-        prune_form.addRow("Spread", self.scope)
-        prune_form.addRow("Ranked by", self.importance)
-        prune_form.addRow("", self.bottlenecks)
-        prune_form.addRow("Per layer", self.overrides)
-        prune_form.addRow("", self.clear_overrides)
+        self.prune = PruneBox()
 
         self.quantize = QGroupBox("Use smaller numbers (quantization)")
         self.quantize.setCheckable(True)
         self.quantize.setToolTip(TIPS["quantize"])
-        self.mode = _combo(WORDS["mode"], QuantizeStep.MODES, TIPS["mode"])
-        self.observer = _combo(WORDS["observer"], QuantizeStep.OBSERVERS, TIPS["observer"])
+        self.mode = word_combo(WORDS["mode"], QuantizeStep.MODES, TIPS["mode"])
+        self.observer = word_combo(WORDS["observer"], QuantizeStep.OBSERVERS, TIPS["observer"])
         self.calibration = QSpinBox()
         self.calibration.setRange(1, 100_000)
         self.calibration.setToolTip(TIPS["calibration"])
@@ -280,10 +231,7 @@ class CompressPanel(QWidget):
     def _connect(self) -> None:
         self.preset.activated.connect(self._on_preset)
         edited: list[tuple[Any, str]] = [
-            (self.prune.toggled, "Toggle pruning"), (self.kind.currentIndexChanged, "Pruning kind"),
-            (self.ratio.valueChanged, "Pruning ratio"), (self.scope.currentIndexChanged, "Pruning scope"),
-            (self.importance.currentIndexChanged, "Importance"), (self.bottlenecks.toggled, "Residual streams"),
-            (self.overrides.itemChanged, "Per-layer ratio"), (self.quantize.toggled, "Toggle quantization"),
+            *self.prune.edits(), (self.quantize.toggled, "Toggle quantization"),
             (self.mode.currentIndexChanged, "Quantization mode"), (self.observer.currentIndexChanged, "Observer"),
             (self.calibration.valueChanged, "Calibration images"), (self.keep_float.editingFinished, "Keep in float"),
             (self.finetune.toggled, "Toggle fine-tuning"), (self.epochs.valueChanged, "Epochs"),
@@ -297,7 +245,7 @@ class CompressPanel(QWidget):
         ]
         for signal, text in edited:
             signal.connect(self._edited(text))
-        self.clear_overrides.clicked.connect(self._on_clear_overrides)
+        self.prune.overrides_cleared.connect(self._edited("Clear per-layer ratios"))
         self.run_button.clicked.connect(lambda: self.run_requested.emit(self.variant_name.text().strip()))
 
     def _edited(self, text: str) -> Callable[..., None]:
@@ -330,22 +278,6 @@ class CompressPanel(QWidget):
         target = self._shown.step(TargetStep) if self._shown else None
         if self._shown and self._shipped_in and target and target.runtime is not self._shipped_in:
             self.recipe_edited.emit(self._shown.timed_in(self._shipped_in), "Time speed in LiteRT (Android bundle)")
-
-    def _on_clear_overrides(self) -> None:
-        self.overrides.setRowCount(0)
-        self._edited("Clear per-layer ratios")()
-
-    def _layer_ratios(self) -> dict[str, float]:
-        ratios = {}
-        for row in range(self.overrides.rowCount()):
-            layer, value = self.overrides.item(row, 0), self.overrides.item(row, 1)
-            try:
-                if layer is None or value is None:
-                    raise ValueError("an empty cell")
-                ratios[layer.text()] = float(value.text().rstrip("% ")) / 100
-            except ValueError:
-                raise RecipeError(f"per-layer ratio on row {row + 1} is not a number") from None
-        return ratios
 
     def _blocks(self) -> tuple[int, ...]:
         try:
@@ -381,11 +313,7 @@ class CompressPanel(QWidget):
         if self.drop.isChecked():
             steps.append(replace(base.step(DropBlocksStep) or DropBlocksStep((1,)), blocks=self._blocks()))
         if self.prune.isChecked():
-            steps.append(replace(
-                base.step(PruneStep) or PruneStep(), kind=self.kind.currentData(), ratio=self.ratio.value() / 100,
-                scope=self.scope.currentData(), importance=self.importance.currentData(),
-                bottlenecks=self.bottlenecks.isChecked(), layer_ratios=self._layer_ratios(),
-            ))
+            steps.append(self.prune.step(base.step(PruneStep)))
         if self.finetune.isChecked():
             steps.append(replace(
                 base.step(FinetuneStep) or FinetuneStep(), epochs=self.epochs.value(),
@@ -461,22 +389,7 @@ class CompressPanel(QWidget):
             self.input_size.setValue((shrink or ResolutionStep()).input_size)
             self.drop.setChecked(drop is not None)
             self.block_list.setText(", ".join(str(block) for block in drop.blocks) if drop else "")
-            self.prune.setChecked(prune is not None)
-            prune = prune or PruneStep()
-            _choose(self.kind, prune.kind)
-            self.ratio.setValue(round(prune.ratio * 100))
-            self.ratio_label.setText(f"{prune.ratio:.0%}")
-            _choose(self.scope, prune.scope)
-            _choose(self.importance, prune.importance)
-            self.bottlenecks.setChecked(prune.bottlenecks)
-            self.overrides.setRowCount(0)
-            for layer, ratio in prune.layer_ratios.items():
-                row = self.overrides.rowCount()
-                self.overrides.insertRow(row)
-                name = QTableWidgetItem(layer)
-                name.setFlags(name.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                self.overrides.setItem(row, 0, name)
-                self.overrides.setItem(row, 1, QTableWidgetItem(f"{100 * ratio:.0f}"))
+            self.prune.show_step(prune)
             self.finetune.setChecked(tune is not None)
             tune = tune or FinetuneStep()
             self.epochs.setValue(tune.epochs)
@@ -486,8 +399,8 @@ class CompressPanel(QWidget):
             self.minutes.setValue(tune.max_minutes or 0)
             self.quantize.setChecked(quant is not None)
             quant = quant or QuantizeStep()
-            _choose(self.mode, quant.mode)
-            _choose(self.observer, quant.observer)
+            choose(self.mode, quant.mode)
+            choose(self.observer, quant.observer)
             self.calibration.setValue(quant.calibration_images)
             self.keep_float.setText(", ".join(quant.keep_float))
         finally:

@@ -26,12 +26,12 @@ def test_recipe_edits_undo_and_redo_including_a_dragged_slider(window) -> None:
     assert panel.target_form.isHidden() and not panel.prune.isHidden()
     panel.prune.setChecked(True)
     for value in (10, 20, 30, 40):  # one drag: merges into one undo step
-        panel.ratio.setValue(value)
+        panel.prune.ratio.setValue(value)
     (prune, quantize) = window.state.recipe.steps
     assert isinstance(prune, PruneStep) and prune.ratio == 0.4 and isinstance(quantize, QuantizeStep)
-    assert panel.preset.currentText() == "Custom" and panel.ratio_label.text() == "40%"
+    assert panel.preset.currentText() == "Custom" and panel.prune.ratio_label.text() == "40%"
     window.undo_stack.undo()
-    assert window.state.recipe.steps[0].ratio == 0.3 and panel.ratio.value() == 30  # before the drag: default
+    assert window.state.recipe.steps[0].ratio == 0.3 and panel.prune.ratio.value() == 30  # before the drag: default
     window.undo_stack.undo()
     window.undo_stack.undo()
     assert not panel.target_form.isHidden() and window.state.recipe.steps[0].max_drop == 0.5
@@ -39,7 +39,7 @@ def test_recipe_edits_undo_and_redo_including_a_dragged_slider(window) -> None:
     assert window.state.recipe == original and panel.preset.currentText() == "Near-lossless int8"
     for _ in range(4):
         window.undo_stack.redo()
-    assert window.state.recipe.steps[0].ratio == 0.4 and panel.ratio.value() == 40
+    assert window.state.recipe.steps[0].ratio == 0.4 and panel.prune.ratio.value() == 40
     assert Recipe.from_json(str(QSettings().value("recipe"))) == window.state.recipe  # autosaved draft
 
 
@@ -252,7 +252,7 @@ def test_sensitivity_chart_and_applying_its_suggestion(qtbot, ready_data) -> Non
         pass
     (prune,) = window.state.recipe.steps
     assert isinstance(prune, PruneStep) and prune.layer_ratios and prune.ratio == 0.0
-    assert panel.overrides.rowCount() == len(prune.layer_ratios)
+    assert panel.prune.overrides.rowCount() == len(prune.layer_ratios)
     window.undo_stack.undo()
     assert window.state.recipe == before
 
