@@ -257,6 +257,14 @@ class Recipe:
         target = self.step(TargetStep)
         return self if target is None else replace(self, steps=(replace(target, runtime=runtime),))
 
+    def with_budget_at_least(self, minutes: float) -> Recipe:
+        """The same recipe, its target search given at least `minutes` (itself when it has no target step or
+        already has as much)."""
+        target = self.step(TargetStep)
+        if target is None or target.budget_minutes >= minutes:
+            return self
+        return replace(self, steps=(replace(target, budget_minutes=float(minutes)),))
+
     def requirements(self) -> set[DataRole]:
         """The data folders a run needs."""
         needs: set[DataRole] = set()

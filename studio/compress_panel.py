@@ -12,7 +12,6 @@ elsewhere (a preset, undo, a suggestion) is drawn back into the controls.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -351,11 +350,6 @@ class CompressPanel(QWidget):
             self.show_evaluation_size(len(evaluation) if evaluation is not None else 0)
         if "first_answer_s" in names:
             self.show_first_answer(state.first_answer_s)
-        target = state.recipe.step(TargetStep)
-        if names & {"recipe", "first_answer_s"} and target is not None and target.budget_minutes < self._least_budget():
-            # Less time than this model's first verified answer took here cannot be asked for: the form shows the
-            # least, and the recipe says so too.
-            self._edited("Budget raised to the least useful")()
         if "report" in names and state.model_identity() != self._model:
             self._model = state.model_identity()
             self.forget_model()
@@ -430,11 +424,8 @@ class CompressPanel(QWidget):
         """The least useful budget on this computer for the current model (None: not measured yet): the form
         refuses less, before anything starts."""
         self._first_answer = seconds or 0.0
-        self.budget.setMinimum(self._least_budget())
+        self.budget.setMinimum(self._state.least_budget())
         self._show_eta()
-
-    def _least_budget(self) -> int:
-        return max(1, math.ceil(self._first_answer / 60))
 
     def show_evaluation_size(self, images: int) -> None:
         """Say what the evaluation images can resolve (0: none chosen yet)."""

@@ -268,7 +268,7 @@ class ExportPanel(QWidget):
     def request_export(self) -> None:
         """Export what is chosen, as the Export button does (nothing while the folder cannot be written)."""
         if self.export_button.isEnabled():
-                self.export_requested.emit(self.chosen_formats(), self.chosen_bundle(), self.folder.text().strip(),
+            self.export_requested.emit(self.chosen_formats(), self.chosen_bundle(), self.folder.text().strip(),
                                        self.chosen_tflite())
 
     def _check_folder(self, text: str) -> None:

@@ -286,7 +286,9 @@ class MainWindow(QMainWindow):
         return path
 
     def assign_recipe(self, recipe: Recipe, text: str = "Edit recipe") -> None:
-        self.assign("recipe", recipe, text)
+        """Less time than this model's first verified answer took here cannot be asked for: such a target's budget
+        is raised as it is assigned (the form shows that least)."""
+        self.assign("recipe", recipe.with_budget_at_least(self.state.least_budget()), text)
 
     def _state_changed(self, names: frozenset[str]) -> None:
         """What follows a change beyond the views: the settings remember it, and chosen folders are opened."""
@@ -294,6 +296,9 @@ class MainWindow(QMainWindow):
             self.settings.setValue("recipe", self.state.recipe.to_json())  # the draft survives a restart
         if "folders" in names:
             self.data.folders_changed()
+        if "first_answer_s" in names and self.state.recipe.with_budget_at_least(self.state.least_budget()) != (
+                self.state.recipe):  # measured just now (never inside an undo): the recipe is raised to it
+            self.assign_recipe(self.state.recipe, "Budget raised to the least useful")
         if "project" in names and self.state.project is not None:
             self.setWindowTitle(f"{self.state.project.name} — MobileNet Compression Studio")
         if names & {"project", "revision"}:
@@ -376,7 +381,7 @@ class MainWindow(QMainWindow):
         return self.state.report.model
 
     def compress_current(self, name: str = "") -> Job | None:
-        model, recipe = self.current_model(), self.state.recipe
+        model, recipe = self.current_model(), self.state.recipe.with_budget_at_least(self.state.least_budget())
         if model is None:
             return None
         missing = self.state.missing_data()

@@ -164,7 +164,7 @@ class ModelView(QWidget):
         report, error = self._state.report, self._state.error
         if "report" in names and report is not None:
             self.show_report(report)
-        if names & {"report", "error"} and error:
+        if "error" in names and error:  # a new problem; a later edit of the open model does not repeat an old one
             self.show_error(error)
 
     def show_error(self, message: str) -> None:

@@ -28,7 +28,7 @@ from core.project import PROJECT_FILE, Project, Variant
 from studio.actions import add_action
 from studio.host import Collaborator, ProjectUse
 from studio.undo import Edit
-from studio.workers import Job
+from studio.workers import Job, JobState
 
 MAX_RECENT = 8
 
@@ -202,7 +202,15 @@ class ProjectActions(Collaborator):
         """Hold `use` while `job` is unfinished, and pass its result to `on_success` only while
         `use.project` is still the open project (another one's views must not show it)."""
         self._claims[job] = _Claim(use, use.project.root.resolve(), time.time())
-        job.finished.connect(lambda: self._claims.pop(job, None))
+
+        def finished() -> None:
+            self._claims.pop(job, None)
+            # A job that failed or was cancelled may still have stored something (a compression stores its
+            # parent first): the views list what the project holds now.
+            if job.state is not JobState.DONE and use.project is self.host.state.project:
+                self.host.state.variants_changed()
+
+        job.finished.connect(finished)
 
         def succeeded(result: Any) -> None:
             if use.project is self.host.state.project:

@@ -31,6 +31,7 @@ class StartActions(Collaborator):
         super().__init__(host)
         self.view, self.compress_panel, self.export_panel = view, compress_panel, export_panel
         self.steps: tuple[GuideStep, ...] = ()
+        self.latest: dict[str, Job] = {}  # the latest job of each kind tracked
 
     def follow(self, state: StudioState) -> None:
         """Redraw the steps from `state` now and whenever it changes."""
@@ -43,11 +44,14 @@ class StartActions(Collaborator):
         self.view.show_steps(self.steps)
 
     def track(self, job: Job, doing: Literal["measuring", "compressing"]) -> None:
-        """`doing`: the Activity field that is true while `job` runs."""
+        """`doing`: the Activity field that is true while `job` runs (while the latest such job runs, when a newer
+        one was started before an older one ended)."""
         state = self.host.state
+        self.latest[doing] = job
 
         def finished() -> None:
-            state.activity = state.activity.with_(**{doing: False})
+            if self.latest.get(doing) is job:
+                state.activity = state.activity.with_(**{doing: False})
 
         state.activity = state.activity.with_(**{doing: True})
         job.finished.connect(finished)

@@ -3,6 +3,7 @@ the selection and what the window is busy with. Every view redraws itself from i
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -149,6 +150,11 @@ class StudioState:
             variants = self.project.variants if self.project is not None else []
             self._rows = variant_rows(variants, runtime=self.latency_runtime)
         return self._rows
+
+    def least_budget(self) -> int:
+        """Minutes a target search of the current model may be given at least: how long its first verified answer
+        took on this computer (1 while that is not measured yet)."""
+        return max(1, math.ceil((self.first_answer_s or 0.0) / 60))
 
     def recommendation_drop(self) -> float:
         """Points of top-1 a recommended variant may lose: as the user set it on the Compare tab, else the

@@ -83,6 +83,11 @@ def from_project(root: str | Path, variant_id: str) -> ExportSource:
     else:
         source.quantize_step = QuantizeStep()
         source.notes.append("the variant records no recipe: re-quantized with the default calibration settings")
+    if recipe is None and variant.recipe:  # recorded, but by a version whose recipes this one cannot read
+        source.parent_problem = (f"{variant.name}'s recipe cannot be read by this studio version, so whether its "
+                                 "parent is its float graph is unknown and it cannot be re-quantized; use "
+                                 "--format torchscript")
+        return source
     other_steps = [step.TYPE for step in recipe.steps if not isinstance(step, QuantizeStep)] if recipe else []
     if variant.parent is None:
         return source

@@ -55,6 +55,11 @@ def test_a_budget_below_the_measured_first_answer_is_refused_in_the_form(window,
     assert panel.budget.minimum() == 5 and panel.budget.value() == 5, "3 minutes cannot be asked for"
     assert window.state.recipe.step(TargetStep).budget_minutes == 5.0
     assert "took 4.2 min" in panel.eta.text()
+    edits = window.undo_stack.count()
+    window.undo_stack.undo()  # the raise was part of the edit: undoing it pushes nothing new
+    assert window.undo_stack.count() == edits and window.undo_stack.canRedo()
+    window.undo_stack.redo()
+    assert window.state.recipe == Recipe("t", (TargetStep(budget_minutes=5.0),))
 
 
 def test_an_android_bundle_next_makes_the_search_time_speed_in_litert_undoably(window) -> None:

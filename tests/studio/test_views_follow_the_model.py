@@ -45,3 +45,23 @@ def test_every_view_follows_the_users_model_opened_after_the_stock_one(qtbot, wi
     export = window.export_panel
     assert "my_model" in export.source.text() and not said(export.source.text()), "Export: what it exports"
     assert export.report_table.rowCount() == 0 and not said(export.summary.text()), "Export: the stock's report"
+
+
+def test_a_failed_load_is_said_once_and_not_again_over_the_model_still_open(qtbot) -> None:
+    from dataclasses import replace
+
+    from core.inspect import describe
+    from core.zoo.loading import create_model
+    from studio.model_panel import ModelView
+    from studio.state import StudioState
+    from tests.helpers import TINY
+
+    view = ModelView()
+    qtbot.addWidget(view)
+    report = describe(create_model(TINY, "none"))
+    state = StudioState(report=report)
+    view.follow(state)
+    state.error = "broken.pth is not a model"
+    assert "broken.pth" in view.banner.text()
+    state.report = replace(report, model=report.model.with_preprocessing(crop=0.9))  # an edit of the open model
+    assert "broken.pth" not in view.banner.text(), "the open model's card, not the last failure"
