@@ -336,7 +336,7 @@ class CompressPanel(QWidget):
     def follow(self, state: StudioState) -> None:
         """Redraw from `state` now and whenever the recipe, the data or the model change; another model's search
         result and layer analysis are forgotten."""
-        self._state, self._model = state, state.model_identity()
+        self._state = state
         state.changed.connect(self._state_changed)
         self._state_changed(frozenset({"recipe", "datasets", "first_answer_s"}))
 
@@ -350,8 +350,7 @@ class CompressPanel(QWidget):
             self.show_evaluation_size(len(evaluation) if evaluation is not None else 0)
         if "first_answer_s" in names:
             self.show_first_answer(state.first_answer_s)
-        if "report" in names and state.model_identity() != self._model:
-            self._model = state.model_identity()
+        if "model" in names:
             self.forget_model()
 
     def show_target_form(self) -> None:

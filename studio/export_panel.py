@@ -182,7 +182,7 @@ class ExportPanel(QWidget):
     def follow(self, state: StudioState) -> None:
         """Redraw from `state` now and whenever the model, the selection or the project change: what is exported,
         into which folder, and (for another model) no longer the last model's report."""
-        self._state, self._model = state, state.model_identity()
+        self._state = state
         state.changed.connect(self._state_changed)
         self._state_changed(frozenset({"project", "report"}))
 
@@ -190,8 +190,7 @@ class ExportPanel(QWidget):
         state = self._state
         if "project" in names and state.project is not None:
             self.folder.setText(str(state.project.root / "exports"))
-        if "report" in names and state.model_identity() != self._model:
-            self._model = state.model_identity()
+        if "model" in names:
             self.forget_report()
         if names & {"report", "project", "revision", "selected_variant"}:
             variant, _, row = state.selection()

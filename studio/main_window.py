@@ -296,8 +296,7 @@ class MainWindow(QMainWindow):
             self.settings.setValue("recipe", self.state.recipe.to_json())  # the draft survives a restart
         if "folders" in names:
             self.data.folders_changed()
-        if "first_answer_s" in names and self.state.recipe.with_budget_at_least(self.state.least_budget()) != (
-                self.state.recipe):  # measured just now (never inside an undo): the recipe is raised to it
+        if "first_answer_s" in names:  # measured just now (never inside an undo): a lower budget is raised to it
             self.assign_recipe(self.state.recipe, "Budget raised to the least useful")
         if "project" in names and self.state.project is not None:
             self.setWindowTitle(f"{self.state.project.name} — MobileNet Compression Studio")

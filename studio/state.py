@@ -82,7 +82,8 @@ _BY_IDENTITY = {name: operator.is_ for name in ("report", "project", "datasets")
 @dataclass
 class StudioState:
     """Assigning a field emits `changed` with its name, once for a whole `batch()`; a field's value is replaced,
-    never changed in place (`with_dataset`, `variants_changed`), so that every change is heard."""
+    never changed in place (`with_dataset`, `variants_changed`), so that every change is heard. A new report of
+    another model (other weights) is also heard as "model": views forget what they showed of the last one."""
 
     changed: ClassVar[Signal] = Signal(frozenset)  # the names of the fields that changed
 
@@ -109,16 +110,20 @@ class StudioState:
     def __post_init__(self) -> None:
         self._batch: set[str] | None = None
         self._rows: list[VariantRow] | None = None  # drawn from the project, revision and runtime of now
+        self._model = self._identity()
         self.events.all.connect(self._heard)  # type: ignore[attr-defined]  # added by @evented
 
     def _heard(self, info: EmissionInfo) -> None:
-        name = info.signal.name
-        if name in ("project", "revision", "latency_runtime"):
+        names = {info.signal.name}
+        if names & {"project", "revision", "latency_runtime"}:
             self._rows = None
+        if "report" in names and self._identity() != self._model:
+            self._model = self._identity()
+            names.add("model")
         if self._batch is not None:
-            self._batch.add(name)
+            self._batch.update(names)
         else:
-            self.changed.emit(frozenset({name}))
+            self.changed.emit(frozenset(names))
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -147,8 +152,7 @@ class StudioState:
     def rows(self) -> Sequence[VariantRow]:
         """The open project's variants as the views list them (core.compare rows), timed in `latency_runtime`."""
         if self._rows is None:
-            variants = self.project.variants if self.project is not None else []
-            self._rows = variant_rows(variants, runtime=self.latency_runtime)
+            self._rows = variant_rows(self._variants(), runtime=self.latency_runtime)
         return self._rows
 
     def least_budget(self) -> int:
@@ -180,7 +184,10 @@ class StudioState:
         return [role.need for role in sorted(self.recipe.requirements()) if self.datasets.get(role) is None]
 
     # What the views show, drawn from the fields above ------------------------------------------------------
-    def model_identity(self) -> str:
+    def _variants(self) -> list[Variant]:
+        return self.project.variants if self.project is not None else []
+
+    def _identity(self) -> str:
         """Tells models apart (their weights' fingerprint): a settings edit keeps it, opening another model not."""
         report = self.report
         return (report.fingerprint or str(id(report.model))) if report is not None else ""
@@ -188,20 +195,20 @@ class StudioState:
     def shown_root(self) -> str | None:
         """The original whose lineage Variants lists ("": every model; None: none, the current model is not
         stored yet)."""
-        variants = self.project.variants if self.project is not None else []
+        variants = self._variants()
         root = shown_root(variants, self.shown_lineage, self.model_variant)
         unstored = root is None and self.shown_lineage is None and self.report is not None
         return None if unstored else root or ""
 
     def originals(self) -> list[Variant]:
-        variants = self.project.variants if self.project is not None else []
+        variants = self._variants()
         by_id = {v.id: v for v in variants}
         return [v for v in variants if root_of(v, by_id) is v]
 
     def compared_lineage(self) -> tuple[str | None, list[VariantRow]]:
         """Compare shows one lineage: the one shown in Variants, else that of the variant picked there, as
         (its original's id, its rows). Accuracies measured on another model's label set never share its axes."""
-        variants = self.project.variants if self.project is not None else []
+        variants = self._variants()
         by_id = {v.id: v for v in variants}
         root = shown_root(variants, self.shown_lineage, self.model_variant)
         picked = by_id.get(self.selected_variant or "")
