@@ -101,21 +101,22 @@ def model_table(
         started = time.perf_counter()
         result = compress(parent, recipe, project, calib=calib, train=train, evaluation=evaluation, threads=2)
         wall = (time.perf_counter() - started) / 60
-        for candidate in result.metrics["candidates"]:  # every verified candidate, met or rejected
-            print(f"  {candidate['label']} ({candidate['precision']}): {candidate['verdict']}, {candidate['reason']}, "
-                  f"{candidate['runtime']} ×{candidate['latency_ratio']}", flush=True)
-        chosen = next(r for r in result.metrics["candidates"] if r["variant"] == result.variant.id)
-        print(f"  first verified answer after {result.metrics['first_answer_seconds']:.0f} s; "
+        assert result.search is not None
+        for candidate in result.search.rows:  # every verified candidate, met or rejected
+            print(f"  {candidate.label} ({candidate.precision}): {candidate.verdict}, {candidate.reason}, "
+                  f"{candidate.runtime} ×{candidate.latency_ratio}", flush=True)
+        chosen = next(r for r in result.search.rows if r.variant == result.variant.id)
+        print(f"  first verified answer after {result.search.first_answer_seconds:.0f} s; "
               f"{result.missed or 'target met'}", flush=True)
         # The speed in the runtime the Android bundle runs: each variant's .tflite timed in turn with the parent's.
         timed = remeasure_all(project, runtimes=("litert",), calib=calib).timed.get(result.variant.id, {})
         litert = timed["litert"].text() if "litert" in timed else "not timed"
         # MACs are counted on the float graph: the int8 variant's parent, or the original for int8 alone.
         float_module = (result.float_model or (parent if result.model.card.quantization else result.model)).module
-        rows.append(_row(f"{recipe.name} (≤ {target.max_drop:g} pt): {chosen['label']}, {chosen['precision']}",
+        rows.append(_row(f"{recipe.name} (≤ {target.max_drop:g} pt): {chosen.label}, {chosen.precision}",
                          result.model, parent, reference, evaluation, float_module=float_module,
-                         wall_min=round(wall, 1), verdict=chosen["verdict"],
-                         first_answer_s=result.metrics["first_answer_seconds"], litert=litert))
+                         wall_min=round(wall, 1), verdict=str(chosen.verdict),
+                         first_answer_s=result.search.first_answer_seconds, litert=litert))
     size, blocks = ABLATION[key]
     project = Project.open_or_create(folder / f"{key}-ablation")
     resolution = ResolutionStep(input_size=size)

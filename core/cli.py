@@ -131,18 +131,20 @@ def cmd_compress(args: argparse.Namespace) -> dict[str, Any]:
     project = Project.open_or_create(args.out)
     result = compress(model, recipe, project, calib=calib, train=train, evaluation=evaluation, name=args.name,
                       threads=args.threads, progress=progress)
-    metrics, parent = result.metrics, result.parent.metrics
+    metrics, parent, search = result.metrics, result.parent.metrics, result.search
     summary: dict[str, Any] = {
         "variant": result.variant.id, "name": result.variant.name, "project": str(project.root),
-        "top1": metrics.get("accuracy", {}).get("top1"), "top1_parent": parent.get("accuracy", {}).get("top1"),
-        "n": metrics.get("accuracy", {}).get("n"),
-        "macs": metrics["macs"], "macs_parent": parent["macs"], "params": metrics["params"],
-        "size_bytes": metrics["size_bytes"], "size_bytes_parent": parent["size_bytes"],
-        "latency_ms": metrics["latency"]["median_ms"], "latency_ms_parent": parent["latency"]["median_ms"],
-        "seconds": metrics["seconds"], "steps": metrics["steps"], "warnings": metrics.get("warnings", []),
-        "float_variant": result.float_graph.id if result.float_graph else None,
-        "candidates": metrics.get("candidates", []), "missed": result.missed,
-        "first_answer_seconds": metrics.get("first_answer_seconds"), "notes": metrics.get("notes", []),
+        "top1": metrics.accuracy.top1 if metrics.accuracy else None,
+        "top1_parent": parent.accuracy.top1 if parent.accuracy else None,
+        "n": metrics.accuracy.n if metrics.accuracy else None,
+        "macs": metrics.macs, "macs_parent": parent.macs, "params": metrics.params,
+        "size_bytes": metrics.size_bytes, "size_bytes_parent": parent.size_bytes,
+        "latency_ms": metrics.latency_ms, "latency_ms_parent": parent.latency_ms,
+        "seconds": result.seconds, "steps": [step.to_dict() for step in metrics.steps],
+        "warnings": list(metrics.warnings), "float_variant": result.float_graph.id if result.float_graph else None,
+        "candidates": [row.to_dict() for row in search.rows] if search else [], "missed": result.missed,
+        "first_answer_seconds": search.first_answer_seconds if search else None,
+        "notes": list(search.notes) if search else [],
     }
     for warning in summary["warnings"]:
         print(f"mnstudio: warning: {warning}", file=sys.stderr)

@@ -137,13 +137,13 @@ def _paired_from_strings(hits: str, reference_hits: str, predicted: tuple[int, .
 def paired_with_original(variant: Variant, original: Variant) -> PairedAccuracy | None:
     """Δtop-1 of `variant` against `original`: stored by the run that measured both, else computed from their
     per-image answers when both were scored on the same images; None when they never were."""
-    return _paired(VariantMetrics.read(variant.metrics), VariantMetrics.read(original.metrics), original.id)
+    return _paired(variant.metrics, original.metrics, original.id)
 
 
 def _paired(mine: VariantMetrics, theirs: VariantMetrics, original_id: str) -> PairedAccuracy | None:
     stored = mine.paired_accuracy
     if stored is not None and stored.against == original_id:
-        return PairedAccuracy(stored.delta_top1, stored.delta_top1_ci95, stored.agreement, stored.n)
+        return stored
     a, b = mine.accuracy, theirs.accuracy
     if a is None or b is None or not a.per_image or not b.per_image or a.images_id != b.images_id:
         return None
@@ -163,20 +163,20 @@ def _paired_speed(metrics: VariantMetrics, is_original: bool, original_id: str, 
 def variant_rows(variants: Sequence[Variant], runtime: str = "torch") -> list[VariantRow]:
     """One row per variant; paired figures against the original of its lineage, latency in `runtime`."""
     by_id = {v.id: v for v in variants}
-    read = {v.id: VariantMetrics.read(v.metrics) for v in variants}
     rows = []
     for variant in variants:
-        m, original = read[variant.id], root_of(variant, by_id)
+        m, original = variant.metrics, root_of(variant, by_id)
         accuracy, is_original = m.accuracy, original is variant
         accuracy_n = accuracy.n if accuracy is not None else None
         paired = PairedAccuracy(0.0, (0.0, 0.0), 100.0, accuracy_n) if is_original and accuracy_n else (
-            _paired(m, read[original.id], original.id))
+            _paired(m, original.metrics, original.id))
         speed = _paired_speed(m, is_original, original.id, runtime)
         ratio, ratio_ci, noisy = (speed.ratio, speed.ci95, speed.noisy) if speed else (None, None, False)
         rows.append(VariantRow(
             id=variant.id, name=variant.name, parent=variant.parent,
             size_mb=_scaled(m.size_bytes, 1e6), macs_m=_scaled(m.macs, 1e6), params_m=_scaled(m.params, 1e6),
-            latency_ms=m.latency_ms, latency_p90_ms=m.latency_p90_ms, latency_cv=m.latency_cv, memory_mb=m.memory_mb,
+            latency_ms=m.latency_ms, latency_p90_ms=m.latency.p90_ms if m.latency else None,
+            latency_cv=m.latency.cv if m.latency else None, memory_mb=m.memory_mb,
             top1=accuracy.top1 if accuracy else None, top5=accuracy.top5 if accuracy else None,
             top1_ci95=accuracy.top1_ci95 if accuracy else None, images=accuracy_n,
             accuracy_source=accuracy.source if accuracy else "",

@@ -28,7 +28,7 @@ from typing import Any
 
 from core.errors import ProjectError, StorageError, StudioError
 from core.formats import ModelFormat, StoredFormat
-from core.metrics.stored import METRICS_VERSION
+from core.metrics.stored import VariantMetrics
 from core.model import LoadedModel
 from core.storage import atomic_write_text, check_free_space, read_json, torch_bytes, write_bytes
 from core.variant import VARIANT_FILE, Variant, check_file_name, check_variant_id
@@ -345,7 +345,7 @@ class Project:
         *,
         parent: str | None = None,
         recipe: dict[str, Any] | None = None,
-        metrics: dict[str, Any] | None = None,
+        metrics: VariantMetrics | None = None,
         reuse_same_weights: bool = False,
     ) -> Variant:
         """Store `model` as a new variant (written to a temp folder, then renamed into place).
@@ -382,7 +382,7 @@ class Project:
                 parent = self.variant(parent).id  # it may have been deleted by another writer meanwhile
             variant = Variant(
                 variant_id, name, model_file, fmt, card.spec, card.weights, parent,
-                recipe=recipe or {}, metrics={"version": METRICS_VERSION, **(metrics or {})},
+                recipe=recipe or {}, metrics=VariantMetrics.read((metrics or VariantMetrics()).to_dict()),
                 quantization=card.quantization, pruned=card.pruned,
                 fingerprint=fingerprint, class_names=_own_names(card), mean=card.mean, std=card.std,
             )
@@ -416,21 +416,18 @@ class Project:
             self._refresh()
             variant = self.variant(variant_id)
             change(variant)
+            variant.metrics = VariantMetrics.read(variant.metrics.to_dict())  # as it reads back: rounded as stored
             atomic_write_text(self.variant_dir(variant) / VARIANT_FILE, json.dumps(variant.to_dict(), indent=2))
         return variant
 
-    def update_metrics(self, variant_id: str, metrics: dict[str, Any]) -> Variant:
-        """Store `metrics` over the variant's; a paired latency is kept per runtime (one runtime's re-timing
-        leaves the others)."""
+    def update_metrics(self, variant_id: str, **changes: Any) -> Variant:
+        """Store `changes` (fields of VariantMetrics) over the variant's metrics as stored now; a paired latency is
+        kept per runtime (one runtime's re-timing leaves the others)."""
 
-        def merge(variant: Variant) -> None:
-            merged = {**variant.metrics, **metrics}
-            if isinstance(metrics.get("paired_latency"), dict):
-                before = variant.metrics.get("paired_latency") or {}
-                merged["paired_latency"] = {**before, **metrics["paired_latency"]}
-            variant.metrics = merged
+        def update(variant: Variant) -> None:
+            variant.metrics = variant.metrics.updated(**changes)
 
-        return self._change_variant(variant_id, merge)
+        return self._change_variant(variant_id, update)
 
     def rename(self, variant_id: str, name: str) -> Variant:
         if not name.strip():

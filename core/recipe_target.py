@@ -6,11 +6,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from core.precision import FLOAT, INT8_STATIC, Int8Static, Precision
 from core.recipe_fields import RecipeError, check_choice, check_range, show
 from core.runtimes import Runtime
+
+
+class Measured(Protocol):
+    """What an objective reads of a variant's stored figures (core.metrics.stored.VariantMetrics)."""
+
+    @property
+    def size_bytes(self) -> int | None: ...
+
+    @property
+    def macs(self) -> int | None: ...
 
 
 class Objective(StrEnum):
@@ -20,10 +30,9 @@ class Objective(StrEnum):
     SIZE = "size"
     MACS = "macs"
 
-    @property
-    def metric(self) -> str | None:
-        """The stored metric it reads (None: latency, a ratio timed in turn with the parent)."""
-        return {Objective.LATENCY: None, Objective.SIZE: "size_bytes", Objective.MACS: "macs"}[self]
+    def measured(self, metrics: Measured) -> int | None:
+        """The stored figure it reads (None: latency, a ratio timed in turn with the parent, or not measured)."""
+        return {Objective.LATENCY: None, Objective.SIZE: metrics.size_bytes, Objective.MACS: metrics.macs}[self]
 
     def describe(self, runtime: Runtime) -> str:
         return {Objective.LATENCY: f"the fastest in {runtime.label}", Objective.SIZE: "the smallest file",

@@ -11,9 +11,8 @@ images are given, each is scored on the same images and compared with its origin
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from core.compare import root_of
 from core.data.datasets import ImageDataset
@@ -24,8 +23,9 @@ from core.export.run import export_model
 from core.export.source import from_project
 from core.jobs import Progress, silent
 from core.metrics.accuracy import evaluate
-from core.metrics.paired import paired_accuracy
+from core.metrics.paired import PairedAccuracy, paired_accuracy
 from core.metrics.paired_latency import PairedLatency, interleaved, interleaved_latency, random_inputs
+from core.metrics.stored import StoredAccuracy
 from core.model import LoadedModel
 from core.project import Project, Variant
 from core.runtimes import Runtime
@@ -37,7 +37,7 @@ ARTIFACTS = "artifacts"  # in a variant's folder: its exported files, kept to ti
 @dataclass
 class Remeasured:
     timed: dict[str, dict[str, PairedLatency]] = field(default_factory=dict)  # variant id → runtime → ratio
-    scored: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant id → paired accuracy
+    scored: dict[str, PairedAccuracy] = field(default_factory=dict)  # variant id → paired accuracy
     skipped: list[str] = field(default_factory=list)  # "name: why", for variants that could not be loaded
     retried: list[str] = field(default_factory=list)  # ids timed again because the first timing was noisy
 
@@ -111,8 +111,8 @@ def _time_family(project: Project, loaded: list[tuple[Variant, LoadedModel]], ru
         (timings[index],) = timer([0, index + 1], 2 * rounds, 1, again)
         result.retried.append(others[index][0].id)
     for (variant, _), timing in zip(others, timings, strict=True):
-        stored = {**timing.to_dict(), "against": root.id, "retried": variant.id in result.retried}
-        project.update_metrics(variant.id, {"paired_latency": {runtime: stored}})
+        stored = replace(timing, against=root.id, retried=variant.id in result.retried)
+        project.update_metrics(variant.id, paired_latency={Runtime.named(runtime): stored})
         result.timed.setdefault(variant.id, {})[runtime] = timing
 
 
@@ -167,11 +167,11 @@ def _score_family(project: Project, loaded: list[tuple[Variant, LoadedModel]], e
     for index, (variant, model) in enumerate(loaded):
         scoring = progress.span(index * share, (index + 1) * share)
         accuracy = evaluate(model, evaluation, threads=threads, progress=scoring)
-        project.update_metrics(variant.id, {"accuracy": accuracy.to_dict(with_per_image=True)})
+        project.update_metrics(variant.id, accuracy=StoredAccuracy.of(accuracy))
         scores.append(accuracy)
     root = loaded[0][0]
     for (variant, _), accuracy in zip(loaded[1:], scores[1:], strict=True):
-        paired = paired_accuracy(accuracy.hits, scores[0].hits, accuracy.predicted, scores[0].predicted)
-        stored = {**paired.to_dict(), "against": root.id}
-        project.update_metrics(variant.id, {"paired_accuracy": stored})
+        stored = replace(paired_accuracy(accuracy.hits, scores[0].hits, accuracy.predicted, scores[0].predicted),
+                         against=root.id)
+        project.update_metrics(variant.id, paired_accuracy=stored)
         result.scored[variant.id] = stored

@@ -11,6 +11,7 @@ from typing import Any
 
 from core.errors import ProjectError
 from core.formats import StoredFormat
+from core.metrics.stored import VariantMetrics
 from core.precision import QuantInfo
 from core.recipe import Recipe, RecipeError
 from core.zoo.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
@@ -53,7 +54,7 @@ class Variant:
     parent: str | None = None
     created: float = field(default_factory=time.time)
     recipe: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: VariantMetrics = field(default_factory=VariantMetrics)
     quantization: QuantInfo | None = None  # how to rebuild an int8/fp16 variant's skeleton
     pruned: bool = False
     fingerprint: str = ""  # of the stored weights: a re-run finds its parent instead of storing it again
@@ -82,7 +83,7 @@ class Variant:
             "parent": self.parent,
             "created": self.created,
             "recipe": self.recipe,
-            "metrics": self.metrics,
+            "metrics": self.metrics.to_dict(),
             "quantization": self.quantization.to_dict() if self.quantization else None,
             "pruned": self.pruned,
             "fingerprint": self.fingerprint,
@@ -110,7 +111,7 @@ class Variant:
             parent=None if parent is None else check_variant_id(parent),
             created=_typed(data, "created", (int, float), 0.0),
             recipe=_typed(data, "recipe", dict, None) or {},
-            metrics=_typed(data, "metrics", dict, None) or {},
+            metrics=VariantMetrics.read(_typed(data, "metrics", dict, None) or {}),
             quantization=_quant_info(data.get("quantization")),
             pruned=_typed(data, "pruned", bool, False),
             fingerprint=_typed(data, "fingerprint", str, ""),

@@ -93,7 +93,7 @@ class ChannelsPlot(PlotWithLegend):
         plot.setTitle(None)
         if variant is None or parent is None:
             return "Select a variant with a parent in the Variants tab to compare its channels with its parent's."
-        mine, theirs = variant.metrics.get("channels"), parent.metrics.get("channels")
+        mine, theirs = variant.metrics.channels, parent.metrics.channels
         if not mine or not theirs:
             return "Channel counts were not recorded for this variant (stored by an older studio)."
         layers = list(theirs)

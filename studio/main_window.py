@@ -402,12 +402,12 @@ class MainWindow(QMainWindow):
                 self.state.selected_variant = result.variant.id
                 self.state.variants_changed()
                 if target is not None:
-                    seconds = result.metrics.get("first_answer_seconds")
+                    seconds = result.search.first_answer_seconds if result.search else None
                     self.settings.setValue(self.first_answer_key(), seconds)
                     self.state.first_answer_s = seconds
             if target is not None:
-                search = result.metrics.get("search", {})
-                said = result.missed or f"Chose {result.variant.name}: {search.get('reason', '')}"
+                search = result.metrics.search
+                said = result.missed or f"Chose {result.variant.name}: {search.reason if search else ''}"
                 self.compress_panel.show_outcome(said, missed=result.missed is not None)
                 self.statusBar().showMessage(said if result.missed is None else f"Target missed: {said}")
 

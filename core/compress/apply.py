@@ -17,6 +17,7 @@ from core.compress.quantize import quantize
 from core.compress.resolution import at_resolution
 from core.data.datasets import ImageDataset
 from core.jobs import Progress, silent
+from core.metrics.records import StepTime
 from core.model import LoadedModel
 from core.recipe import DropBlocksStep, FinetuneStep, PruneStep, QuantizeStep, Recipe, ResolutionStep, Step
 
@@ -26,8 +27,8 @@ class Applied:
     model: LoadedModel  # what the recipe made
     float_module: Any  # the graph its MACs and parameters are counted on (no counter handles int8 modules)
     float_model: LoadedModel | None = None  # the float graph an int8 result was quantized from, after earlier steps
-    float_timings: list[dict[str, Any]] = field(default_factory=list)  # the steps that made the float graph
-    timings: list[dict[str, Any]] = field(default_factory=list)  # each step: its type, seconds, fine-tune report
+    float_timings: list[StepTime] = field(default_factory=list)  # the steps that made the float graph
+    timings: list[StepTime] = field(default_factory=list)  # each step: its type, seconds, fine-tune report
     notes: list[str] = field(default_factory=list)  # what fine-tunes between pruning rounds had to say
     reports: dict[int, dict[str, Any]] = field(default_factory=dict)  # a fine-tune's own report, by step
 
@@ -70,8 +71,8 @@ def apply_recipe(
             applied.float_module = current.module
             current = quantize(current, step, calib=calib, train=train, checkpoint_dir=checkpoint_dir,
                                progress=step_progress)
-        applied.timings.append({"step": step.TYPE, "seconds": round(time.perf_counter() - step_started, 2),
-                                **applied.reports.get(index, {})})
+        applied.timings.append(StepTime(step.TYPE, round(time.perf_counter() - step_started, 2),
+                                        applied.reports.get(index, {})))
     if current.card.quantization is None:
         applied.float_module = current.module
     applied.model = current

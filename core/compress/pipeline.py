@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from core.compress.apply import apply_recipe
 from core.compress.search.scan import CandidateListener
@@ -24,9 +24,13 @@ from core.jobs import Progress, silent
 from core.metrics.accuracy import evaluate
 from core.metrics.finite import nonfinite_warning
 from core.metrics.latency import benchmark
+from core.metrics.stored import StoredAccuracy, VariantMetrics
 from core.model import LoadedModel
 from core.project import Project, Variant, model_fingerprint
 from core.recipe import Recipe, TargetStep
+
+if TYPE_CHECKING:
+    from core.compress.search import SearchResult
 
 
 @dataclass
@@ -34,10 +38,16 @@ class CompressionResult:
     variant: Variant
     parent: Variant  # the model the run started from
     model: LoadedModel
-    metrics: dict[str, Any]
+    seconds: float  # the whole run
     float_graph: Variant | None = None  # the stored float model an int8 variant was quantized from
     float_model: LoadedModel | None = None
     missed: str | None = None  # a target search that met nothing stored its closest candidate: why, in one sentence
+    search: SearchResult | None = None  # a target's search: every candidate verified, its notes, its first answer
+
+    @property
+    def metrics(self) -> VariantMetrics:
+        """The stored variant's."""
+        return self.variant.metrics
 
 
 def store_original(model: LoadedModel, project: Project, evaluation: ImageDataset | None, threads: int,
@@ -52,8 +62,9 @@ def store_original(model: LoadedModel, project: Project, evaluation: ImageDatase
         metrics = measure(model, model.module, evaluation, threads, progress)
         return project.add_variant(model, model.card.title, metrics=metrics, reuse_same_weights=True)
     original = project.variant(parent_variant or stored.id)  # type: ignore[union-attr]
-    if evaluation is not None and "accuracy" not in original.metrics:
-        original = project.update_metrics(original.id, measure(model, model.module, evaluation, threads, progress))
+    if evaluation is not None and original.metrics.accuracy is None:
+        measured = measure(model, model.module, evaluation, threads, progress)
+        original = project.update_metrics(original.id, accuracy=measured.accuracy, latency=measured.latency)
     return original
 
 
@@ -103,22 +114,22 @@ def compress(
     current = applied.model
     float_metrics = None
     if applied.float_model is not None:
-        float_metrics = measure(applied.float_model, applied.float_model.module, evaluation, threads,
-                                progress.span(0.85, 0.89))
-        float_metrics["paired_latency"] = timed_against(applied.float_model, model, parent.id, threads,
-                                                        progress.span(0.89, 0.9))
-        float_metrics["steps"] = applied.float_timings
-    metrics = measure(current, applied.float_module, evaluation, threads, progress.span(0.9, 0.97))
-    metrics["paired_latency"] = timed_against(current, model, parent.id, threads, progress.span(0.97, 1.0))
-    metrics["steps"] = applied.timings
-    metrics["warnings"] = applied.notes + [note for note in (r.get("note") for r in applied.reports.values()) if note]
+        float_metrics = replace(
+            measure(applied.float_model, applied.float_model.module, evaluation, threads, progress.span(0.85, 0.89)),
+            paired_latency=timed_against(applied.float_model, model, parent.id, threads, progress.span(0.89, 0.9)),
+            steps=tuple(applied.float_timings))
+    warnings = applied.notes + [note for note in (r.get("note") for r in applied.reports.values()) if note]
     if (broken := nonfinite_warning(current.module)) is not None:
-        metrics["warnings"].append(broken)
-    metrics["seconds"] = round(time.perf_counter() - started, 2)
+        warnings.append(broken)
+    metrics = replace(
+        measure(current, applied.float_module, evaluation, threads, progress.span(0.9, 0.97)),
+        paired_latency=timed_against(current, model, parent.id, threads, progress.span(0.97, 1.0)),
+        steps=tuple(applied.timings), warnings=tuple(warnings), seconds=round(time.perf_counter() - started, 2))
     variant, float_graph = store_made(project, parent, applied, recipe, base_name, metrics, float_metrics)
     project.remove_checkpoints()  # this run's are finished; others' parents may be gone
     progress(1.0, f"stored {variant.name}")
-    return CompressionResult(variant, project.variant(parent.id), current, metrics, float_graph, applied.float_model)
+    return CompressionResult(variant, project.variant(parent.id), current, metrics.seconds or 0.0, float_graph,
+                             applied.float_model)
 
 
 def _searched(
@@ -130,11 +141,8 @@ def _searched(
 
     found = search(model, target, project, parent, calib=calib, train=train, evaluation=evaluation, threads=threads,
                    progress=progress, on_candidate=on_candidate)
-    metrics = {**found.chosen.metrics, "seconds": round(found.seconds, 2),
-               "first_answer_seconds": found.first_answer_seconds, "candidates": [row.to_dict() for row in found.rows],
-               "scanned": [s.to_dict() for s in found.scanned], "notes": found.notes}
-    return CompressionResult(found.chosen, found.parent, found.chosen_model, metrics, found.float_graph,
-                             found.float_model, missed=found.missed_text(target))
+    return CompressionResult(found.chosen, found.parent, found.chosen_model, round(found.seconds, 2),
+                             found.float_graph, found.float_model, missed=found.missed_text(target), search=found)
 
 
 def replay_recipe(project: Project, variant_id: str) -> Recipe:
@@ -173,23 +181,23 @@ def remeasure(
     progress(0.0, "loading the variant")
     model = project.load(variant_id)
     variant = project.variant(variant_id)
-    metrics: dict[str, Any] = {}
+    changes: dict[str, Any] = {}
     if latency_runs:
-        latency = benchmark(model, threads=threads, runs=latency_runs, warmup=5, progress=progress.span(0.0, 0.3))
-        metrics["latency"] = latency.to_dict()
+        changes["latency"] = benchmark(model, threads=threads, runs=latency_runs, warmup=5,
+                                       progress=progress.span(0.0, 0.3))
     if resolutions:
         share = 0.3 / len(resolutions)
-        metrics["latency_by_resolution"] = {
-            str(size): benchmark(model, threads=threads, runs=max(latency_runs, 10), warmup=3, input_size=size,
-                                 progress=progress.span(0.3 + i * share, 0.3 + (i + 1) * share)).to_dict()
+        changes["latency_by_resolution"] = {
+            size: benchmark(model, threads=threads, runs=max(latency_runs, 10), warmup=3, input_size=size,
+                            progress=progress.span(0.3 + i * share, 0.3 + (i + 1) * share))
             for i, size in enumerate(resolutions)
         }
     if memory:
         progress(0.6, "measuring peak memory in a fresh process")
         stored_as = f"{project.root}:{variant.id}"
-        metrics["memory"] = measure_peak_memory(model, threads=threads, stored_as=stored_as).to_dict()
+        changes["memory"] = measure_peak_memory(model, threads=threads, stored_as=stored_as)
     if evaluation is not None:
-        accuracy = evaluate(model, evaluation, threads=threads, progress=progress.span(0.65, 1.0))
-        metrics["accuracy"] = accuracy.to_dict(with_per_image=True)
+        changes["accuracy"] = StoredAccuracy.of(evaluate(model, evaluation, threads=threads,
+                                                         progress=progress.span(0.65, 1.0)))
     progress(1.0, f"measured {variant.name}")
-    return project.update_metrics(variant.id, metrics)
+    return project.update_metrics(variant.id, **changes)

@@ -3,6 +3,7 @@ graph first where an int8 result was quantized from one)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from core.compress.apply import Applied
@@ -11,41 +12,38 @@ from core.jobs import Progress
 from core.metrics.accuracy import evaluate
 from core.metrics.complexity import analyze_complexity
 from core.metrics.latency import benchmark
-from core.metrics.paired_latency import paired_latency
+from core.metrics.paired_latency import PairedLatency, paired_latency
 from core.metrics.size import state_dict_bytes
+from core.metrics.stored import StoredAccuracy, VariantMetrics
 from core.model import LoadedModel
 from core.project import Project, Variant
 from core.recipe import Recipe
+from core.runtimes import Runtime
 
 
 def measure(model: LoadedModel, float_module: Any, evaluation: ImageDataset | None, threads: int,
-            progress: Progress) -> dict[str, Any]:
+            progress: Progress) -> VariantMetrics:
     """The numbers the studio shows for a variant; accuracy only where evaluation images are given."""
     complexity = analyze_complexity(float_module, model.card.input_size)
     assert model.module is not None
-    metrics: dict[str, Any] = {
-        "macs": complexity.macs,
-        "params": complexity.params,
-        "size_bytes": state_dict_bytes(model.module),
-        "channels": {layer.name: layer.out_channels for layer in complexity.layers},
-    }
     latency = benchmark(model, threads=threads, runs=30, warmup=5, progress=progress.span(0.0, 0.3))
-    metrics["latency"] = latency.to_dict()
+    accuracy = None
     if evaluation is not None:
-        accuracy = evaluate(model, evaluation, threads=threads, progress=progress.span(0.3, 1.0))
-        metrics["accuracy"] = accuracy.to_dict(with_per_image=True)
-    return metrics
+        accuracy = StoredAccuracy.of(evaluate(model, evaluation, threads=threads, progress=progress.span(0.3, 1.0)))
+    return VariantMetrics(macs=complexity.macs, params=complexity.params, size_bytes=state_dict_bytes(model.module),
+                          channels={layer.name: layer.out_channels for layer in complexity.layers}, latency=latency,
+                          accuracy=accuracy)
 
 
 def timed_against(model: LoadedModel, parent: LoadedModel, parent_id: str, threads: int, progress: Progress
-                  ) -> dict[str, Any]:
+                  ) -> dict[Runtime, PairedLatency]:
     """A new variant timed in turn with the model it was made from, in torch: its paired latency ratio."""
     timing = paired_latency(model, parent, runtime="torch", threads=threads, pairs=20, warmup=3, progress=progress)
-    return {"torch": {**timing.to_dict(), "against": parent_id}}
+    return {Runtime.TORCH: replace(timing, against=parent_id)}
 
 
 def store_made(project: Project, parent: Variant, applied: Applied, recipe: Recipe, name: str,
-               metrics: dict[str, Any], float_metrics: dict[str, Any] | None) -> tuple[Variant, Variant | None]:
+               metrics: VariantMetrics, float_metrics: VariantMetrics | None) -> tuple[Variant, Variant | None]:
     """Store what `recipe` made from `parent`: the float graph an int8 result approximates is a variant of its own
     (the int8 variant's parent, which exporters that re-quantize in their own tool chain start from; its recipe is
     the steps before quantizing), then the result. Returns (variant, float graph)."""

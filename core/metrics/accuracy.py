@@ -20,6 +20,7 @@ from core.runtime import default_threads, predictor_for
 REPORTED_NONFINITE_PARAMETERS = 10  # enough to locate the damage; a wholly broken model would list every tensor
 
 
+
 @dataclass
 class AccuracyResult:
     top1: float
@@ -36,7 +37,7 @@ class AccuracyResult:
     nonfinite_parameters: list[str] = field(default_factory=list)  # torch models only
     images_id: str = ""  # which images were scored (a digest of their paths, in order): paired only when equal
     # Per image, in the dataset's order: top-1 class predicted (−1 for non-finite outputs) and whether it hit.
-    # What paired comparisons need; in `to_dict` only with `with_per_image` (what a project stores).
+    # What paired comparisons need; a project stores them (core.metrics.stored.StoredAccuracy).
     predicted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     hits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
 
@@ -45,7 +46,7 @@ class AccuracyResult:
         """False when the numbers cannot be right, whatever top-1 says: callers warn on it."""
         return self.nonfinite_outputs == 0 and not self.nonfinite_parameters
 
-    def to_dict(self, with_per_class: bool = False, with_per_image: bool = False) -> dict[str, Any]:
+    def to_dict(self, with_per_class: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
             "top1": round(self.top1, 3),
             "top5": round(self.top5, 3),
@@ -60,9 +61,6 @@ class AccuracyResult:
             "nonfinite_parameters": self.nonfinite_parameters[:REPORTED_NONFINITE_PARAMETERS],
             "images_id": self.images_id,
         }
-        if with_per_image:
-            hits = "".join("1" if hit else "0" for hit in self.hits)
-            data["per_image"] = {"predicted": self.predicted.tolist(), "hits": hits}
         if with_per_class:
             data["per_class"] = {str(k): {"correct": c, "total": t} for k, (c, t) in sorted(self.per_class.items())}
         return data

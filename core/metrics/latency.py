@@ -11,6 +11,7 @@ import numpy as np
 
 from core.errors import StudioError
 from core.jobs import Progress, silent
+from core.metrics.records import read_flat
 from core.metrics.stats import percentile
 from core.model import LoadedModel
 from core.runtime import Predictor, default_threads, predictor_for
@@ -34,6 +35,10 @@ class LatencyResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def read(cls, stored: Any) -> LatencyResult | None:
+        return read_flat(cls, stored)
 
 
 def time_predictor(predict: Predictor, batch: np.ndarray, runs: int, warmup: int, progress: Progress) -> list[float]:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from core.errors import StudioError
+from core.metrics.records import read_flat
 from core.model import LoadedModel
 
 
@@ -27,6 +28,10 @@ class MemoryResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: round(v, 1) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def read(cls, stored: Any) -> MemoryResult | None:
+        return read_flat(cls, stored)
 
 
 def _model_argument(model: LoadedModel) -> tuple[str, str]:

@@ -14,6 +14,7 @@ import numpy as np
 
 from core.errors import StudioError
 from core.metrics.accuracy_text import delta_text
+from core.metrics.records import read_flat
 
 BOOTSTRAP_SAMPLES = 4000
 
@@ -24,10 +25,16 @@ class PairedAccuracy:
     delta_top1_ci95: tuple[float, float]
     agreement: float  # % of images where both predict the same class
     n: int
+    against: str = ""  # as a project stores it: the variant id it was scored against
 
     def to_dict(self) -> dict[str, Any]:
-        return {"delta_top1": round(self.delta_top1, 3), "delta_top1_ci95": [round(v, 3) for v in self.delta_top1_ci95],
+        data = {"delta_top1": round(self.delta_top1, 3), "delta_top1_ci95": [round(v, 3) for v in self.delta_top1_ci95],
                 "agreement": round(self.agreement, 3), "n": self.n}
+        return {**data, "against": self.against} if self.against else data
+
+    @classmethod
+    def read(cls, stored: Any) -> PairedAccuracy | None:
+        return read_flat(cls, stored)
 
     def text(self) -> str:
         return delta_text(self.delta_top1, self.delta_top1_ci95, self.n)

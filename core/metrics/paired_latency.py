@@ -20,6 +20,7 @@ import numpy as np
 
 from core.errors import StudioError
 from core.jobs import Progress, silent
+from core.metrics.records import read_flat
 from core.model import LoadedModel
 from core.runtime import Predictor, predictor_for
 from core.runtimes import Runtime
@@ -46,6 +47,8 @@ class PairedLatency:
     runtime: str
     threads: int
     context: dict[str, Any]
+    against: str = ""  # as a project stores it: the variant id it was timed against
+    retried: bool = False  # timed again, alone with the reference and for longer, because it was noisy
 
     @property
     def noisy(self) -> bool:
@@ -61,7 +64,15 @@ class PairedLatency:
         data = asdict(self)
         data["ratio_ci95"] = [round(v, 4) for v in self.ratio_ci95]
         data["noisy"] = self.noisy
+        if not self.against:
+            del data["against"]
+        if not self.retried:
+            del data["retried"]
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in data.items()}
+
+    @classmethod
+    def read(cls, stored: Any) -> PairedLatency | None:
+        return read_flat(cls, stored)
 
 
 def _cpu_model() -> str:

@@ -1,52 +1,70 @@
-"""A variant's stored metrics, read into typed values in one place: the reader of variant.json's "metrics" (which
-the pipeline, the target search and re-measuring write). A figure that is missing or malformed is None, never a
-made-up one, so a project written by another studio version still opens.
+"""A variant's measured figures as a typed, versioned tree: one reader (`VariantMetrics.read`, of variant.json's
+"metrics") and one writer (`VariantMetrics.to_dict`). The pipeline, the target search and re-measuring build these
+values; the project writes them. A figure that is missing or malformed reads as None, never a made-up one, so a
+project written by another studio version still opens.
 
-Version 1 is the layout every studio version so far has written; `version` is stored from now on so that a later
-layout can be told apart and read by its own branch here.
+Version 1 is the layout every studio version so far has written; `version` is stored so that a later layout can
+be told apart and read by its own branch here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from core.metrics.accuracy import REPORTED_NONFINITE_PARAMETERS, AccuracyResult
+from core.metrics.latency import LatencyResult
+from core.metrics.memory import MemoryResult
+from core.metrics.paired import PairedAccuracy
+from core.metrics.paired_latency import PairedLatency
+from core.metrics.records import SearchRecord, StepTime, mapping, number, read_flat
 from core.recipe_target import Verdict
 from core.runtimes import Runtime
 
 METRICS_VERSION = 1
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _interval(value: Any) -> tuple[float, float] | None:
-    if isinstance(value, list | tuple) and len(value) == 2 and all(_number(v) is not None for v in value):
-        return float(value[0]), float(value[1])
-    return None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+def _count(value: Any) -> int | None:
+    read = number(value)
+    return None if read is None or read != read or abs(read) == float("inf") else round(read)
 
 
 @dataclass(frozen=True)
 class StoredAccuracy:
-    """Top-1 on labelled images, with what pairs it: which images, in which order, and each image's answer."""
+    """Top-1 on labelled images as a project keeps it, with what pairs it: which images, in which order, and each
+    image's answer."""
 
     top1: float
-    top5: float | None
-    n: int | None
-    top1_ci95: tuple[float, float] | None
-    images_id: str  # a digest of the images' paths, in order: two accuracies pair only when theirs are equal
-    dataset: str  # the folder the images came from
-    runtime: Runtime
-    hits: str  # per image, "1" a hit and "0" a miss ("" when not stored)
-    predicted: tuple[int, ...]  # per image, the class predicted
-    nonfinite: bool  # some outputs or parameters were NaN/Inf
+    top5: float | None = None
+    n: int | None = None
+    top1_ci95: tuple[float, float] | None = None
+    top5_ci95: tuple[float, float] | None = None
+    runtime: Runtime = Runtime.TORCH
+    dataset: str = ""  # the folder the images came from
+    seconds: float | None = None
+    skipped: int = 0  # unreadable images left out
+    nonfinite_outputs: int = 0  # images whose logits held a NaN or an Inf (counted as misses)
+    nonfinite_parameters: tuple[str, ...] = ()  # the first few, where the model's own weights hold them
+    images_id: str = ""  # a digest of the images' paths, in order: two accuracies pair only when theirs are equal
+    hits: str = ""  # per image, "1" a hit and "0" a miss ("" when not stored)
+    predicted: tuple[int, ...] = ()  # per image, the class predicted
+
+    @classmethod
+    def of(cls, result: AccuracyResult) -> StoredAccuracy:
+        """What a project keeps of a measured accuracy: the figures (rounded as stored) and each image's answer."""
+        low, high = result.top1_ci95
+        low5, high5 = result.top5_ci95
+        return cls(round(result.top1, 3), round(result.top5, 3), result.n, (round(low, 2), round(high, 2)),
+                   (round(low5, 2), round(high5, 2)), Runtime(result.runtime), result.dataset, round(result.seconds, 2),
+                   len(result.skipped), result.nonfinite_outputs,
+                   tuple(result.nonfinite_parameters[:REPORTED_NONFINITE_PARAMETERS]), result.images_id,
+                   "".join("1" if hit else "0" for hit in result.hits), tuple(int(p) for p in result.predicted))
+
+    @property
+    def nonfinite(self) -> bool:
+        return bool(self.nonfinite_outputs or self.nonfinite_parameters)
 
     @property
     def source(self) -> str:
@@ -59,102 +77,108 @@ class StoredAccuracy:
     def per_image(self) -> bool:
         return bool(self.images_id) and len(self.hits) == len(self.predicted) > 0
 
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"top1": self.top1, "top5": self.top5, "n": self.n,
+                "top1_ci95": None if self.top1_ci95 is None else list(self.top1_ci95),
+                "top5_ci95": None if self.top5_ci95 is None else list(self.top5_ci95),
+                "runtime": self.runtime.value, "dataset": self.dataset, "seconds": self.seconds,
+                "skipped": self.skipped, "nonfinite_outputs": self.nonfinite_outputs,
+                "nonfinite_parameters": list(self.nonfinite_parameters), "images_id": self.images_id}
+        if self.hits:
+            data["per_image"] = {"predicted": list(self.predicted), "hits": self.hits}
+        return data
+
     @classmethod
     def read(cls, stored: Any) -> StoredAccuracy | None:
-        data = _mapping(stored)
-        top1 = _number(data.get("top1"))
-        if top1 is None:
-            return None
-        per_image = _mapping(data.get("per_image"))
+        read = read_flat(cls, {k: v for k, v in mapping(stored).items() if k not in ("hits", "predicted")})
+        per_image = mapping(mapping(stored).get("per_image"))
         hits, predicted = per_image.get("hits"), per_image.get("predicted")
-        runtime = data.get("runtime")
-        n = data.get("n")
-        return cls(
-            top1=top1, top5=_number(data.get("top5")), n=n if isinstance(n, int) else None,
-            top1_ci95=_interval(data.get("top1_ci95")), images_id=str(data.get("images_id") or ""),
-            dataset=str(data.get("dataset") or ""),
-            runtime=Runtime(runtime) if runtime in set(Runtime) else Runtime.TORCH,
-            hits=hits if isinstance(hits, str) else "",
-            predicted=tuple(int(p) for p in predicted) if isinstance(predicted, list) else (),
-            nonfinite=bool(data.get("nonfinite_outputs") or data.get("nonfinite_parameters")),
-        )
-
-
-@dataclass(frozen=True)
-class StoredPairedAccuracy:
-    """Δtop-1 against `against`, measured by the run that scored both on the same images."""
-
-    delta_top1: float
-    delta_top1_ci95: tuple[float, float]
-    agreement: float
-    n: int
-    against: str
-
-    @classmethod
-    def read(cls, stored: Any) -> StoredPairedAccuracy | None:
-        data = _mapping(stored)
-        delta, ci95, agreement, n = (_number(data.get("delta_top1")), _interval(data.get("delta_top1_ci95")),
-                                     _number(data.get("agreement")), data.get("n"))
-        if delta is None or ci95 is None or agreement is None or not isinstance(n, int):
-            return None
-        return cls(delta, ci95, agreement, n, str(data.get("against") or ""))
-
-
-@dataclass(frozen=True)
-class StoredTiming:
-    """A latency ratio against `against`, timed in turn with it in one session."""
-
-    ratio: float
-    ratio_ci95: tuple[float, float]
-    noisy: bool
-    against: str
-
-    @classmethod
-    def read(cls, stored: Any) -> StoredTiming | None:
-        data = _mapping(stored)
-        ratio, ci95 = _number(data.get("ratio")), _interval(data.get("ratio_ci95"))
-        if ratio is None or ci95 is None:
-            return None
-        return cls(ratio, ci95, bool(data.get("noisy")), str(data.get("against") or ""))
+        if read is None or not isinstance(hits, str) or not isinstance(predicted, list):
+            return read
+        return replace(read, hits=hits, predicted=tuple(int(p) for p in predicted))
 
 
 @dataclass(frozen=True)
 class VariantMetrics:
     version: int = METRICS_VERSION
-    size_bytes: float | None = None
-    macs: float | None = None
-    params: float | None = None
-    latency_ms: float | None = None  # median, one image, this computer, PyTorch
-    latency_p90_ms: float | None = None
-    latency_cv: float | None = None
-    memory_mb: float | None = None  # peak while running
+    size_bytes: int | None = None  # the stored weights
+    macs: int | None = None  # counted on the float graph
+    params: int | None = None
+    channels: Mapping[str, int] = field(default_factory=dict)  # output channels per layer
+    latency: LatencyResult | None = None  # one image, this computer, PyTorch
+    latency_by_resolution: Mapping[int, LatencyResult] = field(default_factory=dict)
+    memory: MemoryResult | None = None  # peak while running, in a fresh process
     accuracy: StoredAccuracy | None = None
-    paired_accuracy: StoredPairedAccuracy | None = None
-    paired_latency: Mapping[Runtime, StoredTiming] = field(default_factory=dict)
-    fps_by_resolution: tuple[tuple[int, float], ...] = ()  # (pixels per side, frames per second), smallest first
-    search_verdict: Verdict | None = None  # what a target search said of it
+    paired_accuracy: PairedAccuracy | None = None  # against the variant it was scored with
+    paired_latency: Mapping[Runtime, PairedLatency] = field(default_factory=dict)  # per runtime, timed in turn
+    steps: tuple[StepTime, ...] = ()  # the recipe steps that made it
+    warnings: tuple[str, ...] = ()
+    seconds: float | None = None  # the whole run that made it
+    search: SearchRecord | None = None  # what a target search said of it
+
+    @property
+    def latency_ms(self) -> float | None:  # median
+        return None if self.latency is None else self.latency.median_ms
+
+    @property
+    def memory_mb(self) -> float | None:
+        return None if self.memory is None else self.memory.peak_mb
+
+    @property
+    def fps_by_resolution(self) -> tuple[tuple[int, float], ...]:
+        """(pixels per side, frames per second), smallest first."""
+        return tuple(sorted((size, timed.fps) for size, timed in self.latency_by_resolution.items()))
+
+    @property
+    def search_verdict(self) -> Verdict | None:
+        return None if self.search is None else self.search.verdict
+
+    def updated(self, **changes: Any) -> VariantMetrics:
+        """These metrics with `changes` over them; a paired latency is kept per runtime (one runtime's re-timing
+        leaves the others)."""
+        if "paired_latency" in changes:
+            changes["paired_latency"] = {**self.paired_latency, **changes["paired_latency"]}
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"version": self.version, "size_bytes": self.size_bytes, "macs": self.macs,
+                                "params": self.params, "channels": dict(self.channels) or None,
+                                "latency": None if self.latency is None else self.latency.to_dict(),
+                                "latency_by_resolution": {str(size): timed.to_dict() for size, timed in
+                                                          self.latency_by_resolution.items()} or None,
+                                "memory": None if self.memory is None else self.memory.to_dict(),
+                                "accuracy": None if self.accuracy is None else self.accuracy.to_dict(),
+                                "paired_accuracy": None if self.paired_accuracy is None else
+                                self.paired_accuracy.to_dict(),
+                                "paired_latency": {runtime.value: timed.to_dict() for runtime, timed in
+                                                   self.paired_latency.items()} or None,
+                                "steps": [step.to_dict() for step in self.steps] or None,
+                                "warnings": list(self.warnings) or None, "seconds": self.seconds,
+                                "search": None if self.search is None else self.search.to_dict()}
+        return {key: value for key, value in data.items() if value is not None}
 
     @classmethod
-    def read(cls, stored: Mapping[str, Any]) -> VariantMetrics:
+    def read(cls, stored: Any) -> VariantMetrics:
         """The metrics a project stored for a variant (any layout so far: version 1)."""
-        latency, memory = _mapping(stored.get("latency")), _mapping(stored.get("memory"))
-        paired_latency = _mapping(stored.get("paired_latency"))
-        timings = {Runtime(name): StoredTiming.read(timed) for name, timed in paired_latency.items()
-                   if name in set(Runtime)}
-        fps = []
-        for size, timed in _mapping(stored.get("latency_by_resolution")).items():
-            value = _number(_mapping(timed).get("fps"))
-            if str(size).isdigit() and value is not None:
-                fps.append((int(size), value))
-        verdict = _mapping(stored.get("search")).get("verdict")
+        data = mapping(stored)
+        version = data.get("version")
+        by_size = {int(size): LatencyResult.read(timed) for size, timed in
+                   mapping(data.get("latency_by_resolution")).items() if str(size).isdigit()}
+        timed = {Runtime(name): PairedLatency.read(timing) for name, timing in
+                 mapping(data.get("paired_latency")).items() if name in {runtime.value for runtime in Runtime}}
+        steps = [StepTime.read(step) for step in data.get("steps") or () if isinstance(data.get("steps"), list)]
+        warnings = data.get("warnings")
+        channels = {name: count for name, count in mapping(data.get("channels")).items()
+                    if isinstance(count, int) and not isinstance(count, bool)}
         return cls(
-            version=int(stored.get("version") or 1), size_bytes=_number(stored.get("size_bytes")),
-            macs=_number(stored.get("macs")), params=_number(stored.get("params")),
-            latency_ms=_number(latency.get("median_ms")), latency_p90_ms=_number(latency.get("p90_ms")),
-            latency_cv=_number(latency.get("cv")), memory_mb=_number(memory.get("peak_mb")),
-            accuracy=StoredAccuracy.read(stored.get("accuracy")),
-            paired_accuracy=StoredPairedAccuracy.read(stored.get("paired_accuracy")),
-            paired_latency={runtime: timing for runtime, timing in timings.items() if timing is not None},
-            fps_by_resolution=tuple(sorted(fps)),
-            search_verdict=Verdict(verdict) if verdict in set(Verdict) else None,
+            version=version if isinstance(version, int) and not isinstance(version, bool) else 1,
+            size_bytes=_count(data.get("size_bytes")), macs=_count(data.get("macs")),
+            params=_count(data.get("params")), channels=channels, latency=LatencyResult.read(data.get("latency")),
+            latency_by_resolution={size: read for size, read in by_size.items() if read is not None},
+            memory=MemoryResult.read(data.get("memory")), accuracy=StoredAccuracy.read(data.get("accuracy")),
+            paired_accuracy=PairedAccuracy.read(data.get("paired_accuracy")),
+            paired_latency={runtime: read for runtime, read in timed.items() if read is not None},
+            steps=tuple(step for step in steps if step is not None),
+            warnings=tuple(w for w in warnings if isinstance(w, str)) if isinstance(warnings, list) else (),
+            seconds=number(data.get("seconds")), search=SearchRecord.read(data.get("search")),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from core.compare import collapsed, pareto_front, recommend, variant_rows
@@ -10,6 +11,7 @@ from core.data import open_dataset
 from core.metrics.accuracy_text import delta_text, top1_text
 from core.metrics.paired import PairedAccuracy
 from core.project import Project
+from core.runtimes import Runtime
 from core.zoo.loading import create_model
 from core.zoo.registry import ModelSpec
 from tests.helpers import answers, scored_variant
@@ -52,8 +54,10 @@ def test_accuracy_reads_as_percent_plus_minus_half_its_interval_and_images_every
 
 def test_a_top1_names_its_images_and_a_runtime_other_than_pytorch() -> None:
     torch_scored, ort_scored = (scored_variant(vid, None, *answers({0, 1})) for vid in ("a", "b"))
-    torch_scored.metrics["accuracy"].update(dataset="/data/imagenet_val1300", runtime="torch")
-    ort_scored.metrics["accuracy"].update(dataset="/data/imagenet_val1300", runtime="onnxruntime")
+    for scored, runtime in ((torch_scored, Runtime.TORCH), (ort_scored, Runtime.ONNXRUNTIME)):
+        assert scored.metrics.accuracy is not None
+        scored.metrics = scored.metrics.updated(accuracy=replace(scored.metrics.accuracy, runtime=runtime,
+                                                                 dataset="/data/imagenet_val1300"))
     rows = {r.id: r for r in variant_rows([torch_scored, ort_scored])}
     assert rows["a"].top1_text() == "95.0 % (±5.0, 40 images of imagenet_val1300)"
     assert rows["b"].top1_text() == "95.0 % (±5.0, 40 images of imagenet_val1300 in ONNX Runtime)"
@@ -93,8 +97,8 @@ def test_remeasure_stores_latency_per_resolution_memory_and_accuracy(tmp_path: P
                         resolutions=(64, 96))
     metrics = Project.open(project.root).variant(variant.id).metrics
     assert metrics == updated.metrics
-    assert metrics["latency"]["runs"] == 3 and metrics["latency"]["input_size"] == 96
-    assert {size: m["input_size"] for size, m in metrics["latency_by_resolution"].items()} == {"64": 64, "96": 96}
-    assert metrics["latency_by_resolution"]["64"]["fps"] > 0
-    assert metrics["memory"]["peak_mb"] > metrics["memory"]["baseline_mb"] > 0
-    assert metrics["accuracy"]["n"] == 8
+    assert metrics.latency is not None and metrics.latency.runs == 3 and metrics.latency.input_size == 96
+    assert {size: m.input_size for size, m in metrics.latency_by_resolution.items()} == {64: 64, 96: 96}
+    assert metrics.latency_by_resolution[64].fps > 0
+    assert metrics.memory is not None and metrics.memory.peak_mb > metrics.memory.baseline_mb > 0
+    assert metrics.accuracy is not None and metrics.accuracy.n == 8

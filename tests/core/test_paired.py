@@ -18,6 +18,7 @@ from core.metrics.paired import paired_accuracy
 from core.metrics.paired_latency import paired_latency
 from core.project import Project
 from core.remeasure import remeasure_all
+from core.runtimes import Runtime
 from core.zoo.loading import create_model
 from core.zoo.registry import ModelSpec
 from tests.helpers import TINY
@@ -73,8 +74,8 @@ def test_a_collapsed_variant_is_never_recommended_after_re_measuring_all(small, 
     done = remeasure_all(project, runtimes=("torch", "onnxruntime"), evaluation=evaluation, threads=1, rounds=10)
     assert set(done.timed) == {copied.id, broken.id} and set(done.scored) == {copied.id, broken.id}
     stored = Project.open(project.root).variant(broken.id).metrics
-    assert set(stored["paired_latency"]) == {"torch", "onnxruntime"}, "each runtime's timing is kept"
-    assert stored["paired_latency"]["torch"]["against"] == original.id
+    assert set(stored.paired_latency) == {Runtime.TORCH, Runtime.ONNXRUNTIME}, "each runtime's timing is kept"
+    assert stored.paired_latency[Runtime.TORCH].against == original.id
     rows = {r.id: r for r in variant_rows(Project.open(project.root).variants)}
     assert rows[broken.id].latency_ratio < rows[copied.id].latency_ratio, "the collapsed variant is the fastest"
     assert rows[copied.id].delta_top1 == 0.0 and rows[broken.id].delta_top1 < -COLLAPSE
@@ -114,9 +115,9 @@ def test_re_measure_all_times_exported_files_in_litert_and_reuses_them(calib_dir
     files = {v.id: sorted((project.variant_dir(v) / "artifacts").glob("*.tflite")) for v in (original, smaller)}
     assert all(len(found) == 1 for found in files.values()), files
     made = {vid: found[0].stat().st_mtime_ns for vid, found in files.items()}
-    timed = Project.open(project.root).variant(smaller.id).metrics["paired_latency"]["litert"]
-    assert timed["against"] == original.id and timed["threads"] == 1
-    assert "ai-edge-litert" in timed["context"]["runtime_version"]
-    assert timed["ratio"] < 1.0, "64 px runs faster than 96 px in LiteRT"
+    timed = Project.open(project.root).variant(smaller.id).metrics.paired_latency[Runtime.LITERT]
+    assert timed.against == original.id and timed.threads == 1
+    assert "ai-edge-litert" in timed.context["runtime_version"]
+    assert timed.ratio < 1.0, "64 px runs faster than 96 px in LiteRT"
     remeasure_all(project, runtimes=("litert",), calib=calib, threads=1, rounds=10)
     assert {vid: found[0].stat().st_mtime_ns for vid, found in files.items()} == made, "the files are reused"

@@ -48,11 +48,12 @@ def test_a_recipe_becomes_a_measured_variant_with_lineage(tmp_path: Path, data: 
     assert result.float_graph is not None and result.float_graph.parent == result.parent.id
     assert result.variant.parent == result.float_graph.id
     assert from_project(project.root, result.variant.id).parent_problem is None, "re-quantizing exporters can run"
-    assert [s["step"] for s in metrics["steps"]] == ["prune", "finetune", "quantize"]
-    assert metrics["macs"] < 0.7 * result.parent.metrics["macs"]
-    assert metrics["size_bytes"] < 0.3 * result.parent.metrics["size_bytes"]
-    assert metrics["accuracy"]["n"] == result.parent.metrics["accuracy"]["n"] == 32
-    assert metrics["latency"]["median_ms"] > 0
+    parent = result.parent.metrics
+    assert [s.step for s in metrics.steps] == ["prune", "finetune", "quantize"]
+    assert metrics.macs and parent.macs and metrics.macs < 0.7 * parent.macs
+    assert metrics.size_bytes and parent.size_bytes and metrics.size_bytes < 0.3 * parent.size_bytes
+    assert metrics.accuracy and parent.accuracy and metrics.accuracy.n == parent.accuracy.n == 32
+    assert metrics.latency_ms and metrics.latency_ms > 0
     reopened = Project.open(tmp_path / "p")
     stored = reopened.variant(result.variant.id)
     assert Recipe.from_dict(stored.recipe).steps == SMALL.steps[-1:], "each variant keeps the steps from its parent"

@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from core.errors import ProjectError
+from core.metrics.stored import VariantMetrics
 from core.project import Project
 from core.zoo.loading import create_model
 from core.zoo.registry import ModelSpec
+from tests.helpers import latency
 
 
 @pytest.fixture
@@ -21,15 +23,15 @@ def small_model():
 
 def test_variants_keep_lineage_recipe_and_metrics_across_reopen(tmp_path: Path, small_model) -> None:
     project = Project.create(tmp_path / "proj", name="Demo")
-    parent = project.add_variant(small_model, "base", metrics={"top1": 50.0})
+    parent = project.add_variant(small_model, "base", metrics=VariantMetrics(macs=5_000_000))
     child = project.add_variant(small_model, "pruned", parent=parent.id, recipe={"steps": ["prune"]})
-    project.update_metrics(child.id, {"latency_ms": 3.2})
+    project.update_metrics(child.id, latency=latency(3.2))
     project.rename(child.id, "pruned 30%")
     reopened = Project.open(tmp_path / "proj")
     assert reopened.name == "Demo" and [v.name for v in reopened.variants] == ["base", "pruned 30%"]
     stored = reopened.variant("pruned 30%")
     assert stored.parent == parent.id and stored.recipe == {"steps": ["prune"]}
-    assert stored.metrics == {"version": 1, "latency_ms": 3.2}
+    assert stored.metrics == VariantMetrics(latency=latency(3.2)) and reopened.variant("base").metrics.macs == 5_000_000
     assert stored.weights.kind == "untrained"
 
 

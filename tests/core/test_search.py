@@ -19,8 +19,10 @@ from core.data.roles import DataRole
 from core.errors import StudioError
 from core.jobs import Cancelled, CancelToken, Progress
 from core.metrics.paired_latency import PairedLatency
+from core.metrics.stored import VariantMetrics
 from core.project import Project, Variant
-from core.recipe import Recipe, RecipeError, TargetStep
+from core.recipe import Recipe, RecipeError, TargetStep, Verdict
+from core.runtimes import Runtime
 from core.zoo.loading import create_model
 from core.zoo.registry import ModelSpec
 from core.zoo.weights import WeightsInfo
@@ -82,8 +84,8 @@ def test_a_budget_too_small_for_more_still_verifies_and_stores_the_first_candida
     step = TargetStep(max_drop=100.0, objective="size", precisions=("int8",), budget_minutes=0.01)
     result = compress(parent, Recipe("t", (step,)), project, **data)
     assert result.missed is None and result.variant.quantization is not None
-    assert [r["label"] for r in result.metrics["candidates"]] == ["original, int8"]
-    assert Project.open(project.root).variant(result.variant.id).metrics["search"]["verdict"] == "chosen"
+    assert result.search is not None and [r.label for r in result.search.rows] == ["original, int8"]
+    assert Project.open(project.root).variant(result.variant.id).metrics.search_verdict is Verdict.CHOSEN
 
 
 def test_too_few_calibration_images_for_the_proxies_are_refused(parent, data: dict) -> None:
@@ -101,22 +103,23 @@ def test_the_search_stores_only_its_chosen_variant_which_replays_without_searchi
     # meets 4 pt of torch latency within 2 minutes (its int8 is not faster in torch).
     step = TargetStep(max_drop=4.0, objective="size", runtime="torch", budget_minutes=budget, candidates=1)
     result = compress(parent, Recipe("t", (step,)), project, **data, on_candidate=seen.append)
-    rows = result.metrics["candidates"]
+    assert result.search is not None
+    rows = result.search.rows
     assert any(r["stage"] == "scan" for r in seen) and any(r["stage"] == "verified" for r in seen)
-    chosen = [r for r in rows if r["verdict"] == "chosen"]
-    assert len(chosen) == 1 and chosen[0]["variant"] == result.variant.id
-    assert all(r["delta_top1"] >= -4.0 for r in rows if r["met_target"])
-    assert all(r["variant"] is None for r in rows if r["verdict"] != "chosen"), "other candidates are rows only"
+    chosen = [r for r in rows if r.verdict is Verdict.CHOSEN]
+    assert len(chosen) == 1 and chosen[0].variant == result.variant.id
+    assert all((r.delta_top1 or 0) >= -4.0 for r in rows if r.verdict.met_target)
+    assert all(r.variant is None for r in rows if r.verdict is not Verdict.CHOSEN), "other candidates are rows only"
     stored = Project.open(project.root)
     for variant in stored.variants:
         if variant.parent is None:
             continue  # the parent
         children = [v for v in stored.variants if v.parent == variant.id]
-        assert "search" in variant.metrics or children, f"{variant.name} was stored without a verdict"
+        assert variant.metrics.search or children, f"{variant.name} was stored without a verdict"
     replay = replay_recipe(stored, result.variant.id)
     assert not any(isinstance(s, TargetStep) for s in replay.steps), "the chosen variant replays without a search"
-    assert result.metrics["search"]["verdict"] == "chosen"
-    assert math.isfinite(result.metrics["paired_latency"]["torch"]["ratio"])
+    assert result.metrics.search_verdict is Verdict.CHOSEN
+    assert math.isfinite(result.metrics.paired_latency[Runtime.TORCH].ratio)
 
 
 def _reaching(step: TargetStep) -> TargetStep:
@@ -158,17 +161,18 @@ def test_cancel_lands_within_two_seconds_and_keeps_the_best_verified_candidate(
             run()
     else:
         result = run()
-        assert any("cancelled" in note for note in result.metrics["notes"]), result.metrics["notes"]
+        assert result.search is not None
+        assert any("cancelled" in note for note in result.search.notes), result.search.notes
         # The best verified until then: int8 alone saves no MACs (missed); a smaller input met the target.
-        kept = [r for r in result.metrics["candidates"] if r["variant"] == result.variant.id]
-        assert len(kept) == 1 and kept[0]["verdict"] == ("chosen" if any(r["met_target"] for r in verified) else
-                                                         "missed")
+        kept = [r for r in result.search.rows if r.variant == result.variant.id]
+        assert len(kept) == 1 and kept[0].verdict is (Verdict.CHOSEN if any(r["met_target"] for r in verified) else
+                                                      Verdict.MISSED)
     assert cancelled_at, f"never reached {moment!r}"
     assert time.monotonic() - cancelled_at[0] <= 2.0
     stored = Project.open(project.root)
-    searched = [v for v in stored.variants if "search" in v.metrics]
+    searched = [v for v in stored.variants if v.metrics.search]
     assert len(searched) == (1 if after_first else 0)
-    assert all(v.parent is None or "search" in v.metrics or any(c.parent == v.id for c in stored.variants)
+    assert all(v.parent is None or v.metrics.search or any(c.parent == v.id for c in stored.variants)
                for v in stored.variants), "nothing half-made: every stored variant is the parent, chosen or its graph"
 
 
@@ -189,8 +193,10 @@ def test_a_later_candidate_that_fails_leaves_the_best_verified_one_stored(
     monkeypatch.setattr(search_run, "apply_recipe", failing_after_first)
     result = compress(parent, Recipe("t", (_reaching(TargetStep()),)), Project.create(tmp_path / "p"), **data)
     assert len(calls) == 2, "int8 alone was verified, then the next candidate failed"
-    assert any("candidate failed (the converter broke)" in note for note in result.metrics["notes"])
-    assert result.variant.quantization is not None and result.metrics["search"]["verdict"] in ("chosen", "missed")
+    assert result.search is not None
+    assert any("candidate failed (the converter broke)" in note for note in result.search.notes)
+    assert result.variant.quantization is not None and result.metrics.search_verdict in (Verdict.CHOSEN,
+                                                                                          Verdict.MISSED)
 
 
 def test_a_missed_target_stores_the_closest_candidate_marked_missed_with_its_own_exit_code(
@@ -214,8 +220,8 @@ def test_a_missed_target_stores_the_closest_candidate_marked_missed_with_its_own
     error = capsys.readouterr().err
     assert code == EXIT_TARGET_MISSED and EXIT_TARGET_MISSED not in (0, 2)
     assert "target missed" in error and "stored marked 'missed'" in error
-    stored = [v for v in Project.open(out).variants if "search" in v.metrics]
-    assert len(stored) == 1 and stored[0].metrics["search"]["verdict"] == "missed"
+    stored = [v for v in Project.open(out).variants if v.metrics.search]
+    assert len(stored) == 1 and stored[0].metrics.search_verdict is Verdict.MISSED
 
 
 def _timed(ratio: float, low: float, high: float) -> PairedLatency:
@@ -224,7 +230,7 @@ def _timed(ratio: float, low: float, high: float) -> PairedLatency:
 
 def _stored(vid: str, size: int, macs: int) -> Variant:
     return Variant(vid, vid, "model.pt", "state_dict", None, WeightsInfo("untrained", "untrained"),
-                   metrics={"size_bytes": size, "macs": macs})
+                   metrics=VariantMetrics(size_bytes=size, macs=macs))
 
 
 def test_a_candidate_that_does_not_improve_the_objective_is_never_met_whatever_its_accuracy() -> None:
@@ -244,11 +250,12 @@ def test_a_candidate_that_does_not_improve_the_objective_is_never_met_whatever_i
 def test_a_litert_target_times_its_finalists_in_litert_against_the_parent(parent, data: dict, tmp_path: Path) -> None:
     step = TargetStep(max_drop=100.0, runtime="litert", precisions=("float",), budget_minutes=2.0, candidates=0)
     result = compress(parent, Recipe("t", (step,)), Project.create(tmp_path / "p"), **data)
-    finalists = [r for r in result.metrics["candidates"] if r["runtime"] == "litert"]
+    assert result.search is not None and result.metrics.search is not None
+    finalists = [r for r in result.search.rows if r.runtime == Runtime.LITERT]
     assert finalists, "the candidates that met the target on ONNX Runtime were timed in LiteRT"
-    kept = next(r for r in result.metrics["candidates"] if r["variant"] == result.variant.id)
-    assert kept["runtime"] == "litert" and result.metrics["paired_latency"]["litert"]["against"] == result.parent.id
-    assert "LiteRT" in result.metrics["search"]["target"]
+    kept = next(r for r in result.search.rows if r.variant == result.variant.id)
+    assert kept.runtime == Runtime.LITERT and result.metrics.paired_latency[Runtime.LITERT].against == result.parent.id
+    assert "LiteRT" in result.metrics.search.target
 
 
 def int8_logits(sent: tuple, batch, progress: Progress):

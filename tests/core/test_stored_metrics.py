@@ -1,45 +1,88 @@
-"""A variant's stored metrics are read in one place, into typed values; what is missing or malformed reads as
-None, never as a made-up figure, and what a project stores says its layout's version."""
+"""A variant's stored metrics are one typed tree, read in one place and written in one place: what the writer
+stores reads back as the same values; what is missing or malformed reads as None, never as a made-up figure; and
+what a project stores says its layout's version."""
 
 from __future__ import annotations
 
-from core.metrics.stored import METRICS_VERSION, VariantMetrics
+import json
+
+from core.metrics.memory import MemoryResult
+from core.metrics.paired import PairedAccuracy
+from core.metrics.records import SearchRecord, StepTime
+from core.metrics.stored import METRICS_VERSION, StoredAccuracy, VariantMetrics
 from core.project import Project
-from core.recipe import Verdict
+from core.recipe import Objective, Verdict
 from core.runtimes import Runtime
 from core.zoo.loading import create_model
-from tests.helpers import TINY
+from tests.helpers import TINY, latency, timing
 
 
-def test_stored_figures_read_as_typed_values() -> None:
-    read = VariantMetrics.read({
-        "size_bytes": 2_540_000, "latency": {"median_ms": 4.2}, "memory": {"peak_mb": 61.0},
-        "accuracy": {"top1": 98.4, "n": 500, "top1_ci95": [97.3, 99.5], "dataset": "/photos/val",
-                     "runtime": "onnxruntime", "images_id": "ab12", "per_image": {"hits": "10", "predicted": [3, 7]}},
-        "paired_latency": {"litert": {"ratio": 0.54, "ratio_ci95": [0.53, 0.56], "against": "root"}},
-        "latency_by_resolution": {"224": {"fps": 31.0}, "160": {"fps": 55.5}},
-        "search": {"verdict": "chosen"},
-    })
-    assert read.version == 1 and read.size_bytes == 2_540_000 and read.latency_ms == 4.2 and read.memory_mb == 61.0
-    assert read.accuracy is not None and read.accuracy.runtime is Runtime.ONNXRUNTIME and read.accuracy.per_image
-    assert read.accuracy.source == "val in ONNX Runtime"
-    assert read.paired_latency[Runtime.LITERT].ratio_ci95 == (0.53, 0.56)
-    assert read.fps_by_resolution == ((160, 55.5), (224, 31.0)) and read.search_verdict is Verdict.CHOSEN
+def _everything() -> VariantMetrics:
+    accuracy = StoredAccuracy(98.4, 99.8, 2, (97.3, 99.5), (99.0, 100.0), Runtime.ONNXRUNTIME, "/photos/val", 1.5,
+                              0, 0, (), "ab12", "10", (3, 7))
+    return VariantMetrics(
+        size_bytes=2_540_000, macs=56_000_000, params=2_500_000, channels={"features.0": 16},
+        latency=latency(4.2), latency_by_resolution={160: latency(18.0, input_size=160), 224: latency(32.0)},
+        memory=MemoryResult("torch", 300.0, 320.0, 361.0, 41.0), accuracy=accuracy,
+        paired_accuracy=PairedAccuracy(-0.2, (-1.2, 0.8), 97.5, 1300, against="root"),
+        paired_latency={Runtime.LITERT: timing(0.54, 0.53, 0.56, against="root", runtime="litert")},
+        steps=(StepTime("prune", 12.0), StepTime("finetune", 30.5, {"steps": 40, "kept": "trained"})),
+        warnings=("a warning",), seconds=45.0,
+        search=SearchRecord(Verdict.CHOSEN, "Δtop-1 within", True, "lose at most 1 pt", 1.0, Objective.LATENCY,
+                            Runtime.LITERT, ("a note",)),
+    )
+
+
+def test_what_the_writer_stores_reads_back_as_the_same_values() -> None:
+    made = _everything()
+    written = VariantMetrics.read(json.loads(json.dumps(made.to_dict())))  # figures rounded as they are stored
+    assert VariantMetrics.read(json.loads(json.dumps(written.to_dict()))) == written
+    assert written.accuracy == made.accuracy and written.steps == made.steps and written.search == made.search
+    assert written.paired_accuracy == made.paired_accuracy and written.channels == made.channels
+    assert written.latency_ms == 4.2 and written.memory_mb == 361.0 and written.search_verdict is Verdict.CHOSEN
+    assert written.accuracy is not None and written.accuracy.per_image
+    assert written.accuracy.source == "val in ONNX Runtime"
+    assert written.paired_latency[Runtime.LITERT].ratio_ci95 == (0.53, 0.56)
+    assert written.fps_by_resolution == ((160, round(1000 / 18, 4)), (224, round(1000 / 32, 4)))
+
+
+def test_a_stored_layout_of_version_1_reads_as_typed_values() -> None:
+    stored = _everything().to_dict()
+    assert set(stored) == {"version", "size_bytes", "macs", "params", "channels", "latency", "latency_by_resolution",
+                           "memory", "accuracy", "paired_accuracy", "paired_latency", "steps", "warnings", "seconds",
+                           "search"}, "the keys every studio version has written"
+    assert stored["accuracy"]["per_image"] == {"predicted": [3, 7], "hits": "10"}
+    assert stored["paired_latency"]["litert"]["noisy"] is False and stored["latency_by_resolution"]["160"]["fps"]
+    assert stored["steps"][1] == {"step": "finetune", "seconds": 30.5, "steps": 40, "kept": "trained"}
+    del stored["version"]  # written before the version was stored
+    assert VariantMetrics.read(stored).version == 1
 
 
 def test_missing_or_malformed_figures_read_as_none_not_as_made_up_ones() -> None:
     read = VariantMetrics.read({
         "size_bytes": "big", "latency": [], "accuracy": {"top1": None, "n": 40},
         "paired_latency": {"litert": {"ratio": 0.5}, "quantum": {"ratio": 0.1, "ratio_ci95": [0.1, 0.1]}},
-        "latency_by_resolution": {"huge": {"fps": 1.0}}, "search": {"verdict": "maybe"},
+        "latency_by_resolution": {"huge": {"fps": 1.0}, "224": {"fps": 31.0}}, "search": {"verdict": "maybe"},
+        "steps": [{"step": "prune"}], "warnings": "not a list",
     })
     assert read.size_bytes is None and read.latency_ms is None and read.accuracy is None
     assert dict(read.paired_latency) == {}, "a ratio without its interval, or an unknown runtime, is not a timing"
-    assert read.fps_by_resolution == () and read.search_verdict is None
+    assert read.fps_by_resolution == (), "a frame rate without the timing it came from is not a timing"
+    assert read.search_verdict is None and read.steps == () and read.warnings == ()
 
 
 def test_a_stored_variants_metrics_say_their_layout_version(tmp_path) -> None:
     project = Project.create(tmp_path / "p")
-    variant = project.add_variant(create_model(TINY, "none"), "tiny", metrics={"size_bytes": 1.0})
+    variant = project.add_variant(create_model(TINY, "none"), "tiny", metrics=VariantMetrics(size_bytes=1))
     reopened = Project.open(project.root).variant(variant.id)
-    assert reopened.metrics["version"] == METRICS_VERSION and VariantMetrics.read(reopened.metrics).size_bytes == 1.0
+    stored = json.loads((project.variant_dir(reopened) / "variant.json").read_text())["metrics"]
+    assert stored["version"] == METRICS_VERSION and reopened.metrics.size_bytes == 1
+
+
+def test_an_update_keeps_other_runtimes_timings_and_stores_what_reopens(tmp_path) -> None:
+    project = Project.create(tmp_path / "p")
+    variant = project.add_variant(create_model(TINY, "none"), "tiny", metrics=_everything())
+    updated = project.update_metrics(variant.id, paired_latency={Runtime.TORCH: timing(0.401234567, 0.38, 0.43)},
+                                     seconds=None)
+    assert set(updated.metrics.paired_latency) == {Runtime.LITERT, Runtime.TORCH} and updated.metrics.seconds is None
+    assert Project.open(project.root).variant(variant.id).metrics == updated.metrics, "what is held is what is stored"

@@ -34,7 +34,7 @@ def test_every_architecture_builds_and_runs(arch: str, width: float) -> None:
 def test_every_architecture_round_trips_through_the_project_store(arch: str, tmp_path: Path) -> None:
     model = create_model(ModelSpec(arch, resolution=96), "none")
     project = Project.create(tmp_path / "p")
-    variant = project.add_variant(model, f"{arch} base", metrics={"note": "x"})
+    variant = project.add_variant(model, f"{arch} base")
     reloaded = Project.open(tmp_path / "p").load(variant.id)
     x = torch.randn(1, 3, 96, 96)
     with torch.inference_mode():

@@ -69,12 +69,13 @@ def ready_data(qtbot, window, calib_dir, val_dir, imagenette_dir):
 @pytest.fixture
 def tiny_project(tmp_path):
     """A project with an untrained V3-Small at 96 px and a child variant, built without the GUI."""
+    from core.metrics.stored import VariantMetrics
     from core.project import Project
     from core.zoo.loading import create_model
     from tests.helpers import TINY
 
     project = Project.create(tmp_path / "project")
     model = create_model(TINY, "none")
-    parent = project.add_variant(model, "tiny", metrics={"size_bytes": 10_000_000, "macs": 6_000_000})
-    project.add_variant(model, "tiny copy", parent=parent.id, metrics={"size_bytes": 5_000_000})
+    parent = project.add_variant(model, "tiny", metrics=VariantMetrics(size_bytes=10_000_000, macs=6_000_000))
+    project.add_variant(model, "tiny copy", parent=parent.id, metrics=VariantMetrics(size_bytes=5_000_000))
     return project

@@ -11,11 +11,12 @@ from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication
 
 from core.compare import recommend, variant_rows
+from core.runtimes import Runtime
 from studio.charts import NO_VARIANTS
 from studio.compare_panel import NOT_PAIRED, ComparePanel
 from studio.state import ZooChoice
 from studio.theme import WARNING
-from tests.helpers import answers, scored_variant
+from tests.helpers import answers, latency, scored_variant, timing
 from tests.studio.shown import shown
 
 
@@ -64,8 +65,8 @@ def test_bar_labels_are_whole_names_with_room_for_them(qtbot, panel) -> None:
 
 def test_legends_sit_beside_the_data_not_over_it(qtbot, panel) -> None:
     variants = three_variants()
-    variants[2].metrics["channels"] = {"features.0": 16, "features.1": 8}
-    variants[0].metrics["channels"] = {"features.0": 32, "features.1": 16}
+    variants[2].metrics = variants[2].metrics.updated(channels={"features.0": 16, "features.1": 8})
+    variants[0].metrics = variants[0].metrics.updated(channels={"features.0": 32, "features.1": 16})
     rows = variant_rows(variants)
     panel.show_rows(rows, recommend(rows))
     panel.show_selection(variants[2], variants[0], 30.0)
@@ -92,7 +93,7 @@ def test_empty_charts_say_what_to_do_instead_of_drawing_axes(panel) -> None:
     assert deployment.chart.currentWidget() is deployment.chart.message and not deployment.measure.isEnabled()
     unevaluated = three_variants()
     for variant in unevaluated:
-        del variant.metrics["accuracy"]
+        variant.metrics = variant.metrics.updated(accuracy=None)
     rows = variant_rows(unevaluated)
     panel.show_rows(rows, recommend(rows))
     assert panel.frames[panel.bars].currentWidget() is panel.bars, "variants with sizes: bars to draw"
@@ -104,7 +105,8 @@ def test_empty_charts_say_what_to_do_instead_of_drawing_axes(panel) -> None:
 
 def test_the_deployment_view_picks_its_own_variant_and_keeps_it_through_refreshes(qtbot, panel) -> None:
     variants = three_variants()
-    variants[1].metrics["latency_by_resolution"] = {"224": {"fps": 25.0}, "128": {"fps": 80.0}}
+    variants[1].metrics = variants[1].metrics.updated(latency_by_resolution={224: latency(40.0, input_size=224),
+                                                                             128: latency(12.5, input_size=128)})
     rows = variant_rows(variants)
     deployment = panel.deployment
     panel.show_rows(rows, recommend(rows))
@@ -178,8 +180,8 @@ def test_compare_and_export_headline_the_speed_in_litert_on_this_computer_whatev
 ) -> None:
     window.set_project(tiny_project)
     parent, child = tiny_project.variants
-    litert = {"ratio": 0.39, "ratio_ci95": [0.37, 0.41], "noisy": False, "against": parent.id}
-    tiny_project.update_metrics(child.id, {"paired_latency": {"litert": litert}})
+    litert = timing(0.39, 0.37, 0.41, against=parent.id, runtime="litert")
+    tiny_project.update_metrics(child.id, paired_latency={Runtime.LITERT: litert})
     window.state.variants_changed()
     assert window.variants_panel.runtime.currentData() == "torch", "the table shows torch; the headline stays LiteRT"
     window.select_variant(child.id)

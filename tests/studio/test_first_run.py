@@ -9,7 +9,7 @@ import zipfile
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QAbstractSpinBox, QWidget
 
-from core.recipe import TargetStep
+from core.recipe import TargetStep, Verdict
 from studio.guide import StepState
 from studio.state import ZooChoice
 
@@ -74,8 +74,8 @@ def test_pretrained_v2_reaches_a_verified_int8_android_bundle_in_ten_actions(qtb
         pass
     assert job.state == "done", job.message
     chosen = window.state.project.variant(window.state.selected_variant)
-    assert chosen.metrics["search"]["verdict"] == "chosen" and chosen.quantization is not None, "an int8 variant"
-    assert chosen.metrics["paired_accuracy"]["delta_top1"] >= -3.0
+    assert chosen.metrics.search_verdict is Verdict.CHOSEN and chosen.quantization is not None, "an int8 variant"
+    assert chosen.metrics.paired_accuracy is not None and chosen.metrics.paired_accuracy.delta_top1 >= -3.0
 
     act.click(bar, bar.tabRect(window.tabs.indexOf(window.start_view)).center())  # back to the Start tab
     assert window.tabs.currentWidget() is window.start_view

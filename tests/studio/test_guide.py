@@ -10,11 +10,12 @@ import pytest
 from core.compare import variant_rows
 from core.data.datasets import ImageDataset
 from core.inspect import describe
+from core.runtimes import Runtime
 from core.zoo.loading import create_model
 from core.zoo.weights import WeightsInfo
 from studio.guide import Go, StepState, guide_steps
 from studio.state import Activity, StudioState
-from tests.helpers import TINY, answers, scored_variant
+from tests.helpers import TINY, answers, scored_variant, timing
 
 PRETRAINED = WeightsInfo("pretrained", "ImageNet")
 
@@ -65,7 +66,7 @@ def test_an_untrained_model_is_flagged_before_anything_else(report) -> None:
 def test_a_measured_model_and_its_variants_move_every_step_on(report) -> None:
     hits, predicted = answers(set())
     original = scored_variant("fp32", None, hits, predicted)
-    original.metrics["paired_latency"] = {"torch": {"ratio": 1.0, "ratio_ci95": [1.0, 1.0], "against": "fp32"}}
+    original.metrics = original.metrics.updated(paired_latency={Runtime.TORCH: timing(1.0, 1.0, 1.0)})
     child = scored_variant("int8", "fp32", *answers({3}), ratio=(0.5, 0.45, 0.55), size=3.5)
     rows = variant_rows([original, child])
     state = StudioState(report=report, model_variant="fp32",
@@ -77,7 +78,7 @@ def test_a_measured_model_and_its_variants_move_every_step_on(report) -> None:
                                       "fast in PyTorch on this computer, top-1 −2.5 pt [")
     assert steps[2].detail.startswith("One version against the original")
     assert steps[3].detail == "Saved /out/int8-android.zip."
-    child.metrics["paired_latency"]["litert"] = {"ratio": 1.3, "ratio_ci95": [1.2, 1.4], "against": "fp32"}
+    child.metrics = child.metrics.updated(paired_latency={Runtime.LITERT: timing(1.3, 1.2, 1.4, runtime="litert")})
     headline = guide_steps(state, variant_rows([original, child]), Activity())[1].detail
     assert "(3.5 MB, 1.3× slower in LiteRT (.tflite, XNNPACK) on this computer," in headline, "LiteRT comes first"
 

@@ -13,6 +13,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
 
+from core.metrics.stored import VariantMetrics
 from core.project import Project
 from core.recipe import PruneStep, Recipe
 from core.zoo.loading import create_model
@@ -28,7 +29,7 @@ def _project(root: Path, *names: str) -> Project:
     project = Project.create(root)
     model, parent = create_model(TINY, "none"), None
     for name in names:
-        parent = project.add_variant(model, name, parent=parent, metrics={"size_bytes": 10_000_000}).id
+        parent = project.add_variant(model, name, parent=parent, metrics=VariantMetrics(size_bytes=10_000_000)).id
     return project
 
 
@@ -76,7 +77,7 @@ def test_a_variant_being_rebenchmarked_cannot_be_deleted_or_renamed(qtbot, windo
     assert job.state == "done"
     stored = Project.open(project.root)
     assert [v.name for v in stored.variants] == ["tiny", "tiny copy"]
-    assert stored.variant(child).metrics["latency"]["median_ms"] > 0  # the result landed in the intact variant
+    assert (stored.variant(child).metrics.latency_ms or 0) > 0  # the result landed in the intact variant
     assert {p.name for p in (project.root / "variants").iterdir()} == {v.id for v in stored.variants}  # no orphan
     assert all((project.root / "variants" / v.id / "model.pt").is_file() for v in stored.variants)
     window.projects.delete_variant(child)  # free again once the job ended
@@ -120,7 +121,7 @@ def test_a_result_from_a_project_closed_meanwhile_stays_in_it(qtbot, window, tmp
     assert window.state.project is new and [row.name for row in window.variants_panel.model.rows] == ["other"]
     assert window.variants_panel.model.rows[0].latency_ms is None
     assert _files(new.root) == before  # nothing written into the project now open
-    assert "latency_by_resolution" in Project.open(old.root).variant(variant).metrics  # kept where it belongs
+    assert Project.open(old.root).variant(variant).metrics.latency_by_resolution  # kept where it belongs
     assert "stored in project old, which is no longer open" in window.status_text.text()
 
 

@@ -46,6 +46,8 @@ from core.errors import StudioError
 from core.jobs import Cancelled, Progress, silent
 from core.metrics.accuracy import evaluate
 from core.metrics.accuracy_text import resolution_text
+from core.metrics.records import SearchRecord
+from core.metrics.stored import StoredAccuracy
 from core.model import LoadedModel
 from core.precision import FLOAT
 from core.project import Project, Variant
@@ -195,7 +197,8 @@ class _Run:
             held.meets, held.row.verdict = False, Verdict.REJECTED
             held.row.reason += "; not among the finalists timed in LiteRT"
         for held, timing in zip(finalists, timings, strict=True):
-            held.metrics["paired_latency"][Runtime.LITERT] = {**timing.to_dict(), "against": self.parent.id}
+            timed = replace(timing, against=self.parent.id)
+            held.metrics = held.metrics.updated(paired_latency={Runtime.LITERT: timed})
             held.row.latency_ratio, held.row.latency_ratio_ci95 = round(timing.ratio, 4), timing.ratio_ci95
             held.row.runtime, held.cost = Runtime.LITERT, timing.ratio
             if timing.ratio_ci95[1] >= 1.0:
@@ -240,8 +243,7 @@ class _Run:
 
     def _relative(self, cost: float) -> float:
         """A verified cost as a share of the parent's (latency is already a ratio)."""
-        key = self.step.objective.metric
-        return cost / (1.0 if key is None else float(self.parent.metrics.get(key) or 1.0))
+        return cost / float(self.step.objective.measured(self.parent.metrics) or 1.0)
 
     def store(self, project: Project) -> SearchResult:
         """Write the project once: the best candidate that met the target, else the closest, marked missed."""
@@ -251,12 +253,11 @@ class _Run:
         best = min(met, key=lambda held: held.cost) if met else max(self.verified, key=lambda held: (
             held.shortfall is None, held.row.delta_top1 if held.row.delta_top1 is not None else -1e9))
         best.row.verdict = Verdict.CHOSEN if met else Verdict.MISSED
-        project.update_metrics(self.parent.id, {"accuracy": self.reference.to_dict(with_per_image=True)})
-        metrics = {**best.metrics, "search": {**_search_metrics(best.row, self.step), "notes": self.notes}}
-        float_metrics = best.float_metrics
+        project.update_metrics(self.parent.id, accuracy=StoredAccuracy.of(self.reference))
+        metrics = replace(best.metrics, search=_search_record(best.row, self.step, self.notes))
         name = f"{self.model.card.title} · {best.row.label}"
         variant, float_graph = store_made(project, self.parent, best.applied, best.recipe, name, metrics,
-                                          float_metrics)
+                                          best.float_metrics)
         best.row.variant = variant.id
         return SearchResult(
             project.variant(self.parent.id), variant, best.applied.model, bool(met), [h.row for h in self.verified],
@@ -301,6 +302,6 @@ def _choose(step: TargetStep, scan: Scan, best: float, int8: float) -> list[Cand
     return picks
 
 
-def _search_metrics(row: CandidateRow, step: TargetStep) -> dict[str, Any]:
-    return {"verdict": str(row.verdict), "reason": row.reason, "confirmed": row.confirmed, "target": step.describe(),
-            "max_drop": step.max_drop, "objective": str(step.objective), "runtime": str(step.runtime)}
+def _search_record(row: CandidateRow, step: TargetStep, notes: list[str]) -> SearchRecord:
+    return SearchRecord(row.verdict, row.reason, row.confirmed, step.describe(), step.max_drop, step.objective,
+                        step.runtime, tuple(notes))

@@ -3,7 +3,7 @@ in turn with the parent in the search's runtime, and the verdict those figures s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from core.compress.apply import Applied
@@ -14,6 +14,7 @@ from core.metrics.accuracy import AccuracyResult, evaluate
 from core.metrics.accuracy_text import TargetCheck
 from core.metrics.paired import paired_accuracy
 from core.metrics.paired_latency import PairedLatency, paired_latency
+from core.metrics.stored import StoredAccuracy, VariantMetrics
 from core.model import LoadedModel
 from core.recipe import Objective, Recipe, TargetStep
 from core.recipe_target import Verdict
@@ -56,15 +57,15 @@ class Verified:
     row: CandidateRow
     recipe: Recipe
     applied: Applied
-    metrics: dict[str, Any]
-    float_metrics: dict[str, Any] | None = None
+    metrics: VariantMetrics
+    float_metrics: VariantMetrics | None = None
     cost: float = float("inf")  # by the objective: lower is better
     meets: bool = False
     shortfall: str | None = None  # why it does not improve on the parent by the objective
 
 
 def verify(applied: Applied, recipe: Recipe, label: str, step: TargetStep, parent: LoadedModel, parent_id: str,
-           parent_metrics: dict[str, Any], reference: AccuracyResult, evaluation: ImageDataset, threads: int,
+           parent_metrics: VariantMetrics, reference: AccuracyResult, evaluation: ImageDataset, threads: int,
            progress: Progress) -> Verified:
     """Measure a made candidate against the parent and judge it: met when its Δtop-1 estimate is within the
     target and it improves on the parent by the objective; confirmed when the whole interval is within."""
@@ -73,16 +74,14 @@ def verify(applied: Applied, recipe: Recipe, label: str, step: TargetStep, paren
     paired = paired_accuracy(accuracy.hits, reference.hits, accuracy.predicted, reference.predicted)
     latency = paired_latency(model, parent, runtime=step.runtime.proxy, threads=threads, pairs=30, seed=step.seed,
                              progress=progress.span(0.6, 0.9))
-    metrics = measure(model, applied.float_module, None, threads, progress.span(0.9, 0.97))
-    metrics["accuracy"] = accuracy.to_dict(with_per_image=True)
-    metrics["paired_accuracy"] = {**paired.to_dict(), "against": parent_id}
-    metrics["paired_latency"] = {str(step.runtime.proxy): {**latency.to_dict(), "against": parent_id}}
-    metrics["steps"] = applied.timings
+    metrics = replace(measure(model, applied.float_module, None, threads, progress.span(0.9, 0.97)),
+                      accuracy=StoredAccuracy.of(accuracy), paired_accuracy=replace(paired, against=parent_id),
+                      paired_latency={step.runtime.proxy: replace(latency, against=parent_id)},
+                      steps=tuple(applied.timings))
     float_metrics = None
     if applied.float_model is not None:
-        float_metrics = measure(applied.float_model, applied.float_model.module, None, threads,
-                                progress.span(0.97, 1.0))
-        float_metrics["steps"] = applied.float_timings
+        float_metrics = replace(measure(applied.float_model, applied.float_model.module, None, threads,
+                                        progress.span(0.97, 1.0)), steps=tuple(applied.float_timings))
     check = TargetCheck(paired.delta_top1, paired.delta_top1_ci95, paired.n, step.max_drop)
     shortfall = objective_shortfall(step, latency, metrics, parent_metrics)
     meets = accuracy.finite and check.met and shortfall is None
@@ -93,22 +92,21 @@ def verify(applied: Applied, recipe: Recipe, label: str, step: TargetStep, paren
         verdict=Verdict.MET if meets else Verdict.REJECTED, reason=reason, confirmed=meets and check.confirmed,
         top1=round(accuracy.top1, 3), delta_top1=round(paired.delta_top1, 3), delta_top1_ci95=paired.delta_top1_ci95,
         agreement=paired.agreement, n=paired.n, latency_ratio=round(latency.ratio, 4),
-        latency_ratio_ci95=latency.ratio_ci95, runtime=str(step.runtime.proxy), size_bytes=metrics.get("size_bytes"),
-        macs=metrics.get("macs"),
+        latency_ratio_ci95=latency.ratio_ci95, runtime=str(step.runtime.proxy), size_bytes=metrics.size_bytes,
+        macs=metrics.macs,
     )
     return Verified(row, recipe, applied, metrics, float_metrics, objective_cost(row, step), meets, shortfall)
 
 
-def objective_shortfall(step: TargetStep, latency: PairedLatency, metrics: dict[str, Any],
-                        parent_metrics: dict[str, Any]) -> str | None:
+def objective_shortfall(step: TargetStep, latency: PairedLatency, metrics: VariantMetrics,
+                        parent_metrics: VariantMetrics) -> str | None:
     """Why a candidate does not improve on the parent by the objective (None when it does): it is then rejected
     whatever its accuracy. V3-Small's int8 alone met a 1 pt target and ran 1.9× slower in ONNX Runtime."""
     if step.objective is Objective.LATENCY:
         if latency.ratio_ci95[1] < 1.0:
             return None
         return f"it is not measurably faster than the original on this computer ({latency.text()})"
-    key = step.objective.metric
-    mine, theirs = metrics.get(key or ""), parent_metrics.get(key or "")
+    mine, theirs = step.objective.measured(metrics), step.objective.measured(parent_metrics)
     if mine is not None and theirs is not None and mine < theirs:
         return None
     return f"it is no smaller than the original in {step.objective} ({mine} against {theirs})"
