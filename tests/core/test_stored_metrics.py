@@ -5,6 +5,7 @@ what a project stores says its layout's version."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from core.metrics.memory import MemoryResult
 from core.metrics.paired import PairedAccuracy
@@ -86,3 +87,16 @@ def test_an_update_keeps_other_runtimes_timings_and_stores_what_reopens(tmp_path
                                      seconds=None)
     assert set(updated.metrics.paired_latency) == {Runtime.LITERT, Runtime.TORCH} and updated.metrics.seconds is None
     assert Project.open(project.root).variant(variant.id).metrics == updated.metrics, "what is held is what is stored"
+
+
+def test_metrics_an_earlier_version_stored_are_written_back_unchanged() -> None:
+    # Stored by the studio before metrics were typed (commit c5eab37): a target search's int8 variant, a recipe's
+    # int8 variant and its float graph (a fine-tune's report among its steps), on 40 images.
+    earlier = json.loads((Path(__file__).parent / "data" / "metrics_v1.json").read_text())
+    for made_by, stored in earlier.items():
+        read = VariantMetrics.read(stored)
+        assert read.accuracy is not None and read.accuracy.per_image and read.latency is not None, made_by
+        assert json.loads(json.dumps(read.to_dict())) == stored, made_by
+    searched = VariantMetrics.read(earlier["a target search's chosen int8 variant"])
+    assert searched.search_verdict is Verdict.CHOSEN and searched.paired_accuracy is not None
+    assert searched.paired_accuracy.against and Runtime.ONNXRUNTIME in searched.paired_latency
