@@ -11,6 +11,7 @@ import contextlib
 import weakref
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,20 +35,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-# The engine's verbs are imported with the window, while the splash shows, not at the first click:
-# a cold import on the GUI thread (torch-pruning, torchao) froze the window for ~80 ms.
-from core.compress.pipeline import compress
-from core.data import combine_datasets
-from core.data.roles import DataRole
 from core.errors import plain
-from core.metrics.accuracy_text import resolution_text
 from core.project import Project
-from core.recipe import Recipe, RecipeError, TargetStep
+from core.recipe import Recipe, RecipeError
 from core.runtime import default_threads
 from core.settings import load_settings, save_settings
 from studio.actions import weakly
 from studio.compare_panel import ComparePanel
 from studio.compress_panel import CompressPanel
+from studio.compressing import Compressing
 from studio.data_panel import DataPanel, default_folders
 from studio.data_reading import DataReading
 from studio.drop_overlay import MODEL_FILE_FILTER, DropOverlay, not_a_model
@@ -61,7 +57,7 @@ from studio.job_status import JobStatus
 from studio.jobs_panel import JobsPanel
 from studio.measure_actions import MeasureActions
 from studio.menus import build_menus
-from studio.model_loading import ModelLoading, first_answer_key
+from studio.model_loading import ModelLoading
 from studio.model_panel import ModelView, ZooPicker
 from studio.model_settings import ModelSettings
 from studio.model_settings_actions import ModelSettingsActions
@@ -130,6 +126,7 @@ class MainWindow(QMainWindow):
         self.exports = ExportActions(self, self.export_panel)
         self.graphs = GraphActions(self, self.graph_panel)
         self.sensitivity = SensitivityActions(self, self.compress_panel.sensitivity)
+        self.compressing = Compressing(self, self.compress_panel, partial(self.start.track, doing="compressing"))
         self.tabs = QTabWidget()
         self.tab_pages = dict(zip(Tab, (self.start_view, self.model_tab, self.data_panel, self.compress_panel,
                                         self.jobs_panel, self.variants_panel, self.compare_panel, self.graph_panel,
@@ -303,10 +300,6 @@ class MainWindow(QMainWindow):
         if names & {"project", "revision"}:
             self.variants_changed.emit()
 
-    def first_answer_key(self) -> str:
-        """Where the time to a search's first verified answer is kept for the current model on this computer."""
-        return first_answer_key(self.state.report)
-
     def _restore_recipe(self) -> None:
         saved = self.settings.value("recipe", None)
         if saved:
@@ -380,50 +373,7 @@ class MainWindow(QMainWindow):
         return self.state.report.model
 
     def compress_current(self, name: str = "") -> Job | None:
-        model, recipe = self.current_model(), self.state.recipe.with_budget_at_least(self.state.least_budget())
-        if model is None:
-            return None
-        missing = self.state.missing_data()
-        if missing:
-            self.show_problem(f"This needs {' and '.join(missing)}: choose the folder in the Data tab.",
-                              title="Missing images")
-            return None
-        project, parent = self.ensure_project(), self.state.model_variant
-        target = recipe.step(TargetStep)
-        train = self.state.dataset(DataRole.TRAIN)
-        if target is not None and self.state.dataset(DataRole.CALIB) is not None:
-            # The search distils on every image it may train on: the calibration and the fine-tuning folders.
-            train = combine_datasets([d for d in (self.state.dataset(DataRole.CALIB), train) if d is not None])
-            self.compress_panel.search_chart.clear_candidates()
-
-        def stored(result: Any) -> None:
-            with self.state.batch():
-                self.state.model_variant = result.parent.id  # later runs on this model share its stored parent
-                self.state.selected_variant = result.variant.id
-                self.state.variants_changed()
-                if target is not None:
-                    seconds = result.search.first_answer_seconds if result.search else None
-                    self.settings.setValue(self.first_answer_key(), seconds)
-                    self.state.first_answer_s = seconds
-            if target is not None:
-                search = result.metrics.search
-                said = result.missed or f"Chose {result.variant.name}: {search.reason if search else ''}"
-                self.compress_panel.show_outcome(said, missed=result.missed is not None)
-                self.statusBar().showMessage(said if result.missed is None else f"Target missed: {said}")
-
-        evaluation = self.state.evaluation()
-        resolves = f" ({resolution_text(len(evaluation))})" if target is not None and evaluation is not None else ""
-        job = self.start_job(f"Compressing {model.card.title} with {recipe.name}{resolves}", compress, model,
-                          recipe, project,
-                          parent_variant=parent, calib=self.state.dataset(DataRole.CALIB), train=train,
-                          evaluation=evaluation, name=name or None, threads=self.runner.threads,
-                          on_success=stored, use=ProjectUse(project, frozenset({parent} if parent else ()),
-                                                            stores_parent=parent is None),
-                          budget_s=60 * target.budget_minutes if target else None,
-                          partial_keyword="on_candidate" if target else None)
-        job.partial.connect(self.compress_panel.search_chart.add_candidate)
-        self.start.track(job, "compressing")
-        return job
+        return self.compressing.compress_current(name)
 
     # Drag and drop ---------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

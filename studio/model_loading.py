@@ -37,12 +37,6 @@ def _open_or_ask(path: str, trusted: bool, progress: Any) -> ModelReport | Needs
         return NeedsTrust(path, str(exc))
 
 
-def first_answer_key(report: ModelReport | None) -> str:
-    """Where the time to a search's first verified answer is kept for a model on this computer."""
-    card = report.model.card if report is not None else None
-    return f"search/first_answer/{card.title}@{card.input_size}" if card is not None else "search/first_answer"
-
-
 class ModelLoading(Collaborator):
     loaded = Signal(object)  # ModelReport
     failed = Signal(str)
@@ -139,7 +133,7 @@ class ModelLoading(Collaborator):
             if not a_variant:
                 state.selected_variant = None  # a new model: no view keeps the last one's variant picked
             state.activity = state.activity.with_(bundle="")  # the last model's bundle is not this one's
-            measured = self.host.settings.value(first_answer_key(report), None)
+            measured = self.host.settings.value(state.first_answer_key(), None)
             state.first_answer_s = float(str(measured)) if measured else None  # this model's least budget
         self.take_names_from_folders()
         self.loaded.emit(report)

@@ -155,6 +155,12 @@ class StudioState:
             self._rows = variant_rows(self._variants(), runtime=self.latency_runtime)
         return self._rows
 
+    def first_answer_key(self) -> str:
+        """Where the time to a search's first verified answer is kept (settings) for the current model on this
+        computer."""
+        card = self.report.model.card if self.report is not None else None
+        return f"search/first_answer/{card.title}@{card.input_size}" if card is not None else "search/first_answer"
+
     def least_budget(self) -> int:
         """Minutes a target search of the current model may be given at least: how long its first verified answer
         took on this computer (1 while that is not measured yet)."""

@@ -48,7 +48,7 @@ def test_a_budget_below_the_measured_first_answer_is_refused_in_the_form(window,
         window.load_zoo(ZooChoice("mobilenet_v3_small", resolution=96, pretrained=False))
     panel = window.compress_panel
     assert panel.budget.minimum() == 1 and "The first search of this model measures" in panel.eta.text()
-    window.settings.setValue(window.first_answer_key(), 250.0)  # this model's last search here: 4.2 min
+    window.settings.setValue(window.state.first_answer_key(), 250.0)  # this model's last search here: 4.2 min
     with qtbot.waitSignal(window.model_loaded, timeout=60_000):  # known from the moment the model is opened
         window.load_zoo(ZooChoice("mobilenet_v3_small", resolution=96, pretrained=False))
     window.assign_recipe(Recipe("t", (TargetStep(budget_minutes=3.0),)))  # typed, or a preset's
