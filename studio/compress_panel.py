@@ -49,10 +49,11 @@ from core.recipe import (
     preset_names,
 )
 from studio.compress_charts import SearchChart
-from studio.compress_words import GOALS, RUNTIME_NAMES, TIPS, WORDS
-from studio.prune_box import PruneBox, choose, word_combo
+from studio.compress_words import GOALS, RUNTIME_NAMES, TIPS
+from studio.prune_box import PruneBox
 from studio.sensitivity_box import SensitivityBox
 from studio.state import StudioState
+from studio.step_boxes import FinetuneBox, QuantizeBox
 
 CUSTOM = "Custom"
 EDITED = " (edited)"
@@ -137,49 +138,8 @@ class CompressPanel(QWidget):
 
         self.prune = PruneBox()
 
-        self.quantize = QGroupBox("Use smaller numbers (quantization)")
-        self.quantize.setCheckable(True)
-        self.quantize.setToolTip(TIPS["quantize"])
-        self.mode = word_combo(WORDS["mode"], QuantizeStep.MODES, TIPS["mode"])
-        self.observer = word_combo(WORDS["observer"], QuantizeStep.OBSERVERS, TIPS["observer"])
-        self.calibration = QSpinBox()
-        self.calibration.setRange(1, 100_000)
-        self.calibration.setToolTip(TIPS["calibration"])
-        self.keep_float = QLineEdit()
-        self.keep_float.setPlaceholderText("none")
-        self.keep_float.setToolTip(TIPS["keep_float"])
-        quant_form = QFormLayout(self.quantize)
-        quant_form.addRow("Numbers", self.mode)
-        quant_form.addRow("Ranges measured by", self.observer)
-        quant_form.addRow("Example images used", self.calibration)
-        quant_form.addRow("Layers kept at full precision", self.keep_float)
-
-        self.finetune = QGroupBox("Retrain to recover accuracy (fine-tuning)")
-        self.finetune.setCheckable(True)
-        self.finetune.setToolTip(TIPS["finetune"])
-        self.epochs = QDoubleSpinBox()
-        self.epochs.setRange(0.05, 100)
-        self.epochs.setSingleStep(0.5)
-        self.epochs.setToolTip(TIPS["epochs"])
-        self.learning_rate = QDoubleSpinBox()
-        self.learning_rate.setDecimals(6)
-        self.learning_rate.setRange(1e-6, 0.1)
-        self.learning_rate.setSingleStep(1e-5)
-        self.learning_rate.setToolTip(TIPS["lr"])
-        self.distill = QCheckBox("Learn from the original's answers (distillation)")
-        self.distill.setToolTip(TIPS["distill"])
-        self.labels = QCheckBox("Also learn from the labels")
-        self.labels.setToolTip(TIPS["labels"])
-        self.minutes = QDoubleSpinBox()
-        self.minutes.setRange(0, 10_000)
-        self.minutes.setSuffix(" min")
-        self.minutes.setToolTip(TIPS["minutes"])
-        tune_form = QFormLayout(self.finetune)
-        tune_form.addRow("Passes over the images", self.epochs)
-        tune_form.addRow("Step size", self.learning_rate)
-        tune_form.addRow("", self.distill)
-        tune_form.addRow("", self.labels)
-        tune_form.addRow("Time limit", self.minutes)
+        self.quantize = QuantizeBox()
+        self.finetune = FinetuneBox()
 
         self.sensitivity = SensitivityBox()
 
@@ -230,12 +190,7 @@ class CompressPanel(QWidget):
     def _connect(self) -> None:
         self.preset.activated.connect(self._on_preset)
         edited: list[tuple[Any, str]] = [
-            *self.prune.edits(), (self.quantize.toggled, "Toggle quantization"),
-            (self.mode.currentIndexChanged, "Quantization mode"), (self.observer.currentIndexChanged, "Observer"),
-            (self.calibration.valueChanged, "Calibration images"), (self.keep_float.editingFinished, "Keep in float"),
-            (self.finetune.toggled, "Toggle fine-tuning"), (self.epochs.valueChanged, "Epochs"),
-            (self.learning_rate.valueChanged, "Learning rate"), (self.distill.toggled, "Distillation"),
-            (self.labels.toggled, "Labels"), (self.minutes.valueChanged, "Time limit"),
+            *self.prune.edits(), *self.quantize.edits(), *self.finetune.edits(),
             (self.goal.currentIndexChanged, "What matters most"), (self.max_drop.valueChanged, "Points I can lose"),
             (self.budget.valueChanged, "Minutes I can wait"), (self.runtime.currentIndexChanged, "Speed measured in"),
             (self.allow_int8.toggled, "Allow int8"), (self.advanced.toggled, "Knobs by hand"),
@@ -314,17 +269,9 @@ class CompressPanel(QWidget):
         if self.prune.isChecked():
             steps.append(self.prune.step(base.step(PruneStep)))
         if self.finetune.isChecked():
-            steps.append(replace(
-                base.step(FinetuneStep) or FinetuneStep(), epochs=self.epochs.value(),
-                learning_rate=self.learning_rate.value(), distill=self.distill.isChecked(),
-                labels=self.labels.isChecked(), max_minutes=self.minutes.value() or None,
-            ))
+            steps.append(self.finetune.step(base.step(FinetuneStep)))
         if self.quantize.isChecked():
-            keep = tuple(name.strip() for name in self.keep_float.text().split(",") if name.strip())
-            steps.append(replace(
-                base.step(QuantizeStep) or QuantizeStep(), mode=self.mode.currentData(),
-                observer=self.observer.currentData(), calibration_images=self.calibration.value(), keep_float=keep,
-            ))
+            steps.append(self.quantize.step(base.step(QuantizeStep)))
         if not steps:
             raise RecipeError("turn on pruning, fine-tuning or quantization: a recipe needs at least one step")
         if tuple(steps) == base.steps:
@@ -383,19 +330,8 @@ class CompressPanel(QWidget):
             self.drop.setChecked(drop is not None)
             self.block_list.setText(", ".join(str(block) for block in drop.blocks) if drop else "")
             self.prune.show_step(prune)
-            self.finetune.setChecked(tune is not None)
-            tune = tune or FinetuneStep()
-            self.epochs.setValue(tune.epochs)
-            self.learning_rate.setValue(tune.learning_rate)
-            self.distill.setChecked(tune.distill)
-            self.labels.setChecked(tune.labels)
-            self.minutes.setValue(tune.max_minutes or 0)
-            self.quantize.setChecked(quant is not None)
-            quant = quant or QuantizeStep()
-            choose(self.mode, quant.mode)
-            choose(self.observer, quant.observer)
-            self.calibration.setValue(quant.calibration_images)
-            self.keep_float.setText(", ".join(quant.keep_float))
+            self.finetune.show_step(tune)
+            self.quantize.show_step(quant)
         finally:
             self._drawing = False
 

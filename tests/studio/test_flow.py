@@ -36,7 +36,7 @@ def test_near_lossless_int8_from_pretrained_v2_to_verified_exports(qtbot, ready_
     assert isinstance(window.state.recipe.steps[0], TargetStep) and not panel.target_form.isHidden()
     panel.advanced.setChecked(True)  # the knobs by hand: static int8 on 64 images, no search
     assert panel.target_form.isHidden() and not panel.quantize.isHidden()
-    panel.calibration.setValue(64)
+    panel.quantize.calibration.setValue(64)
     (step,) = window.state.recipe.steps
     assert isinstance(step, QuantizeStep) and step.mode == "static" and step.calibration_images == 64
 

@@ -21,7 +21,7 @@ def test_event_loop_stall_while_calibrating(qtbot, ready_data, capsys) -> None:
     with qtbot.waitSignal(window.model_loaded, timeout=60_000):
         window.load_zoo(ZooChoice("mobilenet_v2", pretrained=True))
     window.compress_panel.advanced.setChecked(True)  # static int8 by hand
-    window.compress_panel.calibration.setValue(64)
+    window.compress_panel.quantize.calibration.setValue(64)
     ticks: list[float] = []
     timer = QTimer()
     timer.setInterval(TICK_MS)

@@ -104,7 +104,7 @@ def main(out_dir: Path, readme_dir: Path | None) -> int:
     shot("03-target-form")
     panel = window.compress_panel
     panel.advanced.setChecked(True)  # static int8 by hand: the tour shows a short job, not a search
-    panel.calibration.setValue(64)
+    panel.quantize.calibration.setValue(64)
     job = window.compress_current("V2 int8 (tour)")
     if job is None:
         raise SystemExit(f"tour: compression did not start: {failures}")
