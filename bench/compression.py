@@ -149,12 +149,13 @@ def _recipe_row(
     metrics, before = result.metrics, result.parent.metrics
     child_ort = _latency(result.model, "onnxruntime")
     parent_ort = _latency(parent, "onnxruntime")
-    assert metrics.accuracy and before.accuracy and metrics.macs and before.macs and before.size_bytes
+    assert metrics.accuracy and before.accuracy and metrics.macs and before.macs
+    assert metrics.size_bytes and before.size_bytes
     row = {
         "recipe": recipe.name, "top1_parent": before.accuracy.top1, "top1": metrics.accuracy.top1,
         "drop": round(before.accuracy.top1 - metrics.accuracy.top1, 2),
         "macs_ratio": round(metrics.macs / before.macs, 3),
-        "size_ratio": round((metrics.size_bytes or 0) / before.size_bytes, 3),
+        "size_ratio": round(metrics.size_bytes / before.size_bytes, 3),
         "torch_ms": metrics.latency_ms, "torch_ms_parent": before.latency_ms,
         "ort_ratio": round(child_ort / parent_ort, 2), "seconds": result.seconds,
         "steps": ", ".join(f"{s.step} {s.seconds:.0f} s" for s in metrics.steps),

@@ -64,7 +64,7 @@ def store_original(model: LoadedModel, project: Project, evaluation: ImageDatase
     original = project.variant(parent_variant or stored.id)  # type: ignore[union-attr]
     if evaluation is not None and original.metrics.accuracy is None:
         measured = measure(model, model.module, evaluation, threads, progress)
-        original = project.update_metrics(original.id, accuracy=measured.accuracy, latency=measured.latency)
+        original = project.update_metrics(original.id, **measured.measured_figures())
     return original
 
 

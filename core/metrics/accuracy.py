@@ -20,7 +20,6 @@ from core.runtime import default_threads, predictor_for
 REPORTED_NONFINITE_PARAMETERS = 10  # enough to locate the damage; a wholly broken model would list every tensor
 
 
-
 @dataclass
 class AccuracyResult:
     top1: float

@@ -9,6 +9,7 @@ search said of the variant it stored.
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -24,7 +25,21 @@ _UNREAD = object()
 
 
 def number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A finite number as stored, else None (a boolean, a string, NaN, an infinity, an integer past float's
+    range)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        read = float(value)
+    except OverflowError:
+        return None
+    return read if math.isfinite(read) else None
+
+
+def whole(value: Any) -> int | None:
+    """A whole number as stored (2.0 is 2; 1.5 is not a count), else None."""
+    read = number(value)
+    return int(read) if read is not None and read.is_integer() else None
 
 
 def mapping(value: Any) -> Mapping[str, Any]:
@@ -42,11 +57,12 @@ def _value(hint: Any, value: Any) -> Any:
                 return read
         return _UNREAD
     if isinstance(hint, type) and issubclass(hint, Enum):
-        return hint(value) if value in {member.value for member in hint} else _UNREAD
+        return hint(value) if isinstance(value, str) and value in {member.value for member in hint} else _UNREAD
     if hint is bool:
         return value if isinstance(value, bool) else _UNREAD
     if hint is int:
-        return value if isinstance(value, int) and not isinstance(value, bool) else _UNREAD
+        return value if isinstance(value, int) and not isinstance(value, bool) and number(value) is not None else (
+            _UNREAD)
     if hint is float:
         return _UNREAD if (read := number(value)) is None else read
     if hint is str:

@@ -9,6 +9,7 @@ be told apart and read by its own branch here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,16 +20,14 @@ from core.metrics.latency import LatencyResult
 from core.metrics.memory import MemoryResult
 from core.metrics.paired import PairedAccuracy
 from core.metrics.paired_latency import PairedLatency
-from core.metrics.records import SearchRecord, StepTime, mapping, number, read_flat
+from core.metrics.records import SearchRecord, StepTime, mapping, number, read_flat, whole
 from core.recipe_target import Verdict
 from core.runtimes import Runtime
 
 METRICS_VERSION = 1
 
 
-def _count(value: Any) -> int | None:
-    read = number(value)
-    return None if read is None or read != read or abs(read) == float("inf") else round(read)
+_SIZE = re.compile(r"[0-9]{1,5}")  # an input side in pixels, as latency_by_resolution's keys spell it
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,10 @@ class StoredAccuracy:
         hits, predicted = per_image.get("hits"), per_image.get("predicted")
         if read is None or not isinstance(hits, str) or not isinstance(predicted, list):
             return read
-        return replace(read, hits=hits, predicted=tuple(int(p) for p in predicted))
+        classes = [whole(p) if not isinstance(p, float) else None for p in predicted]
+        if set(hits) - {"0", "1"} or None in classes:  # each image's answer, or none at all
+            return read
+        return replace(read, hits=hits, predicted=tuple(c for c in classes if c is not None))
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ class VariantMetrics:
     warnings: tuple[str, ...] = ()
     seconds: float | None = None  # the whole run that made it
     search: SearchRecord | None = None  # what a target search said of it
+    unknown: Mapping[str, Any] = field(default_factory=dict)  # keys another studio version wrote, kept as they were
 
     @property
     def latency_ms(self) -> float | None:  # median
@@ -132,6 +135,11 @@ class VariantMetrics:
     @property
     def search_verdict(self) -> Verdict | None:
         return None if self.search is None else self.search.verdict
+
+    def measured_figures(self) -> dict[str, Any]:
+        """What core.compress.store measures of any model, as changes for `updated`."""
+        return {"size_bytes": self.size_bytes, "macs": self.macs, "params": self.params, "channels": self.channels,
+                "latency": self.latency, "accuracy": self.accuracy}
 
     def updated(self, **changes: Any) -> VariantMetrics:
         """These metrics with `changes` over them; a paired latency is kept per runtime (one runtime's re-timing
@@ -155,30 +163,36 @@ class VariantMetrics:
                                 "steps": [step.to_dict() for step in self.steps] or None,
                                 "warnings": list(self.warnings) or None, "seconds": self.seconds,
                                 "search": None if self.search is None else self.search.to_dict()}
-        return {key: value for key, value in data.items() if value is not None}
+        return {**self.unknown, **{key: value for key, value in data.items() if value is not None}}
 
     @classmethod
     def read(cls, stored: Any) -> VariantMetrics:
-        """The metrics a project stored for a variant (any layout so far: version 1)."""
+        """The metrics a project stored for a variant (any layout so far: version 1). Keys this version does not
+        know are kept as they were, to be written back unchanged."""
         data = mapping(stored)
         version = data.get("version")
-        by_size = {int(size): LatencyResult.read(timed) for size, timed in
-                   mapping(data.get("latency_by_resolution")).items() if str(size).isdigit()}
+        by_size = {int(size): LatencyResult.read(timed)
+                   for size, timed in mapping(data.get("latency_by_resolution")).items()
+                   if isinstance(size, str) and _SIZE.fullmatch(size)}
         timed = {Runtime(name): PairedLatency.read(timing) for name, timing in
                  mapping(data.get("paired_latency")).items() if name in {runtime.value for runtime in Runtime}}
-        steps = [StepTime.read(step) for step in data.get("steps") or () if isinstance(data.get("steps"), list)]
-        warnings = data.get("warnings")
+        steps, warnings = data.get("steps"), data.get("warnings")
         channels = {name: count for name, count in mapping(data.get("channels")).items()
-                    if isinstance(count, int) and not isinstance(count, bool)}
+                    if isinstance(name, str) and whole(count) == count and not isinstance(count, bool | float)}
         return cls(
             version=version if isinstance(version, int) and not isinstance(version, bool) else 1,
-            size_bytes=_count(data.get("size_bytes")), macs=_count(data.get("macs")),
-            params=_count(data.get("params")), channels=channels, latency=LatencyResult.read(data.get("latency")),
+            size_bytes=whole(data.get("size_bytes")), macs=whole(data.get("macs")), params=whole(data.get("params")),
+            channels=channels, latency=LatencyResult.read(data.get("latency")),
             latency_by_resolution={size: read for size, read in by_size.items() if read is not None},
             memory=MemoryResult.read(data.get("memory")), accuracy=StoredAccuracy.read(data.get("accuracy")),
             paired_accuracy=PairedAccuracy.read(data.get("paired_accuracy")),
             paired_latency={runtime: read for runtime, read in timed.items() if read is not None},
-            steps=tuple(step for step in steps if step is not None),
+            steps=tuple(read for read in map(StepTime.read, steps if isinstance(steps, list) else ()) if read),
             warnings=tuple(w for w in warnings if isinstance(w, str)) if isinstance(warnings, list) else (),
             seconds=number(data.get("seconds")), search=SearchRecord.read(data.get("search")),
+            unknown={key: value for key, value in data.items() if key not in _KNOWN},
         )
+
+
+_KNOWN = frozenset({"version", "size_bytes", "macs", "params", "channels", "latency", "latency_by_resolution", "memory",
+                    "accuracy", "paired_accuracy", "paired_latency", "steps", "warnings", "seconds", "search"})

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from core.metrics.memory import MemoryResult
 from core.metrics.paired import PairedAccuracy
 from core.metrics.records import SearchRecord, StepTime
@@ -61,15 +63,39 @@ def test_a_stored_layout_of_version_1_reads_as_typed_values() -> None:
 
 def test_missing_or_malformed_figures_read_as_none_not_as_made_up_ones() -> None:
     read = VariantMetrics.read({
-        "size_bytes": "big", "latency": [], "accuracy": {"top1": None, "n": 40},
+        "size_bytes": "big", "macs": 1.5, "params": 10**400, "seconds": float("nan"), "latency": [],
+        "accuracy": {"top1": None, "n": 40},
         "paired_latency": {"litert": {"ratio": 0.5}, "quantum": {"ratio": 0.1, "ratio_ci95": [0.1, 0.1]}},
-        "latency_by_resolution": {"huge": {"fps": 1.0}, "224": {"fps": 31.0}}, "search": {"verdict": "maybe"},
-        "steps": [{"step": "prune"}], "warnings": "not a list",
+        "latency_by_resolution": {"huge": {"fps": 1.0}, "224": {"fps": 31.0}, "²": {}}, "search": {"verdict": "maybe"},
+        "steps": [{"step": "prune"}], "warnings": "not a list", "channels": {"a": 1.5, "b": True, "c": 3},
     })
-    assert read.size_bytes is None and read.latency_ms is None and read.accuracy is None
+    assert read.size_bytes is None and read.macs is None and read.params is None and read.seconds is None
+    assert read.latency_ms is None and read.accuracy is None and dict(read.channels) == {"c": 3}
     assert dict(read.paired_latency) == {}, "a ratio without its interval, or an unknown runtime, is not a timing"
     assert read.fps_by_resolution == (), "a frame rate without the timing it came from is not a timing"
     assert read.search_verdict is None and read.steps == () and read.warnings == ()
+
+
+@pytest.mark.parametrize("hostile", [
+    {"steps": 5}, {"steps": {"a": 1}}, {"search": {"verdict": ["chosen"]}}, {"search": {"verdict": {"a": 1}}},
+    {"accuracy": {"top1": 50.0, "runtime": ["torch"], "n": 10**400}}, {"paired_latency": []}, [], None,
+    {"paired_latency": {"torch": {"ratio": 10**400, "ratio_ci95": [1, 2]}}},
+])
+def test_a_hostile_layout_reads_without_raising(hostile) -> None:
+    json.dumps(VariantMetrics.read(hostile).to_dict())
+
+
+@pytest.mark.parametrize("predicted,hits", [([float("inf"), 1], "11"), (["a", None], "11"), ([True, 2.7], "11"),
+                                            ([1, 2], "é1")])
+def test_per_image_answers_that_are_not_classes_and_hits_are_not_read(predicted, hits) -> None:
+    stored = {"top1": 50.0, "images_id": "x", "per_image": {"hits": hits, "predicted": predicted}}
+    read = StoredAccuracy.read(stored)
+    assert read is not None and read.top1 == 50.0 and not read.per_image, "the figure stays; the answers go"
+
+
+def test_keys_another_version_wrote_are_written_back_as_they_were() -> None:
+    stored = {"version": 2, "size_bytes": 10, "energy_mj": {"per_image": 1.2}}
+    assert VariantMetrics.read(stored).updated(macs=5).to_dict() == {**stored, "macs": 5}
 
 
 def test_a_stored_variants_metrics_say_their_layout_version(tmp_path) -> None:
