@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -111,9 +111,11 @@ def interleaved(
     warmup: int = 5,
     seed: int = 0,
     progress: Progress | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[PairedLatency]:
     """Time ready `predictors` in rounds, each round in a rotated order (so drift and who-goes-first hit all
-    alike), and compare each with the first: one PairedLatency per predictor after the first."""
+    alike), and compare each with the first: one PairedLatency per predictor after the first. `clock` reads
+    seconds."""
     progress = progress or silent()
     count = len(predictors)
     if count < 2 or len(inputs) != count:
@@ -129,9 +131,9 @@ def interleaved(
     for r in range(rounds):
         for offset in range(count):
             which = (r + offset) % count
-            start = time.perf_counter()
+            start = clock()
             predictors[which](inputs[which])
-            times[which, r] = (time.perf_counter() - start) * 1000
+            times[which, r] = (clock() - start) * 1000
         progress(0.1 + 0.9 * (r + 1) / rounds, f"timed round {r + 1}/{rounds}")
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     context = {"cpu": _cpu_model(), "runtime_version": _runtime_version(runtime), "load_before": load_before,

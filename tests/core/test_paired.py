@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,7 +17,7 @@ from core.compare import collapsed, recommend, variant_rows
 from core.data import open_dataset
 from core.metrics.accuracy import evaluate
 from core.metrics.paired import paired_accuracy
-from core.metrics.paired_latency import paired_latency
+from core.metrics.paired_latency import interleaved, paired_latency
 from core.project import Project
 from core.remeasure import remeasure_all
 from core.runtimes import Runtime
@@ -29,12 +31,28 @@ def small():
     return create_model(ModelSpec("mobilenet_v3_small", resolution=128), "pretrained")
 
 
-def test_two_copies_of_one_model_time_at_a_ratio_whose_interval_holds_one(small) -> None:
-    twin = copy.deepcopy(small)
-    timing = paired_latency(twin, small, runtime="torch", threads=1, pairs=40)
-    low, high = timing.ratio_ci95
-    assert low <= 1.0 <= high, timing.text()
-    assert timing.median_ms > 0 and timing.reference_median_ms > 0 and timing.context["cpu"]
+def _timed_by(clock: list[float], rng: np.random.Generator, milliseconds: float) -> Callable[[np.ndarray], None]:
+    """A predictor that takes `milliseconds` of a fake clock, with 15 % lognormal noise."""
+
+    def predict(_: np.ndarray) -> None:
+        clock[0] += milliseconds / 1000 * rng.lognormal(0.0, 0.15)
+
+    return predict
+
+
+def test_models_with_the_same_times_get_a_ratio_whose_interval_holds_one_and_half_the_time_half() -> None:
+    # The times come from a seeded fake clock, not this computer's: the statistics are checked, not the machine.
+    clock, rng, image = [0.0], np.random.default_rng(3), np.zeros((1, 3, 8, 8), dtype=np.float32)
+    same, half = interleaved([_timed_by(clock, rng, 10.0), _timed_by(clock, rng, 10.0), _timed_by(clock, rng, 5.0)],
+                             [image] * 3, runtime="torch", threads=1, rounds=40, clock=lambda: clock[0])
+    assert same.ratio_ci95[0] <= 1.0 <= same.ratio_ci95[1], same.text()
+    assert 0.45 < half.ratio < 0.55 and half.ratio_ci95[1] < 1.0, half.text()
+
+
+def test_two_copies_of_one_model_are_timed_in_turn_with_their_context(small) -> None:
+    timing = paired_latency(copy.deepcopy(small), small, runtime="torch", threads=1, pairs=10)
+    assert timing.pairs == 10 and timing.median_ms > 0 and timing.reference_median_ms > 0 and timing.context["cpu"]
+    assert timing.ratio_ci95[0] <= timing.ratio <= timing.ratio_ci95[1]
 
 
 def test_the_paired_interval_is_narrower_than_either_unpaired_interval_on_the_same_images(small, val_dir) -> None:
