@@ -382,7 +382,7 @@ class Project:
                 parent = self.variant(parent).id  # it may have been deleted by another writer meanwhile
             variant = Variant(
                 variant_id, name, model_file, fmt, card.spec, card.weights, parent,
-                recipe=recipe or {}, metrics=VariantMetrics.read((metrics or VariantMetrics()).to_dict()),
+                recipe=recipe or {}, metrics=(metrics or VariantMetrics()).as_stored(),
                 quantization=card.quantization, pruned=card.pruned,
                 fingerprint=fingerprint, class_names=_own_names(card), mean=card.mean, std=card.std,
             )
@@ -416,7 +416,7 @@ class Project:
             self._refresh()
             variant = self.variant(variant_id)
             change(variant)
-            variant.metrics = VariantMetrics.read(variant.metrics.to_dict())  # as it reads back: rounded as stored
+            variant.metrics = variant.metrics.as_stored()  # what is held is what a reopen reads
             atomic_write_text(self.variant_dir(variant) / VARIANT_FILE, json.dumps(variant.to_dict(), indent=2))
         return variant
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from core.metrics.accuracy import REPORTED_NONFINITE_PARAMETERS, AccuracyResult
+from core.metrics.accuracy import AccuracyResult
 from core.metrics.latency import LatencyResult
 from core.metrics.memory import MemoryResult
 from core.metrics.paired import PairedAccuracy
@@ -52,14 +52,12 @@ class StoredAccuracy:
 
     @classmethod
     def of(cls, result: AccuracyResult) -> StoredAccuracy:
-        """What a project keeps of a measured accuracy: the figures (rounded as stored) and each image's answer."""
-        low, high = result.top1_ci95
-        low5, high5 = result.top5_ci95
-        return cls(round(result.top1, 3), round(result.top5, 3), result.n, (round(low, 2), round(high, 2)),
-                   (round(low5, 2), round(high5, 2)), Runtime(result.runtime), result.dataset, round(result.seconds, 2),
-                   len(result.skipped), result.nonfinite_outputs,
-                   tuple(result.nonfinite_parameters[:REPORTED_NONFINITE_PARAMETERS]), result.images_id,
-                   "".join("1" if hit else "0" for hit in result.hits), tuple(int(p) for p in result.predicted))
+        """What a project keeps of a measured accuracy: its figures as the result reports them, and each image's
+        answer."""
+        read = cls.read(result.to_dict())
+        assert read is not None
+        return replace(read, hits="".join("1" if hit else "0" for hit in result.hits),
+                       predicted=tuple(int(p) for p in result.predicted))
 
     @property
     def nonfinite(self) -> bool:
@@ -141,6 +139,10 @@ class VariantMetrics:
         return {"size_bytes": self.size_bytes, "macs": self.macs, "params": self.params, "channels": self.channels,
                 "latency": self.latency, "accuracy": self.accuracy}
 
+    def as_stored(self) -> VariantMetrics:
+        """These metrics as a project reads them back (figures rounded as stored)."""
+        return VariantMetrics.read(self.to_dict())
+
     def updated(self, **changes: Any) -> VariantMetrics:
         """These metrics with `changes` over them; a paired latency is kept per runtime (one runtime's re-timing
         leaves the others)."""
@@ -178,7 +180,7 @@ class VariantMetrics:
                  mapping(data.get("paired_latency")).items() if name in {runtime.value for runtime in Runtime}}
         steps, warnings = data.get("steps"), data.get("warnings")
         channels = {name: count for name, count in mapping(data.get("channels")).items()
-                    if isinstance(name, str) and whole(count) == count and not isinstance(count, bool | float)}
+                    if isinstance(name, str) and isinstance(count, int) and whole(count) is not None}
         return cls(
             version=version if isinstance(version, int) and not isinstance(version, bool) else 1,
             size_bytes=whole(data.get("size_bytes")), macs=whole(data.get("macs")), params=whole(data.get("params")),
@@ -190,9 +192,9 @@ class VariantMetrics:
             steps=tuple(read for read in map(StepTime.read, steps if isinstance(steps, list) else ()) if read),
             warnings=tuple(w for w in warnings if isinstance(w, str)) if isinstance(warnings, list) else (),
             seconds=number(data.get("seconds")), search=SearchRecord.read(data.get("search")),
-            unknown={key: value for key, value in data.items() if key not in _KNOWN},
+            unknown={key: value for key, value in data.items() if key not in _FIELDS},
         )
 
 
-_KNOWN = frozenset({"version", "size_bytes", "macs", "params", "channels", "latency", "latency_by_resolution", "memory",
-                    "accuracy", "paired_accuracy", "paired_latency", "steps", "warnings", "seconds", "search"})
+
+_FIELDS = frozenset(item.name for item in fields(VariantMetrics)) - {"unknown"}  # the keys this version writes
